@@ -1,0 +1,61 @@
+# lmna-scrna: `make report` builds the whole book, `make test` runs the suite.
+# Both create .venv and install the project on first use (fresh clone ready).
+
+PYTHON   ?= python3.11
+VENV     := .venv
+PY       := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed
+PROFILE  ?= full
+JOBS     ?= 2
+PYTEST_ARGS ?=
+
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+.PHONY: setup report data test book bench lab clean browser
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || { echo ">> creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo ">> installing lmna-scrna and its pinned dependencies into $(VENV)"
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+## report: simulate (or reuse) the default data, run every notebook, build the book
+report: setup
+	$(VENV)/bin/lmna-scrna report --profile $(PROFILE) --jobs $(JOBS)
+
+## data: write the simulated default data only
+data: setup
+	$(VENV)/bin/lmna-scrna simulate --profile $(PROFILE) --out outputs/data/simulated_$(PROFILE)
+
+## test: the whole suite (installs Chromium for the browser test when run as root)
+test: setup browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo ">> installing Debian chromium + chromium-driver for the book test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo ">> could not install chromium: the browser test will be skipped"; \
+	  else echo ">> chromium not found and not root: the browser test will be skipped"; fi; }
+
+## book: rebuild the Jupyter Book from the executed notebooks (no re-execution)
+book: setup
+	$(VENV)/bin/lmna-scrna book
+
+## bench: speed and memory benchmarks, figures printed beside their references
+bench: setup
+	$(PY) benchmarks/bench_prepare.py
+	$(PY) benchmarks/bench_train.py
+
+## lab: JupyterLab in the project's environment
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean:
+	rm -rf outputs book/_build book/notebooks

@@ -1,0 +1,187 @@
+"""`lmna-scrna` command line: thin wrappers over the library, one subcommand per job.
+
+Each subcommand has an `_add_<name>` (arguments) and a `_run_<name>` (call into
+the library). Bad input raises `LmnaError`; `main` prints it on one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import PrepParams, TrainConfig
+from .errors import LmnaError
+from .paths import outputs_dir
+
+
+def _add_inspect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inspect", help="list the GSMs found in a raw-data folder and any problem")
+    p.add_argument("raw_dir", type=Path, help="folder with the 10x files (GEO flat layout or per-sample folders)")
+    p.add_argument("--sheet", type=Path, default=None, help="sample sheet (default params/samples.csv)")
+    p.add_argument("--kind", choices=("filtered", "raw"), default="filtered", help="which 10x matrix to read")
+
+
+def _run_inspect(args: argparse.Namespace) -> int:
+    from .study import load_samples
+    from .tenx import inspect_dir
+
+    table, problems = inspect_dir(args.raw_dir, load_samples(args.sheet), kind=args.kind)
+    print(table.to_string(index=False))
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _add_download(sub: argparse._SubParsersAction) -> None:
+    from .geo import GEO_RAW_URL
+
+    p = sub.add_parser("download", help="download GSE269705_RAW.tar from GEO (resumable) and extract it")
+    p.add_argument("--dest", type=Path, default=outputs_dir() / "data" / "GSE269705", help="folder for the tar and the extracted files")
+    p.add_argument("--url", default=GEO_RAW_URL, help="where to fetch the tar from")
+
+
+def _run_download(args: argparse.Namespace) -> int:
+    from .geo import fetch_raw
+
+    raw_dir = fetch_raw(args.url, args.dest)
+    print(raw_dir)
+    return 0
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="write the simulated default dataset (GEO flat layout)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--profile", choices=("smoke", "full"), default="full")
+    p.add_argument("--seed", type=int, default=42)
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from .simulate import simulate
+
+    print(simulate(args.out, profile=args.profile, seed=args.seed))
+    return 0
+
+
+def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prepare", help="QC, normalise, select HVGs on train GSMs, write one split's .h5ad")
+    p.add_argument("--raw", type=Path, required=True, help="raw-data folder")
+    p.add_argument("--split", required=True, choices=("original", "day_matched", "random_cells"))
+    p.add_argument("--test-day", type=int, default=None)
+    p.add_argument("--val-day", type=int, default=None)
+    p.add_argument("--out", type=Path, required=True, help="output .h5ad")
+    p.add_argument("--cache", type=Path, default=None, help="per-GSM cache folder (default outputs/cache)")
+    p.add_argument("--sheet", type=Path, default=None)
+    defaults = PrepParams()
+    for name, value in vars(defaults).items():
+        p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+
+
+def _run_prepare(args: argparse.Namespace) -> int:
+    from .preprocess import prepare_split
+    from .splits import make_split
+    from .study import load_samples
+
+    sheet = load_samples(args.sheet)
+    params = PrepParams(**{k: getattr(args, k) for k in vars(PrepParams())})
+    split = make_split(args.split, sheet, test_day=args.test_day, val_day=args.val_day)
+    print(prepare_split(args.raw, split, sheet=sheet, params=params, out=args.out, cache_dir=args.cache))
+    return 0
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train Model A or B on a processed .h5ad; write outputs/runs/<run>/")
+    p.add_argument("--data", type=Path, required=True, help="processed split (.h5ad)")
+    p.add_argument("--run", required=True, help="run name (folder under outputs/runs)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[42])
+    defaults = TrainConfig()
+    for name, value in vars(defaults).items():
+        if name == "seed":
+            continue
+        p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .train import train_run
+
+    fields = {k: getattr(args, k) for k in vars(TrainConfig()) if k != "seed"}
+    run_dir = train_run(args.data, args.run, TrainConfig(**fields), seeds=args.seeds)
+    print(run_dir)
+    return 0
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="run every notebook of a profile with papermill, then build the book")
+    p.add_argument("--profile", default="full", help="params/profiles/<profile>.yaml")
+    p.add_argument("--data", type=Path, default=None, help="raw-data folder (default: simulate the profile's data)")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks executed at once on local processes")
+    p.add_argument("--scheduler", default=None, help="address of a running Dask scheduler to execute on")
+    p.add_argument("--no-book", action="store_true", help="execute the notebooks but do not build the book")
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from .runner import run_report
+
+    index = run_report(
+        profile=args.profile,
+        data_dir=args.data,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        build=not args.no_book,
+    )
+    print(index)
+    return 0
+
+
+def _add_book(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser("book", help="build the Jupyter Book from the executed notebooks (no re-execution)")
+
+
+def _run_book(args: argparse.Namespace) -> int:
+    from .book import build_book
+
+    print(build_book())
+    return 0
+
+
+COMMANDS = {
+    "inspect": (_add_inspect, _run_inspect),
+    "download": (_add_download, _run_download),
+    "simulate": (_add_simulate, _run_simulate),
+    "prepare": (_add_prepare, _run_prepare),
+    "train": (_add_train, _run_train),
+    "report": (_add_report, _run_report),
+    "book": (_add_book, _run_book),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lmna-scrna", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add, _ in COMMANDS.values():
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return COMMANDS[args.command][1](args)
+    except LmnaError as exc:
+        print(f"lmna-scrna {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"lmna-scrna {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
