@@ -20,3 +20,23 @@ def params_dir() -> Path:
 
 def default_sheet_path() -> Path:
     return params_dir() / "samples.csv"
+
+
+def default_raw_dir(profile: str = "full") -> Path:
+    """Where `make data` / `lmna-scrna report` put the simulated default data of a profile."""
+    return outputs_dir() / "data" / f"simulated_{profile}"
+
+
+def cache_dir() -> Path:
+    """Per-GSM preprocessing cache (parse raw files once, reuse for every split)."""
+    return outputs_dir() / "cache"
+
+
+def processed_path(split_name: str) -> Path:
+    """The processed AnnData of one split, e.g. outputs/processed/dm_t19_v0.h5ad."""
+    return outputs_dir() / "processed" / f"{split_name}.h5ad"
+
+
+def run_dir(run_name: str) -> Path:
+    """One training run (all its seeds), e.g. outputs/runs/dm_t19_v0_A."""
+    return outputs_dir() / "runs" / run_name

@@ -1,0 +1,42 @@
+"""Atomic file output: a result either exists complete or not at all.
+
+An interrupted or failed run must never leave a half-written file that looks
+finished, nor destroy the previous good result, so every writer goes through
+`atomic_path`: write to a temp name beside the target, then `os.replace`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; move it onto `target` only on success.
+
+    The temp name keeps the target's suffix (or `suffix`) because some writers
+    (anndata, matplotlib, keras) choose the format from it.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ext = suffix if suffix is not None else target.suffix
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{ext}", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text_atomic(target: str | Path, text: str) -> Path:
+    """Write a small text file (JSON, CSV, YAML) atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(text)
+    return Path(target)
