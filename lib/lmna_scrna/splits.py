@@ -1,0 +1,203 @@
+"""Train/validation/test partitions of the study (paper §2.3).
+
+Labels are inherited per GSM, so cells of one library are not independent:
+every honest split assigns whole GSMs. Three schemes are provided:
+
+* ``original``: the paper's hard-coded GSM lists (GSM-disjoint, but the test
+  genotypes sit on different days, so day and genotype are confounded);
+* ``day_matched(test_day, val_day)``: each partition holds one day with both
+  genotypes, so a classifier cannot score by recognising the day;
+* ``random_cells``: cells of all GSMs drawn at random into 70/15/15, ignoring
+  the library. It leaks library identity into the test set and is kept only
+  to show how much that inflates the scores.
+
+``leave_one_day_out`` gives one day-matched fold per day that has both genotypes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .study import days_with_both_genotypes
+
+SplitKind = Literal["gsm", "cells"]
+Partition = Literal["train", "val", "test"]
+PARTITIONS: tuple[Partition, ...] = ("train", "val", "test")
+
+#: The paper's original split (§2.3.2).
+ORIGINAL_TEST: tuple[str, ...] = ("GSM8325052", "GSM8325056")
+ORIGINAL_VAL: tuple[str, ...] = ("GSM8325049", "GSM8325054")
+
+#: Cell fractions of the ``random_cells`` split (train, val, test).
+RANDOM_CELL_FRACTIONS: tuple[float, float, float] = (0.70, 0.15, 0.15)
+
+#: Validation days tried in order by `leave_one_day_out`: the paper's own
+#: validation day 0 (undifferentiated cells), then 16 for the fold that tests day 0.
+LODO_VAL_DAYS: tuple[int, ...] = (0, 16)
+
+#: Tag mixed into the random-cell generator's seed so its stream never equals
+#: the subsampling stream of the same (seed, GSM).
+_CELL_SPLIT_STREAM = 1
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which GSMs (kind "gsm") or which cells (kind "cells") go to train, val and test.
+
+    For kind "cells" every GSM is listed in ``train`` and val/test are empty:
+    the cells are assigned by `assign_cells`, with ``fractions``.
+    ``test_day``/``val_day`` are set for day-matched splits only.
+    """
+
+    name: str
+    kind: SplitKind
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+    test: tuple[str, ...]
+    test_day: int | None = None
+    val_day: int | None = None
+    fractions: tuple[float, float, float] | None = None
+
+    @property
+    def gsms(self) -> tuple[str, ...]:
+        """Every GSM the split uses, sorted, so outputs never depend on list order."""
+        return tuple(sorted(self.train + self.val + self.test))
+
+    def partition_of(self, gsm: str) -> Partition:
+        """The partition of a whole GSM (kind "gsm" only)."""
+        for part in PARTITIONS:
+            if gsm in getattr(self, part):
+                return part
+        raise InputError(f"GSM {gsm} is not part of split {self.name}")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "train": list(self.train),
+            "val": list(self.val),
+            "test": list(self.test),
+            "test_day": self.test_day,
+            "val_day": self.val_day,
+            "fractions": list(self.fractions) if self.fractions else None,
+        }
+
+
+def split_name(kind: str, test_day: int | None = None, val_day: int | None = None) -> str:
+    """The file-name stem of a split: "original", "random_cells" or "dm_t19_v0"."""
+    return f"dm_t{test_day}_v{val_day}" if kind == "day_matched" else kind
+
+
+def original(sheet: pd.DataFrame) -> Split:
+    """The paper's split: test 5052+5056, val 5049+5054, train the other eight."""
+    _require_gsms(sheet, ORIGINAL_TEST + ORIGINAL_VAL, "original")
+    held = set(ORIGINAL_TEST + ORIGINAL_VAL)
+    train = tuple(sorted(g for g in sheet["gsm"] if g not in held))
+    return Split("original", "gsm", train, ORIGINAL_VAL, ORIGINAL_TEST)
+
+
+def day_matched(sheet: pd.DataFrame, test_day: int | None, val_day: int | None) -> Split:
+    """All GSMs of ``test_day`` to test, of ``val_day`` to val, the rest to train.
+
+    Both days must hold both genotypes, or the held-out AUC would measure the
+    day, not the genotype; the error names the day and what it has.
+    """
+    if test_day is None or val_day is None:
+        raise InputError("split day_matched needs both --test-day and --val-day")
+    if test_day == val_day:
+        raise InputError(f"day_matched: test_day and val_day are both {test_day}; they must differ")
+    both = days_with_both_genotypes(sheet)
+    for role, day in (("test_day", test_day), ("val_day", val_day)):
+        if day not in both:
+            have = sheet.loc[sheet["day"] == day, "condition"].unique().tolist()
+            what = f"only {', '.join(sorted(have))}" if have else "no GSM"
+            raise InputError(
+                f"day_matched: {role} {day} has {what}; a day with both genotypes is needed "
+                f"(one of {', '.join(map(str, both))})"
+            )
+    test, val = _gsms_on(sheet, test_day), _gsms_on(sheet, val_day)
+    train = tuple(sorted(g for g in sheet["gsm"] if g not in set(test + val)))
+    name = split_name("day_matched", test_day, val_day)
+    return Split(name, "gsm", train, val, test, test_day=test_day, val_day=val_day)
+
+
+def random_cells(sheet: pd.DataFrame) -> Split:
+    """Every GSM contributes cells to all three partitions (library leakage on purpose)."""
+    return Split("random_cells", "cells", tuple(sorted(sheet["gsm"])), (), (), fractions=RANDOM_CELL_FRACTIONS)
+
+
+def make_split(kind: str, sheet: pd.DataFrame, test_day: int | None = None, val_day: int | None = None) -> Split:
+    """Build a split by scheme name: "original" | "day_matched" | "random_cells"."""
+    if kind == "original":
+        return original(sheet)
+    if kind == "day_matched":
+        return day_matched(sheet, test_day, val_day)
+    if kind == "random_cells":
+        return random_cells(sheet)
+    raise InputError(f"unknown split {kind!r}; expected original, day_matched or random_cells")
+
+
+def leave_one_day_out(sheet: pd.DataFrame) -> list[Split]:
+    """One day-matched fold per day with both genotypes (0, 9, 16, 19 here).
+
+    Rule for the validation day: the first of `LODO_VAL_DAYS` (0, then 16) that
+    is not the test day, so the folds are dm_t0_v16, dm_t9_v0, dm_t16_v0 and
+    dm_t19_v0, the report's day-matched splits.
+    """
+    both = days_with_both_genotypes(sheet)
+    candidates = [d for d in LODO_VAL_DAYS if d in both]
+    folds = []
+    for test_day in both:
+        val_day = next((d for d in candidates if d != test_day), None)
+        if val_day is None:
+            raise InputError(
+                f"leave_one_day_out: no validation day for test day {test_day} "
+                f"(tried {', '.join(map(str, LODO_VAL_DAYS))}; days with both genotypes: {both})"
+            )
+        folds.append(day_matched(sheet, test_day, val_day))
+    return folds
+
+
+def assign_cells(split: Split, gsm: str, n_cells: int, seed: int) -> np.ndarray:
+    """Partition label ("train"/"val"/"test") of each of a GSM's kept cells.
+
+    For a GSM split every cell gets the GSM's partition. For a cell split the
+    GSM's cells are permuted by a generator seeded by (seed, GSM number) alone,
+    then cut at the fractions: the draw is stratified by GSM (each library has
+    70/15/15 of its cells in train/val/test) and never depends on GSM order.
+    """
+    if split.kind == "gsm":
+        return np.full(n_cells, split.partition_of(gsm), dtype=object)
+    assert split.fractions is not None
+    rng = np.random.default_rng(np.random.SeedSequence([seed, gsm_number(gsm), _CELL_SPLIT_STREAM]))
+    n_train = int(round(split.fractions[0] * n_cells))
+    n_val = int(round(split.fractions[1] * n_cells))
+    labels = np.empty(n_cells, dtype=object)
+    order = rng.permutation(n_cells)
+    labels[order[:n_train]] = "train"
+    labels[order[n_train : n_train + n_val]] = "val"
+    labels[order[n_train + n_val :]] = "test"
+    return labels
+
+
+def gsm_number(gsm: str) -> int:
+    """The integer of a GEO accession ("GSM8325046" → 8325046), used in RNG seeds."""
+    digits = gsm[3:] if gsm.upper().startswith("GSM") else ""
+    if not digits.isdigit():
+        raise InputError(f"{gsm!r} is not a GEO sample accession (GSM followed by digits)")
+    return int(digits)
+
+
+def _gsms_on(sheet: pd.DataFrame, day: int) -> tuple[str, ...]:
+    return tuple(sorted(sheet.loc[sheet["day"] == day, "gsm"]))
+
+
+def _require_gsms(sheet: pd.DataFrame, gsms: tuple[str, ...], scheme: str) -> None:
+    missing = sorted(set(gsms) - set(sheet["gsm"]))
+    if missing:
+        raise InputError(f"split {scheme}: GSM(s) {', '.join(missing)} are not in the sample sheet")
