@@ -1,0 +1,289 @@
+"""Fetch GEO's GSE269705_RAW.tar (about 4.8 GB) and unpack it safely.
+
+The download streams into a `.part` file that a later call resumes with an
+HTTP Range request. Only a file whose size matches what the server announced
+gets its final name, so a file called `GSE269705_RAW.tar` is always complete.
+The tar comes from the network: every member is checked before anything is
+written (no absolute path, no `..`, no link, device or fifo), and it is
+unpacked into a temp folder that is renamed only once finished, so a folder
+called `raw` is always a complete extraction.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from tqdm import tqdm
+
+from . import __version__
+from .errors import InputError
+
+logger = logging.getLogger(__name__)
+
+#: GEO's supplementary-files URL of the series' per-GSM 10x files.
+GEO_RAW_URL = "https://ftp.ncbi.nlm.nih.gov/geo/series/GSE269nnn/GSE269705/suppl/GSE269705_RAW.tar"
+TAR_NAME = "GSE269705_RAW.tar"
+#: Most bytes taken from the socket per write: big enough to keep Python overhead negligible.
+CHUNK_BYTES = 1 << 20
+#: Seconds any single connect or read may stall before the download gives up (resumable).
+TIMEOUT_S = 60.0
+
+_USER_AGENT = f"lmna-scrna/{__version__} (+python urllib)"
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+_UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)")
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """How the server answered one GET: the body still to read (None for 416),
+    the file offset where that body starts, and the whole file's announced size."""
+
+    status: int
+    body: http.client.HTTPResponse | None
+    start: int
+    total: int | None
+
+
+def download(url: str, dest_file: str | Path, *, timeout: float = TIMEOUT_S) -> Path:
+    """Download `url` to `dest_file`, resuming an earlier partial transfer.
+
+    An existing `dest_file` is reused as is: it was only ever created by a
+    size-checked rename. On a short or inconsistent transfer the `.part` file
+    stays (a later call resumes from it) and InputError names the URL and sizes.
+    """
+    dest = Path(dest_file)
+    if dest.is_file():
+        logger.info("reusing %s (already downloaded)", dest)
+        return dest
+    part = dest.with_suffix(dest.suffix + ".part")
+    part.parent.mkdir(parents=True, exist_ok=True)
+    have = part.stat().st_size if part.is_file() else 0
+    reply = _request(url, have, timeout)
+    if reply.body is None:  # 416: nothing after the partial file; complete only if the sizes agree
+        _check_size(url, part, reply.total)
+        logger.info("%s already holds the whole file", part)
+    else:
+        _log_start(url, have, reply)
+        _stream(url, reply, part)
+        _confirm_end(url, _check_size(url, part, reply.total), timeout)
+    os.replace(part, dest)
+    logger.info("downloaded %s", dest)
+    return dest
+
+
+def safe_extract(tar_path: str | Path, out_dir: str | Path) -> Path:
+    """Extract `tar_path` into the new folder `out_dir`, refusing unsafe members.
+
+    All members are validated before anything is written, so a hostile tar
+    leaves no trace; tarfile's "data" filter is a second guard, not the only
+    one. Member paths are kept, so GEO's flat per-GSM files land flat in `out_dir`.
+    """
+    tar_path, out_dir = Path(tar_path), Path(out_dir)
+    if not tar_path.is_file():
+        raise InputError(f"{tar_path}: no such tar file")
+    if out_dir.exists():
+        raise InputError(f"{out_dir} already exists; remove it to extract {tar_path} again")
+    try:
+        with tarfile.open(tar_path) as tar:
+            members = tar.getmembers()
+            for member in members:
+                _check_member(member, tar_path)
+            _extract_via_temp(tar, members, out_dir)
+    except (tarfile.TarError, EOFError) as exc:
+        raise InputError(f"{tar_path}: unreadable tar ({_one_line(exc)})") from None
+    logger.info("extracted %d members of %s into %s", len(members), tar_path.name, out_dir)
+    return out_dir
+
+
+def fetch_raw(url: str, dest_dir: str | Path, *, timeout: float = TIMEOUT_S) -> Path:
+    """Download the RAW tar into `dest_dir` and extract it to `dest_dir/raw`; return that folder.
+
+    Idempotent: a finished `raw` folder is reused without touching the network,
+    so the 4.8 GB tar may be deleted once extracted.
+    """
+    dest_dir = Path(dest_dir)
+    raw_dir = dest_dir / "raw"
+    if raw_dir.is_dir():
+        logger.info("reusing %s (already extracted)", raw_dir)
+        return raw_dir
+    return safe_extract(download(url, dest_dir / TAR_NAME, timeout=timeout), raw_dir)
+
+
+def _request(url: str, start: int, timeout: float) -> _Reply:
+    """GET `url` from byte `start` on and translate the answer into a `_Reply`.
+
+    A 206 must start exactly at `start` (anything else would splice wrong
+    bytes into the file); a 416 means the server has nothing at or after `start`.
+    """
+    headers = {"User-Agent": _USER_AGENT}
+    if start:
+        headers["Range"] = f"bytes={start}-"
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        try:
+            if exc.code == 416 and start:
+                return _Reply(416, None, start, _unsatisfied_total(url, exc.headers, start))
+            raise InputError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        finally:
+            exc.close()
+    except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets
+        raise InputError(f"{url}: cannot download ({_one_line(exc)})") from None
+    if response.status != 206:
+        return _Reply(response.status, response, 0, _content_length(response.headers))
+    try:
+        first, total = _partial_range(url, response.headers, start)
+    except InputError:
+        response.close()
+        raise
+    return _Reply(206, response, first, total)
+
+
+def _partial_range(url: str, headers: Mapping[str, str], start: int) -> tuple[int, int | None]:
+    """Parse a 206's Content-Range into (first byte, file size); the size may be unknown ("*")."""
+    value = headers.get("Content-Range", "")
+    match = _CONTENT_RANGE.fullmatch(value.strip())
+    if match is None:
+        raise InputError(f"{url}: partial reply without a usable Content-Range ({value!r})")
+    first = int(match[1])
+    if first != start:
+        raise InputError(f"{url}: asked for bytes from {start} but the server sent bytes from {first}")
+    if match[3] != "*":
+        return first, int(match[3])
+    length = _content_length(headers)
+    return first, None if length is None else first + length
+
+
+def _unsatisfied_total(url: str, headers: Mapping[str, str], start: int) -> int:
+    """The file size a 416 announces; without it a partial file could not be told complete."""
+    value = headers.get("Content-Range", "")
+    match = _UNSATISFIED_RANGE.fullmatch(value.strip())
+    if match is None:
+        raise InputError(f"{url}: HTTP 416 for bytes {start}- without the file size ({value!r})")
+    return int(match[1])
+
+
+def _content_length(headers: Mapping[str, str]) -> int | None:
+    value = headers.get("Content-Length")
+    return int(value) if value is not None and value.strip().isdigit() else None
+
+
+def _log_start(url: str, have: int, reply: _Reply) -> None:
+    if have and reply.start == 0:
+        logger.warning("%s ignored the Range request; restarting from byte 0", url)
+    elif have:
+        logger.info("resuming %s at byte %d", url, reply.start)
+    else:
+        logger.info("downloading %s", url)
+
+
+def _stream(url: str, reply: _Reply, part: Path) -> None:
+    """Write the reply's body into `part` from `reply.start` on, in chunks, with a progress bar.
+
+    A restart from 0 truncates the partial file; a resumed reply appends to it.
+    `read1` hands over whatever has arrived (up to a chunk), so bytes received
+    before a stall or reset reach the disk and a later call need not fetch them again.
+    """
+    assert reply.body is not None
+    mode = "ab" if reply.start else "wb"
+    try:
+        with reply.body as body, part.open(mode) as out, tqdm(
+            total=reply.total,
+            initial=reply.start,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=part.name,
+            mininterval=0.5,
+        ) as bar:
+            while chunk := body.read1(CHUNK_BYTES):
+                out.write(chunk)
+                bar.update(len(chunk))
+    except (OSError, http.client.HTTPException) as exc:
+        got = part.stat().st_size if part.is_file() else 0
+        raise InputError(
+            f"{url}: transfer interrupted after {got} bytes ({_one_line(exc)}); run again to resume from {part}"
+        ) from None
+
+
+def _check_size(url: str, part: Path, total: int | None) -> int:
+    """Compare the bytes on disk with the announced size; return the size."""
+    size = part.stat().st_size
+    if total is None:
+        logger.warning("%s announced no size; cannot check the %d bytes received", url, size)
+    elif size < total:
+        raise InputError(f"{url}: got {size} bytes but the server announced {total}; run again to resume from {part}")
+    elif size > total:
+        raise InputError(f"{url}: got {size} bytes but the server announced {total}; delete {part} and run again")
+    return size
+
+
+def _confirm_end(url: str, size: int, timeout: float) -> None:
+    """Ask for the bytes after `size`; only a 416 proves the file ends there.
+
+    HTTP framing cannot reveal a Content-Length smaller than the file (the
+    client stops reading where the header says), so one tiny ranged request
+    confirms the end before the file gets its final name. A server that
+    ignores Range answers 200; then there is nothing more to check.
+    """
+    if size == 0:
+        return
+    reply = _request(url, size, timeout)
+    if reply.body is not None:
+        reply.body.close()
+    if reply.status == 206 or (reply.status == 416 and reply.total != size):
+        found = "more" if reply.total is None else str(reply.total)
+        raise InputError(f"{url}: got the {size} bytes the server announced, but it holds {found} bytes")
+    if reply.status != 416:
+        logger.debug("%s ignores Range requests; cannot confirm the file ends at %d bytes", url, size)
+
+
+def _check_member(member: tarfile.TarInfo, tar_path: Path) -> None:
+    """Refuse a member that could write outside the folder or is not plain data."""
+    path = PurePosixPath(member.name)
+    if path.is_absolute():
+        problem = "has an absolute path"
+    elif ".." in path.parts:
+        problem = "has a '..' component"
+    elif member.issym() or member.islnk():
+        problem = f"is a link (to {member.linkname!r})"
+    elif not (member.isfile() or member.isdir()):
+        problem = "is a device, fifo or other special file"
+    else:
+        return
+    raise InputError(f"{tar_path}: refusing member {member.name!r}: it {problem}; nothing was extracted")
+
+
+def _extract_via_temp(tar: tarfile.TarFile, members: list[tarfile.TarInfo], out_dir: Path) -> None:
+    """Extract into a hidden temp folder beside `out_dir`, then rename it into place.
+
+    An interrupted extraction leaves only the temp folder (removed on any
+    exception), never a half-filled `out_dir` that looks finished.
+    """
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
+    try:
+        for member in tqdm(members, desc=f"extract {Path(tar.name or '').name}", unit="file", mininterval=0.5):
+            tar.extract(member, tmp, filter="data")
+        tmp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary data folder
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one short line (the CLI prints errors on one line)."""
+    reason = getattr(exc, "reason", None) if isinstance(exc, urllib.error.URLError) else exc
+    return " ".join(str(reason).split()) or type(exc).__name__
