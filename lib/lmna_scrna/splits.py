@@ -63,9 +63,15 @@ class Split:
     val_day: int | None = None
     fractions: tuple[float, float, float] | None = None
 
+    def __post_init__(self) -> None:
+        # Sorted lists make two splits with the same membership equal, so outputs
+        # and fingerprints never depend on the order GSMs were listed in.
+        for part in PARTITIONS:
+            object.__setattr__(self, part, tuple(sorted(getattr(self, part))))
+
     @property
     def gsms(self) -> tuple[str, ...]:
-        """Every GSM the split uses, sorted, so outputs never depend on list order."""
+        """Every GSM the split uses, in accession order."""
         return tuple(sorted(self.train + self.val + self.test))
 
     def partition_of(self, gsm: str) -> Partition:

@@ -1,0 +1,135 @@
+"""Additive per-gene statistics, HVG selection and scaling fitted on train cells only.
+
+The sum, sum of squares and nonzero count of each gene add up across GSMs,
+so the statistics of any set of train GSMs are the exact sum of per-GSM
+statistics: every split's HVG list and scaling come from cached numbers
+without touching a raw file or holding more than one GSM in memory.
+
+Conventions (matched to scanpy so tests compare against it):
+
+* variance uses ddof=1, as ``scanpy.pp.scale`` does (``_get_mean_var``
+  multiplies by n/(n-1)); it is computed as (sumsq - sum²/n)/(n-1) from
+  float64 sums and clipped at 0 against rounding;
+* a gene whose std is 0 is divided by 1 (scanpy sets ``std[std == 0] = 1``);
+* HVGs: genes detected in ≥ ``min_cells_per_gene`` train cells, top
+  ``n_hvg`` by that variance, ties broken by gene index; kept in feature order;
+* scaling divides by the std and clips to ±clip without centering (paper §2.4.4:
+  centering would densify the sparse matrix).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .config import PrepParams
+
+log = logging.getLogger(__name__)
+
+#: Degrees of freedom of the variance, as scanpy.pp.scale.
+DDOF = 1
+
+
+@dataclass(frozen=True)
+class GeneStats:
+    """Per-gene sufficient statistics of log-normalised values over a set of cells."""
+
+    n_cells: int
+    sum: np.ndarray  # float64
+    sumsq: np.ndarray  # float64
+    nnz: np.ndarray  # int64, cells in which the gene is detected
+
+    @classmethod
+    def zeros(cls, n_genes: int) -> GeneStats:
+        return cls(0, np.zeros(n_genes), np.zeros(n_genes), np.zeros(n_genes, dtype=np.int64))
+
+    @classmethod
+    def from_matrix(cls, X: sp.csr_matrix) -> GeneStats:
+        """Accumulate in float64 whatever the storage dtype, for stable sums over many cells."""
+        X = sp.csr_matrix(X)
+        n_genes = X.shape[1]
+        data = X.data.astype(np.float64)
+        return cls(
+            n_cells=X.shape[0],
+            sum=np.bincount(X.indices, weights=data, minlength=n_genes),
+            sumsq=np.bincount(X.indices, weights=data * data, minlength=n_genes),
+            nnz=np.bincount(X.indices[data != 0], minlength=n_genes).astype(np.int64),
+        )
+
+    def __add__(self, other: GeneStats) -> GeneStats:
+        if self.sum.shape != other.sum.shape:
+            raise ValueError(f"cannot add statistics of {self.sum.size} and {other.sum.size} genes")
+        return GeneStats(
+            self.n_cells + other.n_cells, self.sum + other.sum, self.sumsq + other.sumsq, self.nnz + other.nnz
+        )
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.sum / max(self.n_cells, 1)
+
+    @property
+    def variance(self) -> np.ndarray:
+        """Unbiased (ddof=1) variance, clipped at 0 where rounding makes it slightly negative."""
+        if self.n_cells <= DDOF:
+            return np.zeros_like(self.sum)
+        var = (self.sumsq - self.sum * self.sum / self.n_cells) / (self.n_cells - DDOF)
+        return np.maximum(var, 0.0)
+
+
+@dataclass(frozen=True)
+class FeatureScaling:
+    """The train-fitted transform: keep the HVG columns, divide by std, clip."""
+
+    genes: np.ndarray  # int64 column indices of the HVGs, ascending
+    mean: np.ndarray  # float64 train mean of each HVG (recorded, not subtracted)
+    std: np.ndarray  # float64 train std of each HVG (0 replaced by 1)
+    clip: float
+
+    def transform(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        """Scale a log-normalised GSM matrix (cells × all genes) to cells × HVGs, float32 CSR."""
+        sub = sp.csr_matrix(X[:, self.genes])
+        data = sub.data.astype(np.float64) / self.std[sub.indices]
+        np.clip(data, -self.clip, self.clip, out=data)
+        return sp.csr_matrix((data.astype(np.float32), sub.indices, sub.indptr), shape=sub.shape)
+
+
+def select_hvg(stats: GeneStats, min_cells: int, n_hvg: int) -> np.ndarray:
+    """Indices (ascending) of the top ``n_hvg`` genes by variance among genes in ≥ ``min_cells`` cells."""
+    eligible = np.flatnonzero(stats.nnz >= min_cells)
+    if eligible.size < n_hvg:
+        log.warning(
+            "only %d genes are detected in >= %d train cells; using all of them instead of %d HVGs",
+            eligible.size, min_cells, n_hvg,
+        )
+    var = stats.variance[eligible]
+    # lexsort sorts by the last key first: variance descending, then gene index ascending.
+    order = np.lexsort((eligible, -var))
+    return np.sort(eligible[order[:n_hvg]])
+
+
+def fit_scaling(stats: GeneStats, params: PrepParams) -> FeatureScaling:
+    """HVG list and scaling factors of one split, from its train cells' statistics only."""
+    genes = select_hvg(stats, params.min_cells_per_gene, params.n_hvg)
+    std = np.sqrt(stats.variance[genes])
+    std[std == 0] = 1.0
+    return FeatureScaling(genes=genes, mean=stats.mean[genes], std=std, clip=params.clip)
+
+
+def gene_table(stats: GeneStats, scaling: FeatureScaling, gene_ids: np.ndarray, symbols: np.ndarray) -> pd.DataFrame:
+    """Every gene's train mean, variance and detection count, flagged if selected (for the HVG plot)."""
+    hvg = np.zeros(stats.sum.size, dtype=bool)
+    hvg[scaling.genes] = True
+    return pd.DataFrame(
+        {
+            "gene_id": gene_ids,
+            "symbol": symbols,
+            "mean": stats.mean,
+            "variance": stats.variance,
+            "n_cells": stats.nnz,
+            "highly_variable": hvg,
+        }
+    )

@@ -1,0 +1,214 @@
+"""Assemble one split's processed AnnData from the per-GSM cache (paper §2.4.3–2.4.5).
+
+Pass 1 makes sure every GSM of the split is cached (parsing only on a miss)
+and sums the train cells' per-gene statistics; the HVG list and scaling are
+fitted on those sums alone, then pass 2 applies them unchanged to every GSM,
+one at a time. Val/test counts therefore cannot influence the features, and
+peak memory is one GSM's log-normalised matrix plus the (cells × HVG) output.
+
+The written .h5ad is the contract with training:
+
+* ``X``: float32 CSR, cells × HVGs, divided by the train std and clipped, not centered;
+* ``obs``: gsm, condition, day, replicate, split, y_geno, y_day, barcode;
+  index "<gsm>:<barcode>"; cells ordered by GSM accession, then barcode order;
+* ``var``: index gene_id; gene_id, symbol, mean, std (train-fitted; std 0 → 1);
+* ``uns``: params, split (``test_day``/``val_day`` = -1 when unused, because
+  HDF5 attributes cannot hold None), qc, input_fingerprints, fingerprint,
+  source ("simulated" when the raw folder has ground_truth.json), version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from tqdm.auto import tqdm
+
+from . import __version__
+from .atomic import atomic_path
+from .config import PrepParams
+from .errors import InputError
+from .features import FeatureScaling, GeneStats, fit_scaling, gene_table
+from .gsm_cache import CachedGSM, load_gsm
+from .paths import cache_dir as default_cache_dir
+from .splits import Split, assign_cells
+
+log = logging.getLogger(__name__)
+
+#: Stored in uns for a test_day/val_day a split does not use (HDF5 has no None).
+NO_DAY = -1
+
+
+def cache_split(
+    raw_dir: Path, split: Split, sheet: pd.DataFrame, params: PrepParams, cache_dir: Path | None = None
+) -> dict[str, CachedGSM]:
+    """Pass 1: the cached per-GSM result of every GSM of the split, in accession order."""
+    missing = sorted(set(split.gsms) - set(sheet["gsm"]))
+    if missing:
+        raise InputError(f"split {split.name}: GSM(s) {', '.join(missing)} are not in the sample sheet")
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cached = {
+        gsm: load_gsm(Path(raw_dir), gsm, params, cache_dir)
+        for gsm in tqdm(split.gsms, desc=f"{split.name}: parse/cache GSMs", unit="GSM")
+    }
+    reference = next(iter(cached.values()))
+    for c in cached.values():
+        if not np.array_equal(c.gene_ids, reference.gene_ids):
+            raise InputError(
+                f"{c.gsm}: its gene list differs from {reference.gsm}'s; all GSMs must share one feature list"
+            )
+    return cached
+
+
+def cell_partitions(cached: dict[str, CachedGSM], split: Split, seed: int) -> dict[str, np.ndarray]:
+    """The partition label of every kept cell of every GSM."""
+    return {gsm: assign_cells(split, gsm, c.n_kept, seed) for gsm, c in cached.items()}
+
+
+def train_stats(cached: dict[str, CachedGSM], partitions: dict[str, np.ndarray]) -> GeneStats:
+    """Summed per-gene statistics of the train cells only.
+
+    A GSM wholly in train contributes its cached sums (no matrix load); a GSM
+    split across partitions (random_cells) contributes its train rows' sums,
+    recomputed from the cached matrix.
+    """
+    total = GeneStats.zeros(next(iter(cached.values())).gene_ids.size)
+    for gsm, c in cached.items():
+        is_train = partitions[gsm] == "train"
+        if is_train.all():
+            total = total + c.stats
+        elif is_train.any():
+            total = total + GeneStats.from_matrix(c.load_X()[np.flatnonzero(is_train)])
+    if total.n_cells == 0:
+        raise InputError("the split has no train cells")
+    return total
+
+
+def fit_split(
+    raw_dir: Path, split: Split, sheet: pd.DataFrame, params: PrepParams, cache_dir: Path | None = None
+) -> tuple[dict[str, CachedGSM], dict[str, np.ndarray], GeneStats, FeatureScaling]:
+    """Pass 1 in full: cache the GSMs, assign cells, fit HVGs and scaling on train."""
+    cached = cache_split(raw_dir, split, sheet, params, cache_dir)
+    partitions = cell_partitions(cached, split, params.seed)
+    stats = train_stats(cached, partitions)
+    scaling = fit_scaling(stats, params)
+    log.info(
+        "%s: %d train cells, %d HVGs fitted (of %d genes)",
+        split.name, stats.n_cells, scaling.genes.size, stats.sum.size,
+    )
+    return cached, partitions, stats, scaling
+
+
+def split_gene_table(
+    raw_dir: Path, split: Split, sheet: pd.DataFrame, params: PrepParams, cache_dir: Path | None = None
+) -> pd.DataFrame:
+    """Every gene's train mean, variance, detection count and HVG flag (the mean–variance plot)."""
+    cached, _, stats, scaling = fit_split(raw_dir, split, sheet, params, cache_dir)
+    ref = next(iter(cached.values()))
+    return gene_table(stats, scaling, ref.gene_ids, ref.gene_symbols)
+
+
+def split_qc_table(
+    raw_dir: Path, split: Split, sheet: pd.DataFrame, params: PrepParams, cache_dir: Path | None = None
+) -> pd.DataFrame:
+    """Per-cell QC metrics of every raw cell of the split's GSMs, with pass/kept flags."""
+    cached = cache_split(raw_dir, split, sheet, params, cache_dir)
+    return pd.concat([c.load_qc().assign(gsm=gsm) for gsm, c in cached.items()], ignore_index=True)
+
+
+def prepare_split(
+    raw_dir: Path,
+    split: Split,
+    sheet: pd.DataFrame,
+    params: PrepParams,
+    out: Path,
+    cache_dir: Path | None = None,
+) -> Path:
+    """Write one split's processed .h5ad (schema in the module docstring); return its path.
+
+    On any error nothing is written and an existing file at ``out`` is left as it was.
+    """
+    raw_dir, out = Path(raw_dir), Path(out)
+    cached, partitions, _, scaling = fit_split(raw_dir, split, sheet, params, cache_dir)
+    blocks, obs_parts, qc_rows = [], [], []
+    info = sheet.set_index("gsm")
+    for gsm, c in tqdm(cached.items(), desc=f"{split.name}: scale GSMs", unit="GSM"):
+        blocks.append(scaling.transform(c.load_X()))
+        obs_parts.append(_obs_block(gsm, c.barcodes, partitions[gsm], info.loc[gsm]))
+        qc = c.load_qc()
+        qc_rows.append(
+            {"gsm": gsm, "cells_raw": len(qc), "cells_qc": int(qc["pass_qc"].sum()),
+             "cells_kept": int(qc["kept"].sum()), "mean_pct_mt": float(qc["pct_mt"].mean())}
+        )
+    obs = pd.concat(obs_parts)
+    for col in ("gsm", "condition", "replicate", "split"):
+        obs[col] = obs[col].astype("category")
+    ref = next(iter(cached.values()))
+    var = pd.DataFrame(
+        {"gene_id": ref.gene_ids[scaling.genes], "symbol": ref.gene_symbols[scaling.genes],
+         "mean": scaling.mean, "std": scaling.std},
+        index=pd.Index(ref.gene_ids[scaling.genes], name=None),
+    )
+    inputs = {gsm: c.input_fingerprint for gsm, c in cached.items()}
+    adata = ad.AnnData(
+        X=sp.vstack(blocks, format="csr", dtype=np.float32),
+        obs=obs,
+        var=var,
+        uns={
+            "params": params.to_dict(),
+            "split": _split_uns(split),
+            "qc": pd.DataFrame(qc_rows).to_dict(orient="list"),
+            "input_fingerprints": inputs,
+            "fingerprint": dataset_fingerprint(inputs, params, split),
+            "source": "simulated" if (raw_dir / "ground_truth.json").is_file() else "real",
+            "version": __version__,
+        },
+    )
+    with atomic_path(out) as tmp:
+        adata.write_h5ad(tmp)
+    log.info("%s: wrote %s (%d cells x %d genes)", split.name, out, adata.n_obs, adata.n_vars)
+    return out
+
+
+def dataset_fingerprint(inputs: dict[str, str], params: PrepParams, split: Split) -> str:
+    """Hash of input files, parameters and split: training records it to tie a run to its data."""
+    payload = {"inputs": inputs, "params": params.to_dict(), "split": split.to_dict()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _obs_block(gsm: str, barcodes: np.ndarray, partition: np.ndarray, row: pd.Series) -> pd.DataFrame:
+    n = barcodes.size
+    return pd.DataFrame(
+        {
+            "gsm": gsm,
+            "condition": row["condition"],
+            "day": np.full(n, int(row["day"]), dtype=np.int64),
+            "replicate": row["replicate"],
+            "split": partition.astype(str),
+            "y_geno": np.full(n, row["y_geno"], dtype=np.int8),
+            "y_day": np.full(n, row["y_day"], dtype=np.int8),
+            "barcode": barcodes,
+        },
+        index=pd.Index([f"{gsm}:{b}" for b in barcodes]),
+    )
+
+
+def _split_uns(split: Split) -> dict[str, object]:
+    """The split as HDF5 can store it: None → NO_DAY, empty lists as empty string arrays."""
+    out: dict[str, object] = {
+        "name": split.name,
+        "kind": split.kind,
+        "test_day": NO_DAY if split.test_day is None else split.test_day,
+        "val_day": NO_DAY if split.val_day is None else split.val_day,
+    }
+    for part in ("train", "val", "test"):
+        out[part] = np.asarray(getattr(split, part), dtype=str)
+    if split.fractions is not None:
+        out["fractions"] = list(split.fractions)
+    return out
