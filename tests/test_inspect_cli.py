@@ -1,0 +1,73 @@
+"""`lmna-scrna inspect`: a clean 12-GSM folder exits 0; every problem is listed and exits 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmna_scrna.cli import main
+from lmna_scrna.tenx import inspect_dir
+
+N_CELLS, N_GENES = 20, 50
+
+
+@pytest.fixture
+def study_dir(tmp_path, write_10x, sheet) -> Path:
+    """All 12 GSMs of the sheet, tiny, in GEO flat layout."""
+    raw = tmp_path / "raw"
+    for i, gsm in enumerate(sheet["gsm"]):
+        write_10x(raw, gsm, n_cells=N_CELLS, n_genes=N_GENES, n_antibody=2, seed=i)
+    (raw / "ground_truth.json").write_text("{}")  # unrelated files are ignored
+    return raw
+
+
+def test_inspect_dir_table(study_dir, sheet):
+    table, problems = inspect_dir(study_dir, sheet)
+    assert problems == []
+    assert list(table.columns) == ["gsm", "condition", "day", "replicate", "cells", "genes", "nnz", "files"]
+    assert table["gsm"].tolist() == sheet["gsm"].tolist()
+    assert (table["cells"] == N_CELLS).all() and (table["genes"] == N_GENES).all() and (table["nnz"] > 0).all()
+    assert table.loc[0, "files"].startswith("GSM8325046_x_filtered_matrix.mtx.gz")
+
+
+def test_clean_folder_exits_0_with_12_rows(study_dir, sheet, capsys):
+    assert main(["inspect", str(study_dir)]) == 0
+    out, err = capsys.readouterr()
+    rows = out.strip().splitlines()[1:]
+    assert len(rows) == 12
+    assert all(gsm in row for gsm, row in zip(sheet["gsm"], rows))
+    assert "problem" not in err
+
+
+def test_console_script(study_dir):
+    script = Path(sys.executable).with_name("lmna-scrna")
+    if not script.exists():
+        pytest.skip(f"console script not installed beside {sys.executable}")
+    done = subprocess.run([str(script), "inspect", str(study_dir)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.strip().splitlines()) == 13
+
+
+def test_every_problem_is_listed(study_dir, write_10x, capsys):
+    for path in study_dir.glob("GSM8325046_*"):
+        path.unlink()
+    write_10x(study_dir, "GSM9999999")
+    broken = next(study_dir.glob("GSM8325050_*_matrix.mtx.gz"))
+    broken.write_bytes(broken.read_bytes()[:60])
+    assert main(["inspect", str(study_dir)]) == 1
+    out, err = capsys.readouterr()
+    problems = [line for line in err.splitlines() if line.startswith("problem: ")]
+    assert len(problems) == 3, err
+    assert any("GSM8325046: no filtered 10x files" in p for p in problems)
+    assert any("GSM9999999 is not in the sample sheet" in p and "GSM9999999_x_filtered_matrix.mtx.gz" in p for p in problems)
+    assert any(broken.name in p for p in problems)
+    assert len(out.strip().splitlines()) == 13  # still one row per sheet GSM
+
+
+def test_missing_folder_is_a_one_line_error(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "nowhere does not exist" in err
