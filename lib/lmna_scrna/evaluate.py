@@ -1,0 +1,194 @@
+"""Honest evaluation: cell-level metrics from scikit-learn, a threshold chosen on
+validation (not on test), GSM-level results, and reading a finished run back.
+
+The GSM is the independent unit of this study (labels are inherited per
+library), so next to the cell-level numbers every run reports, per test GSM,
+the mean patient probability and whether it falls on the right side of the
+threshold. Undefined metrics (a one-class test set) are NaN with a warning,
+never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    log_loss,
+    roc_auc_score,
+    roc_curve,
+)
+
+from .errors import InputError
+from .study import DAYS
+
+log = logging.getLogger(__name__)
+
+
+def auc_or_nan(y_true: np.ndarray, p: np.ndarray, what: str) -> float:
+    """ROC-AUC, or NaN (logged) when `what` holds one class only and AUC is undefined."""
+    if len(np.unique(y_true)) < 2:
+        log.warning("%s has one class only: ROC-AUC is undefined (NaN)", what)
+        return float("nan")
+    return float(roc_auc_score(y_true, p))
+
+
+def youden_threshold(y_val: np.ndarray, p_val: np.ndarray) -> float:
+    """Threshold maximising Youden's J = TPR - FPR on validation.
+
+    Chosen on validation so the test set never informs its own threshold.
+    roc_curve's first threshold is +inf (nothing positive); clip to [0, 1] so
+    the value stays a usable probability. A one-class validation set has no
+    ROC; fall back to 0.5 with a warning.
+    """
+    if len(np.unique(y_val)) < 2:
+        log.warning("validation set has one class only: threshold falls back to 0.5")
+        return 0.5
+    fpr, tpr, thresholds = roc_curve(y_val, p_val)
+    return float(np.clip(thresholds[np.argmax(tpr - fpr)], 0.0, 1.0))
+
+
+def gsm_table(pred: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per test GSM: cells, mean patient probability, right side of `threshold` and of 0.5."""
+    table = (
+        pred.groupby("gsm", sort=True)
+        .agg(condition=("condition", "first"), day=("day", "first"), y_true=("y_true", "first"),
+             n_cells=("p_geno", "size"), mean_p=("p_geno", "mean"))
+        .reset_index()
+    )
+    table["correct"] = (table["mean_p"] >= threshold).astype(int) == table["y_true"]
+    table["correct_at_05"] = (table["mean_p"] >= 0.5).astype(int) == table["y_true"]
+    return table
+
+
+def genotype_metrics(test: pd.DataFrame, y_val: np.ndarray, p_val: np.ndarray) -> dict[str, Any]:
+    """Every genotype metric of one model on one split.
+
+    `test` holds one row per test cell with gsm, condition, day, y_true, p_geno.
+    Log loss is computed with labels=[0, 1] so a one-class test set still has one.
+    """
+    y, p = test["y_true"].to_numpy(), test["p_geno"].to_numpy()
+    threshold = youden_threshold(y_val, p_val)
+    gsm = gsm_table(test, threshold)
+    geno_loss = float(log_loss(y, p, labels=[0, 1]))
+    return {
+        "n_test": int(len(test)),
+        "test_auc": auc_or_nan(y, p, "test set"),
+        "test_acc": float(accuracy_score(y, p >= 0.5)),
+        "test_geno_loss": geno_loss,
+        "test_combined_loss": geno_loss,
+        "val_auc": auc_or_nan(y_val, p_val, "validation set"),
+        "threshold": threshold,
+        "test_acc_at_threshold": float(accuracy_score(y, p >= threshold)),
+        "test_bal_acc": float(balanced_accuracy_score(y, p >= threshold)),
+        "gsm": [
+            {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+            for row in gsm.to_dict(orient="records")
+        ],
+        "gsm_correct": int(gsm["correct"].sum()),
+        "gsm_correct_at_05": int(gsm["correct_at_05"].sum()),
+        "gsm_total": int(len(gsm)),
+    }
+
+
+def day_columns() -> list[str]:
+    """Names of Model B's day-probability columns in predictions.parquet, in class order."""
+    return [f"p_day_{d}" for d in DAYS]
+
+
+def day_metrics(test: pd.DataFrame, loss_w_day: float, geno_loss: float) -> dict[str, float]:
+    """Model B's day accuracy, day loss and the combined loss L_geno + w * L_day."""
+    p_day = test[day_columns()].to_numpy()
+    day_loss = float(log_loss(test["y_day"], p_day, labels=list(range(len(DAYS)))))
+    return {
+        "day_acc": float(accuracy_score(test["y_day"], p_day.argmax(axis=1))),
+        "test_day_loss": day_loss,
+        "test_combined_loss": geno_loss + loss_w_day * day_loss,
+    }
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The numeric entries of a metrics dict (what a summary over seeds can average)."""
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def summarise(per_seed: dict[int, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Mean, sample sd (None for one seed) and the values over seeds of every scalar metric."""
+    scalars = [scalar_metrics(m) for m in per_seed.values()]
+    out: dict[str, dict[str, Any]] = {}
+    for key in scalars[0]:
+        values = np.array([s[key] for s in scalars], dtype=float)
+        out[key] = {
+            "mean": float(np.mean(values)),
+            "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+            "values": values.tolist(),
+        }
+    return out
+
+
+def to_json(obj: Any) -> str:
+    """JSON with NaN/inf written as null (strict JSON; undefined metrics stay visible as null)."""
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple, np.ndarray)):
+            return [clean(v) for v in x]
+        if isinstance(x, (float, np.floating)):
+            return float(x) if math.isfinite(x) else None
+        if isinstance(x, np.integer):
+            return int(x)
+        if isinstance(x, np.bool_):
+            return bool(x)
+        if isinstance(x, Path):
+            return str(x)
+        return x
+
+    return json.dumps(clean(obj), indent=2, allow_nan=False) + "\n"
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise InputError(f"{path} does not exist: the run is missing or did not finish")
+    return json.loads(path.read_text())
+
+
+def load_run(run_dir: str | Path) -> dict[str, Any]:
+    """Read a finished run folder (the report's only way into runs).
+
+    Returns name, path, config (config.json), summary (summary.json), metrics
+    ({seed: metrics.json}), histories ({seed: DataFrame}), predictions (test
+    cells of every seed: seed, cell, gsm, condition, day, y_true, p_geno, …),
+    baseline (metrics) and baseline_predictions. summary.json is written last,
+    so its presence marks a complete run.
+    """
+    run_dir = Path(run_dir)
+    summary = _read_json(run_dir / "summary.json")
+    config = _read_json(run_dir / "config.json")
+    seeds = [int(s) for s in config["seeds"]]
+    metrics, histories, preds = {}, {}, []
+    for seed in seeds:
+        seed_dir = run_dir / f"seed_{seed}"
+        metrics[seed] = _read_json(seed_dir / "metrics.json")
+        histories[seed] = pd.read_csv(seed_dir / "history.csv")
+        preds.append(pd.read_parquet(seed_dir / "predictions.parquet").assign(seed=seed))
+    predictions = pd.concat(preds, ignore_index=True)
+    predictions = predictions[["seed", *[c for c in predictions.columns if c != "seed"]]]
+    return {
+        "name": run_dir.name,
+        "path": run_dir,
+        "config": config,
+        "summary": summary,
+        "metrics": metrics,
+        "histories": histories,
+        "predictions": predictions,
+        "baseline": _read_json(run_dir / "baseline" / "metrics.json"),
+        "baseline_predictions": pd.read_parquet(run_dir / "baseline" / "predictions.parquet"),
+    }

@@ -1,0 +1,106 @@
+"""Models A and B of the paper (§2.5) as short Keras functional builders.
+
+Both models share one backbone, depth x (Dense -> BatchNorm -> Activation ->
+Dropout). Model A has a sigmoid genotype head; Model B adds a 7-way softmax
+day head and minimises L_geno + loss_w_day * L_day. Outputs are always a dict
+keyed by head name ("geno", "day"), so training, metrics and prediction code
+never branch on list positions.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from .config import TrainConfig
+from .errors import InputError
+from .study import DAYS
+
+#: Activations offered to the sweep; any other name is refused up front rather
+#: than failing deep inside Keras after the data are loaded.
+ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "gelu", "elu", "selu", "swish", "sigmoid", "leaky_relu")
+OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+MODELS: tuple[str, ...] = ("A", "B")
+
+
+def check_config(config: TrainConfig) -> None:
+    """Refuse unknown names and impossible sizes, naming the parameter at fault."""
+    if config.model not in MODELS:
+        raise InputError(f"TrainConfig.model={config.model!r}: expected one of {', '.join(MODELS)}")
+    if config.activation not in ACTIVATIONS:
+        raise InputError(f"TrainConfig.activation={config.activation!r}: expected one of {', '.join(ACTIVATIONS)}")
+    if config.optimizer not in OPTIMIZERS:
+        raise InputError(f"TrainConfig.optimizer={config.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
+    for name in ("width", "depth", "batch_size", "epochs"):
+        if getattr(config, name) < 1:
+            raise InputError(f"TrainConfig.{name}={getattr(config, name)!r}: must be >= 1")
+    if config.patience < 0:
+        raise InputError(f"TrainConfig.patience={config.patience!r}: must be >= 0")
+    if not 0.0 <= config.dropout < 1.0:
+        raise InputError(f"TrainConfig.dropout={config.dropout!r}: must be in [0, 1)")
+    if config.lr <= 0:
+        raise InputError(f"TrainConfig.lr={config.lr!r}: must be > 0")
+    if config.loss_w_day < 0:
+        raise InputError(f"TrainConfig.loss_w_day={config.loss_w_day!r}: must be >= 0")
+
+
+def build_backbone(inputs: keras.KerasTensor, config: TrainConfig) -> keras.KerasTensor:
+    """The shared MLP trunk. Dense has no bias because the BatchNorm after it adds one."""
+    x = inputs
+    for i in range(config.depth):
+        x = keras.layers.Dense(config.width, use_bias=False, name=f"dense_{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = keras.layers.Activation(config.activation, name=f"act_{i}")(x)
+        x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    return x
+
+
+def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    """Adam, or SGD with the configured momentum (the paper's sweep compares the two)."""
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=config.lr)
+    return keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum)
+
+
+def _geno_metrics() -> list[keras.metrics.Metric]:
+    # Named "auc" so the logged key is val_geno_auc, which early stopping monitors.
+    return [keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="acc")]
+
+
+def build_model_a(n_genes: int, config: TrainConfig, jit_compile: bool | str = "auto") -> keras.Model:
+    """Model A: backbone + sigmoid genotype head, binary cross-entropy; compiled."""
+    check_config(config)
+    inputs = keras.Input(shape=(n_genes,), name="expression")
+    geno = keras.layers.Dense(1, activation="sigmoid", name="geno")(build_backbone(inputs, config))
+    model = keras.Model(inputs, {"geno": geno}, name="model_A")
+    model.compile(
+        optimizer=make_optimizer(config),
+        loss={"geno": keras.losses.BinaryCrossentropy()},
+        metrics={"geno": _geno_metrics()},
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def build_model_b(n_genes: int, config: TrainConfig, jit_compile: bool | str = "auto") -> keras.Model:
+    """Model B: the same backbone + a 7-way softmax day head; loss = L_geno + loss_w_day * L_day."""
+    check_config(config)
+    inputs = keras.Input(shape=(n_genes,), name="expression")
+    trunk = build_backbone(inputs, config)
+    geno = keras.layers.Dense(1, activation="sigmoid", name="geno")(trunk)
+    day = keras.layers.Dense(len(DAYS), activation="softmax", name="day")(trunk)
+    model = keras.Model(inputs, {"geno": geno, "day": day}, name="model_B")
+    model.compile(
+        optimizer=make_optimizer(config),
+        loss={"geno": keras.losses.BinaryCrossentropy(), "day": keras.losses.SparseCategoricalCrossentropy()},
+        loss_weights={"geno": 1.0, "day": config.loss_w_day},
+        metrics={"geno": _geno_metrics(), "day": [keras.metrics.SparseCategoricalAccuracy(name="acc")]},
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def build_model(n_genes: int, config: TrainConfig, jit_compile: bool | str = "auto") -> keras.Model:
+    """Dispatch on config.model ("A" or "B")."""
+    check_config(config)
+    builder = build_model_a if config.model == "A" else build_model_b
+    return builder(n_genes, config, jit_compile=jit_compile)

@@ -1,0 +1,131 @@
+"""Figures of a training run (seaborn/matplotlib), each returned as a Figure.
+
+Every function draws from plain data (a history DataFrame, a predictions
+DataFrame, a metrics dict), so a notebook can redraw a finished run from
+`evaluate.load_run` without retraining, and `save_figure` writes the PNG
+atomically. Nothing here selects a GUI backend: callers in scripts and tests
+run under Agg, notebooks under their inline backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from sklearn.metrics import confusion_matrix, roc_curve
+
+from .atomic import atomic_path
+from .evaluate import auc_or_nan, day_columns
+from .study import CONDITIONS, DAYS
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+    """Write `fig` as PNG atomically (a killed run leaves no truncated image)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+    return Path(path)
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def plot_history(history: pd.DataFrame, best_epoch: int | None = None) -> Figure:
+    """Loss, genotype AUC and genotype accuracy per epoch, train vs validation; restored epoch dotted."""
+    panels = [("loss", "loss (combined)"), ("geno_auc", "genotype ROC-AUC"), ("geno_acc", "genotype accuracy at 0.5")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))
+    epochs = np.arange(1, len(history) + 1)
+    for ax, (key, title) in zip(axes, panels):
+        ax.plot(epochs, history[key], marker="o", ms=3, label="train")
+        ax.plot(epochs, history[f"val_{key}"], marker="o", ms=3, label="validation")
+        ax.set(title=title, xlabel="epoch")
+    if best_epoch is not None:
+        for ax in axes:
+            ax.axvline(best_epoch, color="grey", ls=":", lw=1)
+    axes[0].legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_roc_curves(curves: dict[str, tuple[Any, Any]], ax: Axes | None = None) -> Figure:
+    """Several ROC curves on one axis, each labelled with its AUC (e.g. original vs day-matched)."""
+    fig, ax = _axes(ax, (4.6, 4.4))
+    for label, (y_true, p) in curves.items():
+        fpr, tpr, _ = roc_curve(y_true, p)
+        ax.plot(fpr, tpr, label=f"{label} (AUC {auc_or_nan(np.asarray(y_true), np.asarray(p), label):.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
+    ax.legend(loc="lower right", fontsize="small")
+    return fig
+
+
+def plot_roc(y_true: Any, p: Any, label: str = "test", ax: Axes | None = None) -> Figure:
+    """ROC of one model on its test cells."""
+    fig = plot_roc_curves({label: (y_true, p)}, ax=ax)
+    fig.axes[0].set_title("genotype ROC (test cells)")
+    return fig
+
+
+def plot_confusion(y_true: Any, y_pred: Any, labels: list[str], title: str) -> Figure:
+    """Confusion matrix as counts and row-normalised (recall per true class), side by side."""
+    cm = confusion_matrix(y_true, y_pred, labels=range(len(labels)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rows = cm / cm.sum(axis=1, keepdims=True)
+    size = 2.2 + 0.45 * len(labels)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1.2, size))
+    for ax, data, fmt, sub in ((axes[0], cm, "d", "counts"), (axes[1], rows, ".2f", "row-normalised")):
+        sns.heatmap(data, annot=True, fmt=fmt, cmap="Blues", cbar=False, square=True,
+                    xticklabels=labels, yticklabels=labels, ax=ax)
+        ax.set(xlabel="predicted", ylabel="true", title=f"{title}: {sub}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_gsm_probability(pred: pd.DataFrame, threshold: float, ax: Axes | None = None) -> Figure:
+    """Patient probability of every test cell per GSM (violin), GSM mean marked, threshold drawn."""
+    fig, ax = _axes(ax, (1.6 + 1.3 * pred["gsm"].nunique(), 3.8))
+    data = pred.assign(label=pred["gsm"] + "\n" + pred["condition"] + " d" + pred["day"].astype(str))
+    order = sorted(data["label"].unique())
+    sns.violinplot(data=data, x="label", y="p_geno", hue="condition", hue_order=list(CONDITIONS),
+                   order=order, cut=0, density_norm="width", inner=None, ax=ax)
+    means = data.groupby("label")["p_geno"].mean().reindex(order)
+    ax.scatter(range(len(order)), means, color="black", marker="D", zorder=3, label="GSM mean")
+    ax.axhline(threshold, color="crimson", ls="--", label=f"threshold {threshold:.2f} (val Youden J)")
+    ax.axhline(0.5, color="grey", ls=":", lw=1, label="0.5")
+    ax.set(xlabel="", ylabel="patient probability", ylim=(-0.02, 1.02), title="test cells per GSM")
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig
+
+
+def seed_figures(
+    history: pd.DataFrame,
+    pred: pd.DataFrame,
+    metrics: dict[str, Any],
+    out_dir: str | Path | None = None,
+) -> dict[str, Figure]:
+    """All figures of one seed; saved as <name>.png under `out_dir` when given."""
+    threshold = metrics["threshold"]
+    geno_labels = list(CONDITIONS)
+    figures = {
+        "curves": plot_history(history, metrics.get("best_epoch")),
+        "roc": plot_roc(pred["y_true"], pred["p_geno"]),
+        "confusion": plot_confusion(pred["y_true"], (pred["p_geno"] >= threshold).astype(int), geno_labels,
+                                    f"genotype at {threshold:.2f}"),
+        "gsm_probability": plot_gsm_probability(pred, threshold),
+    }
+    if day_columns()[0] in pred:
+        y_pred = pred[day_columns()].to_numpy().argmax(axis=1)
+        figures["day_confusion"] = plot_confusion(pred["y_day"], y_pred, [f"d{d}" for d in DAYS], "day")
+    if out_dir is not None:
+        for name, fig in figures.items():
+            save_figure(fig, Path(out_dir) / f"{name}.png")
+    return figures

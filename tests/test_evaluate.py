@@ -1,0 +1,95 @@
+"""Metrics equal scikit-learn on known inputs; thresholds come from validation; NaN, not crashes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss, roc_auc_score, roc_curve
+
+from lmna_scrna.evaluate import day_columns, day_metrics, genotype_metrics, summarise, to_json, youden_threshold
+
+
+def _test_frame(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
+    """Two control GSMs and two patient GSMs, cells split evenly between the GSMs of a class."""
+    gsm = np.where(y == 1, np.where(np.arange(len(y)) % 2, "P1", "P2"), np.where(np.arange(len(y)) % 2, "C1", "C2"))
+    return pd.DataFrame({"gsm": gsm, "condition": np.where(y == 1, "Patient", "Control"), "day": 19,
+                         "y_true": y, "p_geno": p})
+
+
+@pytest.fixture()
+def known():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 400)
+    p = np.clip(0.35 * y + rng.uniform(0, 0.65, 400), 0.001, 0.999)
+    y_val = rng.integers(0, 2, 300)
+    p_val = np.clip(0.3 * y_val + rng.uniform(0, 0.7, 300), 0.001, 0.999)
+    return y, p, y_val, p_val
+
+
+def test_genotype_metrics_equal_sklearn(known):
+    y, p, y_val, p_val = known
+    m = genotype_metrics(_test_frame(y, p), y_val, p_val)
+    fpr, tpr, thr = roc_curve(y_val, p_val)
+    threshold = thr[np.argmax(tpr - fpr)]
+    assert m["threshold"] == pytest.approx(threshold)
+    assert m["n_test"] == 400
+    assert m["test_auc"] == pytest.approx(roc_auc_score(y, p))
+    assert m["val_auc"] == pytest.approx(roc_auc_score(y_val, p_val))
+    assert m["test_acc"] == pytest.approx(accuracy_score(y, p >= 0.5))
+    assert m["test_bal_acc"] == pytest.approx(balanced_accuracy_score(y, p >= threshold))
+    assert m["test_geno_loss"] == pytest.approx(log_loss(y, p))
+    assert m["test_combined_loss"] == m["test_geno_loss"]
+
+
+def test_gsm_level_mean_probability_and_side_of_threshold(known):
+    y, p, y_val, p_val = known
+    frame = _test_frame(y, p)
+    m = genotype_metrics(frame, y_val, p_val)
+    rows = {r["gsm"]: r for r in m["gsm"]}
+    assert sorted(rows) == ["C1", "C2", "P1", "P2"]
+    for gsm, cells in frame.groupby("gsm"):
+        assert rows[gsm]["n_cells"] == len(cells)
+        assert rows[gsm]["mean_p"] == pytest.approx(cells["p_geno"].mean())
+        assert rows[gsm]["correct"] == ((cells["p_geno"].mean() >= m["threshold"]) == bool(cells["y_true"].iloc[0]))
+    assert m["gsm_correct"] == sum(r["correct"] for r in m["gsm"])
+    assert m["gsm_total"] == 4
+
+
+def test_one_class_test_set_gives_nan_auc_and_a_warning(known, caplog):
+    _, _, y_val, p_val = known
+    y = np.zeros(50, int)
+    with caplog.at_level(logging.WARNING):
+        m = genotype_metrics(_test_frame(y, np.full(50, 0.2)), y_val, p_val)
+    assert math.isnan(m["test_auc"])
+    assert "one class" in caplog.text
+    assert m["test_acc"] == 1.0
+    assert json.loads(to_json(m))["test_auc"] is None
+
+
+def test_youden_threshold_is_a_probability():
+    # An inverted validation ranking makes J maximal at roc_curve's +inf threshold: clip to 1.
+    assert youden_threshold(np.array([0, 0, 1, 1]), np.array([0.9, 0.8, 0.2, 0.1])) == 1.0
+    assert youden_threshold(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9])) == pytest.approx(0.8)
+
+
+def test_day_metrics_equal_sklearn():
+    rng = np.random.default_rng(0)
+    p_day = rng.dirichlet(np.ones(7), 60)
+    y_day = rng.integers(0, 7, 60)
+    frame = pd.DataFrame(p_day, columns=day_columns()).assign(y_day=y_day)
+    m = day_metrics(frame, loss_w_day=0.3, geno_loss=0.5)
+    assert m["day_acc"] == pytest.approx(accuracy_score(y_day, p_day.argmax(1)))
+    assert m["test_combined_loss"] == pytest.approx(0.5 + 0.3 * log_loss(y_day, p_day, labels=range(7)))
+
+
+def test_summary_mean_sd_over_seeds():
+    s = summarise({1: {"test_auc": 0.8, "gsm": []}, 2: {"test_auc": 0.9, "gsm": []}})
+    assert s["test_auc"]["mean"] == pytest.approx(0.85)
+    assert s["test_auc"]["sd"] == pytest.approx(np.std([0.8, 0.9], ddof=1))
+    assert "gsm" not in s
+    assert summarise({1: {"test_auc": 0.8}})["test_auc"]["sd"] is None

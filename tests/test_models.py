@@ -1,0 +1,58 @@
+"""Model builders: heads, output shapes, loss weights, refused names."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from lmna_scrna.config import TrainConfig
+from lmna_scrna.errors import InputError
+from lmna_scrna.models import build_model, build_model_a, build_model_b
+
+TINY = TrainConfig(width=8, depth=2, epochs=1)
+
+
+def test_model_a_has_one_sigmoid_genotype_head():
+    model = build_model_a(20, TINY)
+    out = model.predict(np.zeros((3, 20), np.float32), verbose=0)
+    assert set(out) == {"geno"}
+    assert out["geno"].shape == (3, 1)
+    assert np.all((out["geno"] > 0) & (out["geno"] < 1))
+    assert model.get_layer("geno").activation.__name__ == "sigmoid"
+
+
+def test_model_b_adds_softmax_day_head_and_weighted_loss():
+    model = build_model_b(20, dataclasses.replace(TINY, model="B", loss_w_day=0.25))
+    x = np.random.default_rng(0).normal(size=(4, 20)).astype(np.float32)
+    out = model.predict(x, verbose=0)
+    assert set(out) == {"geno", "day"}
+    assert out["day"].shape == (4, 7)
+    np.testing.assert_allclose(out["day"].sum(axis=1), 1.0, rtol=1e-5)
+    y = {"geno": np.array([0, 1, 0, 1], np.float32), "day": np.array([0, 3, 5, 6], np.int32)}
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert logs["loss"] == pytest.approx(logs["geno_loss"] + 0.25 * logs["day_loss"], rel=1e-5)
+
+
+def test_backbone_depth_width_and_layer_order():
+    model = build_model(30, dataclasses.replace(TINY, depth=3, width=5, activation="tanh"))
+    kinds = [type(layer).__name__ for layer in model.layers[1:-1]]
+    assert kinds == ["Dense", "BatchNormalization", "Activation", "Dropout"] * 3
+    assert model.get_layer("dense_0").units == 5
+    assert model.get_layer("act_2").activation.__name__ == "tanh"
+
+
+def test_sgd_uses_momentum():
+    model = build_model_a(10, dataclasses.replace(TINY, optimizer="sgd", momentum=0.8, lr=0.01))
+    assert type(model.optimizer).__name__ == "SGD"
+    assert model.optimizer.momentum == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("activation", "relux"), ("optimizer", "rmsprop"), ("model", "C"), ("depth", 0), ("dropout", 1.0)],
+)
+def test_bad_hyperparameter_names_the_parameter(field, value):
+    with pytest.raises(InputError, match=field):
+        build_model(10, dataclasses.replace(TINY, **{field: value}))

@@ -1,0 +1,106 @@
+"""Training runs end to end on a tiny planted-signal split: learning, determinism, run folder, refusals."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from _processed_fixtures import day_matched_assignment, make_processed  # noqa: E402
+
+from lmna_scrna import cli, train  # noqa: E402
+from lmna_scrna.config import TrainConfig  # noqa: E402
+from lmna_scrna.errors import InputError  # noqa: E402
+from lmna_scrna.evaluate import load_run  # noqa: E402
+from lmna_scrna.study import load_samples  # noqa: E402
+
+FAST = TrainConfig(width=16, depth=1, epochs=4, batch_size=64, lr=1e-2, patience=8)
+
+
+@pytest.fixture(scope="module")
+def data_path(tmp_path_factory):
+    return make_processed(tmp_path_factory.mktemp("data") / "planted.h5ad", n_cells=1200, n_genes=40, signal=2.0)
+
+
+@pytest.fixture(scope="module")
+def run_a(data_path, tmp_path_factory):
+    return train.train_run(data_path, "planted_A", FAST, seeds=[7], out_dir=tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="module")
+def run_b(data_path, tmp_path_factory):
+    config = dataclasses.replace(FAST, model="B", epochs=2)
+    return train.train_run(data_path, "planted_B", config, seeds=[1, 2], out_dir=tmp_path_factory.mktemp("runs"))
+
+
+def test_planted_signal_is_learned_in_a_few_epochs(run_a):
+    metrics = json.loads((run_a / "seed_7" / "metrics.json").read_text())
+    assert metrics["test_auc"] > 0.9
+    assert metrics["gsm_correct"] == metrics["gsm_total"] == 2
+    assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] <= FAST.epochs
+
+
+def test_same_seed_gives_identical_predictions(data_path, run_a, tmp_path):
+    again = train.train_run(data_path, "planted_A", FAST, seeds=[7], out_dir=tmp_path)
+    first = pd.read_parquet(run_a / "seed_7" / "predictions.parquet")
+    second = pd.read_parquet(again / "seed_7" / "predictions.parquet")
+    pd.testing.assert_frame_equal(first, second, check_exact=True)
+
+
+def test_run_folder_layout_and_load_run(run_b, data_path):
+    for seed in (1, 2):
+        names = {p.name for p in (run_b / f"seed_{seed}").iterdir()}
+        assert {"model.keras", "history.csv", "predictions.parquet", "metrics.json", "curves.png", "roc.png",
+                "confusion.png", "gsm_probability.png", "day_confusion.png"} <= names
+    assert not list(run_b.rglob("*.part*")), "temp files left behind"
+    run = load_run(run_b)
+    assert run["config"]["model"] == "B" and run["config"]["seeds"] == [1, 2]
+    assert run["config"]["data_path"] == str(data_path) and run["config"]["fingerprint"].startswith("synthetic")
+    assert run["summary"]["metrics"]["test_auc"]["values"] == [run["metrics"][s]["test_auc"] for s in (1, 2)]
+    assert {"day_acc", "test_combined_loss", "gsm_correct"} <= set(run["metrics"][1])
+    assert run["metrics"][1]["test_combined_loss"] > run["metrics"][1]["test_geno_loss"]
+    assert {"seed", "cell", "gsm", "day", "y_true", "p_geno", "p_day_19"} <= set(run["predictions"].columns)
+    assert len(run["predictions"]) == 2 * run["metrics"][1]["n_test"]
+    assert set(run["histories"][1].columns) >= {"loss", "val_loss", "geno_auc", "val_geno_auc", "val_day_acc"}
+    assert run["baseline"]["test_auc"] > 0.9 and run["baseline"]["C"] > 0
+    assert run["summary"]["baseline"]["test_auc"] == run["baseline"]["test_auc"]
+
+
+def _refuse_training(monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError("training started on an unusable split")
+
+    monkeypatch.setattr(train, "build_model", no_model)
+
+
+def test_one_class_train_is_refused_before_training(tmp_path, monkeypatch):
+    sheet = load_samples()
+    assignment = day_matched_assignment(sheet)
+    assignment.update({g: None for g in sheet.loc[sheet.condition == "Patient", "gsm"] if assignment[g] == "train"})
+    path = make_processed(tmp_path / "one_class.h5ad", n_cells=240, n_genes=10, assignment=assignment)
+    _refuse_training(monkeypatch)
+    with pytest.raises(InputError, match=r"train part needs both genotypes.*patient=0"):
+        train.train_run(path, "x", FAST, out_dir=tmp_path)
+
+
+def test_empty_validation_is_refused_before_training(tmp_path, monkeypatch):
+    assignment = {g: ("train" if p == "val" else p) for g, p in day_matched_assignment(load_samples()).items()}
+    path = make_processed(tmp_path / "no_val.h5ad", n_cells=240, n_genes=10, assignment=assignment)
+    _refuse_training(monkeypatch)
+    with pytest.raises(InputError, match=r"val part needs both genotypes, has control=0 patient=0"):
+        train.train_run(path, "x", FAST, out_dir=tmp_path)
+
+
+def test_cli_train_writes_run_and_reports_bad_input(data_path, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
+    args = ["train", "--data", str(data_path), "--run", "cli_A", "--epochs", "1", "--width", "8", "--depth", "1"]
+    assert cli.main(args) == 0
+    assert (tmp_path / "runs" / "cli_A" / "summary.json").is_file()
+    assert cli.main([*args, "--activation", "relux"]) == 2
+    assert "activation" in capsys.readouterr().err
+    assert cli.main(["train", "--data", str(tmp_path / "missing.h5ad"), "--run", "x"]) == 2
