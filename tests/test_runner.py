@@ -1,0 +1,219 @@
+"""The papermill runner on tiny throwaway notebooks: plan, ordering, content-hash cache,
+re-running only dependents, the failure path, and the process-pool and Dask executors."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from lmna_scrna import runner
+from lmna_scrna.errors import InputError
+
+WRITE_CELL = """
+import time
+from lmna_scrna.paths import outputs_dir
+out = outputs_dir() / "written"
+out.mkdir(parents=True, exist_ok=True)
+t0 = time.time()
+time.sleep(pause)
+(out / f"{tag}.json").write_text(json.dumps({"value": value, "split_name": split_name, "start": t0, "end": time.time()}))
+"""
+
+
+def make_notebook(path: Path, cells: list[str]) -> Path:
+    """A notebook whose first cell is tagged `parameters` (as every project notebook)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(cells[0], metadata={"tags": ["parameters"]})]
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in cells[1:]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+PARAMS = 'import json\ntag = "t"\nvalue = 0\nsplit_name = "a"\npause = 0.0\nraw_dir = None\n'
+
+
+@pytest.fixture()
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throw-away project: notebooks, split parameter files, a profile, raw data, outputs."""
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
+    # The library's source is an input of every key; pin it so edits elsewhere cannot disturb these tests.
+    monkeypatch.setattr(runner, "library_fingerprint", lambda: "library")
+    make_notebook(tmp_path / "notebooks" / "write.ipynb", [PARAMS, WRITE_CELL])
+    make_notebook(tmp_path / "notebooks" / "fail.ipynb", [PARAMS, "x = 1", "raise ValueError('boom in cell 2')"])
+    for split, value in (("a", 1), ("b", 2)):
+        write_yaml(tmp_path / "params" / "splits" / f"{split}.yaml", {"split_name": split, "value": value})
+    write_profile(tmp_path, [])
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "counts.txt").write_text("raw data")
+    return tmp_path
+
+
+def write_yaml(path: Path, data: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def write_profile(root: Path, extra: list[dict], pause: float = 0.0) -> Path:
+    """prepare a/b → train a/b → compare, plus `extra` executions."""
+    executions = [
+        {"id": f"prepare_{s}", "notebook": "write", "stage": "prepare", "params_file": f"../splits/{s}.yaml",
+         "parameters": {"tag": f"prepare_{s}"}}
+        for s in ("a", "b")
+    ] + [
+        {"id": f"train_{s}", "notebook": "write", "stage": "train", "params_file": f"../splits/{s}.yaml",
+         "parameters": {"tag": f"train_{s}"}}
+        for s in ("a", "b")
+    ] + [{"id": "compare", "notebook": "write", "stage": "compare", "parameters": {"tag": "compare", "split_name": "all"}}]
+    spec = {"data": "smoke", "parameters": {"pause": pause}, "executions": executions + extra}
+    return write_yaml(root / "params" / "profiles" / "test.yaml", spec)
+
+
+def load(root: Path) -> runner.Profile:
+    return runner.load_profile(root / "params" / "profiles" / "test.yaml", notebooks_dir=root / "notebooks")
+
+
+def execute(root: Path, **kwargs) -> list[str]:
+    return [o.id for o in runner.execute_profile(load(root), root / "raw", **kwargs)]
+
+
+def written(root: Path, tag: str) -> dict:
+    return json.loads((root / "outputs" / "written" / f"{tag}.json").read_text())
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def test_plan_infers_dependencies_by_stage_and_split(project: Path) -> None:
+    plan = load(project).by_id()
+    assert plan["prepare_a"].after == ()
+    assert plan["train_a"].after == ("prepare_a",)
+    assert plan["train_b"].after == ("prepare_b",)
+    assert set(plan["compare"].after) == {"prepare_a", "prepare_b", "train_a", "train_b"}
+    order = [e.id for e in load(project).executions]
+    assert order.index("compare") == len(order) - 1
+
+
+def test_parameters_merge_file_then_profile_then_stage_then_own(project: Path) -> None:
+    spec = yaml.safe_load((project / "params/profiles/test.yaml").read_text())
+    spec["parameters"]["value"] = 10  # profile beats the split file
+    spec["stages"] = {"train": {"value": 20}}  # stage beats profile
+    spec["executions"][3]["parameters"]["value"] = 30  # own beats stage
+    write_yaml(project / "params/profiles/test.yaml", spec)
+    plan = load(project).by_id()
+    assert plan["prepare_a"].parameters["value"] == 10
+    assert plan["train_a"].parameters["value"] == 20
+    assert plan["train_b"].parameters["value"] == 30
+    assert plan["train_b"].parameters["split_name"] == "b"
+
+
+def test_sweep_file_expands_to_one_execution_per_run(project: Path) -> None:
+    write_yaml(project / "params/sweeps/s.yaml", {"params_file": "../splits/a.yaml", "runs": {"r1": {"value": 7}, "r2": {}}})
+    write_profile(project, [{"id": "sweep", "notebook": "write", "stage": "train", "sweep_file": "../sweeps/s.yaml"}])
+    plan = load(project).by_id()
+    assert plan["sweep_r1"].parameters["value"] == 7
+    assert plan["sweep_r1"].parameters["run_name"] == "sweep_r1"
+    assert plan["sweep_r2"].parameters["value"] == 1  # from the sweep's split file
+    assert plan["sweep_r2"].after == ("prepare_a",)
+    assert {"sweep_r1", "sweep_r2"} <= set(plan["compare"].after)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([{"id": "x", "notebook": "write", "stage": "train", "after": ["nope"]}], "unknown id"),
+        ([{"id": "x", "notebook": "missing", "stage": "train"}], "missing.ipynb does not exist"),
+        ([{"id": "x", "notebook": "write"}], "stage None unknown"),
+        ([{"id": "train_a", "notebook": "write", "stage": "train"}], "used twice"),
+        (
+            [{"id": "x", "notebook": "write", "stage": "prepare", "after": ["y"]},
+             {"id": "y", "notebook": "write", "stage": "prepare", "after": ["x"]}],
+            "cycle",
+        ),
+    ],
+)
+def test_bad_profiles_are_named(project: Path, extra: list[dict], message: str) -> None:
+    write_profile(project, extra)
+    with pytest.raises(InputError, match=message):
+        load(project)
+
+
+def test_keys_chain_through_dependencies_and_context(project: Path) -> None:
+    profile = load(project)
+    keys = runner.execution_keys(profile, "context 1")
+    assert len(set(keys.values())) == len(keys)
+    assert runner.execution_keys(profile, "context 1") == keys
+    assert set(runner.execution_keys(profile, "context 2").values()).isdisjoint(keys.values())
+    write_yaml(project / "params/splits/a.yaml", {"split_name": "a", "value": 3})
+    changed = runner.execution_keys(load(project), "context 1")
+    assert {k for k in keys if keys[k] != changed[k]} == {"prepare_a", "train_a", "compare"}
+
+
+# --------------------------------------------------------------------------- cache and execution
+
+
+def test_second_run_skips_and_param_change_reruns_only_dependents(project: Path) -> None:
+    assert sorted(execute(project)) == ["compare", "prepare_a", "prepare_b", "train_a", "train_b"]
+    assert written(project, "train_b") == pytest.approx({**written(project, "train_b"), "value": 2, "split_name": "b"})
+    assert (project / "outputs/notebooks/train_b.ipynb").is_file()
+
+    assert execute(project) == []
+
+    write_yaml(project / "params/splits/b.yaml", {"split_name": "b", "value": 5})
+    assert sorted(execute(project)) == ["compare", "prepare_b", "train_b"]
+    assert written(project, "prepare_b")["value"] == 5
+    ledger = runner.load_ledger()
+    assert ledger["report"]["executed"] and set(ledger["executions"]) == set(ledger["report"]["executions"])
+
+
+def test_failure_names_cell_keeps_partial_and_last_good(project: Path) -> None:
+    execute(project)
+    good = (project / "outputs/notebooks/train_a.ipynb").read_text()
+    spec = yaml.safe_load((project / "params/profiles/test.yaml").read_text())
+    spec["executions"][2]["notebook"] = "fail"  # train_a now fails in its second cell
+    write_yaml(project / "params/profiles/test.yaml", spec)
+
+    with pytest.raises(runner.NotebookFailed) as info:
+        execute(project)
+    message = str(info.value)
+    assert "train_a.failed.ipynb" in message and "ValueError: boom in cell 2" in message
+    assert "cell 3" in message  # papermill's injected-parameters cell comes before the failing one
+    assert "not started" in message  # compare waits for train_a and never starts
+    partial = nbformat.read(project / "outputs/notebooks/train_a.failed.ipynb", as_version=4)
+    assert any(o.get("ename") == "ValueError" for c in partial.cells for o in c.get("outputs", []))
+    assert (project / "outputs/notebooks/train_a.ipynb").read_text() == good
+    assert not list((project / "outputs/notebooks").glob(".*running*"))
+
+
+def test_jobs_2_runs_independent_notebooks_at_once(project: Path) -> None:
+    write_profile(project, [], pause=3.0)
+    spec = yaml.safe_load((project / "params/profiles/test.yaml").read_text())
+    spec["executions"] = spec["executions"][:2]  # the two independent prepare executions
+    write_yaml(project / "params/profiles/test.yaml", spec)
+    start = time.perf_counter()
+    assert sorted(execute(project, jobs=2)) == ["prepare_a", "prepare_b"]
+    a, b = written(project, "prepare_a"), written(project, "prepare_b")
+    assert a["start"] < b["end"] and b["start"] < a["end"], "the two notebooks did not overlap"
+    assert time.perf_counter() - start > 3.0
+
+
+@pytest.fixture()
+def dask_cluster():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
+        yield cluster
+
+
+def test_dask_scheduler_executes_the_plan(project: Path, dask_cluster) -> None:
+    ran = execute(project, scheduler=dask_cluster.scheduler_address)
+    assert sorted(ran) == ["compare", "prepare_a", "prepare_b", "train_a", "train_b"]
+    assert written(project, "compare")["split_name"] == "all"
+    assert execute(project, scheduler=dask_cluster.scheduler_address) == []
