@@ -37,12 +37,26 @@ from .errors import InputError
 from .features import FeatureScaling, GeneStats, fit_scaling, gene_table
 from .gsm_cache import CachedGSM, load_gsm
 from .paths import cache_dir as default_cache_dir
+from .paths import default_raw_dir
 from .splits import Split, assign_cells
 
 log = logging.getLogger(__name__)
 
 #: Stored in uns for a test_day/val_day a split does not use (HDF5 has no None).
 NO_DAY = -1
+
+
+def resolve_raw_dir(raw_dir: str | Path | None, profile: str = "full") -> Path:
+    """``raw_dir``, or the profile's simulated default data, simulated on first use.
+
+    Lets every notebook run on the default data with no set-up step, while an
+    explicit ``raw_dir`` (real GEO files) is used as given and never simulated into.
+    """
+    if raw_dir is not None:
+        return Path(raw_dir)
+    from .simulate import simulate
+
+    return simulate(default_raw_dir(profile), profile=profile)
 
 
 def cache_split(

@@ -1,0 +1,169 @@
+"""The study design and its confounding made visible (notebook 02).
+
+Genotype is only measured on some days and each GSM is one (day, genotype)
+library, so a classifier can look good by recognising days or libraries. The
+functions here draw the design and every split scheme, embed cells with a
+PCA fitted on train cells only (held-out cells projected onto it, as the
+model sees them) and a UMAP of that space, and measure how much of the top PCs' variance day, genotype and GSM explain.
+"""
+
+from __future__ import annotations
+
+import anndata as ad
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import scanpy as sc
+import seaborn as sns
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+from .qc_plots import GENOTYPE_COLORS, PARTITION_COLORS
+from .splits import PARTITIONS, Split, gsm_number
+from .study import CONDITIONS
+
+FACTORS: tuple[str, ...] = ("day", "condition", "gsm")
+_MIXED = "mixed"
+
+
+def _gsm_order(sheet: pd.DataFrame) -> pd.DataFrame:
+    """GSMs ordered by day, then condition: the columns of both design figures."""
+    return sheet.sort_values(["day", "condition", "gsm"]).reset_index(drop=True)
+
+
+def design_grid(sheet: pd.DataFrame) -> Figure:
+    """GSM × day heatmap coloured by genotype: which day has which genotype, how many libraries."""
+    ordered = _gsm_order(sheet)
+    days = sorted(sheet["day"].unique())
+    grid = pd.DataFrame(np.nan, index=ordered["gsm"], columns=days)
+    notes = pd.DataFrame("", index=grid.index, columns=days)
+    for row in ordered.itertuples():
+        grid.loc[row.gsm, row.day] = row.y_geno
+        notes.loc[row.gsm, row.day] = f"{row.condition[0]}{row.replicate}"
+    fig, ax = plt.subplots(figsize=(7, 6))
+    sns.heatmap(grid, annot=notes, fmt="", cmap=ListedColormap([GENOTYPE_COLORS[c] for c in CONDITIONS]), cbar=False,
+                linewidths=0.5, linecolor="white", ax=ax)
+    ax.set_xlabel("day of differentiation")
+    ax.set_ylabel("")
+    ax.set_title("Study design: one library per GSM (C = Control, P = Patient, then replicate)")
+    fig.tight_layout()
+    return fig
+
+
+def partition_table(splits: list[Split], sheet: pd.DataFrame) -> pd.DataFrame:
+    """Split × GSM table of partitions ("mixed" where cells of a GSM are spread over all three)."""
+    gsms = list(_gsm_order(sheet)["gsm"])
+    rows = {
+        s.name: [_MIXED if s.kind == "cells" else s.partition_of(g) for g in gsms] for s in splits
+    }
+    return pd.DataFrame.from_dict(rows, orient="index", columns=gsms)
+
+
+def partition_grid(splits: list[Split], sheet: pd.DataFrame) -> Figure:
+    """Every scheme's partition in one figure: rows are splits, columns GSMs ordered by day."""
+    table = partition_table(splits, sheet)
+    states = [*PARTITIONS, _MIXED]
+    codes = table.apply(lambda col: col.map(states.index))
+    ordered = _gsm_order(sheet)
+    labels = [f"{r.gsm}\n{r.condition[0]} d{r.day}" for r in ordered.itertuples()]
+    fig, ax = plt.subplots(figsize=(12, 0.6 * len(table) + 2))
+    cmap = ListedColormap([PARTITION_COLORS[p] for p in PARTITIONS] + ["#8c8c8c"])
+    sns.heatmap(codes, annot=table, fmt="", cmap=cmap, vmin=-0.5, vmax=len(states) - 0.5, cbar=False,
+                linewidths=0.5, linecolor="white", xticklabels=labels, ax=ax, annot_kws={"fontsize": 8})
+    ax.tick_params(axis="x", labelsize=8, rotation=0)
+    ax.set_title("Split schemes: partition of each GSM (mixed = cells drawn 70/15/15 at random)")
+    fig.tight_layout()
+    return fig
+
+
+def subsample_cells(adata: ad.AnnData, per_gsm: int, seed: int) -> ad.AnnData:
+    """At most ``per_gsm`` cells of each GSM, drawn by a generator seeded by (seed, GSM).
+
+    Cells are drawn from each GSM's cells sorted by name, so the draw does not
+    depend on the order of the AnnData's rows.
+    """
+    keep = []
+    for gsm, idx in adata.obs.groupby("gsm", observed=True).indices.items():
+        idx = idx[np.argsort(adata.obs_names[idx])]
+        rng = np.random.default_rng(np.random.SeedSequence([seed, gsm_number(str(gsm))]))
+        keep.append(idx[rng.choice(idx.size, size=min(per_gsm, idx.size), replace=False)])
+    return adata[np.sort(np.concatenate(keep))].copy()
+
+
+def embed_train_fitted(adata: ad.AnnData, n_pcs: int = 30, seed: int = 0) -> ad.AnnData:
+    """PCA fitted on the train cells, every cell projected onto it, then a UMAP of that space.
+
+    The PCA (``sc.pp.pca``) sees train cells only, as the model does; all cells
+    are then centred by the train mean and projected on the train loadings.
+    The UMAP (``sc.pp.neighbors`` + ``sc.tl.umap``) is a picture of the
+    projected cells, not a fitted transform, so it is drawn on all of them.
+    Returns a copy with ``obsm["X_pca"]`` and ``obsm["X_umap"]``.
+    """
+    adata = adata.copy()
+    adata.X = np.asarray(adata.X.toarray() if hasattr(adata.X, "toarray") else adata.X, dtype=np.float32)
+    ref = adata[(adata.obs["split"] == "train").to_numpy()].copy()
+    n_pcs = min(n_pcs, ref.n_obs - 1, ref.n_vars - 1)
+    sc.pp.pca(ref, n_comps=n_pcs, random_state=seed)
+    train_mean = ref.X.mean(axis=0, dtype=np.float64)
+    adata.obsm["X_pca"] = ((adata.X - train_mean) @ ref.varm["PCs"]).astype(np.float32)
+    sc.pp.neighbors(adata, use_rep="X_pca", random_state=seed)
+    sc.tl.umap(adata, random_state=seed)
+    return adata
+
+
+def variance_explained(pcs: np.ndarray, obs: pd.DataFrame, factors: tuple[str, ...] = FACTORS) -> pd.DataFrame:
+    """Share of each PC's variance explained by each factor (one-way ANOVA R²), and of all PCs together.
+
+    R² = between-group sum of squares / total sum of squares; the ``all PCs``
+    column pools the sums over components, i.e. weights each PC by its
+    variance. GSM nests day and genotype, so its R² bounds theirs from above.
+    """
+    centered = np.asarray(pcs, dtype=np.float64) - np.asarray(pcs, dtype=np.float64).mean(axis=0)
+    total = (centered**2).sum(axis=0)
+    columns = [f"PC{j + 1}" for j in range(centered.shape[1])]
+    rows = {}
+    for factor in factors:
+        codes = pd.Categorical(obs[factor].astype(str)).codes
+        sums = np.zeros((codes.max() + 1, centered.shape[1]))
+        np.add.at(sums, codes, centered)
+        between = (sums**2 / np.bincount(codes)[:, None]).sum(axis=0)
+        rows[factor] = [*(between / total), between.sum() / total.sum()]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[*columns, "all PCs"])
+
+
+def variance_explained_plot(table: pd.DataFrame, n_show: int = 10) -> Figure:
+    """Heatmap of R² per factor and PC (first ``n_show``), and the pooled share as bars."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.2), gridspec_kw={"width_ratios": [3, 1]})
+    sns.heatmap(table.iloc[:, :n_show], annot=True, fmt=".2f", vmin=0, vmax=1, cmap="viridis", ax=ax1)
+    ax1.set_title("R² of each PC on each factor (train-fitted PCA)")
+    table["all PCs"].plot.barh(ax=ax2, color="#4C72B0")
+    ax2.set_xlim(0, 1)
+    ax2.set_title(f"share of the top {table.shape[1] - 1} PCs' variance")
+    fig.tight_layout()
+    return fig
+
+
+def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = FACTORS) -> Figure:
+    """One panel per factor; train cells as dots, held-out cells as crosses."""
+    coords = adata.obsm[f"X_{basis}"][:, :2]
+    frame = adata.obs[list(factors) + ["split"]].astype(str).assign(x=coords[:, 0], y=coords[:, 1])
+    frame["cells"] = np.where(frame["split"] == "train", "train", "held out")
+    fig, axes = plt.subplots(1, len(factors), figsize=(6 * len(factors), 5))
+    for ax, factor in zip(np.atleast_1d(axes), factors):
+        hue_order = sorted(frame[factor].unique(), key=lambda v: (len(v), v))
+        sns.scatterplot(data=frame, x="x", y="y", hue=factor, hue_order=hue_order, style="cells",
+                        markers={"train": "o", "held out": "X"}, s=8, linewidth=0, alpha=0.7, ax=ax,
+                        palette=_palette(factor, len(hue_order)), rasterized=True)
+        ax.set_title(f"{basis.upper()} coloured by {factor}")
+        ax.set_xlabel(f"{basis.upper()}1")
+        ax.set_ylabel(f"{basis.upper()}2")
+        ax.legend(fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _palette(factor: str, n: int) -> dict[str, str] | str:
+    """The genotype colours of every figure for genotype; a qualitative palette otherwise."""
+    if factor == "condition":
+        return GENOTYPE_COLORS
+    return "tab20" if n > 10 else "tab10"
