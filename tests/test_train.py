@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import matplotlib
 
@@ -104,3 +105,10 @@ def test_cli_train_writes_run_and_reports_bad_input(data_path, tmp_path, monkeyp
     assert cli.main([*args, "--activation", "relux"]) == 2
     assert "activation" in capsys.readouterr().err
     assert cli.main(["train", "--data", str(tmp_path / "missing.h5ad"), "--run", "x"]) == 2
+
+
+def test_missing_processed_file_names_the_command_that_writes_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
+    with pytest.raises(InputError, match=r"dm_t9_v0\.h5ad does not exist.*papermill notebooks/01_prepare\.ipynb"):
+        train.resolve_data_path(None, "dm_t9_v0")
+    assert train.resolve_data_path(__file__, "ignored") == Path(__file__)

@@ -34,7 +34,7 @@ import pandas as pd
 import scipy.sparse as sp
 import sklearn
 import tensorflow as tf
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import paths, plots
 from .atomic import atomic_path, write_text_atomic
@@ -63,6 +63,17 @@ class ProcessedData:
 
     def mask(self, part: str) -> np.ndarray:
         return (self.obs["split"] == part).to_numpy()
+
+
+def resolve_data_path(data_path: str | Path | None, split_name: str) -> Path:
+    """The processed file a training notebook reads; if missing, say which command writes it."""
+    path = Path(data_path) if data_path is not None else paths.processed_path(split_name)
+    if not path.is_file():
+        raise InputError(
+            f"processed split {path} does not exist; write it with `papermill notebooks/01_prepare.ipynb "
+            f"outputs/notebooks/01_prepare_{split_name}.ipynb -f params/splits/{split_name}.yaml` (or `make report`)"
+        )
+    return path
 
 
 def load_processed(path: str | Path) -> ProcessedData:
