@@ -238,3 +238,18 @@ def test_cli_prepare(study, outputs, tmp_path, capsys):
     assert cli.main([*argv[:-6], "--test-day", "30", "--val-day", "0", "--out", str(tmp_path / "bad.h5ad")]) == 2
     assert "test_day 30 has only Control" in capsys.readouterr().err
     assert not (tmp_path / "bad.h5ad").exists()
+
+
+def test_concurrent_preparations_parse_each_gsm_once(study, tmp_path, monkeypatch):
+    """Two splits prepared at once (report --jobs 2) share one parse per GSM via the cache lock."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lmna_scrna.gsm_cache import load_gsm
+
+    raw, _ = study
+    calls = []
+    real = tenx.read_gsm
+    monkeypatch.setattr(tenx, "read_gsm", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: load_gsm(raw, "GSM8325046", SMALL_PARAMS, tmp_path / "c"), range(4)))
+    assert calls == ["GSM8325046"] and len({r.path for r in results}) == 1

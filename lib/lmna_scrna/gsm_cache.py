@@ -22,6 +22,7 @@ Order of operations, and why:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -231,7 +232,13 @@ def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path, kind:
     path = Path(cache_dir) / f"{gsm}-{cache_key(gsm, fingerprint, params, kind)}.npz"
     if path.is_file():
         log.debug("%s: cache hit %s", gsm, path.name)
-    else:
-        log.info("%s: parsing %s", gsm, raw_dir)
-        write_cache(process_counts(tenx.read_gsm(raw_dir, gsm, kind), gsm, params), path)
+        return CachedGSM(gsm, path, fingerprint)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Notebooks preparing several splits at once would otherwise parse the same
+    # GSM side by side: the first takes the lock, the others wait and reuse its result.
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.is_file():
+            log.info("%s: parsing %s", gsm, raw_dir)
+            write_cache(process_counts(tenx.read_gsm(raw_dir, gsm, kind), gsm, params), path)
     return CachedGSM(gsm, path, fingerprint)

@@ -10,11 +10,16 @@ The written .h5ad is the contract with training:
 
 * ``X``: float32 CSR, cells × HVGs, divided by the train std and clipped, not centered;
 * ``obs``: gsm, condition, day, replicate, split, y_geno, y_day, barcode;
-  index "<gsm>:<barcode>"; cells ordered by GSM accession, then barcode order;
+  index "<gsm>:<barcode>"; cells ordered by GSM accession, then as in the GSM's files;
 * ``var``: index gene_id; gene_id, symbol, mean, std (train-fitted; std 0 → 1);
-* ``uns``: params, split (``test_day``/``val_day`` = -1 when unused, because
-  HDF5 attributes cannot hold None), qc, input_fingerprints, fingerprint,
-  source ("simulated" when the raw folder has ground_truth.json), version.
+* ``uns``: ``params`` (PrepParams as a dict); ``split`` (name, kind, train,
+  val, test, test_day, val_day, plus fractions for random_cells; a day the
+  split does not use is stored as -1 because HDF5 cannot hold None);
+  ``qc`` (lists over GSMs: gsm, cells_raw, cells_qc, cells_kept, mean_pct_mt
+  over all raw cells); ``input_fingerprints`` (GSM → fingerprint of its
+  files); ``fingerprint`` (hash of inputs, params and split); ``source``
+  ("simulated" when the raw folder has ground_truth.json, else "real");
+  ``version`` (of lmna_scrna).
 """
 
 from __future__ import annotations

@@ -1,0 +1,211 @@
+"""Benchmark: time and peak memory of preparing the report's six splits.
+
+Each measured job runs in its own process (peak RSS from ``getrusage`` is a
+per-process high-water mark), side by side with its reference in the same run:
+
+* six splits from a cold cache vs. gunzipping every matrix file once
+  (target ≤ 2.5×: parsing once and reusing the cache for every split costs
+  about one read of the data, not one per split);
+* peak RSS of one split over 12 GSMs vs. over 3 GSMs of the same size
+  (target ≤ 1.3×: memory is about one GSM, flat in the number of GSMs);
+* peak RSS of the six splits vs. an in-memory scanpy pipeline for one split
+  that reads and concatenates everything (target ≤ 0.5×).
+
+Usage: ``python benchmarks/bench_prepare.py [--data DIR]`` (default: the
+``full`` simulated data, simulated first if missing). Timings depend on what
+else the machine is doing; the script prints the CPU count and load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPORT_SPLITS = ("original", "dm_t0_v16", "dm_t16_v0", "dm_t19_v0", "dm_t9_v0", "random_cells")
+#: Three GSMs of the same size as the study's, for the memory-flatness check.
+THREE_GSMS = {"train": ("GSM8325046", "GSM8325047"), "test": ("GSM8325054",)}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+# --------------------------------------------------------------------------- jobs (run in a child)
+
+
+def job_gunzip(data: Path, _: Path) -> dict:
+    """Decompress every matrix file once to nowhere: the floor of any pipeline reading them."""
+    files = sorted(data.glob("*matrix.mtx.gz"))
+    for f in files:
+        with gzip.open(f, "rb") as fh:
+            while fh.read(1 << 22):
+                pass
+    return {"files": len(files), "gz_mb": sum(f.stat().st_size for f in files) / 2**20}
+
+
+def job_six_splits(data: Path, work: Path) -> dict:
+    """Prepare the six report splits in a row from an empty cache, as the report does."""
+    import yaml
+
+    from lmna_scrna.config import PrepParams
+    from lmna_scrna.paths import params_dir
+    from lmna_scrna.preprocess import prepare_split
+    from lmna_scrna.splits import make_split
+    from lmna_scrna.study import load_samples
+
+    sheet, seconds = load_samples(), {}
+    for name in REPORT_SPLITS:
+        p = yaml.safe_load((params_dir() / "splits" / f"{name}.yaml").read_text())
+        t0 = time.perf_counter()
+        split = make_split(p["split"], sheet, p["test_day"], p["val_day"])
+        prepare_split(data, split, sheet=sheet, params=PrepParams(), out=work / f"{name}.h5ad", cache_dir=work / "cache")
+        seconds[name] = round(time.perf_counter() - t0, 1)
+    return {"per_split_s": seconds}
+
+
+def _one_split(data: Path, work: Path, gsms: dict[str, tuple[str, ...]] | None) -> dict:
+    from lmna_scrna.config import PrepParams
+    from lmna_scrna.preprocess import prepare_split
+    from lmna_scrna.splits import Split, make_split
+    from lmna_scrna.study import load_samples
+
+    sheet = load_samples()
+    if gsms is None:
+        split = make_split("original", sheet)
+    else:
+        split = Split("bench3", "gsm", gsms["train"], (), gsms["test"])
+        sheet = sheet[sheet["gsm"].isin(split.gsms)]
+    out = prepare_split(data, split, sheet=sheet, params=PrepParams(), out=work / "one.h5ad", cache_dir=work / "cache")
+    return {"gsms": len(split.gsms), "h5ad_mb": out.stat().st_size / 2**20}
+
+
+def job_split_3(data: Path, work: Path) -> dict:
+    return _one_split(data, work, THREE_GSMS)
+
+
+def job_split_12(data: Path, work: Path) -> dict:
+    return _one_split(data, work, None)
+
+
+def job_scanpy_in_memory(data: Path, _: Path) -> dict:
+    """The textbook pipeline for the original split: read all, concatenate, QC, normalise, HVG, scale."""
+    import anndata as ad
+    import numpy as np
+    import scanpy as sc
+    from sklearn.utils.sparsefuncs import mean_variance_axis
+
+    from lmna_scrna.config import PrepParams
+    from lmna_scrna.splits import make_split
+    from lmna_scrna.study import load_samples
+    from lmna_scrna.tenx import read_gsm
+
+    p, sheet = PrepParams(), load_samples()
+    split = make_split("original", sheet)
+    parts = []
+    for gsm in split.gsms:
+        c = read_gsm(data, gsm)
+        a = ad.AnnData(X=c.X, obs={"gsm": np.full(c.X.shape[0], gsm)})
+        a.obs_names = [f"{gsm}:{b}" for b in c.barcodes]
+        a.var_names = c.gene_ids
+        a.var["symbol"] = c.gene_symbols
+        parts.append(a)
+    adata = ad.concat(parts, merge="same")
+    del parts
+    adata.var["mt"] = adata.var["symbol"].str.startswith("MT-")
+    sc.pp.calculate_qc_metrics(adata, qc_vars=["mt"], inplace=True, percent_top=None)
+    sc.pp.filter_cells(adata, min_genes=p.min_genes)
+    sc.pp.filter_cells(adata, max_genes=p.max_genes)
+    adata = adata[adata.obs["pct_counts_mt"] <= p.max_pct_mt].copy()
+    keep = [
+        idx[np.sort(np.random.default_rng(p.seed).choice(idx.size, min(idx.size, p.max_cells), replace=False))]
+        for idx in adata.obs.groupby("gsm", observed=True).indices.values()
+    ]
+    adata = adata[np.sort(np.concatenate(keep))].copy()
+    sc.pp.normalize_total(adata, target_sum=p.target_sum)
+    sc.pp.log1p(adata)
+    train = adata[adata.obs["gsm"].isin(split.train).to_numpy()]
+    _, var = mean_variance_axis(train.X, axis=0)
+    eligible = np.asarray((train.X > 0).sum(axis=0)).ravel() >= p.min_cells_per_gene
+    hvg = np.argsort(-np.where(eligible, var, -1))[: p.n_hvg]
+    adata = adata[:, np.sort(hvg)].copy()
+    sc.pp.scale(adata, zero_center=False, max_value=p.clip)
+    return {"cells": adata.n_obs}
+
+
+JOBS = {f.__name__[4:]: f for f in (job_gunzip, job_six_splits, job_split_3, job_split_12, job_scanpy_in_memory)}
+
+
+def _child(name: str, data: Path, work: Path) -> None:
+    # Import the libraries before the clock starts: a fixed cost, not the work measured.
+    import anndata  # noqa: F401
+    import scanpy  # noqa: F401
+
+    import lmna_scrna.preprocess  # noqa: F401
+    import lmna_scrna.tenx  # noqa: F401
+
+    t0 = time.perf_counter()
+    extra = JOBS[name](data, work)
+    print(json.dumps({"seconds": time.perf_counter() - t0, "peak_rss_mb": _peak_rss_mb(), **extra}))
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def measure(name: str, data: Path) -> dict:
+    """Run one job in a fresh process with a fresh (cold) cache folder."""
+    with tempfile.TemporaryDirectory(prefix=f"bench_{name}_") as work:
+        env = {**os.environ, "LMNA_OUTPUTS": work, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", name, "--data", str(data), "--work", work],
+            env=env, capture_output=True, text=True, check=False,
+        )
+    if proc.returncode != 0:
+        sys.exit(f"job {name} failed:\n{proc.stderr[-3000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"  {name:<18} {result['seconds']:8.1f} s  {result['peak_rss_mb']:8.0f} MB  "
+          f"{ {k: v for k, v in result.items() if k not in ('seconds', 'peak_rss_mb')} }", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None, help="raw 10x folder (default: simulated 'full' data)")
+    parser.add_argument("--child", choices=sorted(JOBS), help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child, args.data, args.work)
+        return
+    from lmna_scrna.preprocess import resolve_raw_dir
+
+    data = resolve_raw_dir(args.data, "full")
+    print(f"data {data}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (shared machine: timings are noisy)")
+    r = {name: measure(name, data) for name in JOBS}
+    rows = [
+        ("six splits, cold cache (s)", r["six_splits"]["seconds"], "gunzip all matrices once (s)",
+         r["gunzip"]["seconds"], 2.5),
+        ("peak RSS, one split of 12 GSMs (MB)", r["split_12"]["peak_rss_mb"], "same, 3 GSMs (MB)",
+         r["split_3"]["peak_rss_mb"], 1.3),
+        ("peak RSS, six splits (MB)", r["six_splits"]["peak_rss_mb"], "in-memory scanpy, one split (MB)",
+         r["scanpy_in_memory"]["peak_rss_mb"], 0.5),
+    ]
+    print()
+    print(f"{'measured':<38} {'value':>9} | {'reference':<34} {'value':>9} | {'ratio':>6} | {'target':>7} | pass")
+    for label, value, ref_label, ref, target in rows:
+        ratio = value / ref
+        print(f"{label:<38} {value:9.1f} | {ref_label:<34} {ref:9.1f} | {ratio:6.2f} | {'<= ' + str(target):>7} | "
+              f"{'yes' if ratio <= target else 'NO'}")
+    print(f"\n(in-memory scanpy took {r['scanpy_in_memory']['seconds']:.1f} s for one split; "
+          f"the six splits {r['six_splits']['seconds']:.1f} s: {r['six_splits']['per_split_s']})")
+
+
+if __name__ == "__main__":
+    main()
