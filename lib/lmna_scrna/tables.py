@@ -1,0 +1,256 @@
+"""The report's tables, computed from finished runs (read only through `evaluate.load_run`).
+
+Every number the comparison notebooks and the book's intro print comes from
+here, so none is typed in. Tables are numeric DataFrames (``<metric>_mean`` /
+``<metric>_sd`` over seeds); `format_mean_sd` turns them into "0.912 ± 0.010"
+text for display only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import TrainConfig
+from .evaluate import load_run
+from .paths import run_dir
+
+MODELS: tuple[str, ...] = ("A", "B")
+#: GSM-level splits of Table 1: the paper's original one, then the day-matched leave-one-day-out folds.
+REPORT_SPLITS: tuple[str, ...] = ("original", "dm_t0_v16", "dm_t9_v0", "dm_t16_v0", "dm_t19_v0")
+#: The cell-level split kept only to show library leakage.
+LEAKAGE_SPLIT = "random_cells"
+#: Table 1's metrics, in the paper's column order.
+TABLE1_METRICS: tuple[str, ...] = ("test_auc", "test_acc", "test_geno_loss", "test_combined_loss")
+
+
+def run_name(split: str, model: str) -> str:
+    """Run folder of a split's main training: outputs/runs/<split>_<model>."""
+    return f"{split}_{model}"
+
+
+def _run(name: str) -> dict[str, Any]:
+    return _load(run_dir(name))
+
+
+@cache
+def _load(path: Path) -> dict[str, Any]:
+    """One run folder, read once per process (a notebook asks for the same run in several tables)."""
+    return load_run(path)
+
+
+def _number(value: Any) -> float:
+    """JSON null (an undefined metric, e.g. AUC of a one-class set) → NaN."""
+    return float("nan") if value is None else float(value)
+
+
+def metric(name: str, key: str) -> tuple[float, float]:
+    """Mean and sample sd over seeds of one metric of one run (sd NaN with one seed)."""
+    entry = _run(name)["summary"]["metrics"][key]
+    return _number(entry["mean"]), _number(entry["sd"])
+
+
+def is_day_matched(split: str) -> bool:
+    return split.startswith("dm_")
+
+
+def split_days(split: str) -> tuple[int | None, int | None]:
+    """(test_day, val_day) recorded in the split's run config (None for other schemes)."""
+    meta = _run(run_name(split, "A"))["config"]["split"]
+    return meta.get("test_day"), meta.get("val_day")
+
+
+def table1(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = MODELS) -> pd.DataFrame:
+    """Split × model: n_test, test AUC, accuracy at 0.5, genotype loss, combined loss (mean, sd over seeds)."""
+    rows = []
+    for model in models:
+        for split in splits:
+            name = run_name(split, model)
+            row: dict[str, Any] = {"split": split, "model": model, "seeds": len(_run(name)["config"]["seeds"])}
+            row["n_test"] = int(round(metric(name, "n_test")[0]))
+            for key in TABLE1_METRICS:
+                row[f"{key}_mean"], row[f"{key}_sd"] = metric(name, key)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_mean_sd(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Replace each ``<m>_mean``/``<m>_sd`` pair by one "mean ± sd" text column (display only)."""
+    out = table.copy()
+    for col in [c for c in table.columns if c.endswith("_mean")]:
+        stem = col.removesuffix("_mean")
+        sd = table.get(f"{stem}_sd", pd.Series(np.nan, index=table.index))
+        out[stem] = [_mean_sd_text(m, s, digits) for m, s in zip(table[col], sd)]
+        out = out.drop(columns=[col, f"{stem}_sd"], errors="ignore")
+    return out
+
+
+def _mean_sd_text(mean: float, sd: float, digits: int) -> str:
+    if math.isnan(mean):
+        return "n/a"
+    return f"{mean:.{digits}f}" if math.isnan(sd) else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def auc_by_split(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
+    """Test AUC of Model A and B per split and Δ = B − A (Figure 2)."""
+    rows = []
+    for split in splits:
+        (a, a_sd), (b, b_sd) = metric(run_name(split, "A"), "test_auc"), metric(run_name(split, "B"), "test_auc")
+        rows.append({"split": split, "A_mean": a, "A_sd": a_sd, "B_mean": b, "B_sd": b_sd, "delta": b - a})
+    return pd.DataFrame(rows)
+
+
+def lodo_summary(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
+    """Leave-one-day-out: each day with both genotypes held out once (the day-matched splits)."""
+    rows = []
+    for split in (s for s in splits if is_day_matched(s)):
+        test_day, val_day = split_days(split)
+        a, b = run_name(split, "A"), run_name(split, "B")
+        rows.append({
+            "test_day": test_day,
+            "val_day": val_day,
+            "A_auc": metric(a, "test_auc")[0],
+            "B_auc": metric(b, "test_auc")[0],
+            "delta": metric(b, "test_auc")[0] - metric(a, "test_auc")[0],
+            "logreg_auc": _number(_run(a)["baseline"]["test_auc"]),
+            "A_gsm_correct": metric(a, "gsm_correct")[0],
+            "gsm_total": int(metric(a, "gsm_total")[0]),
+        })
+    return pd.DataFrame(rows).sort_values("test_day", ignore_index=True)
+
+
+def leakage_ladder(
+    random_split: str = LEAKAGE_SPLIT, original: str = "original", splits: Sequence[str] = REPORT_SPLITS
+) -> pd.DataFrame:
+    """Model A's test AUC from the leakiest split to the most honest one.
+
+    Cell-level random split (library identity leaks) → GSM-level original split
+    (days confounded with genotype) → day-matched splits (mean over folds).
+    """
+    day_matched = [s for s in splits if is_day_matched(s)]
+    dm = np.array([metric(run_name(s, "A"), "test_auc")[0] for s in day_matched])
+    return pd.DataFrame([
+        {"scheme": "random cells", "unit": "cell", "leak": "library identity and day",
+         "A_auc": metric(run_name(random_split, "A"), "test_auc")[0], "folds": 1},
+        {"scheme": "original", "unit": "GSM", "leak": "day confounded with genotype",
+         "A_auc": metric(run_name(original, "A"), "test_auc")[0], "folds": 1},
+        {"scheme": "day-matched (mean)", "unit": "GSM", "leak": "none by design",
+         "A_auc": float(dm.mean()) if dm.size else float("nan"), "folds": len(day_matched)},
+    ])
+
+
+def gsm_results(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = MODELS) -> pd.DataFrame:
+    """Per held-out GSM: mean patient probability over seeds and in how many seeds it was classified right.
+
+    "Right" uses each seed's threshold chosen on validation (Youden's J); the
+    GSM, not the cell, is the independent unit of this study.
+    """
+    rows = []
+    for model in models:
+        for split in splits:
+            metrics = _run(run_name(split, model))["metrics"]
+            per_gsm = pd.DataFrame([g for m in metrics.values() for g in m["gsm"]])
+            grouped = per_gsm.groupby("gsm", sort=True).agg(
+                condition=("condition", "first"), day=("day", "first"),
+                mean_p=("mean_p", "mean"), right=("correct", "sum"), seeds=("correct", "size"),
+            )
+            rows.append(grouped.reset_index().assign(split=split, model=model))
+    columns = ["split", "model", "gsm", "condition", "day", "mean_p", "right", "seeds"]
+    return pd.concat(rows, ignore_index=True)[columns]
+
+
+def gsm_summary(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = MODELS) -> pd.DataFrame:
+    """Per split and model: held-out GSMs classified right (mean over seeds) of how many."""
+    rows = []
+    for model in models:
+        for split in splits:
+            name = run_name(split, model)
+            rows.append({
+                "split": split, "model": model,
+                "gsm_correct": metric(name, "gsm_correct")[0],
+                "gsm_total": int(metric(name, "gsm_total")[0]),
+            })
+    return pd.DataFrame(rows)
+
+
+def baseline_comparison(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
+    """Logistic-regression baseline beside Models A and B: test AUC and held-out GSMs right."""
+    rows = []
+    for split in splits:
+        a = _run(run_name(split, "A"))
+        rows.append({
+            "split": split,
+            "logreg_auc": _number(a["baseline"]["test_auc"]),
+            "A_auc": metric(run_name(split, "A"), "test_auc")[0],
+            "B_auc": metric(run_name(split, "B"), "test_auc")[0],
+            "logreg_gsm_correct": _number(a["baseline"]["gsm_correct"]),
+            "A_gsm_correct": metric(run_name(split, "A"), "gsm_correct")[0],
+            "gsm_total": int(metric(run_name(split, "A"), "gsm_total")[0]),
+        })
+    return pd.DataFrame(rows)
+
+
+def sweep_table(names: Iterable[str]) -> pd.DataFrame:
+    """Table 2: each sweep run's settings, validation AUC (the selection criterion) and test metrics."""
+    rows = []
+    for name in names:
+        config = _run(name)["config"]
+        row: dict[str, Any] = {"run": name, **{k: config[k] for k in (
+            "model", "depth", "width", "epochs", "batch_size", "activation", "optimizer", "loss_w_day")}}
+        row["epochs_run"] = metric(name, "epochs_run")[0]
+        for key in ("val_auc", "test_auc", "test_acc", "test_geno_loss"):
+            row[f"{key}_mean"], row[f"{key}_sd"] = metric(name, key)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def best_by_validation(table: pd.DataFrame) -> str:
+    """The run with the highest mean validation AUC (test AUC never chooses; ties: first listed)."""
+    if table["val_auc_mean"].isna().all():
+        raise ValueError("no sweep run has a validation AUC: cannot choose a configuration")
+    return str(table.loc[table["val_auc_mean"].idxmax(), "run"])
+
+
+def train_config(name: str) -> TrainConfig:
+    """The TrainConfig a finished run was trained with (to derive sweep variants from it)."""
+    config = _run(name)["config"]
+    fields = TrainConfig().to_dict()
+    return TrainConfig(**{k: config[k] for k in fields if k in config})
+
+
+def roc_inputs(runs: dict[str, str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{label: (y_true, p_geno)} of each run's first seed, for `plots.plot_roc_curves`."""
+    out = {}
+    for label, name in runs.items():
+        run = _run(name)
+        pred = run["predictions"]
+        first = pred[pred["seed"] == run["config"]["seeds"][0]]
+        out[label] = (first["y_true"].to_numpy(), first["p_geno"].to_numpy())
+    return out
+
+
+def findings(splits: Sequence[str] = REPORT_SPLITS, random_split: str = LEAKAGE_SPLIT) -> dict[str, float]:
+    """The headline numbers the book's intro states (all means over seeds)."""
+    ladder = leakage_ladder(random_split, "original", splits)
+    aucs = auc_by_split(splits)
+    dm = aucs[aucs["split"].map(is_day_matched)]
+    gsm = gsm_summary(splits, ("A",))
+    gsm_dm = gsm[gsm["split"].map(is_day_matched)]
+    base = baseline_comparison(splits)
+    return {
+        "random_cells_auc": float(ladder.loc[0, "A_auc"]),
+        "original_auc": float(ladder.loc[1, "A_auc"]),
+        "day_matched_auc": float(ladder.loc[2, "A_auc"]),
+        "day_matched_folds": int(ladder.loc[2, "folds"]),
+        "b_minus_a_mean": float(dm["delta"].mean()),
+        "b_better_folds": int((dm["delta"] > 0).sum()),
+        "dm_gsm_correct": float(gsm_dm["gsm_correct"].sum()),
+        "dm_gsm_total": int(gsm_dm["gsm_total"].sum()),
+        "logreg_dm_auc": float(base.loc[base["split"].map(is_day_matched), "logreg_auc"].mean()),
+    }

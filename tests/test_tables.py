@@ -1,0 +1,128 @@
+"""The report's tables on fake run folders written in the training contract's layout."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lmna_scrna import tables
+from lmna_scrna.config import TrainConfig
+from lmna_scrna.evaluate import genotype_metrics, scalar_metrics, summarise, to_json
+from lmna_scrna.paths import run_dir
+
+SPLITS = {"original": (None, None), "dm_t0_v16": (0, 16), "dm_t19_v0": (19, 0), "random_cells": (None, None)}
+
+
+def fake_run(name: str, strength: float, seeds: tuple[int, ...] = (1, 2), **config: object) -> Path:
+    """A finished run whose test AUC grows with `strength` (two test GSMs, one per genotype)."""
+    split = name.rsplit("_", 1)[0]
+    test_day, val_day = SPLITS.get(split, (19, 0))
+    folder = run_dir(name)
+    per_seed = {}
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        y = np.repeat([0, 1], 50)
+        p = np.clip(0.5 + strength * (y - 0.5) + rng.normal(0, 0.2, y.size), 0.01, 0.99)
+        pred = pd.DataFrame({
+            "cell": [f"c{i}" for i in range(y.size)], "gsm": np.where(y == 1, "GSM_P", "GSM_C"),
+            "condition": np.where(y == 1, "Patient", "Control"), "day": 19, "y_true": y, "p_geno": p,
+        })
+        metrics = genotype_metrics(pred, y, p) | {"best_epoch": 3, "epochs_run": 5}
+        (folder / f"seed_{seed}").mkdir(parents=True)
+        (folder / f"seed_{seed}" / "metrics.json").write_text(to_json(metrics))
+        pd.DataFrame({"epoch": [1, 2], "loss": [0.7, 0.6]}).to_csv(folder / f"seed_{seed}" / "history.csv", index=False)
+        pred.to_parquet(folder / f"seed_{seed}" / "predictions.parquet")
+        per_seed[seed] = metrics
+    baseline = genotype_metrics(pred.assign(p_geno=0.5 + 0.1 * (y - 0.5)), y, p)
+    (folder / "baseline").mkdir()
+    (folder / "baseline" / "metrics.json").write_text(to_json(baseline))
+    pred.to_parquet(folder / "baseline" / "predictions.parquet")
+    cfg = TrainConfig(**config).to_dict() | {
+        "seeds": list(seeds), "run": name, "split": {"name": split, "test_day": test_day, "val_day": val_day}}
+    (folder / "config.json").write_text(to_json(cfg))
+    summary = {"run": name, "model": cfg["model"], "seeds": list(seeds),
+               "metrics": summarise(per_seed), "baseline": scalar_metrics(baseline)}
+    (folder / "summary.json").write_text(to_json(summary))
+    return folder
+
+
+@pytest.fixture()
+def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
+    strengths = {"original": -0.3, "dm_t0_v16": 0.2, "dm_t19_v0": 0.4, "random_cells": 0.8}
+    for split, s in strengths.items():
+        fake_run(f"{split}_A", s)
+        fake_run(f"{split}_B", s + 0.1, model="B")
+
+
+GSM_SPLITS = ["original", "dm_t0_v16", "dm_t19_v0"]
+
+
+def test_table1_has_one_row_per_split_and_model_with_mean_and_sd(runs: None) -> None:
+    t1 = tables.table1(GSM_SPLITS)
+    assert list(zip(t1["split"], t1["model"])) == [(s, m) for m in "AB" for s in GSM_SPLITS]
+    assert (t1["n_test"] == 100).all() and (t1["seeds"] == 2).all()
+    row = t1.set_index(["split", "model"]).loc[("original", "A")]
+    assert row["test_auc_mean"] < 0.5 < t1.set_index(["split", "model"]).loc[("dm_t19_v0", "A"), "test_auc_mean"]
+    assert row["test_auc_sd"] >= 0
+    shown = tables.format_mean_sd(t1)
+    assert "test_auc" in shown and "test_auc_mean" not in shown
+    assert " ± " in shown.loc[0, "test_auc"]
+
+
+def test_auc_by_split_delta_and_lodo(runs: None) -> None:
+    auc = tables.auc_by_split(GSM_SPLITS)
+    assert np.allclose(auc["delta"], auc["B_mean"] - auc["A_mean"])
+    lodo = tables.lodo_summary(GSM_SPLITS)
+    assert lodo["test_day"].tolist() == [0, 19] and lodo["val_day"].tolist() == [16, 0]
+    assert (lodo["gsm_total"] == 2).all()
+
+
+def test_leakage_ladder_orders_random_original_day_matched(runs: None) -> None:
+    ladder = tables.leakage_ladder("random_cells", "original", GSM_SPLITS)
+    assert ladder["scheme"].tolist() == ["random cells", "original", "day-matched (mean)"]
+    dm = np.mean([tables.metric(f"{s}_A", "test_auc")[0] for s in ("dm_t0_v16", "dm_t19_v0")])
+    assert ladder.loc[2, "A_auc"] == pytest.approx(dm) and ladder.loc[2, "folds"] == 2
+    assert ladder.loc[0, "A_auc"] > ladder.loc[2, "A_auc"] > ladder.loc[1, "A_auc"]
+
+
+def test_gsm_level_results_count_seeds(runs: None) -> None:
+    gsm = tables.gsm_results(["dm_t19_v0"], ("A",))
+    assert set(gsm["gsm"]) == {"GSM_C", "GSM_P"} and (gsm["seeds"] == 2).all()
+    assert (gsm["right"] == 2).all()
+    summary = tables.gsm_summary(["original", "dm_t19_v0"], ("A",))
+    assert summary["gsm_total"].tolist() == [2, 2]
+    assert summary.loc[1, "gsm_correct"] == 2.0
+
+
+def test_baseline_sweep_and_best_by_validation_not_test(runs: None, tmp_path: Path) -> None:
+    base = tables.baseline_comparison(GSM_SPLITS)
+    assert {"logreg_auc", "A_auc", "B_auc"} <= set(base.columns)
+    fake_run("sweep_x", 0.4, depth=1, batch_size=128)
+    fake_run("sweep_y", 0.1, depth=2, activation="tanh")
+    table2 = tables.sweep_table(["sweep_x", "sweep_y"])
+    assert table2["depth"].tolist() == [1, 2] and table2["activation"].tolist() == ["relu", "tanh"]
+    # make y best on validation while x stays best on test: the choice must follow validation
+    table2.loc[1, "val_auc_mean"] = 1.0
+    assert table2.loc[0, "test_auc_mean"] > table2.loc[1, "test_auc_mean"]
+    assert tables.best_by_validation(table2) == "sweep_y"
+    assert tables.train_config("sweep_y") == TrainConfig(depth=2, activation="tanh")
+
+
+def test_findings_and_roc_inputs(runs: None) -> None:
+    f = tables.findings(GSM_SPLITS, "random_cells")
+    assert f["day_matched_folds"] == 2 and f["b_better_folds"] == 2
+    assert f["b_minus_a_mean"] > 0 and f["dm_gsm_total"] == 4
+    assert all(not math.isnan(v) for v in f.values())
+    curves = tables.roc_inputs({"original": "original_A"})
+    y, p = curves["original"]
+    assert len(y) == len(p) == 100
+
+
+def test_missing_run_names_the_folder(runs: None) -> None:
+    with pytest.raises(Exception, match="nope_A"):
+        tables.table1(["nope"])
