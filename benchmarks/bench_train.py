@@ -1,0 +1,135 @@
+"""Training speed of Model A (paper defaults) against this machine's dense float32 matmul rate.
+
+Training an MLP is dense matmuls, so the honest yardstick is what the same
+machine does on a bare matmul: forward + backward cost about 6 x cells x
+(dense-layer parameters) FLOPs per epoch, and that rate is printed as a
+fraction of (a) a matmul of one training batch's first-layer shape
+(batch_size x n_genes x width) and (b) a large square matmul. Target >= 40% of (a).
+
+Data: the full profile's dm_t19_v0 split (outputs/processed/dm_t19_v0.h5ad); if
+absent it is prepared from outputs/data/simulated_full when that exists,
+otherwise a synthetic array of the same shape (24,000 train cells x 1000 genes)
+is used and the output says so. Epoch times exclude the first epoch (tracing)
+and validation. The machine may be shared, so both sides are best-of-N (the
+fastest epoch, the fastest matmul repetition), matmul rates are measured
+before and after training, and the ratio uses the better of the two.
+
+Variants measured side by side: the pipeline train.py uses (tf.data gather
+from in-memory tensors, Keras' default graph execution) and the same with XLA
+(jit_compile=True), which Keras leaves off on CPU-only machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from lmna_scrna import paths  # noqa: E402
+from lmna_scrna.config import PrepParams, TrainConfig  # noqa: E402
+from lmna_scrna.models import build_model_a  # noqa: E402
+from lmna_scrna.train import load_processed, make_dataset  # noqa: E402
+
+SPLIT = "dm_t19_v0"
+TARGET = 0.40
+
+
+def training_data() -> tuple[np.ndarray, np.ndarray, str]:
+    """Train-part features and labels of the full dm_t19_v0 split, and where they came from."""
+    path = paths.processed_path(SPLIT)
+    raw = paths.default_raw_dir("full")
+    if not path.is_file() and raw.is_dir():
+        from lmna_scrna.preprocess import prepare_split
+        from lmna_scrna.splits import make_split
+        from lmna_scrna.study import load_samples
+
+        sheet = load_samples()
+        prepare_split(raw, make_split("day_matched", sheet, test_day=19, val_day=0), sheet, PrepParams(), path)
+    if path.is_file():
+        data = load_processed(path)
+        train = data.mask("train")
+        return data.X[train], data.obs["y_geno"].to_numpy()[train].astype(np.float32), str(path)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24_000, 1000)).astype(np.float32)
+    return X, (X[:, 0] > 0).astype(np.float32), "SYNTHETIC 24000 x 1000 (no processed or simulated full data found)"
+
+
+def matmul_gflops(m: int, k: int, n: int, seconds: float = 2.0) -> float:
+    """Best rate of a traced (m x k) @ (k x n) float32 matmul over ~`seconds` (least-contended run)."""
+    a, b = tf.random.normal((m, k)), tf.random.normal((k, n))
+    step = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)))
+    step(a, b).numpy()
+    times: list[float] = []
+    while sum(times) < seconds or len(times) < 5:
+        start = time.perf_counter()
+        step(a, b).numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * m * k * n / min(times) / 1e9
+
+
+def dense_parameters(model: keras.Model) -> int:
+    return sum(int(np.prod(w.shape)) for layer in model.layers if isinstance(layer, keras.layers.Dense)
+               for w in layer.weights)
+
+
+def epoch_seconds(X: np.ndarray, y: np.ndarray, config: TrainConfig, jit: bool, epochs: int) -> tuple[float, int]:
+    """Fastest training epoch after a warm-up epoch (seconds); and the dense-layer parameter count."""
+    keras.utils.set_random_seed(config.seed)
+    model = build_model_a(X.shape[1], config, jit_compile=jit)
+    data = make_dataset(X, {"geno": y}, config.batch_size, shuffle_seed=config.seed)
+    times: list[float] = []
+    timer = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda e, logs: times.append(-time.perf_counter()),
+        on_epoch_end=lambda e, logs: times.__setitem__(-1, times[-1] + time.perf_counter()),
+    )
+    model.fit(data, epochs=epochs + 1, shuffle=False, callbacks=[timer], verbose=0)
+    return min(times[1:]), dense_parameters(model)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per variant (after one warm-up)")
+    args = parser.parse_args()
+    config = TrainConfig()
+    X, y, source = training_data()
+    print(f"data: {source}; train cells {len(X):,} x {X.shape[1]} genes; Model A defaults "
+          f"(width {config.width}, depth {config.depth}, batch {config.batch_size})")
+    print(f"CPU threads visible: {os.cpu_count()}; TF {tf.__version__}, Keras {keras.__version__}")
+
+    shapes = {"batch": (config.batch_size, X.shape[1], config.width), "square": (2048, 2048, 2048)}
+    before = {k: matmul_gflops(*s) for k, s in shapes.items()}
+    results = {jit: epoch_seconds(X, y, config, jit, args.epochs) for jit in (False, True)}
+    after = {k: matmul_gflops(*s) for k, s in shapes.items()}
+    ref = {k: max(before[k], after[k]) for k in shapes}
+
+    rows = [
+        (f"matmul {'x'.join(map(str, shapes['batch']))} GFLOP/s (before / after)", f"{before['batch']:.1f} / {after['batch']:.1f}", "", "", ""),
+        (f"matmul {'x'.join(map(str, shapes['square']))} GFLOP/s (before / after)", f"{before['square']:.1f} / {after['square']:.1f}", "", "", ""),
+    ]
+    for jit, (sec, params) in results.items():
+        name = "XLA jit_compile=True" if jit else "train.py pipeline"
+        rate = 6 * len(X) * params / sec / 1e9
+        rows += [
+            (f"{name}: s/epoch", f"{sec:.2f}", "", "", ""),
+            (f"{name}: cells/s", f"{len(X) / sec:,.0f}", "", "", ""),
+            (f"{name}: training GFLOP/s vs batch matmul", f"{rate:.1f}", f"{ref['batch']:.1f}",
+             f"{rate / ref['batch']:.0%}", f">= {TARGET:.0%}"),
+            (f"{name}: training GFLOP/s vs square matmul", f"{rate:.1f}", f"{ref['square']:.1f}",
+             f"{rate / ref['square']:.0%}", ""),
+        ]
+    header = ("quantity", "measured", "reference", "ratio", "target")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    for row in [header, *rows]:
+        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+    print(f"dense-layer parameters: {results[False][1]:,}; FLOPs/epoch = 6 x cells x parameters")
+
+
+if __name__ == "__main__":
+    main()
