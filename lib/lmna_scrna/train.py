@@ -29,6 +29,7 @@ from typing import Any
 
 import anndata as ad
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -185,7 +186,7 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
         frame.to_parquet(tmp, index=False)
 
 
-def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path, show_progress: bool = True) -> dict[str, Any]:
+def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path) -> dict[str, Any]:
     """Train one seed (config.seed), evaluate it, write seed_<s>/; return its metrics."""
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
@@ -194,7 +195,7 @@ def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path, show_pr
     monitor = "val_geno_auc" if config.model == "B" else "val_auc"
     stopper = keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=config.patience,
                                             restore_best_weights=True)
-    bar = tqdm(total=config.epochs, desc=f"seed {config.seed}", unit="epoch", disable=not show_progress, leave=False)
+    bar = tqdm(total=config.epochs, desc=f"seed {config.seed}", unit="epoch", leave=False)
     progress = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: (bar.update(1), bar.set_postfix(val_auc=f"{logs[monitor]:.3f}"))
     )
@@ -225,7 +226,7 @@ def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path, show_pr
     _write_parquet(pred, seed_dir / "predictions.parquet")
     write_text_atomic(seed_dir / "metrics.json", to_json(metrics))
     for fig in plots.seed_figures(history, pred, metrics, out_dir=seed_dir).values():
-        plots.plt.close(fig)
+        plt.close(fig)
     log.info("seed %d: test AUC %.3f, GSMs right %d/%d, best epoch %d of %d, %.1f s", config.seed,
              metrics["test_auc"], metrics["gsm_correct"], metrics["gsm_total"], metrics["best_epoch"],
              metrics["epochs_run"], train_seconds)
