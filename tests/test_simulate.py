@@ -1,0 +1,191 @@
+"""The simulated default dataset: GEO flat layout, valid 10x files, planted structure, determinism."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+import scipy.sparse as sp
+
+from lmna_scrna import simulate as sim
+from lmna_scrna.errors import InputError
+from lmna_scrna.study import load_samples
+
+#: Smoke's gene count (doublets above 6000 genes need it) with fewer cells, to keep tests fast.
+TINY = sim.Profile(n_cells=200, n_genes=8000, median_umis=4000.0)
+SUFFIXES = ("matrix.mtx.gz", "barcodes.tsv.gz", "features.tsv.gz")
+QC_MIN_GENES, QC_MAX_GENES, QC_MAX_PCT_MT = 200, 6000, 20.0
+
+
+@pytest.fixture(scope="module")
+def tiny_profile():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(sim.PROFILES, "tiny", TINY)
+        yield "tiny"
+
+
+@pytest.fixture(scope="module")
+def sheet() -> pd.DataFrame:
+    return load_samples()
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, tiny_profile, sheet) -> Path:
+    return sim.simulate(tmp_path_factory.mktemp("sim") / "data", profile=tiny_profile, seed=42, sheet=sheet)
+
+
+def _stem(row) -> str:
+    return f"{row.gsm}_{row.condition}_day{row.day}{row.replicate}_filtered_"
+
+
+def _read(folder: Path, row) -> tuple[sp.csr_matrix, pd.DataFrame, pd.DataFrame]:
+    """Cells x genes counts, features and barcodes of one GSM, read with scipy and pandas."""
+    stem = folder / _stem(row)
+    matrix = scipy.io.mmread(f"{stem}matrix.mtx.gz")
+    features = pd.read_csv(f"{stem}features.tsv.gz", sep="\t", header=None)
+    barcodes = pd.read_csv(f"{stem}barcodes.tsv.gz", sep="\t", header=None)
+    return sp.csr_matrix(matrix.T), features, barcodes
+
+
+def _qc_metrics(counts: sp.csr_matrix, symbols: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Detected genes and % mitochondrial UMIs per cell, as the paper's QC computes them."""
+    is_mt = symbols.str.startswith("MT-").to_numpy()
+    total = np.asarray(counts.sum(axis=1)).ravel()
+    mt = np.asarray(counts[:, is_mt].sum(axis=1)).ravel()
+    return np.diff(counts.indptr), 100.0 * mt / np.maximum(total, 1)
+
+
+def test_layout_is_exactly_geo_flat(dataset, sheet):
+    expected = {_stem(row) + suffix for row in sheet.itertuples() for suffix in SUFFIXES}
+    assert {p.name for p in dataset.iterdir()} == expected | {sim.GROUND_TRUTH_FILE, sim.MARKER_FILE}
+    assert not list(dataset.parent.glob(".*part*")), "temp folder left behind"
+
+
+def test_files_are_valid_10x(dataset, sheet):
+    first_features = None
+    for row in sheet.itertuples():
+        counts, features, barcodes = _read(dataset, row)
+        assert counts.shape == (len(barcodes), len(features)) == (TINY.n_cells, TINY.n_genes)
+        assert np.issubdtype(counts.dtype, np.integer) and counts.data.min() > 0
+        header = gzip.open(dataset / f"{_stem(row)}matrix.mtx.gz", "rt").readline()
+        assert header.strip() == "%%MatrixMarket matrix coordinate integer general"
+        assert list(features[2].unique()) == ["Gene Expression"]
+        assert features[0].is_unique and features[0].str.fullmatch(r"ENSG\d{11}").all()
+        assert barcodes[0].is_unique and barcodes[0].is_monotonic_increasing
+        assert barcodes[0].str.fullmatch(r"[ACGT]{16}-1").all()
+        if first_features is None:
+            first_features = features
+        pd.testing.assert_frame_equal(features, first_features)
+    symbols = first_features[1]
+    assert list(symbols[-len(sim.MT_GENES) :]) == list(sim.MT_GENES)
+    named = {s for genes in sim.MARKERS.values() for s in genes} | {"LMNA"}
+    assert named <= set(symbols)
+    assert symbols[~symbols.isin(named | set(sim.MT_GENES))].str.fullmatch(r"SIMG\d{5}").all()
+
+
+def test_gzip_headers_carry_no_time_or_name(dataset):
+    for path in dataset.glob("*.gz"):
+        head = path.read_bytes()[:10]
+        assert head[3] == 0, f"{path.name}: gzip header flags set (file name?)"
+        assert head[4:8] == b"\0\0\0\0", f"{path.name}: gzip header has a time stamp"
+
+
+def test_planted_qc_failures_are_5_to_10_percent(dataset, sheet):
+    truth = json.loads((dataset / sim.GROUND_TRUTH_FILE).read_text())
+    doublets_seen = 0
+    for row in sheet.itertuples():
+        counts, features, _ = _read(dataset, row)
+        n_genes, pct_mt = _qc_metrics(counts, features[1])
+        planted = truth["gsms"][row.gsm]["qc_failures_planted"]
+        too_few, too_many, high_mt = n_genes < QC_MIN_GENES, n_genes > QC_MAX_GENES, pct_mt > QC_MAX_PCT_MT
+        failing = too_few | too_many | high_mt
+        assert 0.05 <= failing.mean() <= 0.10, row.gsm
+        assert too_few.sum() == planted["low_genes"], row.gsm
+        assert too_many.sum() == planted["doublet"], row.gsm  # healthy cells stay below the ceiling
+        assert abs(int(high_mt.sum()) - planted["high_mt"]) <= 2, row.gsm  # a few low-gene cells are high-MT too
+        doublets_seen += int(too_many.sum())
+    assert doublets_seen > 0
+
+
+def _pseudobulk(dataset: Path, sheet: pd.DataFrame) -> pd.DataFrame:
+    """log1p CPM of each GSM's summed counts over cells passing QC (GSMs x genes, gene ids as columns)."""
+    rows = {}
+    for row in sheet.itertuples():
+        counts, features, _ = _read(dataset, row)
+        n_genes, pct_mt = _qc_metrics(counts, features[1])
+        passing = (n_genes >= QC_MIN_GENES) & (n_genes <= QC_MAX_GENES) & (pct_mt <= QC_MAX_PCT_MT)
+        total = np.asarray(counts[passing].sum(axis=0)).ravel()
+        rows[row.gsm] = pd.Series(np.log1p(1e6 * total / total.sum()), index=features[0].to_numpy())
+    return pd.DataFrame(rows).T
+
+
+def test_day_program_dominates_a_present_genotype_effect(dataset, sheet):
+    truth = json.loads((dataset / sim.GROUND_TRUTH_FILE).read_text())
+    bulk = _pseudobulk(dataset, sheet)
+    bulk = bulk.loc[:, bulk.mean() > np.log1p(50.0)]  # well-measured genes only
+    gsm = sheet.set_index(["condition", "day", "replicate"])["gsm"]
+    day_var = bulk.loc[sheet.loc[sheet.condition == "Control", "gsm"]].var().mean()
+    pairs = [(gsm["Control", d].iloc[0], gsm["Patient", d].iloc[0]) for d in (0, 16, 19)]
+    geno_var = np.mean([((bulk.loc[c] - bulk.loc[p]) ** 2 / 2).mean() for c, p in pairs])
+    assert day_var > 3 * geno_var
+
+    patient = {g["gene_id"] for g in truth["patient_effect_genes"]}
+    control, patient_gsm = pairs[-1]  # day 19: early and late effects both present
+    diff = (bulk.loc[patient_gsm] - bulk.loc[control]).abs()
+    effect = diff.index.isin(patient)
+    assert diff[effect].mean() > 2 * diff[~effect].mean()
+
+
+def test_same_seed_same_bytes_in_any_order_other_seed_differs(tmp_path, dataset, sheet, tiny_profile):
+    subset = sheet.iloc[[5, 0]].reset_index(drop=True)  # two GSMs, reversed: streams are per GSM
+    again = sim.simulate(tmp_path / "again", profile=tiny_profile, seed=42, sheet=subset)
+    other = sim.simulate(tmp_path / "other", profile=tiny_profile, seed=43, sheet=subset)
+    for row in subset.itertuples():
+        for suffix in SUFFIXES:
+            name = _stem(row) + suffix
+            assert (again / name).read_bytes() == (dataset / name).read_bytes(), name
+        name = _stem(row) + "matrix.mtx.gz"
+        assert (other / name).read_bytes() != (dataset / name).read_bytes(), name
+
+
+def test_existing_folder_is_reused_or_refused(tmp_path, dataset, sheet, tiny_profile, caplog):
+    before = {p.name: p.stat().st_mtime_ns for p in dataset.iterdir()}
+    with caplog.at_level(logging.INFO, logger="lmna_scrna.simulate"):
+        assert sim.simulate(dataset, profile=tiny_profile, seed=42, sheet=sheet) == dataset
+    assert "reused" in caplog.text
+    assert {p.name: p.stat().st_mtime_ns for p in dataset.iterdir()} == before
+
+    with pytest.raises(InputError, match=re.escape(str(dataset))):
+        sim.simulate(dataset, profile=tiny_profile, seed=7, sheet=sheet)
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(InputError, match=re.escape(str(other))):
+        sim.simulate(other, profile=tiny_profile, sheet=sheet)
+    assert (other / "notes.txt").read_text() == "keep me"
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"]
+
+
+def test_unknown_profile_is_named():
+    with pytest.raises(InputError, match="huge"):
+        sim.simulate("unused", profile="huge")
+
+
+@pytest.mark.parametrize(("mean", "size"), [(0.02, 4.0), (0.7, 1.0), (3.0, 0.5), (40.0, 2.0)])
+def test_negative_binomial_sampler_matches_the_distribution(mean, size):
+    """The screened CDF inversion must give NB's zero fraction, mean and variance."""
+    n = 200_000
+    mu = np.full((n, 1), mean, dtype=np.float32)
+    draws = sim.sample_negative_binomial(mu, np.array([size]), np.random.default_rng(0)).toarray().ravel()
+    p_zero = (size / (size + mean)) ** size
+    variance = mean + mean**2 / size
+    assert abs(np.mean(draws == 0) - p_zero) < 5 * np.sqrt(p_zero * (1 - p_zero) / n)
+    assert abs(draws.mean() - mean) < 5 * np.sqrt(variance / n)
+    assert draws.var() == pytest.approx(variance, rel=0.05)
