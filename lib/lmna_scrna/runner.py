@@ -21,7 +21,7 @@ Profile schema (paths are relative to the profile file)::
         after: []                               # explicit extra dependencies
       - id: sweep
         notebook: 03_train_A
-        sweep_file: ../sweeps/sweep_A.yaml      # one execution per run listed there
+        sweep_file: ../sweeps/sweep_A.yaml      # one execution per run listed there (id sweep_<run>)
 
 Parameters are merged in this order, later winning: the split's params_file,
 the sweep run's settings, the profile's ``parameters``, its ``stages`` entry,
@@ -182,6 +182,11 @@ def load_sweep(path: str | Path) -> Sweep:
     return Sweep(path=path, split=_read_yaml(split_file), split_file=split_file, runs=runs)
 
 
+def sweep_run_name(run: str) -> str:
+    """Execution id and run folder of a sweep run ("A_d1_e20_b128_relu_adam" → "sweep_A_d1_…")."""
+    return f"sweep_{run}"
+
+
 def _resolve_file_parameters(params: dict[str, Any], base: Path) -> tuple[dict[str, Any], list[Path]]:
     """Make every ``*_file`` parameter an absolute path; return them as inputs too."""
     out, files = dict(params), []
@@ -246,7 +251,7 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
         sweep = load_sweep(base / entry["sweep_file"])
         split_params = {**sweep.split, **split_params}
         files += [sweep.path, sweep.split_file]
-        variants = {f"{entry['id']}_{run}": {**values, "run_name": f"{entry['id']}_{run}"} for run, values in sweep.runs.items()}
+        variants = {sweep_run_name(run): {**values, "run_name": sweep_run_name(run)} for run, values in sweep.runs.items()}
     executions = []
     for exec_id, variant in variants.items():
         merged = {
@@ -483,7 +488,8 @@ def execute_profile(
     and `NotebookFailed` names the partial notebook and the failing cell.
     """
     started = time.perf_counter()
-    context = json.dumps({"data": data_fingerprint(data_dir), "library": library_fingerprint(), "version": __version__})
+    data_id = data_fingerprint(data_dir)
+    context = json.dumps({"data": data_id, "library": library_fingerprint(), "version": __version__})
     keys = execution_keys(profile, context)
     ledger = load_ledger()
     todo = {e.id: e for e in profile.executions if not _is_fresh(e.id, keys[e.id], ledger)}
@@ -499,6 +505,8 @@ def execute_profile(
     ledger["report"] = {
         "profile": profile.name,
         "data_dir": str(data_dir),
+        "data_fingerprint": data_id,
+        "version": __version__,
         "executions": [e.id for e in profile.executions],
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - started, 1),

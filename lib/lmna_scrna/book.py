@@ -1,0 +1,198 @@
+"""Build the Jupyter Book (1.x, offline) from the executed notebooks, without re-running them.
+
+The book's hand-written pages live in ``book/``; at build time this module
+copies the last report's executed notebooks into ``book/notebooks/`` and
+writes two pages into ``book/generated/`` from the run itself: the intro's
+findings (every number computed by `tables`) and the provenance table. Both
+folders are generated and not committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pandas as pd
+
+from . import tables
+from .atomic import write_text_atomic
+from .errors import InputError, LmnaError
+from .paths import PROJECT_ROOT, processed_path
+from .runner import load_ledger, notebooks_out_dir
+
+log = logging.getLogger(__name__)
+
+BOOK_DIR = PROJECT_ROOT / "book"
+
+
+def build_book(book_dir: Path = BOOK_DIR) -> Path:
+    """Copy the executed notebooks, write the generated pages, run `jupyter-book build`; return index.html.
+
+    Skipped (seconds instead of a minute) when the book was last built from the
+    same executions and the same hand-written pages: a stamp beside the HTML
+    records both.
+    """
+    whole = load_ledger()
+    report, ledger = whole["report"], whole["executions"]
+    if not report:
+        raise InputError(f"no executed notebooks in {notebooks_out_dir()}: run `lmna-scrna report` first")
+    index = book_dir / "_build" / "html" / "index.html"
+    stamp_file = book_dir / "_build" / "lmna_stamp.txt"
+    stamp = _stamp(book_dir, report, ledger)
+    if index.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
+        log.info("book unchanged since its last build: %s", index)
+        return index
+    copy_notebooks(report["executions"], ledger, book_dir / "notebooks")
+    generated = book_dir / "generated"
+    generated.mkdir(exist_ok=True)
+    (generated / "findings.md").write_text(findings_markdown(report, ledger))
+    (generated / "provenance.md").write_text(provenance_markdown(report, ledger))
+    _jupyter_book(book_dir)
+    write_text_atomic(stamp_file, stamp)
+    return index
+
+
+def _stamp(book_dir: Path, report: dict[str, Any], ledger: dict[str, Any]) -> str:
+    """Identity of a build's inputs: the executions (by content key) and the hand-written pages."""
+    digest = hashlib.sha256(str(notebooks_out_dir().resolve()).encode())
+    for exec_id in report["executions"]:
+        digest.update(f"{exec_id}={ledger.get(exec_id, {}).get('key')}\n".encode())
+    for page in sorted(p for p in book_dir.iterdir() if p.is_file()):
+        digest.update(page.name.encode() + b"\0" + page.read_bytes())
+    return digest.hexdigest()
+
+
+def copy_notebooks(ids: list[str], ledger: dict[str, Any], dest: Path) -> None:
+    """Copy each executed notebook; when a notebook ran more than once, its title names the execution."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    notebooks = [ledger[i]["notebook"] for i in ids if i in ledger]
+    for exec_id in ids:
+        source = notebooks_out_dir() / f"{exec_id}.ipynb"
+        if not source.is_file():
+            raise InputError(f"executed notebook {source} is missing: re-run `lmna-scrna report`")
+        nb = nbformat.read(source, as_version=4)
+        if notebooks.count(ledger[exec_id]["notebook"]) > 1:
+            _label_title(nb, exec_id)
+        nbformat.write(nb, dest / f"{exec_id}.ipynb")
+
+
+def _label_title(nb: nbformat.NotebookNode, label: str) -> None:
+    """Append the execution id to the first heading, so six "Prepare one split" pages are told apart."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            title, _, rest = cell.source.partition("\n")
+            cell.source = f"{title} — {label}\n{rest}"
+            return
+
+
+def data_source(ledger: dict[str, Any]) -> str:
+    """"simulated" or "real", as recorded by preprocessing in a processed split's uns["source"]."""
+    import anndata
+
+    for entry in ledger.values():
+        split = entry["parameters"].get("split_name")
+        if split and processed_path(split).is_file():
+            return str(anndata.read_h5ad(processed_path(split), backed="r").uns["source"])
+    return "unknown"
+
+
+def findings_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
+    """The intro's data statement and headline results, every number taken from the runs."""
+    source = data_source(ledger)
+    if source == "real":
+        lines = ["**Data.** This build used the real GEO GSE269705 data (12 GSM libraries)."]
+    elif source == "simulated":
+        lines = [
+            f"**Data.** This build used the **simulated default data** (profile `{report['profile']}`), "
+            "not the real GSE269705 data: the simulator reproduces the study's design (12 GSMs, days, "
+            "genotypes, library effects) so every step runs offline. Its numbers say whether the "
+            "pipeline recovers a planted effect, not anything about LMNA biology."
+        ]
+    else:
+        lines = ["**Data.** No processed split was found, so the data source of this build is unknown."]
+    try:
+        f = tables.findings()
+    except LmnaError as exc:
+        return "\n\n".join([*lines, f"**Findings.** Not available in this build: {exc}"]) + "\n"
+    lines += [
+        "**Main findings** (Model A test ROC-AUC, mean over seeds):",
+        f"- *Leakage ladder*: cells split at random (library identity leaks) {f['random_cells_auc']:.3f}; "
+        f"the paper's GSM-level original split (day confounded with genotype) {f['original_auc']:.3f}; "
+        f"day-matched splits {f['day_matched_auc']:.3f} (mean of {f['day_matched_folds']} held-out days).",
+        f"- *Model B vs A*: the auxiliary day head changes day-matched test AUC by {f['b_minus_a_mean']:+.3f} "
+        f"on average; B is better on {f['b_better_folds']} of {f['day_matched_folds']} held-out days.",
+        f"- *GSM level*: across the day-matched folds, Model A places {f['dm_gsm_correct']:.1f} of "
+        f"{f['dm_gsm_total']} held-out GSMs on the right side of the validation-chosen threshold "
+        "(mean over seeds); the GSM, not the cell, is the independent unit.",
+        f"- *Linear baseline*: logistic regression reaches a day-matched test AUC of {f['logreg_dm_auc']:.3f} "
+        f"against Model A's {f['day_matched_auc']:.3f}.",
+    ]
+    return "\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:]) + "\n"
+
+
+def provenance_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
+    """Package version, data fingerprint, profile, seeds, date and run time of every notebook."""
+    seeds = sorted({tuple(e["parameters"]["seeds"]) for e in ledger.values() if "seeds" in e["parameters"]})
+    facts = pd.DataFrame(
+        [
+            ("lmna-scrna version", report["version"]),
+            ("profile", report["profile"]),
+            ("data folder", report["data_dir"]),
+            ("data fingerprint", report["data_fingerprint"]),
+            ("data source", data_source(ledger)),
+            ("seeds", "; ".join(", ".join(map(str, s)) for s in seeds) or "none"),
+            ("report finished", report["finished"]),
+            ("book built", datetime.now(timezone.utc).isoformat(timespec="seconds")),
+            ("Python", sys.version.split()[0]),
+        ],
+        columns=["item", "value"],
+    )
+    runs = pd.DataFrame(
+        [
+            {
+                "execution": i,
+                "notebook": ledger[i]["notebook"],
+                "stage": ledger[i]["stage"],
+                "seconds": ledger[i]["seconds"],
+                "finished": ledger[i]["finished"],
+            }
+            for i in report["executions"]
+            if i in ledger
+        ]
+    )
+    total = runs["seconds"].sum() if len(runs) else 0.0
+    return (
+        "# Provenance\n\n"
+        "What produced this book. A notebook's run time is that of its last successful execution; "
+        "the runner skips executions whose notebook, parameters and inputs did not change.\n\n"
+        f"{facts.to_markdown(index=False)}\n\n"
+        f"## Notebook executions ({len(runs)}, {total:.0f} s of notebook time)\n\n"
+        f"{runs.to_markdown(index=False)}\n"
+    )
+
+
+def _jupyter_book(book_dir: Path) -> None:
+    """`jupyter-book build` in a child process (Sphinx keeps global state); its log goes to ours."""
+    executable = Path(sys.executable).with_name("jupyter-book")
+    if not executable.is_file():
+        raise LmnaError(f"{executable} not found: install the project (`make setup`)")
+    log.info("building the book in %s", book_dir)
+    result = subprocess.run(
+        [str(executable), "build", str(book_dir), "--all", "-q"], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise LmnaError(f"jupyter-book build {book_dir} failed:\n{(result.stdout + result.stderr)[-3000:]}")
+    for line in result.stderr.splitlines():
+        if "WARNING" in line:
+            log.warning("book: %s", line)
+    if not (book_dir / "_build" / "html" / "index.html").is_file():
+        raise LmnaError(f"jupyter-book build {book_dir} finished without writing _build/html/index.html")

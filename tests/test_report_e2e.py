@@ -1,0 +1,144 @@
+"""End to end (slow): the smoke report through the CLI, its cache, and the built book in a real browser.
+
+One smoke report is shared by every test here (module-scoped fixture): it runs
+into a temp LMNA_OUTPUTS with a temp copy of params/ (so a split file can be
+changed without touching the repository) and builds a temp copy of book/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from lmna_scrna.paths import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def run(outputs: Path, *argv: str) -> tuple[float, str]:
+    """A child Python process with LMNA_OUTPUTS set; returns (seconds, stdout)."""
+    env = {**os.environ, "LMNA_OUTPUTS": str(outputs), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return time.perf_counter() - start, result.stdout
+
+
+def report(profile: Path, outputs: Path) -> float:
+    """`lmna-scrna report` as `make report` runs it (the book is built separately, into a temp copy)."""
+    return run(outputs, "-m", "lmna_scrna.cli", "report", "--profile", str(profile), "--jobs", "2", "--no-book")[0]
+
+
+def build_book(book: Path, outputs: Path) -> tuple[float, Path]:
+    seconds, out = run(outputs, "-c", "import sys; from pathlib import Path; from lmna_scrna.book import build_book; "
+                       "print(build_book(Path(sys.argv[1])))", str(book))
+    return seconds, Path(out.strip().splitlines()[-1])
+
+
+def executed(outputs: Path) -> set[str]:
+    return set(yaml.safe_load((outputs / "notebooks" / "ledger.json").read_text())["report"]["executed"])
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("smoke")
+    shutil.copytree(PROJECT_ROOT / "params", root / "params")
+    shutil.copytree(PROJECT_ROOT / "book", root / "book", ignore=shutil.ignore_patterns("_build", "notebooks"))
+    outputs, profile = root / "outputs", root / "params" / "profiles" / "smoke.yaml"
+    seconds = report(profile, outputs)
+    book_seconds, index = build_book(root / "book", outputs)
+    print(f"smoke report: notebooks {seconds:.0f} s, book {book_seconds:.0f} s")
+    return {"root": root, "outputs": outputs, "profile": profile, "index": index}
+
+
+def test_smoke_report_executes_every_notebook(smoke: dict[str, Path]) -> None:
+    ids = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["report"]["executions"]
+    assert executed(smoke["outputs"]) == set(ids) and len(ids) == 27
+    for exec_id in ids:
+        nb = nbformat.read(smoke["outputs"] / "notebooks" / f"{exec_id}.ipynb", as_version=4)
+        assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", [])), exec_id
+    assert smoke["index"].name == "index.html" and smoke["index"].is_file()
+
+
+def test_second_report_executes_nothing_and_is_fast(smoke: dict[str, Path]) -> None:
+    seconds = report(smoke["profile"], smoke["outputs"])
+    assert executed(smoke["outputs"]) == set()
+    book_seconds, index = build_book(smoke["root"] / "book", smoke["outputs"])
+    assert index == smoke["index"]
+    assert seconds + book_seconds < 30, f"an unchanged report took {seconds:.0f} s + book {book_seconds:.0f} s"
+
+
+def test_changing_one_split_file_reruns_only_its_dependents(smoke: dict[str, Path]) -> None:
+    split_file = smoke["root"] / "params" / "splits" / "random_cells.yaml"
+    split_file.write_text(split_file.read_text() + "max_cells: 400\n")
+    report(smoke["profile"], smoke["outputs"])
+    assert executed(smoke["outputs"]) == {
+        "prepare_random_cells", "train_A_random_cells", "train_B_random_cells", "compare"}
+
+
+# --------------------------------------------------------------------------- the book in a real browser
+
+BROWSER_ARGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--window-size=1400,1800",
+)
+BROKEN_IMAGES = "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+
+
+@pytest.fixture()
+def browser(tmp_path: Path):
+    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+        pytest.skip(f"{CHROMIUM} or {CHROMEDRIVER} missing: `make browser` (as root) installs Debian's chromium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (*BROWSER_ARGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_book_pages_images_and_table1_in_chromium(smoke: dict[str, Path], browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    from lmna_scrna.paths import outputs_dir
+
+    html = smoke["index"].parent
+    ids = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["report"]["executions"]
+    pages = [html / "intro.html", html / "data.html", html / "methods.html", html / "generated" / "provenance.html"]
+    pages += [html / "notebooks" / f"{exec_id}.html" for exec_id in ids]
+    missing = [p.name for p in pages if not p.is_file()]
+    assert not missing, f"no page for {missing}"
+    images = 0
+    for page in pages:
+        browser.get(page.as_uri())
+        assert browser.execute_script("return document.readyState") == "complete"
+        assert not browser.execute_script(BROKEN_IMAGES), f"broken image(s) on {page.name}"
+        images += browser.execute_script("return document.images.length")
+    assert images >= len(ids), "notebook pages should show their figures"
+
+    browser.get((html / "intro.html").as_uri())
+    assert "simulated default data" in browser.find_element(By.TAG_NAME, "body").text
+    browser.get((html / "notebooks" / "compare.html").as_uri())
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "Table 1" in body and "dm_t19_v0" in body and "test_auc" in body
+    screenshot = outputs_dir() / "book_compare.png"
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(screenshot))
