@@ -31,6 +31,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
+import h5py
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 
 MT_PREFIX = "MT-"
 #: Bump when the cached content or its meaning changes, so old caches are not reused.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 #: PrepParams fields that change the per-GSM result (HVG and scaling ones do not).
 CACHE_PARAMS: tuple[str, ...] = ("seed", "min_genes", "max_genes", "max_pct_mt", "max_cells", "target_sum")
 
@@ -164,8 +165,10 @@ class CachedGSM:
         self.input_fingerprint = input_fingerprint
 
     def _arrays(self, *names: str) -> list[np.ndarray]:
-        with np.load(self.path, allow_pickle=False) as z:
-            return [z[n] for n in names]
+        """Read whole datasets; text is stored as UTF-8 bytes and returned as str arrays."""
+        with h5py.File(self.path, "r") as f:
+            arrays = [f[n][()] for n in names]
+        return [np.char.decode(a, "utf-8") if a.dtype.kind == "S" else a for a in arrays]
 
     @cached_property
     def stats(self) -> GeneStats:
@@ -203,20 +206,27 @@ class CachedGSM:
 
 
 def write_cache(result: ProcessedGSM, path: Path) -> None:
-    """Store a per-GSM result as one uncompressed .npz (fast to reload), atomically."""
+    """Store a per-GSM result as one uncompressed HDF5 file, atomically.
+
+    HDF5 rather than .npz: datasets are read without the zip CRC pass, and the
+    small statistics can be read without touching the matrix.
+    """
+    text = _utf8
     arrays = {
         "data": result.X.data, "indices": result.X.indices, "indptr": result.X.indptr,
         "shape": np.asarray(result.X.shape, dtype=np.int64),
-        "barcodes": result.barcodes, "gene_ids": result.gene_ids, "gene_symbols": result.gene_symbols,
+        "barcodes": text(result.barcodes), "gene_ids": text(result.gene_ids),
+        "gene_symbols": text(result.gene_symbols),
         "n_cells": np.int64(result.stats.n_cells), "sum": result.stats.sum, "sumsq": result.stats.sumsq,
         "nnz": result.stats.nnz,
-        "qc_barcode": result.qc["barcode"].to_numpy(dtype=str),
+        "qc_barcode": text(result.qc["barcode"]),
         "qc_n_genes": result.qc["n_genes"].to_numpy(), "qc_total_counts": result.qc["total_counts"].to_numpy(),
         "qc_pct_mt": result.qc["pct_mt"].to_numpy(), "qc_pass": result.qc["pass_qc"].to_numpy(dtype=bool),
         "qc_kept": result.qc["kept"].to_numpy(dtype=bool),
     }
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for name, value in arrays.items():
+            f[name] = value
 
 
 def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path, kind: str = "filtered") -> CachedGSM:
@@ -229,7 +239,7 @@ def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path, kind:
 
     files = tenx.find_gsm_files(raw_dir, gsm, kind)
     fingerprint = tenx.file_fingerprint(files.paths)
-    path = Path(cache_dir) / f"{gsm}-{cache_key(gsm, fingerprint, params, kind)}.npz"
+    path = Path(cache_dir) / f"{gsm}-{cache_key(gsm, fingerprint, params, kind)}.h5"
     if path.is_file():
         log.debug("%s: cache hit %s", gsm, path.name)
         return CachedGSM(gsm, path, fingerprint)
@@ -242,3 +252,8 @@ def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path, kind:
             log.info("%s: parsing %s", gsm, raw_dir)
             write_cache(process_counts(tenx.read_gsm(raw_dir, gsm, kind), gsm, params), path)
     return CachedGSM(gsm, path, fingerprint)
+
+
+def _utf8(values: object) -> np.ndarray:
+    """Text as UTF-8 bytes, which HDF5 stores as plain fixed-width datasets."""
+    return np.char.encode(np.asarray(values, dtype=str), "utf-8")
