@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import anndata as ad
@@ -109,9 +110,19 @@ def train_stats(cached: dict[str, CachedGSM], partitions: dict[str, np.ndarray])
     return total
 
 
+@dataclass(frozen=True)
+class FittedSplit:
+    """The outcome of pass 1: cached GSMs, each cell's partition, the train fit."""
+
+    cached: dict[str, CachedGSM]
+    partitions: dict[str, np.ndarray]
+    stats: GeneStats
+    scaling: FeatureScaling
+
+
 def fit_split(
     raw_dir: Path, split: Split, sheet: pd.DataFrame, params: PrepParams, cache_dir: Path | None = None
-) -> tuple[dict[str, CachedGSM], dict[str, np.ndarray], GeneStats, FeatureScaling]:
+) -> FittedSplit:
     """Pass 1 in full: cache the GSMs, assign cells, fit HVGs and scaling on train."""
     cached = cache_split(raw_dir, split, sheet, params, cache_dir)
     partitions = cell_partitions(cached, split, params.seed)
@@ -121,16 +132,16 @@ def fit_split(
         "%s: %d train cells, %d HVGs fitted (of %d genes)",
         split.name, stats.n_cells, scaling.genes.size, stats.sum.size,
     )
-    return cached, partitions, stats, scaling
+    return FittedSplit(cached, partitions, stats, scaling)
 
 
 def split_gene_table(
     raw_dir: Path, split: Split, sheet: pd.DataFrame, params: PrepParams, cache_dir: Path | None = None
 ) -> pd.DataFrame:
     """Every gene's train mean, variance, detection count and HVG flag (the mean–variance plot)."""
-    cached, _, stats, scaling = fit_split(raw_dir, split, sheet, params, cache_dir)
-    ref = next(iter(cached.values()))
-    return gene_table(stats, scaling, ref.gene_ids, ref.gene_symbols)
+    fit = fit_split(raw_dir, split, sheet, params, cache_dir)
+    ref = next(iter(fit.cached.values()))
+    return gene_table(fit.stats, fit.scaling, ref.gene_ids, ref.gene_symbols)
 
 
 def split_qc_table(
@@ -154,7 +165,8 @@ def prepare_split(
     On any error nothing is written and an existing file at ``out`` is left as it was.
     """
     raw_dir, out = Path(raw_dir), Path(out)
-    cached, partitions, _, scaling = fit_split(raw_dir, split, sheet, params, cache_dir)
+    fit = fit_split(raw_dir, split, sheet, params, cache_dir)
+    cached, partitions, scaling = fit.cached, fit.partitions, fit.scaling
     blocks, obs_parts, qc_rows = [], [], []
     info = sheet.set_index("gsm")
     for gsm, c in tqdm(cached.items(), desc=f"{split.name}: scale GSMs", unit="GSM"):
