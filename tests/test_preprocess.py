@@ -5,6 +5,8 @@ Std convention under test: ddof=1 (scanpy.pp.scale), std 0 → 1, no centering, 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -14,6 +16,7 @@ import scipy.sparse as sp
 from _tenx_fixtures import SMALL_PARAMS, make_counts, write_study
 
 from lmna_scrna import cli, tenx
+from lmna_scrna.config import PrepParams
 from lmna_scrna.errors import InputError
 from lmna_scrna.features import GeneStats, fit_scaling, select_hvg
 from lmna_scrna.gsm_cache import process_counts, subsample
@@ -166,17 +169,15 @@ def test_cache_hit_parses_no_raw_file(study, sheet, tmp_path, monkeypatch):
         _prepare(raw, make_split(kind, sheet, t, v), sheet, tmp_path, f"{kind}.h5ad")
     assert calls == []
     # parameters that change the per-GSM pass invalidate it; HVG parameters do not
-    _prepare(raw, make_split("original", sheet), sheet, tmp_path, params=SMALL_PARAMS.__class__(
-        **{**SMALL_PARAMS.to_dict(), "n_hvg": 30}))
+    _prepare(raw, make_split("original", sheet), sheet, tmp_path, params=replace(SMALL_PARAMS, n_hvg=30))
     assert calls == []
-    _prepare(raw, make_split("original", sheet), sheet, tmp_path, params=SMALL_PARAMS.__class__(
-        **{**SMALL_PARAMS.to_dict(), "max_cells": 40}))
+    _prepare(raw, make_split("original", sheet), sheet, tmp_path, params=replace(SMALL_PARAMS, max_cells=40))
     assert len(calls) == 12
 
 
 def test_qc_before_subsampling_and_seeded_by_gsm_only():
     counts = make_counts("GSM8325046", 120, seed=1)
-    params = SMALL_PARAMS.__class__(**{**SMALL_PARAMS.to_dict(), "max_cells": 50})
+    params = replace(SMALL_PARAMS, max_cells=50)
     result = process_counts(counts, "GSM8325046", params)
     assert result.X.shape[0] == 50 and result.qc["kept"].sum() == 50
     assert result.qc.loc[result.qc["kept"], "pass_qc"].all()  # only QC-passing cells are drawn
@@ -199,7 +200,7 @@ def test_gene_stats_add_up_and_match_numpy():
 def test_hvg_ties_broken_by_gene_index_and_zero_std():
     stats = GeneStats(4, np.array([2.0, 2.0, 2.0, 0.0]), np.array([4.0, 4.0, 4.0, 0.0]), np.array([2, 2, 2, 0]))
     assert list(select_hvg(stats, min_cells=0, n_hvg=2)) == [0, 1]
-    scaling = fit_scaling(stats, SMALL_PARAMS.__class__(min_cells_per_gene=0, n_hvg=4))
+    scaling = fit_scaling(stats, PrepParams(min_cells_per_gene=0, n_hvg=4))
     assert scaling.std[3] == 1.0  # scanpy's rule: a constant gene is divided by 1
 
 
@@ -207,7 +208,7 @@ def test_empty_after_qc_names_gsm_and_leaves_previous_output(study, sheet, tmp_p
     raw, _ = study
     out = tmp_path / "keep.h5ad"
     out.write_text("previous good output")
-    strict = SMALL_PARAMS.__class__(**{**SMALL_PARAMS.to_dict(), "min_genes": 10_000, "max_genes": 20_000})
+    strict = replace(SMALL_PARAMS, min_genes=10_000, max_genes=20_000)
     with pytest.raises(InputError, match=r"GSM8325046: no cell of \d+ passes QC"):
         prepare_split(raw, make_split("original", sheet), sheet, strict, out, cache_dir=tmp_path / "cache")
     assert out.read_text() == "previous good output"
