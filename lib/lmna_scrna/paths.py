@@ -40,3 +40,8 @@ def processed_path(split_name: str) -> Path:
 def run_dir(run_name: str) -> Path:
     """One training run (all its seeds), e.g. outputs/runs/dm_t19_v0_A."""
     return outputs_dir() / "runs" / run_name
+
+
+def figures_dir(name: str) -> Path:
+    """Report figures of one split or notebook, e.g. outputs/figures/dm_t19_v0."""
+    return outputs_dir() / "figures" / name
