@@ -101,7 +101,11 @@ def data_source(ledger: dict[str, Any]) -> str:
     for entry in ledger.values():
         split = entry["parameters"].get("split_name")
         if split and processed_path(split).is_file():
-            return str(anndata.read_h5ad(processed_path(split), backed="r").uns["source"])
+            adata = anndata.read_h5ad(processed_path(split), backed="r")
+            try:
+                return str(adata.uns["source"])
+            finally:
+                adata.file.close()
     return "unknown"
 
 

@@ -1,0 +1,93 @@
+"""The book's generated pages and its rebuild stamp, on fake runs (no jupyter-book call)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anndata
+import nbformat
+import numpy as np
+import pytest
+from test_tables import fake_run
+
+from lmna_scrna import book, tables
+from lmna_scrna.errors import InputError
+from lmna_scrna.paths import processed_path
+
+IDS = ["prepare_dm_t19_v0", "train_A_dm_t19_v0", "train_A_original", "compare"]
+
+
+@pytest.fixture()
+def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Fake runs of every report split, a processed file, executed notebooks and a ledger."""
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
+    for i, split in enumerate([*tables.REPORT_SPLITS, tables.LEAKAGE_SPLIT]):
+        fake_run(f"{split}_A", 0.1 * i - 0.2)
+        fake_run(f"{split}_B", 0.1 * i, model="B")
+    processed_path("dm_t19_v0").parent.mkdir(parents=True)
+    anndata.AnnData(np.zeros((1, 1), dtype=np.float32), uns={"source": "simulated"}).write_h5ad(
+        processed_path("dm_t19_v0"))
+    notebooks = tmp_path / "outputs" / "notebooks"
+    notebooks.mkdir(parents=True)
+    executions = {}
+    for exec_id in IDS:
+        name = "03_train_A.ipynb" if exec_id.startswith("train") else f"{exec_id}.ipynb"
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 03 · Model A\n\ntext")])
+        nbformat.write(nb, notebooks / f"{exec_id}.ipynb")
+        executions[exec_id] = {"key": exec_id, "notebook": name, "stage": "train", "seconds": 1.5,
+                               "finished": "2026-01-01T00:00:00+00:00",
+                               "parameters": {"split_name": "dm_t19_v0", "seeds": [1, 2]}}
+    ledger = {"executions": executions, "report": {
+        "profile": "smoke", "data_dir": "/data", "data_fingerprint": "abc123", "version": "0.1.0",
+        "executions": IDS, "finished": "2026-01-01T00:00:00+00:00", "seconds": 6.0, "executed": IDS}}
+    (notebooks / "ledger.json").write_text(json.dumps(ledger))
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    return tmp_path
+
+
+def test_findings_state_the_data_source_and_numbers_from_the_runs(report: Path) -> None:
+    whole = json.loads((report / "outputs/notebooks/ledger.json").read_text())
+    text = book.findings_markdown(whole["report"], whole["executions"])
+    f = tables.findings()
+    assert "**simulated default data**" in text and "profile `smoke`" in text
+    assert f"{f['original_auc']:.3f}" in text and f"{f['day_matched_auc']:.3f}" in text
+    assert f"{f['b_minus_a_mean']:+.3f}" in text and f"of {f['dm_gsm_total']} held-out GSMs" in text
+
+
+def test_provenance_lists_version_fingerprint_seeds_and_every_execution(report: Path) -> None:
+    whole = json.loads((report / "outputs/notebooks/ledger.json").read_text())
+    text = book.provenance_markdown(whole["report"], whole["executions"])
+    for needle in ("0.1.0", "abc123", "smoke", "1, 2", "simulated", *IDS):
+        assert needle in text
+
+
+def test_build_copies_labels_and_skips_an_unchanged_book(report: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def fake_jupyter_book(book_dir: Path) -> None:
+        calls.append(book_dir)
+        (book_dir / "_build" / "html").mkdir(parents=True, exist_ok=True)
+        (book_dir / "_build" / "html" / "index.html").write_text("<html></html>")
+
+    monkeypatch.setattr(book, "_jupyter_book", fake_jupyter_book)
+    index = book.build_book(report / "book")
+    assert index == report / "book" / "_build" / "html" / "index.html" and len(calls) == 1
+    copied = nbformat.read(report / "book" / "notebooks" / "train_A_original.ipynb", as_version=4)
+    assert copied.cells[0].source.startswith("# 03 · Model A — train_A_original\n")
+    single = nbformat.read(report / "book" / "notebooks" / "compare.ipynb", as_version=4)
+    assert single.cells[0].source.startswith("# 03 · Model A\n")  # ran once: title kept
+    assert "Provenance" in (report / "book" / "generated" / "provenance.md").read_text()
+
+    book.build_book(report / "book")
+    assert len(calls) == 1, "an unchanged book was rebuilt"
+    (report / "book" / "intro.md").write_text("# Intro, edited\n")
+    book.build_book(report / "book")
+    assert len(calls) == 2
+
+
+def test_build_before_any_report_says_what_to_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
+    with pytest.raises(InputError, match="lmna-scrna report"):
+        book.build_book(tmp_path / "book")
