@@ -269,3 +269,26 @@ def test_h5_matches_scanpy(tmp_path, write_10x, sc):
     written = write_10x(tmp_path, GSM, layout="h5", n_antibody=3)
     theirs = sc.read_10x_h5(written.paths[0])
     assert_same_as_scanpy(read_gsm(tmp_path, GSM), theirs)
+
+
+# ----------------------------------------------------------------- .mtx variants
+
+
+@pytest.mark.parametrize(
+    ("banner", "body"),
+    [
+        ("%%MatrixMarket matrix coordinate integer general", "% a comment\n%\n3 2 4\n3 2 7\n1 1 2\n2 2 1\n3 2 1\n"),
+        ("%%MatrixMarket matrix coordinate integer general", "3 2 3\n1 1 2.0\n3 2 8\n2 2 1\n"),
+        ("%%MatrixMarket matrix coordinate real general", "3 2 3\n1 1 2\n3 2 8e0\n2 2 1\n"),
+        ("%%MatrixMarket matrix coordinate integer general", "3 2 3\n1 1 2\n3 2 8 \n2 2 1\n"),
+    ],
+    ids=["comments-unsorted-duplicate", "whole-real-in-integer-file", "exponent", "trailing-space"],
+)
+def test_mtx_variants_read_as_the_same_counts(tmp_path, write_10x, banner, body):
+    """Comments, unsorted and duplicate entries, whole reals and odd spacing all give the same counts."""
+    written = write_10x(tmp_path, GSM, n_cells=2, n_genes=3)
+    write_mtx_text(written.paths[0], body, banner)
+    got = read_gsm(tmp_path, GSM).X
+    assert got.dtype == np.int32 and got.has_canonical_format
+    assert got.toarray().tolist() == [[2, 0, 0], [0, 1, 8]]
+
