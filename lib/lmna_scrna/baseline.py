@@ -7,6 +7,7 @@ regularisation strength C) is chosen on validation AUC, never on test.
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import numpy as np
@@ -29,13 +30,19 @@ def fit_baseline(
     seed: int = 42,
     c_grid: tuple[float, ...] = C_GRID,
 ) -> tuple[LogisticRegression, float]:
-    """Fit one logistic regression per C, keep the best on validation AUC; return (model, C)."""
+    """Fit one logistic regression per C, keep the best on validation AUC; return (model, C).
+
+    The grid is walked from strong to weak regularisation, each fit starting
+    from the previous solution (warm start): about half the solver iterations
+    of independent fits, and still deterministic.
+    """
+    model = LogisticRegression(max_iter=2000, random_state=seed, warm_start=True)
     best: tuple[float, LogisticRegression, float] | None = None
-    for c in c_grid:
-        model = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(x_train, y_train)
+    for c in sorted(c_grid):
+        model.set_params(C=c).fit(x_train, y_train)
         auc = auc_or_nan(y_val, model.predict_proba(x_val)[:, 1], "validation set")
         log.info("baseline C=%g: validation AUC %.4f", c, auc)
         if best is None or auc > best[0]:
-            best = (auc, model, c)
+            best = (auc, copy.deepcopy(model), c)
     assert best is not None  # c_grid is never empty
     return best[1], best[2]
