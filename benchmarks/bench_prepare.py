@@ -43,13 +43,13 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from lmna_scrna.gsm_cache import PARSE_WORKERS  # processes that parse a cold cache
+
 REPORT_SPLITS = ("original", "dm_t0_v16", "dm_t16_v0", "dm_t19_v0", "dm_t9_v0", "random_cells")
 #: Three GSMs of the same size as the study's, for the memory-flatness check.
 THREE_GSMS = {"train": ("GSM8325046", "GSM8325047"), "test": ("GSM8325054",)}
 
 
-#: Processes `prepare_split` parses a cold cache with (its default, one; scipy's reader is multithreaded).
-PARSE_WORKERS = 1
 #: Processes of the second gunzip reference: every core, as scipy's reader threads may use them all.
 GUNZIP_PROCESSES = min(len(os.sched_getaffinity(0)), 4)
 

@@ -15,7 +15,7 @@ import scanpy as sc
 import scipy.sparse as sp
 from _tenx_fixtures import SMALL_PARAMS, make_counts, write_study
 
-from lmna_scrna import cli, tenx
+from lmna_scrna import cli, gsm_cache, tenx
 from lmna_scrna.config import PrepParams
 from lmna_scrna.errors import InputError
 from lmna_scrna.features import GeneStats, fit_scaling, select_hvg
@@ -159,6 +159,7 @@ def test_order_independence_and_determinism(study, sheet, tmp_path):
 
 def test_cache_hit_parses_no_raw_file(study, sheet, tmp_path, monkeypatch):
     raw, _ = study
+    monkeypatch.setattr(gsm_cache, "PARSE_WORKERS", 1)  # count parses in this process
     calls = []
     real = tenx.read_gsm
     monkeypatch.setattr(tenx, "read_gsm", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
@@ -254,3 +255,14 @@ def test_concurrent_preparations_parse_each_gsm_once(study, tmp_path, monkeypatc
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: load_gsm(raw, "GSM8325046", SMALL_PARAMS, tmp_path / "c"), range(4)))
     assert calls == ["GSM8325046"] and len({r.path for r in results}) == 1
+
+
+def test_parallel_cold_cache_equals_serial(study, sheet, tmp_path):
+    raw, _ = study
+    split = make_split("original", sheet)
+    serial = gsm_cache.load_gsms(raw, split.gsms, SMALL_PARAMS, tmp_path / "serial", workers=1)
+    parallel = gsm_cache.load_gsms(raw, split.gsms, SMALL_PARAMS, tmp_path / "parallel", workers=2)
+    for gsm in split.gsms:
+        a, b = serial[gsm].load_X(), parallel[gsm].load_X()
+        assert a.shape == b.shape and (a != b).nnz == 0
+        assert np.array_equal(serial[gsm].barcodes, parallel[gsm].barcodes)

@@ -41,7 +41,7 @@ from .atomic import atomic_path
 from .config import PrepParams
 from .errors import InputError
 from .features import FeatureScaling, GeneStats, fit_scaling, gene_table
-from .gsm_cache import CachedGSM, load_gsm
+from .gsm_cache import CachedGSM, load_gsms
 from .paths import cache_dir as default_cache_dir
 from .paths import default_raw_dir
 from .splits import Split, assign_cells
@@ -73,10 +73,7 @@ def cache_split(
     if missing:
         raise InputError(f"split {split.name}: GSM(s) {', '.join(missing)} are not in the sample sheet")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    cached = {
-        gsm: load_gsm(Path(raw_dir), gsm, params, cache_dir)
-        for gsm in tqdm(split.gsms, desc=f"{split.name}: parse/cache GSMs", unit="GSM")
-    }
+    cached = load_gsms(Path(raw_dir), split.gsms, params, cache_dir)
     reference = next(iter(cached.values()))
     for c in cached.values():
         if not np.array_equal(c.gene_ids, reference.gene_ids):
