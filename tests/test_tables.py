@@ -126,3 +126,10 @@ def test_findings_and_roc_inputs(runs: None) -> None:
 def test_missing_run_names_the_folder(runs: None) -> None:
     with pytest.raises(Exception, match="nope_A"):
         tables.table1(["nope"])
+
+
+def test_save_table_round_trips_atomically(tmp_path):
+    table = pd.DataFrame({"split": ["original", "dm_t19_v0"], "test_auc_mean": [0.25, 0.875]})
+    path = tables.save_table(table, tmp_path / "tables" / "t.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(path), table)
+    assert [p.name for p in path.parent.iterdir()] == ["t.csv"]

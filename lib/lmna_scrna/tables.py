@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .atomic import write_text_atomic
 from .config import TrainConfig
 from .evaluate import load_run
 from .paths import run_dir
@@ -28,6 +29,11 @@ REPORT_SPLITS: tuple[str, ...] = ("original", "dm_t0_v16", "dm_t9_v0", "dm_t16_v
 LEAKAGE_SPLIT = "random_cells"
 #: Table 1's metrics, in the paper's column order.
 TABLE1_METRICS: tuple[str, ...] = ("test_auc", "test_acc", "test_geno_loss", "test_combined_loss")
+
+
+def save_table(table: pd.DataFrame, path: Path) -> Path:
+    """Write a report table as CSV atomically (a rerun never leaves half a table)."""
+    return write_text_atomic(path, table.to_csv(index=False))
 
 
 def run_name(split: str, model: str) -> str:
