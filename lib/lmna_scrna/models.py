@@ -20,11 +20,6 @@ from .study import DAYS
 ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "gelu", "elu", "selu", "swish", "sigmoid", "leaky_relu")
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 MODELS: tuple[str, ...] = ("A", "B")
-#: XLA-compile the train step. Keras leaves XLA off on CPU ("auto"), but on the
-#: 2-core build machine it fused these small dense layers to 2.1x the epoch rate
-#: (benchmarks/bench_train.py: 1.09 vs 2.32 s/epoch, 61% vs 29% of the batch
-#: matmul rate) and stays deterministic under op determinism.
-JIT_COMPILE = True
 
 
 def check_config(config: TrainConfig) -> None:
@@ -71,7 +66,7 @@ def _geno_metrics() -> list[keras.metrics.Metric]:
     return [keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="acc")]
 
 
-def build_model_a(n_genes: int, config: TrainConfig, jit_compile: bool | str = JIT_COMPILE) -> keras.Model:
+def build_model_a(n_genes: int, config: TrainConfig, jit_compile: bool | str = "auto") -> keras.Model:
     """Model A: backbone + sigmoid genotype head, binary cross-entropy; compiled."""
     check_config(config)
     inputs = keras.Input(shape=(n_genes,), name="expression")
@@ -86,7 +81,7 @@ def build_model_a(n_genes: int, config: TrainConfig, jit_compile: bool | str = J
     return model
 
 
-def build_model_b(n_genes: int, config: TrainConfig, jit_compile: bool | str = JIT_COMPILE) -> keras.Model:
+def build_model_b(n_genes: int, config: TrainConfig, jit_compile: bool | str = "auto") -> keras.Model:
     """Model B: the same backbone + a 7-way softmax day head; loss = L_geno + loss_w_day * L_day."""
     check_config(config)
     inputs = keras.Input(shape=(n_genes,), name="expression")
@@ -104,7 +99,7 @@ def build_model_b(n_genes: int, config: TrainConfig, jit_compile: bool | str = J
     return model
 
 
-def build_model(n_genes: int, config: TrainConfig, jit_compile: bool | str = JIT_COMPILE) -> keras.Model:
+def build_model(n_genes: int, config: TrainConfig, jit_compile: bool | str = "auto") -> keras.Model:
     """Dispatch on config.model ("A" or "B")."""
     check_config(config)
     builder = build_model_a if config.model == "A" else build_model_b

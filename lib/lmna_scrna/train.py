@@ -15,8 +15,7 @@ last, so its presence marks a finished run):
 Speed: the processed matrix is densified once (cells x ~1000 genes fits in
 memory) and batches are gathered from it inside a tf.data pipeline, so no
 Python runs per batch. Determinism: every seed resets Python/NumPy/TF/Keras
-generators, the per-epoch shuffle has its own seed, and op determinism is on
-where GPU kernels need it (on CPU the XLA-compiled step is deterministic as is).
+generators, op determinism is on, and the per-epoch shuffle has its own seed.
 """
 
 from __future__ import annotations
@@ -190,10 +189,7 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path) -> dict[str, Any]:
     """Train one seed (config.seed), evaluate it, write seed_<s>/; return its metrics."""
     keras.utils.set_random_seed(config.seed)
-    if tf.config.list_physical_devices("GPU"):
-        # GPU kernels (cuDNN, atomics) need it; it also switches XLA off, which
-        # on CPU is deterministic without it (tests/test_train.py, bench_train.py).
-        tf.config.experimental.enable_op_determinism()
+    tf.config.experimental.enable_op_determinism()
     train, val, test = data.mask("train"), data.mask("val"), data.mask("test")
     model = build_model(data.X.shape[1], config)
     monitor = "val_geno_auc" if config.model == "B" else "val_auc"
