@@ -12,10 +12,14 @@ from lmna_scrna.atomic import atomic_path, write_text_atomic
 
 def test_success_replaces_target_with_readable_file(tmp_path):
     target = tmp_path / "sub" / "result.json"
-    write_text_atomic(target, "new")
+    previous = os.umask(0o022)
+    try:
+        write_text_atomic(target, "new")
+    finally:
+        os.umask(previous)
     assert target.read_text() == "new"
     mode = stat.S_IMODE(target.stat().st_mode)
-    assert mode == 0o666 & ~_umask(), oct(mode)
+    assert mode == 0o644, oct(mode)
     assert [p.name for p in target.parent.iterdir()] == ["result.json"]
 
 
@@ -30,8 +34,3 @@ def test_failure_keeps_old_result_and_leaves_no_temp(tmp_path):
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["result.h5ad"]
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
