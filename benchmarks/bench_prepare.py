@@ -43,7 +43,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from lmna_scrna.gsm_cache import PARSE_WORKERS  # processes that parse a cold cache
+from lmna_scrna.pp.gsm_pass import PARSE_WORKERS  # processes that parse a cold cache
 
 REPORT_SPLITS = ("original", "dm_t0_v16", "dm_t16_v0", "dm_t19_v0", "dm_t9_v0", "random_cells")
 #: Three GSMs of the same size as the study's, for the memory-flatness check.
@@ -99,9 +99,9 @@ def job_six_splits(data: Path, work: Path) -> dict:
 
     from lmna_scrna.config import PrepParams
     from lmna_scrna.paths import params_dir
-    from lmna_scrna.preprocess import prepare_split
-    from lmna_scrna.splits import make_split
-    from lmna_scrna.study import load_samples
+    from lmna_scrna.pp.assemble import prepare_split
+    from lmna_scrna.pp.splits import make_split
+    from lmna_scrna.io.study import load_samples
 
     sheet, seconds = load_samples(), {}
     for name in REPORT_SPLITS:
@@ -115,9 +115,9 @@ def job_six_splits(data: Path, work: Path) -> dict:
 
 def _one_split(data: Path, work: Path, gsms: dict[str, tuple[str, ...]] | None) -> dict:
     from lmna_scrna.config import PrepParams
-    from lmna_scrna.preprocess import prepare_split
-    from lmna_scrna.splits import Split, make_split
-    from lmna_scrna.study import load_samples
+    from lmna_scrna.pp.assemble import prepare_split
+    from lmna_scrna.pp.splits import Split, make_split
+    from lmna_scrna.io.study import load_samples
 
     sheet = load_samples()
     if gsms is None:
@@ -145,9 +145,9 @@ def job_scanpy_in_memory(data: Path, _: Path) -> dict:
     from sklearn.utils.sparsefuncs import mean_variance_axis
 
     from lmna_scrna.config import PrepParams
-    from lmna_scrna.splits import make_split
-    from lmna_scrna.study import load_samples
-    from lmna_scrna.tenx import read_gsm
+    from lmna_scrna.pp.splits import make_split
+    from lmna_scrna.io.study import load_samples
+    from lmna_scrna.io.tenx import read_gsm
 
     p, sheet = PrepParams(), load_samples()
     split = make_split("original", sheet)
@@ -195,8 +195,8 @@ def _child(name: str, data: Path, work: Path) -> None:
     import anndata  # noqa: F401
     import scanpy  # noqa: F401
 
-    import lmna_scrna.preprocess  # noqa: F401
-    import lmna_scrna.tenx  # noqa: F401
+    import lmna_scrna.pp.assemble  # noqa: F401
+    import lmna_scrna.io.tenx  # noqa: F401
 
     before, t0 = _usage(), time.perf_counter()
     extra = JOBS[name](data, work)
@@ -238,7 +238,7 @@ def main() -> None:
     if args.child:
         _child(args.child, args.data, args.work)
         return
-    from lmna_scrna.preprocess import resolve_raw_dir
+    from lmna_scrna.pp.assemble import resolve_raw_dir
 
     data = resolve_raw_dir(args.data, "full")
     print(f"data {data}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (shared machine: timings are "

@@ -36,8 +36,8 @@ import tensorflow as tf  # noqa: E402
 
 from lmna_scrna import paths  # noqa: E402
 from lmna_scrna.config import PrepParams, TrainConfig  # noqa: E402
-from lmna_scrna.models import build_model_a  # noqa: E402
-from lmna_scrna.train import load_processed, make_dataset  # noqa: E402
+from lmna_scrna.tl.models import build_model_a  # noqa: E402
+from lmna_scrna.tl.train import load_processed, make_dataset  # noqa: E402
 
 SPLIT = "dm_t19_v0"
 TARGET = 0.40
@@ -48,9 +48,9 @@ def training_data() -> tuple[np.ndarray, np.ndarray, str]:
     path = paths.processed_path(SPLIT)
     raw = paths.default_raw_dir("full")
     if not path.is_file() and raw.is_dir():
-        from lmna_scrna.preprocess import prepare_split
-        from lmna_scrna.splits import make_split
-        from lmna_scrna.study import load_samples
+        from lmna_scrna.pp.assemble import prepare_split
+        from lmna_scrna.pp.splits import make_split
+        from lmna_scrna.io.study import load_samples
 
         sheet = load_samples()
         prepare_split(raw, make_split("day_matched", sheet, test_day=19, val_day=0), sheet, PrepParams(), path)

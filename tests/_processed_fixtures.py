@@ -17,7 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from lmna_scrna.config import PrepParams
-from lmna_scrna.study import load_samples
+from lmna_scrna.io.study import load_samples
 
 
 def day_matched_assignment(sheet: pd.DataFrame, test_day: int = 19, val_day: int = 0) -> dict[str, str]:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from _tenx_fixtures import Written, write_10x
 
-from lmna_scrna.study import load_samples
+from lmna_scrna.io.study import load_samples
 
 
 @pytest.fixture(name="write_10x")

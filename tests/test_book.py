@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_tables import fake_run
 
-from lmna_scrna import book, tables
+from lmna_scrna.report import book, tables
 from lmna_scrna.errors import InputError
 from lmna_scrna.paths import processed_path
 

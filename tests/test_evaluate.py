@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss, roc_auc_score, roc_curve
 
-from lmna_scrna.evaluate import day_columns, day_metrics, genotype_metrics, summarise, to_json, youden_threshold
+from lmna_scrna.tl.evaluate import day_columns, day_metrics, genotype_metrics, summarise, to_json, youden_threshold
 
 
 def _test_frame(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import pytest
 
 from lmna_scrna.config import TrainConfig
 from lmna_scrna.errors import InputError
-from lmna_scrna.models import build_model, build_model_a, build_model_b
+from lmna_scrna.tl.models import build_model, build_model_a, build_model_b
 
 TINY = TrainConfig(width=8, depth=2, epochs=1)
 

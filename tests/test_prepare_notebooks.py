@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 from lmna_scrna.config import PrepParams  # noqa: E402
-from lmna_scrna.design_plots import (  # noqa: E402
+from lmna_scrna.pl.design import (  # noqa: E402
     design_grid,
     partition_grid,
     partition_table,
@@ -22,8 +22,8 @@ from lmna_scrna.design_plots import (  # noqa: E402
     variance_explained,
 )
 from lmna_scrna.paths import PROJECT_ROOT, params_dir  # noqa: E402
-from lmna_scrna.qc_plots import qc_summary, qc_violins, split_sizes  # noqa: E402
-from lmna_scrna.splits import leave_one_day_out, make_split  # noqa: E402
+from lmna_scrna.pl.qc import qc_summary, qc_violins, split_sizes  # noqa: E402
+from lmna_scrna.pp.splits import leave_one_day_out, make_split  # noqa: E402
 
 
 def test_variance_explained_is_anova_r2():

@@ -15,14 +15,16 @@ import scanpy as sc
 import scipy.sparse as sp
 from _tenx_fixtures import SMALL_PARAMS, make_counts, write_study
 
-from lmna_scrna import cli, gsm_cache, tenx
+from lmna_scrna import cli
+from lmna_scrna.io import tenx
+from lmna_scrna.pp import gsm_pass
 from lmna_scrna.config import PrepParams
 from lmna_scrna.errors import InputError
-from lmna_scrna.features import GeneStats, fit_scaling, select_hvg
-from lmna_scrna.gsm_cache import process_counts, subsample
-from lmna_scrna.preprocess import prepare_split
-from lmna_scrna.splits import Split, make_split
-from lmna_scrna.study import load_samples
+from lmna_scrna.pp.genes import GeneStats, fit_scaling, select_hvg
+from lmna_scrna.pp.gsm_pass import process_counts, subsample
+from lmna_scrna.pp.assemble import prepare_split
+from lmna_scrna.pp.splits import Split, make_split
+from lmna_scrna.io.study import load_samples
 
 TOL = 1e-5
 
@@ -159,7 +161,7 @@ def test_order_independence_and_determinism(study, sheet, tmp_path):
 
 def test_cache_hit_parses_no_raw_file(study, sheet, tmp_path, monkeypatch):
     raw, _ = study
-    monkeypatch.setattr(gsm_cache, "PARSE_WORKERS", 1)  # count parses in this process
+    monkeypatch.setattr(gsm_pass, "PARSE_WORKERS", 1)  # count parses in this process
     calls = []
     real = tenx.read_gsm
     monkeypatch.setattr(tenx, "read_gsm", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
@@ -246,7 +248,7 @@ def test_concurrent_preparations_parse_each_gsm_once(study, tmp_path, monkeypatc
     """Two splits prepared at once (report --jobs 2) share one parse per GSM via the cache lock."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from lmna_scrna.gsm_cache import load_gsm
+    from lmna_scrna.pp.gsm_pass import load_gsm
 
     raw, _ = study
     calls = []
@@ -260,8 +262,8 @@ def test_concurrent_preparations_parse_each_gsm_once(study, tmp_path, monkeypatc
 def test_parallel_cold_cache_equals_serial(study, sheet, tmp_path):
     raw, _ = study
     split = make_split("original", sheet)
-    serial = gsm_cache.load_gsms(raw, split.gsms, SMALL_PARAMS, tmp_path / "serial", workers=1)
-    parallel = gsm_cache.load_gsms(raw, split.gsms, SMALL_PARAMS, tmp_path / "parallel", workers=2)
+    serial = gsm_pass.load_gsms(raw, split.gsms, SMALL_PARAMS, tmp_path / "serial", workers=1)
+    parallel = gsm_pass.load_gsms(raw, split.gsms, SMALL_PARAMS, tmp_path / "parallel", workers=2)
     for gsm in split.gsms:
         a, b = serial[gsm].load_X(), parallel[gsm].load_X()
         assert a.shape == b.shape and (a != b).nnz == 0

@@ -41,7 +41,7 @@ def report(profile: Path, outputs: Path) -> float:
 
 
 def build_book(book: Path, outputs: Path) -> tuple[float, Path]:
-    seconds, out = run(outputs, "-c", "import sys; from pathlib import Path; from lmna_scrna.book import build_book; "
+    seconds, out = run(outputs, "-c", "import sys; from pathlib import Path; from lmna_scrna.report.book import build_book; "
                        "print(build_book(Path(sys.argv[1])))", str(book))
     return seconds, Path(out.strip().splitlines()[-1])
 

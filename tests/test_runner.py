@@ -11,7 +11,7 @@ import nbformat
 import pytest
 import yaml
 
-from lmna_scrna import runner
+from lmna_scrna.report import plan as runner
 from lmna_scrna.errors import InputError
 
 WRITE_CELL = """

@@ -14,9 +14,9 @@ import pytest
 import scipy.io
 import scipy.sparse as sp
 
-from lmna_scrna import simulate as sim
+from lmna_scrna.io import simulate as sim
 from lmna_scrna.errors import InputError
-from lmna_scrna.study import load_samples
+from lmna_scrna.io.study import load_samples
 
 #: Smoke's gene count (doublets above 6000 genes need it) with fewer cells, to keep tests fast.
 TINY = sim.Profile(n_cells=200, n_genes=8000, median_umis=4000.0)
@@ -157,7 +157,7 @@ def test_same_seed_same_bytes_in_any_order_other_seed_differs(tmp_path, dataset,
 
 def test_existing_folder_is_reused_or_refused(tmp_path, dataset, sheet, tiny_profile, caplog):
     before = {p.name: p.stat().st_mtime_ns for p in dataset.iterdir()}
-    with caplog.at_level(logging.INFO, logger="lmna_scrna.simulate"):
+    with caplog.at_level(logging.INFO, logger="lmna_scrna.io.simulate"):
         assert sim.simulate(dataset, profile=tiny_profile, seed=42, sheet=sheet) == dataset
     assert "reused" in caplog.text
     assert {p.name: p.stat().st_mtime_ns for p in dataset.iterdir()} == before

@@ -8,14 +8,14 @@ import yaml
 
 from lmna_scrna.errors import InputError
 from lmna_scrna.paths import params_dir
-from lmna_scrna.splits import (
+from lmna_scrna.pp.splits import (
     assign_cells,
     gsm_number,
     leave_one_day_out,
     make_split,
     split_name,
 )
-from lmna_scrna.study import load_samples
+from lmna_scrna.io.study import load_samples
 
 
 @pytest.fixture(scope="module")

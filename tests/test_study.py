@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lmna_scrna.errors import InputError
-from lmna_scrna.study import DAYS, days_with_both_genotypes, load_samples
+from lmna_scrna.io.study import DAYS, days_with_both_genotypes, load_samples
 
 GOOD = """gsm,condition,day,replicate
 GSM1,Control,0,A

@@ -25,8 +25,8 @@ def _add_inspect(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
-    from .study import load_samples
-    from .tenx import inspect_dir
+    from .io.study import load_samples
+    from .io.tenx import inspect_dir
 
     table, problems = inspect_dir(args.raw_dir, load_samples(args.sheet), kind=args.kind)
     print(table.to_string(index=False))
@@ -36,7 +36,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
 
 
 def _add_download(sub: argparse._SubParsersAction) -> None:
-    from .geo import GEO_RAW_URL
+    from .io.geo import GEO_RAW_URL
 
     p = sub.add_parser("download", help="download GSE269705_RAW.tar from GEO (resumable) and extract it")
     p.add_argument("--dest", type=Path, default=outputs_dir() / "data" / "GSE269705", help="folder for the tar and the extracted files")
@@ -44,7 +44,7 @@ def _add_download(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_download(args: argparse.Namespace) -> int:
-    from .geo import fetch_raw
+    from .io.geo import fetch_raw
 
     raw_dir = fetch_raw(args.url, args.dest)
     print(raw_dir)
@@ -59,7 +59,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
-    from .simulate import simulate
+    from .io.simulate import simulate
 
     print(simulate(args.out, profile=args.profile, seed=args.seed))
     return 0
@@ -80,9 +80,9 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
-    from .preprocess import prepare_split
-    from .splits import make_split
-    from .study import load_samples
+    from .pp.assemble import prepare_split
+    from .pp.splits import make_split
+    from .io.study import load_samples
 
     sheet = load_samples(args.sheet)
     params = PrepParams(**{k: getattr(args, k) for k in vars(PrepParams())})
@@ -104,7 +104,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from .train import train_run
+    from .tl.train import train_run
 
     fields = {k: getattr(args, k) for k in vars(TrainConfig()) if k != "seed"}
     run_dir = train_run(args.data, args.run, TrainConfig(**fields), seeds=args.seeds)
@@ -122,7 +122,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from .runner import run_report
+    from .report.plan import run_report
 
     index = run_report(
         profile=args.profile,
@@ -140,7 +140,7 @@ def _add_book(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_book(args: argparse.Namespace) -> int:
-    from .book import build_book
+    from .report.book import build_book
 
     print(build_book())
     return 0

@@ -36,14 +36,14 @@ import pandas as pd
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from . import __version__
-from .atomic import atomic_path
-from .config import PrepParams
-from .errors import InputError
-from .features import FeatureScaling, GeneStats, fit_scaling, gene_table
-from .gsm_cache import CachedGSM, load_gsms
-from .paths import cache_dir as default_cache_dir
-from .paths import default_raw_dir
+from .. import __version__
+from ..atomic import atomic_path
+from ..config import PrepParams
+from ..errors import InputError
+from .genes import FeatureScaling, GeneStats, fit_scaling, gene_table
+from .gsm_pass import CachedGSM, load_gsms
+from ..paths import cache_dir as default_cache_dir
+from ..paths import default_raw_dir
 from .splits import Split, assign_cells
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def resolve_raw_dir(raw_dir: str | Path | None, profile: str = "full") -> Path:
     """
     if raw_dir is not None:
         return Path(raw_dir)
-    from .simulate import simulate
+    from ..io.simulate import simulate
 
     return simulate(default_raw_dir(profile), profile=profile)
 

@@ -22,8 +22,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .study import days_with_both_genotypes
+from ..errors import InputError
+from ..io.study import days_with_both_genotypes
 
 SplitKind = Literal["gsm", "cells"]
 Partition = Literal["train", "val", "test"]

@@ -41,10 +41,10 @@ import pandas as pd
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from .atomic import atomic_path
-from .config import PrepParams
-from .errors import InputError
-from .features import GeneStats
+from ..atomic import atomic_path
+from ..config import PrepParams
+from ..errors import InputError
+from .genes import GeneStats
 from .splits import gsm_number
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ def write_cache(result: ProcessedGSM, path: Path) -> None:
 
 def cache_file(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path, kind: str = "filtered") -> tuple[Path, str]:
     """Where a GSM's cached result lives, and the fingerprint of its input files."""
-    from . import tenx  # the reader is needed only here; keeps the math modules light
+    from ..io import tenx  # the reader is needed only here; keeps the math modules light
 
     fingerprint = tenx.file_fingerprint(tenx.find_gsm_files(raw_dir, gsm, kind).paths)
     return Path(cache_dir) / f"{gsm}-{cache_key(gsm, fingerprint, params, kind)}.h5", fingerprint
@@ -273,7 +273,7 @@ def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path, kind:
     A hit costs only the fingerprint of the input files (sizes and a few MiB
     of their bytes): no raw file is parsed.
     """
-    from . import tenx
+    from ..io import tenx
 
     path, fingerprint = cache_file(raw_dir, gsm, params, cache_dir, kind)
     if path.is_file():

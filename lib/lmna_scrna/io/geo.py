@@ -26,8 +26,8 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from . import __version__
-from .errors import InputError
+from .. import __version__
+from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 

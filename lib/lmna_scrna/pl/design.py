@@ -18,9 +18,9 @@ import seaborn as sns
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from .qc_plots import GENOTYPE_COLORS, PARTITION_COLORS
-from .splits import PARTITIONS, Split, gsm_number
-from .study import CONDITIONS
+from .qc import GENOTYPE_COLORS, PARTITION_COLORS
+from ..pp.splits import PARTITIONS, Split, gsm_number
+from ..io.study import CONDITIONS
 
 FACTORS: tuple[str, ...] = ("day", "condition", "gsm")
 _MIXED = "mixed"

@@ -34,7 +34,7 @@ import scipy.io
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from .errors import InputError
+from ..errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ import scipy.io
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from .errors import InputError
+from ..errors import InputError
 from .study import DAYS, load_samples
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError
-from .paths import default_sheet_path
+from ..errors import InputError
+from ..paths import default_sheet_path
 
 DAYS: tuple[int, ...] = (0, 2, 4, 9, 16, 19, 30)
 DAY_TO_CLASS: dict[int, int] = {d: i for i, d in enumerate(DAYS)}

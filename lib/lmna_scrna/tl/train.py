@@ -37,11 +37,12 @@ import sklearn
 import tensorflow as tf
 from tqdm import tqdm
 
-from . import paths, plots
-from .atomic import atomic_path, write_text_atomic
+from .. import paths
+from ..pl import training as plots
+from ..atomic import atomic_path, write_text_atomic
 from .baseline import fit_baseline
-from .config import TrainConfig
-from .errors import InputError
+from ..config import TrainConfig
+from ..errors import InputError
 from .evaluate import day_columns, day_metrics, genotype_metrics, scalar_metrics, summarise, to_json
 from .models import build_model, check_config
 

@@ -20,9 +20,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix, roc_curve
 
-from .atomic import atomic_path
-from .evaluate import auc_or_nan, day_columns
-from .study import CONDITIONS, DAYS
+from ..atomic import atomic_path
+from ..tl.evaluate import auc_or_nan, day_columns
+from ..io.study import CONDITIONS, DAYS
 
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .config import PrepParams
+from ..config import PrepParams
 
 log = logging.getLogger(__name__)
 

@@ -54,10 +54,10 @@ import yaml
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from . import __version__
-from .atomic import write_text_atomic
-from .errors import InputError, LmnaError
-from .paths import PROJECT_ROOT, default_raw_dir, default_sheet_path, outputs_dir, params_dir
+from .. import __version__
+from ..atomic import write_text_atomic
+from ..errors import InputError, LmnaError
+from ..paths import PROJECT_ROOT, default_raw_dir, default_sheet_path, outputs_dir, params_dir
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +337,7 @@ def library_fingerprint() -> str:
 
 def data_fingerprint(data_dir: Path) -> str:
     """Identity of the raw data and the sample sheet (cheap: tenx.file_fingerprint of each file)."""
-    from .tenx import file_fingerprint
+    from ..io.tenx import file_fingerprint
 
     files = sorted(p for p in Path(data_dir).rglob("*") if p.is_file())
     if not files:
@@ -580,7 +580,7 @@ def resolve_data_dir(profile: Profile, data_dir: Path | None) -> Path:
         if not data_dir.is_dir():
             raise InputError(f"--data {data_dir} is not a folder")
         return data_dir
-    from .simulate import simulate
+    from ..io.simulate import simulate
 
     log.info("no --data given: using the simulated %r data set", profile.data)
     return Path(simulate(default_raw_dir(profile.data), profile=profile.data)).resolve()

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import keras
 
-from .config import TrainConfig
-from .errors import InputError
-from .study import DAYS
+from ..config import TrainConfig
+from ..errors import InputError
+from ..io.study import DAYS
 
 #: Activations offered to the sweep; any other name is refused up front rather
 #: than failing deep inside Keras after the data are loaded.

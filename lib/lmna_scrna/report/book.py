@@ -22,10 +22,10 @@ import nbformat
 import pandas as pd
 
 from . import tables
-from .atomic import write_text_atomic
-from .errors import InputError, LmnaError
-from .paths import PROJECT_ROOT, processed_path
-from .runner import load_ledger, notebooks_out_dir
+from ..atomic import write_text_atomic
+from ..errors import InputError, LmnaError
+from ..paths import PROJECT_ROOT, processed_path
+from .plan import load_ledger, notebooks_out_dir
 
 log = logging.getLogger(__name__)
 

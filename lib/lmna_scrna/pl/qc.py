@@ -13,8 +13,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from .config import PrepParams
-from .splits import PARTITIONS
+from ..config import PrepParams
+from ..pp.splits import PARTITIONS
 
 PARTITION_COLORS: dict[str, str] = {"train": "#4C72B0", "val": "#DD8452", "test": "#C44E52"}
 GENOTYPE_COLORS: dict[str, str] = {"Control": "#8172B3", "Patient": "#CCB974"}

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .atomic import write_text_atomic
-from .config import TrainConfig
-from .evaluate import load_run
-from .paths import run_dir
+from ..atomic import write_text_atomic
+from ..config import TrainConfig
+from ..tl.evaluate import load_run
+from ..paths import run_dir
 
 MODELS: tuple[str, ...] = ("A", "B")
 #: GSM-level splits of Table 1: the paper's original one, then the day-matched leave-one-day-out folds.

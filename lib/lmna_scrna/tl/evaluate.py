@@ -26,8 +26,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from .errors import InputError
-from .study import DAYS
+from ..errors import InputError
+from ..io.study import DAYS
 
 log = logging.getLogger(__name__)
 
