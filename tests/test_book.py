@@ -37,7 +37,7 @@ def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         nbformat.write(nb, notebooks / f"{exec_id}.ipynb")
         executions[exec_id] = {"key": exec_id, "notebook": name, "stage": "train", "seconds": 1.5,
                                "finished": "2026-01-01T00:00:00+00:00",
-                               "parameters": {"split_name": "dm_t19_v0", "seeds": [1, 2]}}
+                               "split": "dm_t19_v0", "parameters": {"seeds": [1, 2]}}
     ledger = {"executions": executions, "report": {
         "profile": "smoke", "data_dir": "/data", "data_fingerprint": "abc123", "version": "0.1.0",
         "executions": IDS, "finished": "2026-01-01T00:00:00+00:00", "seconds": 6.0, "executed": IDS}}

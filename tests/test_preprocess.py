@@ -23,7 +23,7 @@ from lmna_scrna.errors import InputError
 from lmna_scrna.pp.genes import GeneStats, fit_scaling, select_hvg
 from lmna_scrna.pp.gsm_pass import process_counts, subsample
 from lmna_scrna.pp.assemble import prepare_split
-from lmna_scrna.pp.splits import Split, make_split
+from lmna_scrna.pp.splits import make_split
 from lmna_scrna.io.study import load_samples
 
 TOL = 1e-5
@@ -149,7 +149,7 @@ def test_order_independence_and_determinism(study, sheet, tmp_path):
     raw, _ = study
     split = make_split("original", sheet)
     a = _prepare(raw, split, sheet, tmp_path, "a.h5ad", cache=tmp_path / "c1")
-    shuffled = Split(split.name, split.kind, split.train[::-1], split.val[::-1], split.test[::-1])
+    shuffled = replace(split, train=split.train[::-1], val=split.val[::-1], test=split.test[::-1])
     b = _prepare(raw, shuffled, sheet.sample(frac=1, random_state=3), tmp_path, "b.h5ad", cache=tmp_path / "c2")
     c = _prepare(raw, split, sheet, tmp_path, "c.h5ad", cache=tmp_path / "c1")  # from cache
     for other in (b, c):

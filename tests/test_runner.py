@@ -11,8 +11,9 @@ import nbformat
 import pytest
 import yaml
 
-from lmna_scrna.report import plan as runner
 from lmna_scrna.errors import InputError
+from lmna_scrna.report import execute as executor
+from lmna_scrna.report import ledger, plan
 
 WRITE_CELL = """
 import time
@@ -21,7 +22,7 @@ out = outputs_dir() / "written"
 out.mkdir(parents=True, exist_ok=True)
 t0 = time.time()
 time.sleep(pause)
-(out / f"{tag}.json").write_text(json.dumps({"value": value, "split_name": split_name, "start": t0, "end": time.time()}))
+(out / f"{tag}.json").write_text(json.dumps({"value": value, "test_day": test_day, "start": t0, "end": time.time()}))
 """
 
 
@@ -36,7 +37,13 @@ def make_notebook(path: Path, cells: list[str]) -> Path:
     return path
 
 
-PARAMS = 'import json\ntag = "t"\nvalue = 0\nsplit_name = "a"\npause = 0.0\nraw_dir = None\n'
+PARAMS = 'import json\ntag = "t"\nvalue = 0\nsplit = "day_matched"\ntest_day = 9\nval_day = 0\npause = 0.0\nraw_dir = None\nrun_name = None\n'
+#: Test day of each throwaway split file: a → dm_t9_v0, b → dm_t16_v0.
+DAYS = {"a": 9, "b": 16}
+
+
+def split_file(split: str, value: int) -> dict:
+    return {"split": "day_matched", "test_day": DAYS[split], "val_day": 0, "value": value}
 
 
 @pytest.fixture()
@@ -44,11 +51,12 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A throw-away project: notebooks, split parameter files, a profile, raw data, outputs."""
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
     # The library's source is an input of every key; pin it so edits elsewhere cannot disturb these tests.
-    monkeypatch.setattr(runner, "library_fingerprint", lambda: "library")
+    monkeypatch.setattr(ledger, "library_fingerprint", lambda: "library")
+    monkeypatch.setattr(executor, "library_fingerprint", lambda: "library")
     make_notebook(tmp_path / "notebooks" / "write.ipynb", [PARAMS, WRITE_CELL])
     make_notebook(tmp_path / "notebooks" / "fail.ipynb", [PARAMS, "x = 1", "raise ValueError('boom in cell 2')"])
     for split, value in (("a", 1), ("b", 2)):
-        write_yaml(tmp_path / "params" / "splits" / f"{split}.yaml", {"split_name": split, "value": value})
+        write_yaml(tmp_path / "params" / "splits" / f"{split}.yaml", split_file(split, value))
     write_profile(tmp_path, [])
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "counts.txt").write_text("raw data")
@@ -71,17 +79,17 @@ def write_profile(root: Path, extra: list[dict], pause: float = 0.0) -> Path:
         {"id": f"train_{s}", "notebook": "write", "stage": "train", "params_file": f"../splits/{s}.yaml",
          "parameters": {"tag": f"train_{s}"}}
         for s in ("a", "b")
-    ] + [{"id": "compare", "notebook": "write", "stage": "compare", "parameters": {"tag": "compare", "split_name": "all"}}]
+    ] + [{"id": "compare", "notebook": "write", "stage": "compare", "parameters": {"tag": "compare", "value": 99}}]
     spec = {"data": "smoke", "parameters": {"pause": pause}, "executions": executions + extra}
     return write_yaml(root / "params" / "profiles" / "test.yaml", spec)
 
 
-def load(root: Path) -> runner.Profile:
-    return runner.load_profile(root / "params" / "profiles" / "test.yaml", notebooks_dir=root / "notebooks")
+def load(root: Path) -> plan.Profile:
+    return plan.load_profile(root / "params" / "profiles" / "test.yaml", notebooks_dir=root / "notebooks")
 
 
 def execute(root: Path, **kwargs) -> list[str]:
-    return [o.id for o in runner.execute_profile(load(root), root / "raw", **kwargs)]
+    return [o.id for o in executor.execute_profile(load(root), root / "raw", **kwargs)]
 
 
 def written(root: Path, tag: str) -> dict:
@@ -92,11 +100,12 @@ def written(root: Path, tag: str) -> dict:
 
 
 def test_plan_infers_dependencies_by_stage_and_split(project: Path) -> None:
-    plan = load(project).by_id()
-    assert plan["prepare_a"].after == ()
-    assert plan["train_a"].after == ("prepare_a",)
-    assert plan["train_b"].after == ("prepare_b",)
-    assert set(plan["compare"].after) == {"prepare_a", "prepare_b", "train_a", "train_b"}
+    steps = load(project).by_id()
+    assert steps["prepare_a"].split == "dm_t9_v0"
+    assert steps["prepare_a"].after == ()
+    assert steps["train_a"].after == ("prepare_a",)
+    assert steps["train_b"].after == ("prepare_b",)
+    assert set(steps["compare"].after) == {"prepare_a", "prepare_b", "train_a", "train_b"}
     order = [e.id for e in load(project).executions]
     assert order.index("compare") == len(order) - 1
 
@@ -107,22 +116,22 @@ def test_parameters_merge_file_then_profile_then_stage_then_own(project: Path) -
     spec["stages"] = {"train": {"value": 20}}  # stage beats profile
     spec["executions"][3]["parameters"]["value"] = 30  # own beats stage
     write_yaml(project / "params/profiles/test.yaml", spec)
-    plan = load(project).by_id()
-    assert plan["prepare_a"].parameters["value"] == 10
-    assert plan["train_a"].parameters["value"] == 20
-    assert plan["train_b"].parameters["value"] == 30
-    assert plan["train_b"].parameters["split_name"] == "b"
+    steps = load(project).by_id()
+    assert steps["prepare_a"].parameters["value"] == 10
+    assert steps["train_a"].parameters["value"] == 20
+    assert steps["train_b"].parameters["value"] == 30
+    assert steps["train_b"].parameters["test_day"] == 16
 
 
 def test_sweep_file_expands_to_one_execution_per_run(project: Path) -> None:
     write_yaml(project / "params/sweeps/s.yaml", {"params_file": "../splits/a.yaml", "runs": {"r1": {"value": 7}, "r2": {}}})
     write_profile(project, [{"id": "sweep", "notebook": "write", "stage": "train", "sweep_file": "../sweeps/s.yaml"}])
-    plan = load(project).by_id()
-    assert plan["sweep_r1"].parameters["value"] == 7
-    assert plan["sweep_r1"].parameters["run_name"] == "sweep_r1"
-    assert plan["sweep_r2"].parameters["value"] == 1  # from the sweep's split file
-    assert plan["sweep_r2"].after == ("prepare_a",)
-    assert {"sweep_r1", "sweep_r2"} <= set(plan["compare"].after)
+    steps = load(project).by_id()
+    assert steps["sweep_r1"].parameters["value"] == 7
+    assert steps["sweep_r1"].parameters["run_name"] == "sweep_r1"
+    assert steps["sweep_r2"].parameters["value"] == 1  # from the sweep's split file
+    assert steps["sweep_r2"].after == ("prepare_a",)
+    assert {"sweep_r1", "sweep_r2"} <= set(steps["compare"].after)
 
 
 @pytest.mark.parametrize(
@@ -145,14 +154,45 @@ def test_bad_profiles_are_named(project: Path, extra: list[dict], message: str) 
         load(project)
 
 
+def test_notebook_gets_only_the_parameters_it_declares(project: Path) -> None:
+    make_notebook(project / "notebooks" / "narrow.ipynb", ['tag = "t"\nraw_dir = None', "print(tag)"])
+    write_profile(project, [{"id": "narrow", "notebook": "narrow", "stage": "train", "params_file": "../splits/a.yaml",
+                             "parameters": {"tag": "narrow"}}])
+    narrow = load(project).by_id()["narrow"]
+    assert narrow.parameters == {"tag": "narrow"}  # value, split, days and pause are not its parameters
+    assert narrow.runtime({"raw_dir": "/data", "other": 1}) == {"raw_dir": "/data"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda spec: spec["executions"][2]["parameters"].update(widht=3), r"execution train_a: notebook write.ipynb declares no parameter widht"),
+        (lambda spec: spec["parameters"].update(profil="x"), r"profil of `parameters` are declared by none of its notebooks"),
+        (lambda spec: spec.update(stages={"train": {"seedz": [1]}}), r"notebook write.ipynb declares no parameter seedz"),
+    ],
+)
+def test_unknown_parameter_names_profile_and_notebook(project: Path, change, message: str) -> None:
+    spec = yaml.safe_load((project / "params/profiles/test.yaml").read_text())
+    change(spec)
+    write_yaml(project / "params/profiles/test.yaml", spec)
+    with pytest.raises(InputError, match=f"test.yaml.*{message}"):
+        load(project)
+
+
+def test_split_file_whose_name_disagrees_with_its_days_is_an_error(project: Path) -> None:
+    write_yaml(project / "params/splits/a.yaml", {**split_file("a", 1), "split_name": "dm_t19_v0"})
+    with pytest.raises(InputError, match=r"a.yaml: split_name 'dm_t19_v0' disagrees with the split it defines \(dm_t9_v0\)"):
+        load(project)
+
+
 def test_keys_chain_through_dependencies_and_context(project: Path) -> None:
     profile = load(project)
-    keys = runner.execution_keys(profile, "context 1")
+    keys = ledger.execution_keys(profile, "context 1")
     assert len(set(keys.values())) == len(keys)
-    assert runner.execution_keys(profile, "context 1") == keys
-    assert set(runner.execution_keys(profile, "context 2").values()).isdisjoint(keys.values())
-    write_yaml(project / "params/splits/a.yaml", {"split_name": "a", "value": 3})
-    changed = runner.execution_keys(load(project), "context 1")
+    assert ledger.execution_keys(profile, "context 1") == keys
+    assert set(ledger.execution_keys(profile, "context 2").values()).isdisjoint(keys.values())
+    write_yaml(project / "params/splits/a.yaml", split_file("a", 3))
+    changed = ledger.execution_keys(load(project), "context 1")
     assert {k for k in keys if keys[k] != changed[k]} == {"prepare_a", "train_a", "compare"}
 
 
@@ -161,16 +201,16 @@ def test_keys_chain_through_dependencies_and_context(project: Path) -> None:
 
 def test_second_run_skips_and_param_change_reruns_only_dependents(project: Path) -> None:
     assert sorted(execute(project)) == ["compare", "prepare_a", "prepare_b", "train_a", "train_b"]
-    assert written(project, "train_b") == pytest.approx({**written(project, "train_b"), "value": 2, "split_name": "b"})
+    assert written(project, "train_b") == pytest.approx({**written(project, "train_b"), "value": 2, "test_day": 16})
     assert (project / "outputs/notebooks/train_b.ipynb").is_file()
 
     assert execute(project) == []
 
-    write_yaml(project / "params/splits/b.yaml", {"split_name": "b", "value": 5})
+    write_yaml(project / "params/splits/b.yaml", split_file("b", 5))
     assert sorted(execute(project)) == ["compare", "prepare_b", "train_b"]
     assert written(project, "prepare_b")["value"] == 5
-    ledger = runner.load_ledger()
-    assert ledger["report"]["executed"] and set(ledger["executions"]) == set(ledger["report"]["executions"])
+    record = ledger.load_ledger()
+    assert record["report"]["executed"] and set(record["executions"]) == set(record["report"]["executions"])
 
 
 def test_failure_names_cell_keeps_partial_and_last_good(project: Path) -> None:
@@ -180,7 +220,7 @@ def test_failure_names_cell_keeps_partial_and_last_good(project: Path) -> None:
     spec["executions"][2]["notebook"] = "fail"  # train_a now fails in its second cell
     write_yaml(project / "params/profiles/test.yaml", spec)
 
-    with pytest.raises(runner.NotebookFailed) as info:
+    with pytest.raises(executor.NotebookFailed) as info:
         execute(project)
     message = str(info.value)
     assert "train_a.failed.ipynb" in message and "ValueError: boom in cell 2" in message
@@ -215,5 +255,5 @@ def dask_cluster():
 def test_dask_scheduler_executes_the_plan(project: Path, dask_cluster) -> None:
     ran = execute(project, scheduler=dask_cluster.scheduler_address)
     assert sorted(ran) == ["compare", "prepare_a", "prepare_b", "train_a", "train_b"]
-    assert written(project, "compare")["split_name"] == "all"
+    assert written(project, "compare")["value"] == 99
     assert execute(project, scheduler=dask_cluster.scheduler_address) == []

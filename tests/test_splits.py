@@ -10,12 +10,11 @@ from lmna_scrna.errors import InputError
 from lmna_scrna.paths import params_dir
 from lmna_scrna.pp.splits import (
     assign_cells,
-    gsm_number,
     leave_one_day_out,
     make_split,
-    split_name,
+    split_identity,
 )
-from lmna_scrna.io.study import load_samples
+from lmna_scrna.io.study import gsm_number, load_samples
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +100,28 @@ def test_gsm_number():
 
 @pytest.mark.parametrize("name", ["original", "dm_t0_v16", "dm_t16_v0", "dm_t19_v0", "dm_t9_v0", "random_cells"])
 def test_split_parameter_files(sheet, name):
-    params = yaml.safe_load((params_dir() / "splits" / f"{name}.yaml").read_text())
-    assert set(params) == {"split_name", "split", "test_day", "val_day"}
+    """Each file defines its split by scheme and days; the file's stem is the name that follows."""
+    path = params_dir() / "splits" / f"{name}.yaml"
+    params, derived = split_identity(yaml.safe_load(path.read_text()), where=str(path))
+    assert set(params) == {"split", "test_day", "val_day"}
     split = make_split(params["split"], sheet, params["test_day"], params["val_day"])
-    assert split.name == params["split_name"] == name == split_name(params["split"], params["test_day"], params["val_day"])
+    assert split.name == derived == name
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"split": "day_matched", "test_day": 16, "val_day": 0, "split_name": "dm_t19_v0"}, "disagrees"),
+        ({"split": "original", "test_day": 19, "val_day": None}, "takes no test_day"),
+        ({"split": "day_matched", "test_day": 19}, "needs integer"),
+        ({"split": "random"}, "must be one of"),
+    ],
+)
+def test_split_identity_rejects_inconsistent_files(values, message):
+    with pytest.raises(InputError, match=f"dm_t19_v0.yaml: .*{message}"):
+        split_identity(values, where="split file params/splits/dm_t19_v0.yaml")
+
+
+def test_split_identity_accepts_a_matching_name():
+    values = {"split": "day_matched", "test_day": 19, "val_day": 0, "split_name": "dm_t19_v0"}
+    assert split_identity(values, where="x") == ({"split": "day_matched", "test_day": 19, "val_day": 0}, "dm_t19_v0")

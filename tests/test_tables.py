@@ -42,7 +42,8 @@ def fake_run(name: str, strength: float, seeds: tuple[int, ...] = (1, 2), **conf
     (folder / "baseline" / "metrics.json").write_text(to_json(baseline))
     pred.to_parquet(folder / "baseline" / "predictions.parquet")
     cfg = TrainConfig(**config).to_dict() | {
-        "seeds": list(seeds), "run": name, "split": {"name": split, "test_day": test_day, "val_day": val_day}}
+        "seeds": list(seeds), "run": name, "split": {"name": split, "scheme": "day_matched" if test_day is not None else split,
+                                              "test_day": test_day, "val_day": val_day}}
     (folder / "config.json").write_text(to_json(cfg))
     summary = {"run": name, "model": cfg["model"], "seeds": list(seeds),
                "metrics": summarise(per_seed), "baseline": scalar_metrics(baseline)}

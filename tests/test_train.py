@@ -18,7 +18,8 @@ from lmna_scrna import cli  # noqa: E402
 from lmna_scrna.tl import train  # noqa: E402
 from lmna_scrna.config import TrainConfig  # noqa: E402
 from lmna_scrna.errors import InputError  # noqa: E402
-from lmna_scrna.tl.evaluate import load_run  # noqa: E402
+from lmna_scrna.pp.assemble import resolve_data_path  # noqa: E402
+from lmna_scrna.tl.runs import load_run  # noqa: E402
 from lmna_scrna.io.study import load_samples  # noqa: E402
 
 FAST = TrainConfig(width=16, depth=1, epochs=4, batch_size=64, lr=1e-2, patience=8)
@@ -57,9 +58,9 @@ def test_same_seed_gives_identical_predictions(data_path, run_a, tmp_path):
 def test_run_folder_layout_and_load_run(run_b, data_path):
     for seed in (1, 2):
         names = {p.name for p in (run_b / f"seed_{seed}").iterdir()}
-        assert {"model.keras", "history.csv", "predictions.parquet", "metrics.json", "curves.png", "roc.png",
-                "confusion.png", "gsm_probability.png", "day_confusion.png"} <= names
+        assert names == {"model.keras", "history.csv", "predictions.parquet", "metrics.json"}
     assert not list(run_b.rglob("*.part*")), "temp files left behind"
+    assert not list(run_b.parent.glob(".building-*")), "build folders left behind"
     run = load_run(run_b)
     assert run["config"]["model"] == "B" and run["config"]["seeds"] == [1, 2]
     assert run["config"]["data_path"] == str(data_path) and run["config"]["fingerprint"].startswith("synthetic")
@@ -111,5 +112,31 @@ def test_cli_train_writes_run_and_reports_bad_input(data_path, tmp_path, monkeyp
 def test_missing_processed_file_names_the_command_that_writes_it(tmp_path, monkeypatch):
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
     with pytest.raises(InputError, match=r"dm_t9_v0\.h5ad does not exist.*papermill notebooks/01_prepare\.ipynb"):
-        train.resolve_data_path(None, "dm_t9_v0")
-    assert train.resolve_data_path(__file__, "ignored") == Path(__file__)
+        resolve_data_path(None, "dm_t9_v0")
+    assert resolve_data_path(__file__, "ignored") == Path(__file__)
+
+
+def test_failed_rerun_keeps_the_last_good_run_whole(data_path, tmp_path, monkeypatch):
+    """A re-run that dies after its first seed must not leave new and old seeds mixed under a finished marker."""
+    first = train.train_run(data_path, "rerun_A", FAST, seeds=[7], out_dir=tmp_path)
+    before = {p.relative_to(first): p.read_bytes() for p in first.rglob("*") if p.is_file()}
+    real_train_seed = train.train_seed
+
+    def die_on_second_seed(data, config, seed_dir):
+        if config.seed == 8:
+            raise KeyboardInterrupt
+        return real_train_seed(data, config, seed_dir)
+
+    monkeypatch.setattr(train, "train_seed", die_on_second_seed)
+    with pytest.raises(KeyboardInterrupt):
+        train.train_run(data_path, "rerun_A", FAST, seeds=[7, 8], out_dir=tmp_path)
+    after = {p.relative_to(first): p.read_bytes() for p in first.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rerun_A"]
+
+
+def test_stale_build_of_a_killed_run_is_removed(data_path, tmp_path):
+    stale = tmp_path / ".building-stale_A.12345"
+    (stale / "seed_1").mkdir(parents=True)
+    train.train_run(data_path, "stale_A", FAST, seeds=[7], out_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stale_A"]

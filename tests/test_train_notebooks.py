@@ -21,11 +21,12 @@ def test_training_notebook_runs_and_writes_the_run(notebook, model, tmp_path, mo
     out = tmp_path / f"{notebook}.ipynb"
     pm.execute_notebook(
         PROJECT_ROOT / "notebooks" / f"{notebook}.ipynb", out, kernel_name="python3", progress_bar=False,
-        parameters={"split_name": "tiny", **FAST}, cwd=PROJECT_ROOT / "notebooks",
+        parameters={"data_path": str(tmp_path / "processed" / "tiny.h5ad"), "run_name": f"tiny_{model}", **FAST},
+        cwd=PROJECT_ROOT / "notebooks",
     )
     run_dir = tmp_path / "runs" / f"tiny_{model}"
     assert json.loads((run_dir / "config.json").read_text())["model"] == model
-    assert (run_dir / "summary.json").is_file() and (run_dir / "seed_3" / "roc.png").is_file()
+    assert (run_dir / "summary.json").is_file() and (tmp_path / "figures" / f"tiny_{model}" / "roc.png").is_file()
     text = out.read_text()
     assert "Test genotype ROC-AUC" in text and "image/png" in text
 
@@ -36,5 +37,5 @@ def test_missing_processed_file_fails_with_the_command_to_make_it(tmp_path, monk
     with pytest.raises(pm.PapermillExecutionError, match="papermill notebooks/01_prepare.ipynb"):
         pm.execute_notebook(
             PROJECT_ROOT / "notebooks" / "03_train_A.ipynb", tmp_path / "out.ipynb", kernel_name="python3",
-            progress_bar=False, parameters={"split_name": "absent"}, cwd=PROJECT_ROOT / "notebooks",
+            progress_bar=False, parameters={"test_day": 16, "val_day": 9}, cwd=PROJECT_ROOT / "notebooks",
         )

@@ -122,7 +122,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from .report.plan import run_report
+    from .report.execute import run_report
 
     index = run_report(
         profile=args.profile,

@@ -42,7 +42,8 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ..errors import InputError
-from .study import DAYS, load_samples
+from ..paths import default_raw_dir
+from .study import DAYS, gsm_number, load_samples
 
 log = logging.getLogger(__name__)
 
@@ -274,6 +275,21 @@ def simulate(
     return out
 
 
+def resolve_raw_dir(raw_dir: str | Path | None, profile: str = "full") -> Path:
+    """``raw_dir`` as given (it must be a folder), or the profile's simulated data, simulated on first use.
+
+    Lets every notebook and the report run on the default data with no set-up
+    step, while an explicit folder (real GEO files) is never simulated into.
+    """
+    if raw_dir is not None:
+        path = Path(raw_dir).resolve()
+        if not path.is_dir():
+            raise InputError(f"raw-data folder {path} does not exist or is not a folder")
+        return path
+    log.info("no raw-data folder given: using the simulated %r data set", profile)
+    return simulate(default_raw_dir(profile), profile=profile).resolve()
+
+
 def _reusable(out: Path, marker: dict) -> bool:
     """True if `out` holds exactly the dataset asked for; raise if it holds anything else."""
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
@@ -376,7 +392,7 @@ def _day_batch(seed: int, day: int, n_genes: int) -> np.ndarray:
 
 def simulate_library(design: Design, gsm: str, condition: str, day: int, size: Profile, seed: int) -> Library:
     """Simulate one GSM from its own random stream, in chunks of cells to bound memory."""
-    rng = _rng(seed, _GSM_STREAM, _gsm_key(gsm))
+    rng = _rng(seed, _GSM_STREAM, gsm_number(gsm))
     day_pos = DAYS.index(day)
     depth_factor = float(np.clip(np.exp(rng.normal(0.0, LIBRARY_DEPTH_LOG_SD)), *LIBRARY_DEPTH_FACTOR_RANGE))
     log_profile = _library_log_profile(design, rng, condition, day, seed)
@@ -424,12 +440,6 @@ def _library_log_profile(design: Design, rng: np.random.Generator, condition: st
 def _kind_code(kind: str) -> int:
     """Code of a QC-failure kind in the per-cell `kind` array (0 is a healthy cell)."""
     return QC_KINDS.index(kind) + 1
-
-
-def _gsm_key(gsm: str) -> int:
-    """The accession number of GSM<digits>, else the name's bytes (hash() is salted per process)."""
-    digits = gsm.removeprefix("GSM")
-    return int(digits) if digits.isdigit() else int.from_bytes(gsm.encode(), "big")
 
 
 def _qc_kinds(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -72,3 +72,11 @@ def days_with_both_genotypes(sheet: pd.DataFrame) -> list[int]:
     """Days at which a genotype comparison is not confounded with day (0, 9, 16, 19 here)."""
     per_day = sheet.groupby("day")["condition"].nunique()
     return sorted(int(d) for d, n in per_day.items() if n == len(CONDITIONS))
+
+
+def gsm_number(gsm: str) -> int:
+    """The integer of a GEO accession ("GSM8325046" → 8325046), used in RNG seeds."""
+    digits = gsm[3:] if gsm.upper().startswith("GSM") else ""
+    if not digits.isdigit():
+        raise InputError(f"{gsm!r} is not a GEO sample accession (GSM followed by digits)")
+    return int(digits)

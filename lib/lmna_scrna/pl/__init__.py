@@ -1,0 +1,40 @@
+"""Plotting: every figure of the report, in one style (`style`)."""
+
+from .design import (
+    design_grid,
+    embed_train_fitted,
+    embedding_plot,
+    partition_grid,
+    partition_table,
+    subsample_cells,
+    variance_explained,
+    variance_explained_plot,
+)
+from .qc import hvg_plot, qc_summary, qc_violins, split_size_plot, split_sizes
+from .style import GENOTYPE_COLORS, PARTITION_COLORS, save_figure
+from .training import plot_confusion, plot_gsm_probability, plot_history, plot_roc, plot_roc_curves, seed_figures
+
+__all__ = [
+    "GENOTYPE_COLORS",
+    "PARTITION_COLORS",
+    "design_grid",
+    "embed_train_fitted",
+    "embedding_plot",
+    "hvg_plot",
+    "partition_grid",
+    "partition_table",
+    "plot_confusion",
+    "plot_gsm_probability",
+    "plot_history",
+    "plot_roc",
+    "plot_roc_curves",
+    "qc_summary",
+    "qc_violins",
+    "save_figure",
+    "seed_figures",
+    "split_size_plot",
+    "split_sizes",
+    "subsample_cells",
+    "variance_explained",
+    "variance_explained_plot",
+]

@@ -18,9 +18,10 @@ import seaborn as sns
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from .qc import GENOTYPE_COLORS, PARTITION_COLORS
-from ..pp.splits import PARTITIONS, Split, gsm_number
+from ..pp.gsm_pass import subsample
+from ..pp.splits import PARTITIONS, Split
 from ..io.study import CONDITIONS
+from .style import GENOTYPE_COLORS, PARTITION_COLORS
 
 FACTORS: tuple[str, ...] = ("day", "condition", "gsm")
 _MIXED = "mixed"
@@ -77,7 +78,7 @@ def partition_grid(splits: list[Split], sheet: pd.DataFrame) -> Figure:
 
 
 def subsample_cells(adata: ad.AnnData, per_gsm: int, seed: int) -> ad.AnnData:
-    """At most ``per_gsm`` cells of each GSM, drawn by a generator seeded by (seed, GSM).
+    """At most ``per_gsm`` cells of each GSM, drawn as the per-GSM pass subsamples (seeded by seed, GSM).
 
     Cells are drawn from each GSM's cells sorted by name, so the draw does not
     depend on the order of the AnnData's rows.
@@ -85,8 +86,7 @@ def subsample_cells(adata: ad.AnnData, per_gsm: int, seed: int) -> ad.AnnData:
     keep = []
     for gsm, idx in adata.obs.groupby("gsm", observed=True).indices.items():
         idx = idx[np.argsort(adata.obs_names[idx])]
-        rng = np.random.default_rng(np.random.SeedSequence([seed, gsm_number(str(gsm))]))
-        keep.append(idx[rng.choice(idx.size, size=min(per_gsm, idx.size), replace=False)])
+        keep.append(idx[subsample(idx.size, per_gsm, seed, str(gsm))])
     return adata[np.sort(np.concatenate(keep))].copy()
 
 

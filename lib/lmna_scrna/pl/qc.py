@@ -15,9 +15,8 @@ from matplotlib.figure import Figure
 
 from ..config import PrepParams
 from ..pp.splits import PARTITIONS
+from .style import GENOTYPE_COLORS, PARTITION_COLORS
 
-PARTITION_COLORS: dict[str, str] = {"train": "#4C72B0", "val": "#DD8452", "test": "#C44E52"}
-GENOTYPE_COLORS: dict[str, str] = {"Control": "#8172B3", "Patient": "#CCB974"}
 
 
 def qc_violins(qc: pd.DataFrame, params: PrepParams) -> Figure:

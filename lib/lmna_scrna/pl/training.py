@@ -2,7 +2,7 @@
 
 Every function draws from plain data (a history DataFrame, a predictions
 DataFrame, a metrics dict), so a notebook can redraw a finished run from
-`evaluate.load_run` without retraining, and `save_figure` writes the PNG
+`tl.load_run` without retraining, and `style.save_figure` writes the PNG
 atomically. Nothing here selects a GUI backend: callers in scripts and tests
 run under Agg, notebooks under their inline backend.
 """
@@ -20,16 +20,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix, roc_curve
 
-from ..atomic import atomic_path
 from ..tl.evaluate import auc_or_nan, day_columns
 from ..io.study import CONDITIONS, DAYS
-
-
-def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
-    """Write `fig` as PNG atomically (a killed run leaves no truncated image)."""
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
-    return Path(path)
+from .style import save_figure
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:

@@ -12,7 +12,7 @@ The written .h5ad is the contract with training:
 * ``obs``: gsm, condition, day, replicate, split, y_geno, y_day, barcode;
   index "<gsm>:<barcode>"; cells ordered by GSM accession, then as in the GSM's files;
 * ``var``: index gene_id; gene_id, symbol, mean, std (train-fitted; std 0 → 1);
-* ``uns``: ``params`` (PrepParams as a dict); ``split`` (name, kind, train,
+* ``uns``: ``params`` (PrepParams as a dict); ``split`` (name, scheme, kind, train,
   val, test, test_day, val_day, plus fractions for random_cells; a day the
   split does not use is stored as -1 because HDF5 cannot hold None);
   ``qc`` (lists over GSMs: gsm, cells_raw, cells_qc, cells_kept, mean_pct_mt
@@ -20,6 +20,8 @@ The written .h5ad is the contract with training:
   files); ``fingerprint`` (hash of inputs, params and split); ``source``
   ("simulated" when the raw folder has ground_truth.json, else "real");
   ``version`` (of lmna_scrna).
+
+`load_processed` reads the contract back for training; nothing else parses the file.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import anndata as ad
@@ -43,26 +46,13 @@ from ..errors import InputError
 from .genes import FeatureScaling, GeneStats, fit_scaling, gene_table
 from .gsm_pass import CachedGSM, load_gsms
 from ..paths import cache_dir as default_cache_dir
-from ..paths import default_raw_dir
+from ..paths import processed_path
 from .splits import Split, assign_cells
 
 log = logging.getLogger(__name__)
 
 #: Stored in uns for a test_day/val_day a split does not use (HDF5 has no None).
 NO_DAY = -1
-
-
-def resolve_raw_dir(raw_dir: str | Path | None, profile: str = "full") -> Path:
-    """``raw_dir``, or the profile's simulated default data, simulated on first use.
-
-    Lets every notebook run on the default data with no set-up step, while an
-    explicit ``raw_dir`` (real GEO files) is used as given and never simulated into.
-    """
-    if raw_dir is not None:
-        return Path(raw_dir)
-    from ..io.simulate import simulate
-
-    return simulate(default_raw_dir(profile), profile=profile)
 
 
 def cache_split(
@@ -109,18 +99,37 @@ def train_stats(cached: dict[str, CachedGSM], partitions: dict[str, np.ndarray])
 
 @dataclass(frozen=True)
 class FittedSplit:
-    """The outcome of pass 1: cached GSMs, each cell's partition, the train fit."""
+    """The outcome of pass 1, computed once and read by everything that describes the split.
 
+    The processed .h5ad (`write_split`), the QC table and the gene table all
+    come from this one object, so a notebook parses, fingerprints and fits a
+    split once however many views of it it shows.
+    """
+
+    split: Split
+    params: PrepParams
+    source: str  # "simulated" or "real"
+    info: pd.DataFrame  # the sample sheet indexed by GSM
     cached: dict[str, CachedGSM]
     partitions: dict[str, np.ndarray]
     stats: GeneStats
     scaling: FeatureScaling
+
+    def qc_table(self) -> pd.DataFrame:
+        """Per-cell QC metrics of every raw cell of the split's GSMs, with pass/kept flags."""
+        return pd.concat([c.load_qc().assign(gsm=gsm) for gsm, c in self.cached.items()], ignore_index=True)
+
+    def gene_table(self) -> pd.DataFrame:
+        """Every gene's train mean, variance, detection count and HVG flag (the mean–variance plot)."""
+        ref = next(iter(self.cached.values()))
+        return gene_table(self.stats, self.scaling, ref.gene_ids, ref.gene_symbols)
 
 
 def fit_split(
     raw_dir: Path, split: Split, sheet: pd.DataFrame, params: PrepParams, cache_dir: Path | None = None
 ) -> FittedSplit:
     """Pass 1 in full: cache the GSMs, assign cells, fit HVGs and scaling on train."""
+    raw_dir = Path(raw_dir)
     cached = cache_split(raw_dir, split, sheet, params, cache_dir)
     partitions = cell_partitions(cached, split, params.seed)
     stats = train_stats(cached, partitions)
@@ -129,24 +138,8 @@ def fit_split(
         "%s: %d train cells, %d HVGs fitted (of %d genes)",
         split.name, stats.n_cells, scaling.genes.size, stats.sum.size,
     )
-    return FittedSplit(cached, partitions, stats, scaling)
-
-
-def split_gene_table(
-    raw_dir: Path, split: Split, sheet: pd.DataFrame, params: PrepParams, cache_dir: Path | None = None
-) -> pd.DataFrame:
-    """Every gene's train mean, variance, detection count and HVG flag (the mean–variance plot)."""
-    fit = fit_split(raw_dir, split, sheet, params, cache_dir)
-    ref = next(iter(fit.cached.values()))
-    return gene_table(fit.stats, fit.scaling, ref.gene_ids, ref.gene_symbols)
-
-
-def split_qc_table(
-    raw_dir: Path, split: Split, sheet: pd.DataFrame, params: PrepParams, cache_dir: Path | None = None
-) -> pd.DataFrame:
-    """Per-cell QC metrics of every raw cell of the split's GSMs, with pass/kept flags."""
-    cached = cache_split(raw_dir, split, sheet, params, cache_dir)
-    return pd.concat([c.load_qc().assign(gsm=gsm) for gsm, c in cached.items()], ignore_index=True)
+    source = "simulated" if (raw_dir / "ground_truth.json").is_file() else "real"
+    return FittedSplit(split, params, source, sheet.set_index("gsm"), cached, partitions, stats, scaling)
 
 
 def prepare_split(
@@ -157,18 +150,20 @@ def prepare_split(
     out: Path,
     cache_dir: Path | None = None,
 ) -> Path:
-    """Write one split's processed .h5ad (schema in the module docstring); return its path.
+    """Pass 1 and 2: fit the split and write its processed .h5ad; return its path."""
+    return write_split(fit_split(raw_dir, split, sheet, params, cache_dir), out)
+
+
+def write_split(fit: FittedSplit, out: Path) -> Path:
+    """Pass 2: write one split's processed .h5ad (schema in the module docstring); return its path.
 
     On any error nothing is written and an existing file at ``out`` is left as it was.
     """
-    raw_dir, out = Path(raw_dir), Path(out)
-    fit = fit_split(raw_dir, split, sheet, params, cache_dir)
-    cached, partitions, scaling = fit.cached, fit.partitions, fit.scaling
+    out, split, cached, scaling = Path(out), fit.split, fit.cached, fit.scaling
     blocks, obs_parts, qc_rows = [], [], []
-    info = sheet.set_index("gsm")
     for gsm, c in tqdm(cached.items(), desc=f"{split.name}: scale GSMs", unit="GSM"):
         blocks.append(scaling.transform(c.load_X()))
-        obs_parts.append(_obs_block(gsm, c.barcodes, partitions[gsm], info.loc[gsm]))
+        obs_parts.append(_obs_block(gsm, c.barcodes, fit.partitions[gsm], fit.info.loc[gsm]))
         qc = c.load_qc()
         qc_rows.append(
             {"gsm": gsm, "cells_raw": len(qc), "cells_qc": int(qc["pass_qc"].sum()),
@@ -191,12 +186,12 @@ def prepare_split(
         obs=obs,
         var=var,
         uns={
-            "params": params.to_dict(),
+            "params": fit.params.to_dict(),
             "split": _split_uns(split),
             "qc": pd.DataFrame(qc_rows).to_dict(orient="list"),
             "input_fingerprints": inputs,
-            "fingerprint": dataset_fingerprint(inputs, params, split),
-            "source": "simulated" if (raw_dir / "ground_truth.json").is_file() else "real",
+            "fingerprint": dataset_fingerprint(inputs, fit.params, split),
+            "source": fit.source,
             "version": __version__,
         },
     )
@@ -256,6 +251,7 @@ def _split_uns(split: Split) -> dict[str, object]:
     """The split as HDF5 can store it: None → NO_DAY, empty lists as empty string arrays."""
     out: dict[str, object] = {
         "name": split.name,
+        "scheme": split.scheme,
         "kind": split.kind,
         "test_day": NO_DAY if split.test_day is None else split.test_day,
         "val_day": NO_DAY if split.val_day is None else split.val_day,
@@ -265,3 +261,57 @@ def _split_uns(split: Split) -> dict[str, object]:
     if split.fractions is not None:
         out["fractions"] = list(split.fractions)
     return out
+
+
+#: obs columns training needs from a processed split.
+REQUIRED_OBS: tuple[str, ...] = ("gsm", "condition", "day", "split", "y_geno", "y_day")
+
+
+@dataclass(frozen=True)
+class ProcessedData:
+    """A processed split held in memory: dense float32 features plus the cell table."""
+
+    path: Path
+    X: np.ndarray
+    obs: pd.DataFrame
+    fingerprint: str
+    source: str
+    split: dict[str, Any]
+
+    def mask(self, part: str) -> np.ndarray:
+        return (self.obs["split"] == part).to_numpy()
+
+
+def resolve_data_path(data_path: str | Path | None, split_name: str) -> Path:
+    """The processed file a training notebook reads; if missing, say which command writes it."""
+    path = Path(data_path) if data_path is not None else processed_path(split_name)
+    if not path.is_file():
+        raise InputError(
+            f"processed split {path} does not exist; write it with `papermill notebooks/01_prepare.ipynb "
+            f"outputs/notebooks/01_prepare_{split_name}.ipynb -f params/splits/{split_name}.yaml` (or `make report`)"
+        )
+    return path
+
+
+def load_processed(path: str | Path) -> ProcessedData:
+    """Read a processed .h5ad (schema of the preprocessing contract) and densify X once."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"processed data {path} does not exist")
+    adata = ad.read_h5ad(path)
+    missing = [c for c in REQUIRED_OBS if c not in adata.obs]
+    if missing:
+        raise InputError(f"processed data {path} lacks obs column(s) {', '.join(missing)}")
+    X = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
+    obs = adata.obs[list(REQUIRED_OBS)].copy()
+    obs["split"] = obs["split"].astype(str)
+    obs["gsm"] = obs["gsm"].astype(str)
+    obs["condition"] = obs["condition"].astype(str)
+    return ProcessedData(
+        path=path,
+        X=np.ascontiguousarray(X, dtype=np.float32),
+        obs=obs,
+        fingerprint=str(adata.uns.get("fingerprint", "")),
+        source=str(adata.uns.get("source", "unknown")),
+        split=dict(adata.uns.get("split", {})),
+    )

@@ -44,8 +44,8 @@ from tqdm.auto import tqdm
 from ..atomic import atomic_path
 from ..config import PrepParams
 from ..errors import InputError
+from ..io.study import gsm_number
 from .genes import GeneStats
-from .splits import gsm_number
 
 log = logging.getLogger(__name__)
 

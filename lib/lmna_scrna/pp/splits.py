@@ -17,13 +17,14 @@ every honest split assigns whole GSMs. Three schemes are provided:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..io.study import days_with_both_genotypes
+from ..io.study import days_with_both_genotypes, gsm_number
 
 SplitKind = Literal["gsm", "cells"]
 Partition = Literal["train", "val", "test"]
@@ -32,6 +33,9 @@ PARTITIONS: tuple[Partition, ...] = ("train", "val", "test")
 #: The paper's original split (§2.3.2).
 ORIGINAL_TEST: tuple[str, ...] = ("GSM8325052", "GSM8325056")
 ORIGINAL_VAL: tuple[str, ...] = ("GSM8325049", "GSM8325054")
+
+#: The split schemes a split parameter file can name.
+SCHEMES: tuple[str, ...] = ("original", "day_matched", "random_cells")
 
 #: Cell fractions of the ``random_cells`` split (train, val, test).
 RANDOM_CELL_FRACTIONS: tuple[float, float, float] = (0.70, 0.15, 0.15)
@@ -62,6 +66,7 @@ class Split:
     test_day: int | None = None
     val_day: int | None = None
     fractions: tuple[float, float, float] | None = None
+    scheme: str = "custom"  # one of SCHEMES for the splits this module builds
 
     def __post_init__(self) -> None:
         # Sorted lists make two splits with the same membership equal, so outputs
@@ -91,6 +96,7 @@ class Split:
             "test_day": self.test_day,
             "val_day": self.val_day,
             "fractions": list(self.fractions) if self.fractions else None,
+            "scheme": self.scheme,
         }
 
 
@@ -99,12 +105,35 @@ def split_name(kind: str, test_day: int | None = None, val_day: int | None = Non
     return f"dm_t{test_day}_v{val_day}" if kind == "day_matched" else kind
 
 
+def split_identity(values: Mapping[str, Any], where: str) -> tuple[dict[str, Any], str]:
+    """What defines a split in a parameter file (``split``, ``test_day``, ``val_day``) and its name.
+
+    The name follows from the scheme and days, so it cannot disagree with them;
+    a ``split_name`` written in the file is checked, and a mismatch is an error
+    naming `where`. Days belong to day-matched splits only.
+    """
+    kind = values.get("split")
+    if kind not in SCHEMES:
+        raise InputError(f"{where}: `split` must be one of {', '.join(SCHEMES)} (got {kind!r})")
+    test_day, val_day = values.get("test_day"), values.get("val_day")
+    if kind != "day_matched" and (test_day is not None or val_day is not None):
+        raise InputError(f"{where}: split {kind} takes no test_day/val_day (got {test_day}, {val_day})")
+    if kind == "day_matched" and not (isinstance(test_day, int) and isinstance(val_day, int)):
+        raise InputError(f"{where}: split day_matched needs integer test_day and val_day (got {test_day}, {val_day})")
+    name = split_name(kind, test_day, val_day)
+    written = values.get("split_name")
+    if written is not None and written != name:
+        raise InputError(f"{where}: split_name {written!r} disagrees with the split it defines ({name})")
+    identity = {k: v for k, v in values.items() if k != "split_name"}
+    return identity | {"split": kind, "test_day": test_day, "val_day": val_day}, name
+
+
 def original(sheet: pd.DataFrame) -> Split:
     """The paper's split: test 5052+5056, val 5049+5054, train the other eight."""
     _require_gsms(sheet, ORIGINAL_TEST + ORIGINAL_VAL, "original")
     held = set(ORIGINAL_TEST + ORIGINAL_VAL)
     train = tuple(sorted(g for g in sheet["gsm"] if g not in held))
-    return Split("original", "gsm", train, ORIGINAL_VAL, ORIGINAL_TEST)
+    return Split("original", "gsm", train, ORIGINAL_VAL, ORIGINAL_TEST, scheme="original")
 
 
 def day_matched(sheet: pd.DataFrame, test_day: int | None, val_day: int | None) -> Split:
@@ -129,12 +158,14 @@ def day_matched(sheet: pd.DataFrame, test_day: int | None, val_day: int | None) 
     test, val = _gsms_on(sheet, test_day), _gsms_on(sheet, val_day)
     train = tuple(sorted(g for g in sheet["gsm"] if g not in set(test + val)))
     name = split_name("day_matched", test_day, val_day)
-    return Split(name, "gsm", train, val, test, test_day=test_day, val_day=val_day)
+    return Split(name, "gsm", train, val, test, test_day=test_day, val_day=val_day, scheme="day_matched")
 
 
 def random_cells(sheet: pd.DataFrame) -> Split:
     """Every GSM contributes cells to all three partitions (library leakage on purpose)."""
-    return Split("random_cells", "cells", tuple(sorted(sheet["gsm"])), (), (), fractions=RANDOM_CELL_FRACTIONS)
+    return Split(
+        "random_cells", "cells", tuple(sorted(sheet["gsm"])), (), (), fractions=RANDOM_CELL_FRACTIONS, scheme="random_cells"
+    )
 
 
 def make_split(kind: str, sheet: pd.DataFrame, test_day: int | None = None, val_day: int | None = None) -> Split:
@@ -189,14 +220,6 @@ def assign_cells(split: Split, gsm: str, n_cells: int, seed: int) -> np.ndarray:
     labels[order[n_train : n_train + n_val]] = "val"
     labels[order[n_train + n_val :]] = "test"
     return labels
-
-
-def gsm_number(gsm: str) -> int:
-    """The integer of a GEO accession ("GSM8325046" → 8325046), used in RNG seeds."""
-    digits = gsm[3:] if gsm.upper().startswith("GSM") else ""
-    if not digits.isdigit():
-        raise InputError(f"{gsm!r} is not a GEO sample accession (GSM followed by digits)")
-    return int(digits)
 
 
 def _gsms_on(sheet: pd.DataFrame, day: int) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from . import tables
 from ..atomic import write_text_atomic
 from ..errors import InputError, LmnaError
 from ..paths import PROJECT_ROOT, processed_path
-from .plan import load_ledger, notebooks_out_dir
+from .ledger import load_ledger, notebooks_out_dir
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def data_source(ledger: dict[str, Any]) -> str:
     import anndata
 
     for entry in ledger.values():
-        split = entry["parameters"].get("split_name")
+        split = entry.get("split")
         if split and processed_path(split).is_file():
             adata = anndata.read_h5ad(processed_path(split), backed="r")
             try:

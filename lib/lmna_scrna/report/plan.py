@@ -1,17 +1,14 @@
-"""Execute the report's notebooks with papermill: plan, content-hash cache, parallel executors.
+"""Plan the report: a profile and its sweeps → notebook executions and their dependency graph.
 
 A profile (``params/profiles/<name>.yaml``) lists every notebook execution.
-The runner turns it into a dependency graph and gives each execution a key:
-a hash of its notebook, its parameters, the parameter files it reads, the
-library's source, the data's fingerprint and the keys of the executions it
-depends on. An execution runs only when its key differs from the one recorded
-at its last success, and because keys chain through the graph, changing one
-split's parameter file re-executes exactly what lies downstream of it.
+This module turns it into executions, each with the parameters its notebook
+declares and the executions it waits for; `ledger` keys them and `execute`
+runs the stale ones.
 
 Profile schema (paths are relative to the profile file)::
 
     data: smoke                  # scale of the simulated data used when --data is not given
-    parameters: {profile: smoke, seeds: [42]}   # given to every execution
+    parameters: {profile: smoke}                # given to every notebook that declares them
     stages: {train: {epochs: 3}}                # given to every execution of a stage
     executions:
       - id: prepare_original
@@ -25,45 +22,37 @@ Profile schema (paths are relative to the profile file)::
 
 Parameters are merged in this order, later winning: the split's params_file,
 the sweep run's settings, the profile's ``parameters``, its ``stages`` entry,
-the execution's own ``parameters``. A parameter whose name ends in ``_file``
-is a path: it is passed absolute and its content is part of the key.
+the execution's own ``parameters``. A notebook receives only the names its
+``parameters`` cell declares (papermill's `inspect_notebook`): the split file's
+and the profile-wide values go to the notebooks that declare them (a name no
+notebook of the profile declares is an error), while a sweep run's, a stage's
+and an execution's own values must be declared by the notebook they are given
+to. A parameter whose name ends in ``_file`` is a path: it is passed absolute
+and its content is part of the key.
 
-Dependencies are inferred from the stage of each notebook: an execution waits
-for the executions of the stages it reads (`STAGE_READS`) that work on the same
-``split_name``; a `GLOBAL_STAGES` execution (the comparison) waits for all of them.
+A split file defines a split by its kind and days (`pp.splits.split_identity`);
+its name follows from them. Dependencies are inferred from the stage of each
+notebook: an execution waits for the executions of the stages it reads
+(`STAGE_READS`) on the same split; a `GLOBAL_STAGES` execution (the
+comparison) waits for all of them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import multiprocessing
-import os
-import sys
-import time
-from collections.abc import Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from tqdm.auto import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
-from .. import __version__
-from ..atomic import write_text_atomic
-from ..errors import InputError, LmnaError
-from ..paths import PROJECT_ROOT, default_raw_dir, default_sheet_path, outputs_dir, params_dir
-
-log = logging.getLogger(__name__)
+from ..errors import InputError
+from ..paths import PROJECT_ROOT, params_dir
+from ..pp.splits import split_identity
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
-LIBRARY_DIR = Path(__file__).resolve().parent
-KERNEL_NAME = "python3"
 
 #: Stage of each project notebook (a profile may name the stage of any other notebook).
 NOTEBOOK_STAGES: dict[str, str] = {
@@ -86,10 +75,6 @@ STAGE_READS: dict[str, tuple[str, ...]] = {
 GLOBAL_STAGES: frozenset[str] = frozenset({"compare"})
 
 
-class NotebookFailed(LmnaError):
-    """A notebook raised; the message names the kept partial notebook and the failing cell."""
-
-
 @dataclass(frozen=True)
 class Execution:
     """One papermill run of one notebook with one parameter set."""
@@ -100,6 +85,12 @@ class Execution:
     parameters: dict[str, Any] = field(hash=False)
     files: tuple[Path, ...] = ()  # parameter files read (their content is part of the key)
     after: tuple[str, ...] = ()  # ids this execution waits for
+    split: str | None = None  # name of the split it works on (from its split file), None for global ones
+    accepts: frozenset[str] = frozenset()  # the names its notebook's parameters cell declares
+
+    def runtime(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Values known only at run time (the raw-data folder), kept to the names the notebook declares."""
+        return {k: v for k, v in values.items() if k in self.accepts}
 
 
 @dataclass(frozen=True)
@@ -120,32 +111,10 @@ class Sweep:
     """A sweep file: the split every run uses and each run's parameter overrides."""
 
     path: Path
-    split: dict[str, Any]
+    split: dict[str, Any]  # the split file's identity: split (kind), test_day, val_day
+    split_name: str
     split_file: Path
     runs: dict[str, dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Task:
-    """What a worker needs to execute one notebook (plain data: it crosses process boundaries)."""
-
-    id: str
-    source: str
-    output: str
-    parameters: dict[str, Any]
-    cwd: str
-    env: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A worker's answer; failures come back as data, so no exception has to be pickled."""
-
-    id: str
-    ok: bool
-    seconds: float
-    notebook: str  # the executed notebook (the `.failed.ipynb` one on failure)
-    error: str = ""
 
 
 # --------------------------------------------------------------------------- parameter files
@@ -179,7 +148,21 @@ def load_sweep(path: str | Path) -> Sweep:
         raise InputError(f"sweep file {path} needs `params_file` (the split) and a non-empty `runs` mapping")
     split_file = (path.parent / data["params_file"]).resolve()
     runs = {str(name): dict(values or {}) for name, values in data["runs"].items()}
-    return Sweep(path=path, split=_read_yaml(split_file), split_file=split_file, runs=runs)
+    split, name = read_split_file(split_file)
+    return Sweep(path=path, split=split, split_name=name, split_file=split_file, runs=runs)
+
+
+def read_split_file(path: Path) -> tuple[dict[str, Any], str]:
+    """A split parameter file's identity (split, test_day, val_day) and the name that follows from it."""
+    return split_identity(_read_yaml(path), where=f"split file {path}")
+
+
+@cache
+def notebook_parameters(notebook: Path) -> frozenset[str]:
+    """The names a notebook's ``parameters`` cell declares (its signature, in papermill's terms)."""
+    import papermill
+
+    return frozenset(papermill.inspect_notebook(str(notebook)))
 
 
 def sweep_run_name(run: str) -> str:
@@ -217,6 +200,7 @@ def load_profile(profile: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Pr
     for entry in entries:
         executions.extend(_expand_entry(entry, spec, path, notebooks_dir))
     _check_unique_ids(executions, path)
+    _check_offered_names(executions, spec, path)
     executions = _with_inferred_dependencies(executions, path)
     return Profile(
         name=path.stem,
@@ -241,26 +225,31 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
         )
     base = path.parent
     split_params: dict[str, Any] = {}
+    split: str | None = None
     files: list[Path] = []
     if entry.get("params_file"):
         split_file = (base / entry["params_file"]).resolve()
-        split_params = _read_yaml(split_file)
+        split_params, split = read_split_file(split_file)
         files.append(split_file)
     variants: dict[str, dict[str, Any]] = {str(entry["id"]): {}}
     if entry.get("sweep_file"):
         sweep = load_sweep(base / entry["sweep_file"])
-        split_params = {**sweep.split, **split_params}
+        if split is None:
+            split_params, split = sweep.split, sweep.split_name
         files += [sweep.path, sweep.split_file]
         variants = {sweep_run_name(run): {**values, "run_name": sweep_run_name(run)} for run, values in sweep.runs.items()}
+    accepts = notebook_parameters(notebook)
+    own = {**((spec.get("stages") or {}).get(stage) or {}), **(entry.get("parameters") or {})}
     executions = []
     for exec_id, variant in variants.items():
-        merged = {
-            **split_params,
-            **variant,
-            **(spec.get("parameters") or {}),
-            **((spec.get("stages") or {}).get(stage) or {}),
-            **(entry.get("parameters") or {}),
-        }
+        undeclared = sorted((set(variant) | set(own)) - accepts)
+        if undeclared:
+            raise InputError(
+                f"profile {path}, execution {exec_id}: notebook {notebook.name} declares no parameter "
+                f"{', '.join(undeclared)} (it declares {', '.join(sorted(accepts))})"
+            )
+        merged = {**split_params, **variant, **(spec.get("parameters") or {}), **own}
+        merged = {k: v for k, v in merged.items() if k in accepts}
         params, param_files = _resolve_file_parameters(merged, base)
         executions.append(
             Execution(
@@ -270,9 +259,21 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
                 parameters=params,
                 files=tuple(files + param_files),
                 after=tuple(str(a) for a in entry.get("after") or ()),
+                split=split,
+                accepts=accepts,
             )
         )
     return executions
+
+
+def _check_offered_names(executions: list[Execution], spec: dict[str, Any], path: Path) -> None:
+    """A profile-wide parameter that no notebook of the profile declares is a typo, not a no-op."""
+    declared = frozenset().union(*(e.accepts for e in executions))
+    unknown = sorted(set(spec.get("parameters") or {}) - declared)
+    if unknown:
+        raise InputError(
+            f"profile {path}: parameter(s) {', '.join(unknown)} of `parameters` are declared by none of its notebooks"
+        )
 
 
 def _check_unique_ids(executions: list[Execution], path: Path) -> None:
@@ -296,10 +297,9 @@ def _with_inferred_dependencies(executions: list[Execution], path: Path) -> list
             u.id
             for u in executions
             if u.stage in reads
-            and (e.stage in GLOBAL_STAGES or u.parameters.get("split_name") == e.parameters.get("split_name"))
+            and (e.stage in GLOBAL_STAGES or u.split == e.split)
         ]
-        after = tuple(dict.fromkeys([*e.after, *inferred]))
-        out.append(Execution(e.id, e.notebook, e.stage, e.parameters, e.files, after))
+        out.append(dataclasses.replace(e, after=tuple(dict.fromkeys([*e.after, *inferred]))))
     return out
 
 
@@ -319,291 +319,3 @@ def _topological(executions: list[Execution], path: Path) -> list[Execution]:
     return order
 
 
-# --------------------------------------------------------------------------- content keys
-
-
-def _sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def library_fingerprint() -> str:
-    """Hash of the package's source: notebooks are thin, so the library is an input of every one."""
-    digest = hashlib.sha256()
-    for source in sorted(LIBRARY_DIR.rglob("*.py")):
-        digest.update(source.relative_to(LIBRARY_DIR).as_posix().encode() + b"\0")
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
-
-
-def data_fingerprint(data_dir: Path) -> str:
-    """Identity of the raw data and the sample sheet (cheap: tenx.file_fingerprint of each file)."""
-    from ..io.tenx import file_fingerprint
-
-    files = sorted(p for p in Path(data_dir).rglob("*") if p.is_file())
-    if not files:
-        raise InputError(f"raw-data folder {data_dir} is empty or does not exist")
-    return file_fingerprint([*files, default_sheet_path()])
-
-
-def execution_keys(profile: Profile, context: str) -> dict[str, str]:
-    """Key of every execution: its own inputs plus its dependencies' keys (so changes propagate)."""
-    keys: dict[str, str] = {}
-    for e in profile.executions:
-        payload = {
-            "notebook": _sha256_file(e.notebook),
-            "parameters": {k: v for k, v in e.parameters.items() if not k.endswith("_file")},
-            "files": sorted(_sha256_file(f) for f in e.files),
-            "after": {a: keys[a] for a in sorted(e.after)},
-            "context": context,
-        }
-        keys[e.id] = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-    return keys
-
-
-# --------------------------------------------------------------------------- ledger
-
-
-def notebooks_out_dir() -> Path:
-    """Executed notebooks: outputs/notebooks/<id>.ipynb (the book copies them from here)."""
-    return outputs_dir() / "notebooks"
-
-
-def ledger_path() -> Path:
-    return notebooks_out_dir() / "ledger.json"
-
-
-def load_ledger() -> dict[str, Any]:
-    """The record of past successes: {"executions": {id: {...}}, "report": {last report run}}."""
-    path = ledger_path()
-    if not path.is_file():
-        return {"executions": {}, "report": {}}
-    return json.loads(path.read_text())
-
-
-def _save_ledger(ledger: dict[str, Any]) -> None:
-    write_text_atomic(ledger_path(), json.dumps(ledger, indent=2, sort_keys=True) + "\n")
-
-
-def _is_fresh(exec_id: str, key: str, ledger: dict[str, Any]) -> bool:
-    entry = ledger["executions"].get(exec_id)
-    return bool(entry) and entry["key"] == key and (notebooks_out_dir() / f"{exec_id}.ipynb").is_file()
-
-
-# --------------------------------------------------------------------------- worker side
-
-
-def execute_task(task: Task) -> Outcome:
-    """Run one notebook with papermill (in a worker process); the result is published atomically.
-
-    papermill writes the notebook cell by cell into a temp name; on success it
-    replaces ``<id>.ipynb``, on failure it becomes ``<id>.failed.ipynb`` and the
-    last good ``<id>.ipynb`` stays as it was.
-    """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    os.environ.update(task.env)
-    # The kernel named "python3" must be this environment's (the Makefile installs its kernelspec
-    # with --sys-prefix): JUPYTER_PATH is searched before the user's own kernelspecs.
-    ours = str(Path(sys.prefix) / "share" / "jupyter")
-    others = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p and p != ours]
-    os.environ["JUPYTER_PATH"] = os.pathsep.join([ours, *others])
-    output = Path(task.output)
-    running = output.with_name(f".{task.id}.running.ipynb")
-    failed = output.with_name(f"{task.id}.failed.ipynb")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    try:
-        papermill.execute_notebook(
-            task.source,
-            str(running),
-            parameters=task.parameters,
-            kernel_name=KERNEL_NAME,
-            cwd=task.cwd,
-            progress_bar=False,
-        )
-    except PapermillExecutionError as exc:
-        error = f"cell {exc.cell_index} (In [{exc.exec_count}]) raised {exc.ename}: {exc.evalue}"
-        return _failure(task, running, failed, start, error)
-    except Exception as exc:  # kernel death, bad parameters: anything papermill raises must come back as data
-        return _failure(task, running, failed, start, f"{type(exc).__name__}: {exc}")
-    os.replace(running, output)
-    failed.unlink(missing_ok=True)
-    return Outcome(task.id, True, time.perf_counter() - start, str(output))
-
-
-def _failure(task: Task, running: Path, failed: Path, start: float, error: str) -> Outcome:
-    if running.exists():
-        os.replace(running, failed)
-    return Outcome(task.id, False, time.perf_counter() - start, str(failed), error)
-
-
-# --------------------------------------------------------------------------- scheduling
-
-
-@contextmanager
-def open_executor(jobs: int, scheduler: str | None) -> Iterator[tuple[Executor, int]]:
-    """A concurrent.futures executor and how many tasks to keep in flight on it.
-
-    ``scheduler`` is the address of a running Dask scheduler: its client's
-    executor runs the same task function on the cluster's workers. Otherwise a
-    pool of ``jobs`` local processes ("spawn", so no worker inherits the
-    parent's threads or open kernels).
-    """
-    if scheduler:
-        from distributed import Client
-
-        with Client(scheduler) as client:
-            capacity = max(1, sum(client.nthreads().values()))
-            with client.get_executor(pure=False) as executor:
-                yield executor, capacity
-        return
-    if jobs < 1:
-        raise InputError(f"--jobs must be at least 1 (got {jobs})")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as executor:
-        yield executor, jobs
-
-
-def _task(e: Execution, runtime: Mapping[str, Any]) -> Task:
-    return Task(
-        id=e.id,
-        source=str(e.notebook),
-        output=str(notebooks_out_dir() / f"{e.id}.ipynb"),
-        parameters={**e.parameters, **runtime},
-        cwd=str(e.notebook.parent),
-        env={"LMNA_OUTPUTS": str(outputs_dir()), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")},
-    )
-
-
-def execute_profile(
-    profile: Profile,
-    data_dir: Path,
-    jobs: int = 1,
-    scheduler: str | None = None,
-) -> list[Outcome]:
-    """Execute the stale executions of a profile in dependency order, up to `jobs` at once.
-
-    Returns the outcomes of the executions run (an empty list when all were
-    fresh). On the first failure no new notebook starts, those running finish,
-    and `NotebookFailed` names the partial notebook and the failing cell.
-    """
-    started = time.perf_counter()
-    data_id = data_fingerprint(data_dir)
-    context = json.dumps({"data": data_id, "library": library_fingerprint(), "version": __version__})
-    keys = execution_keys(profile, context)
-    ledger = load_ledger()
-    todo = {e.id: e for e in profile.executions if not _is_fresh(e.id, keys[e.id], ledger)}
-    log.info(
-        "profile %s: %d executions, %d unchanged since their last success, %d to run",
-        profile.name, len(profile.executions), len(profile.executions) - len(todo), len(todo),
-    )
-    runtime = {"raw_dir": str(data_dir)}
-    outcomes: list[Outcome] = []
-    if todo:
-        with open_executor(jobs, scheduler) as (executor, capacity), logging_redirect_tqdm():
-            outcomes = _run_graph(todo, keys, ledger, runtime, executor, capacity)
-    ledger["report"] = {
-        "profile": profile.name,
-        "data_dir": str(data_dir),
-        "data_fingerprint": data_id,
-        "version": __version__,
-        "executions": [e.id for e in profile.executions],
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "seconds": round(time.perf_counter() - started, 1),
-        "executed": [o.id for o in outcomes],
-    }
-    _save_ledger(ledger)
-    return outcomes
-
-
-def _run_graph(
-    todo: dict[str, Execution],
-    keys: dict[str, str],
-    ledger: dict[str, Any],
-    runtime: Mapping[str, Any],
-    executor: Executor,
-    capacity: int,
-) -> list[Outcome]:
-    """Submit each execution once its dependencies are done; record every success in the ledger."""
-    waiting = dict(todo)
-    running: dict[Future[Outcome], Execution] = {}
-    outcomes: list[Outcome] = []
-    failures: list[Outcome] = []
-    with tqdm(total=len(todo), desc="notebooks", unit="nb") as bar:
-        while waiting or running:
-            if not failures:
-                for e in [e for e in waiting.values() if not any(a in waiting or a in _ids(running) for a in e.after)]:
-                    if len(running) >= capacity:
-                        break
-                    log.info("start  %s (%s)", e.id, e.notebook.name)
-                    running[executor.submit(execute_task, _task(e, runtime))] = waiting.pop(e.id)
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                e = running.pop(future)
-                outcome = future.result()
-                outcomes.append(outcome)
-                bar.update()
-                if outcome.ok:
-                    log.info("done   %s in %.1f s", e.id, outcome.seconds)
-                    ledger["executions"][e.id] = {
-                        "key": keys[e.id],
-                        "notebook": e.notebook.name,
-                        "stage": e.stage,
-                        "parameters": e.parameters,
-                        "seconds": round(outcome.seconds, 1),
-                        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    }
-                    _save_ledger(ledger)
-                else:
-                    log.error("FAILED %s after %.1f s: %s", e.id, outcome.seconds, outcome.error)
-                    failures.append(outcome)
-    if failures:
-        first = failures[0]
-        skipped = f"; {len(waiting)} execution(s) not started" if waiting else ""
-        raise NotebookFailed(f"notebook {first.notebook} failed: {first.error}{skipped}")
-    return outcomes
-
-
-def _ids(running: dict[Future[Outcome], Execution]) -> set[str]:
-    return {e.id for e in running.values()}
-
-
-# --------------------------------------------------------------------------- entry point
-
-
-def resolve_data_dir(profile: Profile, data_dir: Path | None) -> Path:
-    """The raw data: the folder given, or the profile's simulated data (written once, then reused)."""
-    if data_dir is not None:
-        data_dir = Path(data_dir).resolve()
-        if not data_dir.is_dir():
-            raise InputError(f"--data {data_dir} is not a folder")
-        return data_dir
-    from ..io.simulate import simulate
-
-    log.info("no --data given: using the simulated %r data set", profile.data)
-    return Path(simulate(default_raw_dir(profile.data), profile=profile.data)).resolve()
-
-
-def run_report(
-    profile: str | Path = "full",
-    data_dir: Path | None = None,
-    jobs: int = 1,
-    scheduler: str | None = None,
-    build: bool = True,
-) -> Path:
-    """Execute a profile's notebooks (only the stale ones), then build the book.
-
-    Returns the book's index.html, or the executed-notebooks folder when `build` is False.
-    """
-    loaded = load_profile(profile)
-    raw = resolve_data_dir(loaded, data_dir)
-    start = time.perf_counter()
-    outcomes = execute_profile(loaded, raw, jobs=jobs, scheduler=scheduler)
-    log.info("executed %d notebook(s) in %.1f s", len(outcomes), time.perf_counter() - start)
-    if not build:
-        return notebooks_out_dir()
-    from .book import build_book
-
-    return build_book()

@@ -1,4 +1,4 @@
-"""The report's tables, computed from finished runs (read only through `evaluate.load_run`).
+"""The report's tables, computed from finished runs (read only through `tl.runs.load_run`).
 
 Every number the comparison notebooks and the book's intro print comes from
 here, so none is typed in. Tables are numeric DataFrames (``<metric>_mean`` /
@@ -19,8 +19,8 @@ import pandas as pd
 
 from ..atomic import write_text_atomic
 from ..config import TrainConfig
-from ..tl.evaluate import load_run
 from ..paths import run_dir
+from ..tl.runs import load_run, run_name
 
 MODELS: tuple[str, ...] = ("A", "B")
 #: GSM-level splits of Table 1: the paper's original one, then the day-matched leave-one-day-out folds.
@@ -34,11 +34,6 @@ TABLE1_METRICS: tuple[str, ...] = ("test_auc", "test_acc", "test_geno_loss", "te
 def save_table(table: pd.DataFrame, path: Path) -> Path:
     """Write a report table as CSV atomically (a rerun never leaves half a table)."""
     return write_text_atomic(path, table.to_csv(index=False))
-
-
-def run_name(split: str, model: str) -> str:
-    """Run folder of a split's main training: outputs/runs/<split>_<model>."""
-    return f"{split}_{model}"
 
 
 def _run(name: str) -> dict[str, Any]:
@@ -62,13 +57,18 @@ def metric(name: str, key: str) -> tuple[float, float]:
     return _number(entry["mean"]), _number(entry["sd"])
 
 
+def split_meta(split: str) -> dict[str, Any]:
+    """The split's identity as recorded by preprocessing and carried into its Model A run's config."""
+    return _run(run_name(split, "A"))["config"]["split"]
+
+
 def is_day_matched(split: str) -> bool:
-    return split.startswith("dm_")
+    return split_meta(split)["scheme"] == "day_matched"
 
 
 def split_days(split: str) -> tuple[int | None, int | None]:
-    """(test_day, val_day) recorded in the split's run config (None for other schemes)."""
-    meta = _run(run_name(split, "A"))["config"]["split"]
+    """(test_day, val_day) of a day-matched split."""
+    meta = split_meta(split)
     return meta.get("test_day"), meta.get("val_day")
 
 

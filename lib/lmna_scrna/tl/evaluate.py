@@ -1,5 +1,5 @@
 """Honest evaluation: cell-level metrics from scikit-learn, a threshold chosen on
-validation (not on test), GSM-level results, and reading a finished run back.
+validation (not on test), GSM-level results, summaries over seeds.
 
 The GSM is the independent unit of this study (labels are inherited per
 library), so next to the cell-level numbers every run reports, per test GSM,
@@ -26,7 +26,6 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from ..errors import InputError
 from ..io.study import DAYS
 
 log = logging.getLogger(__name__)
@@ -152,43 +151,3 @@ def to_json(obj: Any) -> str:
         return x
 
     return json.dumps(clean(obj), indent=2, allow_nan=False) + "\n"
-
-
-def _read_json(path: Path) -> Any:
-    if not path.is_file():
-        raise InputError(f"{path} does not exist: the run is missing or did not finish")
-    return json.loads(path.read_text())
-
-
-def load_run(run_dir: str | Path) -> dict[str, Any]:
-    """Read a finished run folder (the report's only way into runs).
-
-    Returns name, path, config (config.json), summary (summary.json), metrics
-    ({seed: metrics.json}), histories ({seed: DataFrame}), predictions (test
-    cells of every seed: seed, cell, gsm, condition, day, y_true, p_geno, …),
-    baseline (metrics) and baseline_predictions. summary.json is written last,
-    so its presence marks a complete run.
-    """
-    run_dir = Path(run_dir)
-    summary = _read_json(run_dir / "summary.json")
-    config = _read_json(run_dir / "config.json")
-    seeds = [int(s) for s in config["seeds"]]
-    metrics, histories, preds = {}, {}, []
-    for seed in seeds:
-        seed_dir = run_dir / f"seed_{seed}"
-        metrics[seed] = _read_json(seed_dir / "metrics.json")
-        histories[seed] = pd.read_csv(seed_dir / "history.csv")
-        preds.append(pd.read_parquet(seed_dir / "predictions.parquet").assign(seed=seed))
-    predictions = pd.concat(preds, ignore_index=True)
-    predictions = predictions[["seed", *[c for c in predictions.columns if c != "seed"]]]
-    return {
-        "name": run_dir.name,
-        "path": run_dir,
-        "config": config,
-        "summary": summary,
-        "metrics": metrics,
-        "histories": histories,
-        "predictions": predictions,
-        "baseline": _read_json(run_dir / "baseline" / "metrics.json"),
-        "baseline_predictions": pd.read_parquet(run_dir / "baseline" / "predictions.parquet"),
-    }

@@ -1,19 +1,8 @@
-"""Train Model A or B on one processed split, for several seeds, and write the run folder.
+"""Train Model A or B on one processed split, for several seeds, plus the linear baseline.
 
-Layout of outputs/runs/<run>/ (every file written atomically; summary.json
-last, so its presence marks a finished run):
-
-    config.json            hyperparameters, seeds, data path, dataset fingerprint, split, cell counts
-    summary.json           mean, sd, values over seeds of every scalar metric, + baseline metrics
-    seed_<s>/model.keras   weights restored from the best validation-AUC epoch
-    seed_<s>/history.csv   per-epoch train/validation loss, geno_auc, geno_acc (+ day_* for B)
-    seed_<s>/predictions.parquet   test cells: cell, gsm, condition, day, y_true, p_geno (+ y_day, p_day_* for B)
-    seed_<s>/metrics.json  see evaluate.genotype_metrics (+ day metrics for B, best_epoch, epochs_run, train_seconds)
-    seed_<s>/*.png         see plots.seed_figures
-    baseline/{metrics.json, predictions.parquet}   logistic regression on the same features and split
-
-Speed: the processed matrix is densified once (cells x ~1000 genes fits in
-memory) and batches are gathered from it inside a tf.data pipeline, so no
+The run folder it fills is described in `runs` (which alone writes and reads
+it). Speed: the processed matrix is densified once (cells x ~1000 genes fits
+in memory) and batches are gathered from it inside a tf.data pipeline, so no
 Python runs per batch. Determinism: every seed resets Python/NumPy/TF/Keras
 generators, op determinism is on, and the per-epoch shuffle has its own seed.
 """
@@ -27,79 +16,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anndata as ad
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import sklearn
 import tensorflow as tf
 from tqdm import tqdm
 
 from .. import paths
-from ..pl import training as plots
-from ..atomic import atomic_path, write_text_atomic
-from .baseline import fit_baseline
+from ..atomic import atomic_path
 from ..config import TrainConfig
 from ..errors import InputError
-from .evaluate import day_columns, day_metrics, genotype_metrics, scalar_metrics, summarise, to_json
+from ..pp.assemble import ProcessedData, load_processed
+from . import runs
+from .baseline import fit_baseline
+from .evaluate import day_columns, day_metrics, genotype_metrics, scalar_metrics, summarise
 from .models import build_model, check_config
 
 log = logging.getLogger(__name__)
 
-REQUIRED_OBS: tuple[str, ...] = ("gsm", "condition", "day", "split", "y_geno", "y_day")
 PREDICT_BATCH = 4096
-
-
-@dataclass(frozen=True)
-class ProcessedData:
-    """A processed split held in memory: dense float32 features plus the cell table."""
-
-    path: Path
-    X: np.ndarray
-    obs: pd.DataFrame
-    fingerprint: str
-    source: str
-    split: dict[str, Any]
-
-    def mask(self, part: str) -> np.ndarray:
-        return (self.obs["split"] == part).to_numpy()
-
-
-def resolve_data_path(data_path: str | Path | None, split_name: str) -> Path:
-    """The processed file a training notebook reads; if missing, say which command writes it."""
-    path = Path(data_path) if data_path is not None else paths.processed_path(split_name)
-    if not path.is_file():
-        raise InputError(
-            f"processed split {path} does not exist; write it with `papermill notebooks/01_prepare.ipynb "
-            f"outputs/notebooks/01_prepare_{split_name}.ipynb -f params/splits/{split_name}.yaml` (or `make report`)"
-        )
-    return path
-
-
-def load_processed(path: str | Path) -> ProcessedData:
-    """Read a processed .h5ad (schema of the preprocessing contract) and densify X once."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"processed data {path} does not exist")
-    adata = ad.read_h5ad(path)
-    missing = [c for c in REQUIRED_OBS if c not in adata.obs]
-    if missing:
-        raise InputError(f"processed data {path} lacks obs column(s) {', '.join(missing)}")
-    X = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
-    obs = adata.obs[list(REQUIRED_OBS)].copy()
-    obs["split"] = obs["split"].astype(str)
-    obs["gsm"] = obs["gsm"].astype(str)
-    obs["condition"] = obs["condition"].astype(str)
-    return ProcessedData(
-        path=path,
-        X=np.ascontiguousarray(X, dtype=np.float32),
-        obs=obs,
-        fingerprint=str(adata.uns.get("fingerprint", "")),
-        source=str(adata.uns.get("source", "unknown")),
-        split=dict(adata.uns.get("split", {})),
-    )
 
 
 def check_split(data: ProcessedData) -> dict[str, dict[str, int]]:
@@ -182,13 +118,8 @@ def prediction_frame(data: ProcessedData, mask: np.ndarray, out: dict[str, np.nd
     return frame
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-
-
 def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path) -> dict[str, Any]:
-    """Train one seed (config.seed), evaluate it, write seed_<s>/; return its metrics."""
+    """Train one seed (config.seed), evaluate it, write seed_<s>/ (see `runs`); return its metrics."""
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     train, val, test = data.mask("train"), data.mask("val"), data.mask("test")
@@ -220,14 +151,9 @@ def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path) -> dict
     history = _history_frame(fit.history)
     metrics |= {"best_epoch": stopper.best_epoch + 1, "epochs_run": len(history), "train_seconds": train_seconds}
 
-    seed_dir.mkdir(parents=True, exist_ok=True)
+    runs.write_seed(seed_dir, history, pred, metrics)
     with atomic_path(seed_dir / "model.keras") as tmp:
         model.save(tmp)
-    write_text_atomic(seed_dir / "history.csv", history.to_csv(index=False))
-    _write_parquet(pred, seed_dir / "predictions.parquet")
-    write_text_atomic(seed_dir / "metrics.json", to_json(metrics))
-    for fig in plots.seed_figures(history, pred, metrics, out_dir=seed_dir).values():
-        plt.close(fig)
     log.info("seed %d: test AUC %.3f, GSMs right %d/%d, best epoch %d of %d, %.1f s", config.seed,
              metrics["test_auc"], metrics["gsm_correct"], metrics["gsm_total"], metrics["best_epoch"],
              metrics["epochs_run"], train_seconds)
@@ -244,8 +170,8 @@ def run_baseline(data: ProcessedData, out_dir: Path, seed: int) -> dict[str, Any
     pred = prediction_frame(data, test, {"geno": model.predict_proba(data.X[test])[:, 1]})
     metrics = genotype_metrics(pred, y[val], model.predict_proba(data.X[val])[:, 1])
     metrics |= {"C": c, "train_seconds": seconds}
-    _write_parquet(pred, out_dir / "predictions.parquet")
-    write_text_atomic(out_dir / "metrics.json", to_json(metrics))
+    runs.write_parquet(pred, out_dir / "predictions.parquet")
+    runs.write_json(out_dir / "metrics.json", metrics)
     log.info("baseline (logistic regression, C=%g): test AUC %.3f", c, metrics["test_auc"])
     return metrics
 
@@ -259,7 +185,8 @@ def train_run(
 ) -> Path:
     """Train `config` on a processed split once per seed, plus the baseline; return the run folder.
 
-    The run folder is `out_dir/run_name`, by default outputs/runs/<run_name>.
+    The run folder is `out_dir/run_name`, by default outputs/runs/<run_name>;
+    it is built aside and replaces an earlier run of that name only once complete.
     Bad hyperparameters and unusable splits raise InputError before any training.
     """
     check_config(config)
@@ -282,18 +209,19 @@ def train_run(
         "cells": counts,
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "scikit-learn": sklearn.__version__},
     }
-    write_text_atomic(run_dir / "config.json", to_json(run_config))
-    per_seed = {
-        seed: train_seed(data, dataclasses.replace(config, seed=seed), run_dir / f"seed_{seed}")
-        for seed in tqdm(seeds, desc=f"{run_name} seeds", unit="seed", disable=len(seeds) == 1)
-    }
-    baseline = run_baseline(data, run_dir / "baseline", seed=seeds[0])
-    summary = {
-        "run": run_name,
-        "model": config.model,
-        "seeds": seeds,
-        "metrics": summarise(per_seed),
-        "baseline": scalar_metrics(baseline),
-    }
-    write_text_atomic(run_dir / "summary.json", to_json(summary))
+    with runs.building(run_dir) as work:
+        runs.write_json(work / "config.json", run_config)
+        per_seed = {
+            seed: train_seed(data, dataclasses.replace(config, seed=seed), runs.seed_dir(work, seed))
+            for seed in tqdm(seeds, desc=f"{run_name} seeds", unit="seed", disable=len(seeds) == 1)
+        }
+        baseline = run_baseline(data, runs.baseline_dir(work), seed=seeds[0])
+        summary = {
+            "run": run_name,
+            "model": config.model,
+            "seeds": seeds,
+            "metrics": summarise(per_seed),
+            "baseline": scalar_metrics(baseline),
+        }
+        runs.write_json(work / "summary.json", summary)
     return run_dir

@@ -1,0 +1,270 @@
+"""Execute a plan's notebooks with papermill: local process pool or a Dask cluster.
+
+Only stale executions run (see `ledger`); each is submitted once its
+dependencies have finished, up to the executor's capacity. papermill writes a
+notebook cell by cell into a temp name that replaces ``<id>.ipynb`` only on
+success; a failure keeps ``<id>.failed.ipynb``, stops new submissions, and
+raises `NotebookFailed` naming it and the failing cell.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from .. import __version__
+from ..errors import InputError, LmnaError
+from ..io.simulate import resolve_raw_dir
+from ..paths import outputs_dir
+from .ledger import (data_fingerprint, execution_keys, is_fresh, library_fingerprint, load_ledger,
+                     notebooks_out_dir, save_ledger)
+from .plan import Execution, Profile, load_profile
+
+log = logging.getLogger(__name__)
+
+KERNEL_NAME = "python3"
+
+
+class NotebookFailed(LmnaError):
+    """A notebook raised; the message names the kept partial notebook and the failing cell."""
+
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a worker needs to execute one notebook (plain data: it crosses process boundaries)."""
+
+    id: str
+    source: str
+    output: str
+    parameters: dict[str, Any]
+    cwd: str
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A worker's answer; failures come back as data, so no exception has to be pickled."""
+
+    id: str
+    ok: bool
+    seconds: float
+    notebook: str  # the executed notebook (the `.failed.ipynb` one on failure)
+    error: str = ""
+
+
+
+def execute_task(task: Task) -> Outcome:
+    """Run one notebook with papermill (in a worker process); the result is published atomically.
+
+    papermill writes the notebook cell by cell into a temp name; on success it
+    replaces ``<id>.ipynb``, on failure it becomes ``<id>.failed.ipynb`` and the
+    last good ``<id>.ipynb`` stays as it was.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    os.environ.update(task.env)
+    # The kernel named "python3" must be this environment's (the Makefile installs its kernelspec
+    # with --sys-prefix): JUPYTER_PATH is searched before the user's own kernelspecs.
+    ours = str(Path(sys.prefix) / "share" / "jupyter")
+    others = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p and p != ours]
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([ours, *others])
+    output = Path(task.output)
+    running = output.with_name(f".{task.id}.running.ipynb")
+    failed = output.with_name(f"{task.id}.failed.ipynb")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            task.source,
+            str(running),
+            parameters=task.parameters,
+            kernel_name=KERNEL_NAME,
+            cwd=task.cwd,
+            progress_bar=False,
+        )
+    except PapermillExecutionError as exc:
+        error = f"cell {exc.cell_index} (In [{exc.exec_count}]) raised {exc.ename}: {exc.evalue}"
+        return _failure(task, running, failed, start, error)
+    except Exception as exc:  # kernel death, bad parameters: anything papermill raises must come back as data
+        return _failure(task, running, failed, start, f"{type(exc).__name__}: {exc}")
+    os.replace(running, output)
+    failed.unlink(missing_ok=True)
+    return Outcome(task.id, True, time.perf_counter() - start, str(output))
+
+
+def _failure(task: Task, running: Path, failed: Path, start: float, error: str) -> Outcome:
+    if running.exists():
+        os.replace(running, failed)
+    return Outcome(task.id, False, time.perf_counter() - start, str(failed), error)
+
+
+# --------------------------------------------------------------------------- scheduling
+
+
+@contextmanager
+def open_executor(jobs: int, scheduler: str | None) -> Iterator[tuple[Executor, int]]:
+    """A concurrent.futures executor and how many tasks to keep in flight on it.
+
+    ``scheduler`` is the address of a running Dask scheduler: its client's
+    executor runs the same task function on the cluster's workers. Otherwise a
+    pool of ``jobs`` local processes ("spawn", so no worker inherits the
+    parent's threads or open kernels).
+    """
+    if scheduler:
+        from distributed import Client
+
+        with Client(scheduler) as client:
+            capacity = max(1, sum(client.nthreads().values()))
+            with client.get_executor(pure=False) as executor:
+                yield executor, capacity
+        return
+    if jobs < 1:
+        raise InputError(f"--jobs must be at least 1 (got {jobs})")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as executor:
+        yield executor, jobs
+
+
+def _task(e: Execution, runtime: Mapping[str, Any]) -> Task:
+    return Task(
+        id=e.id,
+        source=str(e.notebook),
+        output=str(notebooks_out_dir() / f"{e.id}.ipynb"),
+        parameters={**e.parameters, **e.runtime(runtime)},
+        cwd=str(e.notebook.parent),
+        env={"LMNA_OUTPUTS": str(outputs_dir()), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")},
+    )
+
+
+def execute_profile(
+    profile: Profile,
+    data_dir: Path,
+    jobs: int = 1,
+    scheduler: str | None = None,
+) -> list[Outcome]:
+    """Execute the stale executions of a profile in dependency order, up to `jobs` at once.
+
+    Returns the outcomes of the executions run (an empty list when all were
+    fresh). On the first failure no new notebook starts, those running finish,
+    and `NotebookFailed` names the partial notebook and the failing cell.
+    """
+    started = time.perf_counter()
+    data_id = data_fingerprint(data_dir)
+    context = json.dumps({"data": data_id, "library": library_fingerprint(), "version": __version__})
+    keys = execution_keys(profile, context)
+    ledger = load_ledger()
+    todo = {e.id: e for e in profile.executions if not is_fresh(e.id, keys[e.id], ledger)}
+    log.info(
+        "profile %s: %d executions, %d unchanged since their last success, %d to run",
+        profile.name, len(profile.executions), len(profile.executions) - len(todo), len(todo),
+    )
+    runtime = {"raw_dir": str(data_dir)}
+    outcomes: list[Outcome] = []
+    if todo:
+        with open_executor(jobs, scheduler) as (executor, capacity), logging_redirect_tqdm():
+            outcomes = _run_graph(todo, keys, ledger, runtime, executor, capacity)
+    ledger["report"] = {
+        "profile": profile.name,
+        "data_dir": str(data_dir),
+        "data_fingerprint": data_id,
+        "version": __version__,
+        "executions": [e.id for e in profile.executions],
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(time.perf_counter() - started, 1),
+        "executed": [o.id for o in outcomes],
+    }
+    save_ledger(ledger)
+    return outcomes
+
+
+def _run_graph(
+    todo: dict[str, Execution],
+    keys: dict[str, str],
+    ledger: dict[str, Any],
+    runtime: Mapping[str, Any],
+    executor: Executor,
+    capacity: int,
+) -> list[Outcome]:
+    """Submit each execution once its dependencies are done; record every success in the ledger."""
+    waiting = dict(todo)
+    running: dict[Future[Outcome], Execution] = {}
+    outcomes: list[Outcome] = []
+    failures: list[Outcome] = []
+    with tqdm(total=len(todo), desc="notebooks", unit="nb") as bar:
+        while waiting or running:
+            if not failures:
+                for e in [e for e in waiting.values() if not any(a in waiting or a in _ids(running) for a in e.after)]:
+                    if len(running) >= capacity:
+                        break
+                    log.info("start  %s (%s)", e.id, e.notebook.name)
+                    running[executor.submit(execute_task, _task(e, runtime))] = waiting.pop(e.id)
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                e = running.pop(future)
+                outcome = future.result()
+                outcomes.append(outcome)
+                bar.update()
+                if outcome.ok:
+                    log.info("done   %s in %.1f s", e.id, outcome.seconds)
+                    ledger["executions"][e.id] = {
+                        "key": keys[e.id],
+                        "notebook": e.notebook.name,
+                        "stage": e.stage,
+                        "split": e.split,
+                        "parameters": e.parameters,
+                        "seconds": round(outcome.seconds, 1),
+                        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    }
+                    save_ledger(ledger)
+                else:
+                    log.error("FAILED %s after %.1f s: %s", e.id, outcome.seconds, outcome.error)
+                    failures.append(outcome)
+    if failures:
+        first = failures[0]
+        skipped = f"; {len(waiting)} execution(s) not started" if waiting else ""
+        raise NotebookFailed(f"notebook {first.notebook} failed: {first.error}{skipped}")
+    return outcomes
+
+
+def _ids(running: dict[Future[Outcome], Execution]) -> set[str]:
+    return {e.id for e in running.values()}
+
+
+def run_report(
+    profile: str | Path = "full",
+    data_dir: Path | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    build: bool = True,
+) -> Path:
+    """Execute a profile's notebooks (only the stale ones), then build the book.
+
+    Returns the book's index.html, or the executed-notebooks folder when `build` is False.
+    """
+    loaded = load_profile(profile)
+    raw = resolve_raw_dir(data_dir, loaded.data)
+    start = time.perf_counter()
+    outcomes = execute_profile(loaded, raw, jobs=jobs, scheduler=scheduler)
+    log.info("executed %d notebook(s) in %.1f s", len(outcomes), time.perf_counter() - start)
+    if not build:
+        return notebooks_out_dir()
+    from .book import build_book
+
+    return build_book()

@@ -1,0 +1,86 @@
+"""What a training page (notebooks 03 and 04) says about one finished run.
+
+Both training notebooks show the same summary, table and per-GSM result, so
+they are written once here; the notebooks differ only where the models do
+(Model B's day head).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..io.study import load_samples
+
+#: Per-seed columns of the results table, in reading order (day accuracy added for Model B).
+RESULT_COLUMNS: tuple[str, ...] = (
+    "n_test", "test_auc", "test_acc", "test_bal_acc", "threshold", "test_geno_loss", "test_combined_loss",
+    "val_auc", "gsm_correct", "gsm_total", "best_epoch", "epochs_run", "train_seconds",
+)
+
+
+def mean_sd(run: dict[str, Any], key: str) -> str:
+    """"mean ± sd" over seeds of one metric of a run (the sd only when there are several seeds)."""
+    s = run["summary"]["metrics"][key]
+    return f"{s['mean']:.3f}" + (f" ± {s['sd']:.3f}" if s["sd"] is not None else "")
+
+
+def training_summary(run: dict[str, Any], data_path: Path) -> str:
+    """One paragraph: model, data, seeds and the cells of each partition."""
+    cfg = run["config"]
+    cells = cfg["cells"]
+    return (
+        f"Trained **Model {cfg['model']}** on `{Path(data_path).name}` ({cfg['source']} data) for "
+        f"{len(cfg['seeds'])} seed(s): {sum(cells['train'].values()):,} train, "
+        f"{sum(cells['val'].values()):,} validation and {sum(cells['test'].values()):,} test cells. "
+        f"Run folder: `{run['path']}`."
+    )
+
+
+def results_summary(run: dict[str, Any]) -> str:
+    """The run's headline numbers beside the linear baseline's, in words."""
+    summary, base = run["summary"]["metrics"], run["baseline"]
+    n_gsm = int(summary["gsm_total"]["mean"])
+    verdict = (
+        "The network beats the linear baseline on test AUC."
+        if summary["test_auc"]["mean"] > base["test_auc"]
+        else "The network does **not** beat the linear baseline on test AUC."
+    )
+    return (
+        f"Test genotype ROC-AUC **{mean_sd(run, 'test_auc')}** (baseline logistic regression "
+        f"{base['test_auc']:.3f}); accuracy at 0.5 {mean_sd(run, 'test_acc')}; balanced accuracy at the "
+        f"validation threshold {mean_sd(run, 'test_bal_acc')}. Per library, on average "
+        f"{summary['gsm_correct']['mean']:.1f} of {n_gsm} test GSMs fall on the right side of the threshold "
+        f"(baseline {base['gsm_correct']} of {base['gsm_total']}). {verdict}"
+    )
+
+
+def results_table(run: dict[str, Any]) -> pd.DataFrame:
+    """One row per seed, then the baseline: the metrics of `RESULT_COLUMNS`."""
+    columns = list(RESULT_COLUMNS) + (["day_acc"] if run["config"]["model"] == "B" else [])
+    table = pd.DataFrame({f"seed {s}": m for s, m in run["metrics"].items()} | {"baseline": run["baseline"]}).T
+    return table.reindex(columns=columns).astype(float).round(3)
+
+
+def first_seed(run: dict[str, Any]) -> int:
+    return int(run["config"]["seeds"][0])
+
+
+def gsm_results(run: dict[str, Any]) -> pd.DataFrame:
+    """Per test GSM of the first seed: mean patient probability and the calls at both thresholds."""
+    return pd.DataFrame(run["metrics"][first_seed(run)]["gsm"]).round(3)
+
+
+def day_head_summary(run: dict[str, Any]) -> str:
+    """Model B: day accuracy, and whether the test days were seen in training."""
+    sheet = load_samples()
+    train = run["config"]["split"].get("train", [])
+    train_days = sorted(sheet.loc[sheet["gsm"].isin(train), "day"].unique())
+    test_days = sorted(run["predictions"]["day"].unique())
+    seen = "all seen" if set(test_days) <= set(train_days) else "not all seen"
+    return (
+        f"Day accuracy on test cells: {mean_sd(run, 'day_acc')}. Training days: "
+        f"{', '.join(map(str, train_days))}; test day(s): {', '.join(map(str, test_days))} ({seen} in training)."
+    )

@@ -1,0 +1,132 @@
+"""The run folder: the one place that writes, publishes and reads ``outputs/runs/<run>/``.
+
+Layout (summary.json last, so its presence marks a finished run)::
+
+    config.json            hyperparameters, seeds, data path, dataset fingerprint, split, cell counts
+    summary.json           mean, sd, values over seeds of every scalar metric, + baseline metrics
+    seed_<s>/model.keras   weights restored from the best validation-AUC epoch
+    seed_<s>/history.csv   per-epoch train/validation loss, geno_auc, geno_acc (+ day_* for B)
+    seed_<s>/predictions.parquet   test cells: cell, gsm, condition, day, y_true, p_geno (+ y_day, p_day_* for B)
+    seed_<s>/metrics.json  see evaluate.genotype_metrics (+ day metrics for B, best_epoch, epochs_run, train_seconds)
+    baseline/{metrics.json, predictions.parquet}   logistic regression on the same features and split
+
+A run is built in a hidden sibling folder and swapped in whole when it is
+complete (`building`): a failed or interrupted re-run never leaves a mix of
+new and old seeds that looks finished, and never destroys the last good run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..atomic import atomic_path, write_text_atomic
+from ..errors import InputError
+from .evaluate import to_json
+
+log = logging.getLogger(__name__)
+
+#: Prefix of the hidden folders a run is built in (and of the old run while it is swapped out).
+_BUILDING = ".building-"
+
+
+def run_name(split: str, model: str) -> str:
+    """Run folder of a split's main training: outputs/runs/<split>_<model>."""
+    return f"{split}_{model}"
+
+
+def seed_dir(run_dir: Path, seed: int) -> Path:
+    return run_dir / f"seed_{seed}"
+
+
+def baseline_dir(run_dir: Path) -> Path:
+    return run_dir / "baseline"
+
+
+@contextmanager
+def building(run_dir: Path) -> Iterator[Path]:
+    """Yield a hidden folder to build a run in; on success it replaces ``run_dir`` whole.
+
+    Leftovers of an earlier build of the same run that was killed are removed
+    first. On failure the partial build is removed and ``run_dir`` is untouched.
+    """
+    run_dir = Path(run_dir)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    for stale in run_dir.parent.glob(f"{_BUILDING}{run_dir.name}.*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    work = run_dir.parent / f"{_BUILDING}{run_dir.name}.{os.getpid()}"
+    work.mkdir()
+    try:
+        yield work
+        old = run_dir.parent / f"{_BUILDING}{run_dir.name}.{os.getpid()}.old"
+        if run_dir.exists():
+            os.replace(run_dir, old)
+        os.replace(work, run_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Strict JSON (NaN as null) written atomically."""
+    write_text_atomic(path, to_json(obj))
+
+
+def write_seed(folder: Path, history: pd.DataFrame, predictions: pd.DataFrame, metrics: dict[str, Any]) -> None:
+    """One seed's history, test predictions and metrics (the model is saved by the trainer)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(folder / "history.csv", history.to_csv(index=False))
+    write_parquet(predictions, folder / "predictions.parquet")
+    write_json(folder / "metrics.json", metrics)
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise InputError(f"{path} does not exist: the run is missing or did not finish")
+    return json.loads(path.read_text())
+
+
+def load_run(run_dir: str | Path) -> dict[str, Any]:
+    """Read a finished run folder (the report's only way into runs).
+
+    Returns name, path, config (config.json), summary (summary.json), metrics
+    ({seed: metrics.json}), histories ({seed: DataFrame}), predictions (test
+    cells of every seed: seed, cell, gsm, condition, day, y_true, p_geno, …),
+    baseline (metrics) and baseline_predictions.
+    """
+    run_dir = Path(run_dir)
+    summary = _read_json(run_dir / "summary.json")
+    config = _read_json(run_dir / "config.json")
+    seeds = [int(s) for s in config["seeds"]]
+    metrics, histories, preds = {}, {}, []
+    for seed in seeds:
+        folder = seed_dir(run_dir, seed)
+        metrics[seed] = _read_json(folder / "metrics.json")
+        histories[seed] = pd.read_csv(folder / "history.csv")
+        preds.append(pd.read_parquet(folder / "predictions.parquet").assign(seed=seed))
+    predictions = pd.concat(preds, ignore_index=True)
+    predictions = predictions[["seed", *[c for c in predictions.columns if c != "seed"]]]
+    return {
+        "name": run_dir.name,
+        "path": run_dir,
+        "config": config,
+        "summary": summary,
+        "metrics": metrics,
+        "histories": histories,
+        "predictions": predictions,
+        "baseline": _read_json(baseline_dir(run_dir) / "metrics.json"),
+        "baseline_predictions": pd.read_parquet(baseline_dir(run_dir) / "predictions.parquet"),
+    }

@@ -1,0 +1,151 @@
+"""The house rules of the library and the notebooks: imports point downstream, modules stay small,
+and every notebook's parameters cell agrees with the library's defaults."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import papermill
+import pytest
+
+from lmna_scrna.config import PrepParams, TrainConfig
+from lmna_scrna.paths import PROJECT_ROOT
+
+PACKAGE = PROJECT_ROOT / "lib" / "lmna_scrna"
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+#: Data flows io → pp → tl → pl → report; the shared base (errors, paths, …) is below all, the CLI above.
+RANK = {"": 0, "io": 1, "pp": 2, "tl": 3, "pl": 4, "report": 5, "cli": 6}
+MAX_LINES = 350
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every lmna_scrna module `path` imports, at any depth of the file (lazy imports count too)."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            targets = [target] + [f"{target}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        else:
+            continue
+        found |= {t for t in targets if t.startswith("lmna_scrna") and _file(t) is not None}
+    return found - {name}
+
+
+def _file(module: str) -> Path | None:
+    base = PACKAGE.parent.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _stage(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return ""
+    return parts[1] if parts[1] in RANK else ""
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+GRAPH = {name: _imports(path) for name, path in MODULES.items()}
+
+
+def test_imports_point_downstream_only() -> None:
+    upstream = [
+        f"{name} imports {target}"
+        for name, targets in GRAPH.items()
+        for target in targets
+        if RANK[_stage(target)] > RANK[_stage(name)]
+    ]
+    assert not upstream
+
+
+def test_no_import_cycle() -> None:
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        if state.get(node) == 2:
+            return
+        assert state.get(node) != 1, "import cycle: " + " → ".join([*trail, node])
+        state[node] = 1
+        for target in sorted(GRAPH.get(node, ())):
+            # a package's __init__ importing its own modules is how it re-exports them, not a cycle
+            if not target.startswith(node + "."):
+                visit(target, [*trail, node])
+        state[node] = 2
+
+    for module in GRAPH:
+        visit(module, [])
+
+
+def test_no_module_is_too_long() -> None:
+    long = {name: n for name, p in MODULES.items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+def test_every_stage_package_declares_its_verbs() -> None:
+    import importlib
+
+    for stage in ("io", "pp", "tl", "pl", "report"):
+        package = importlib.import_module(f"lmna_scrna.{stage}")
+        assert package.__all__, stage
+        for name in package.__all__:
+            assert getattr(package, name) is not None, f"lmna_scrna.{stage}.{name}"
+
+
+@pytest.mark.parametrize("notebook", sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")))
+def test_papermill_reads_every_line_of_each_parameters_cell(notebook: str) -> None:
+    """A line papermill cannot parse (e.g. `=` in a comment) silently drops that parameter from the plan."""
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOKS / f"{notebook}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assigned = {line.split("=")[0].strip() for line in cell.source.splitlines() if line and not line.startswith("#")}
+    assert set(papermill.inspect_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"))) == assigned
+
+
+def _defaults(notebook: str) -> dict[str, object]:
+    declared = papermill.inspect_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"))
+    return {name: ast.literal_eval(p["default"]) for name, p in declared.items()}
+
+
+@pytest.mark.parametrize(
+    ("notebook", "defaults"),
+    [
+        ("01_prepare", PrepParams()),
+        ("03_train_A", dataclasses.replace(TrainConfig(), model="A")),
+        ("04_train_B", dataclasses.replace(TrainConfig(), model="B")),
+    ],
+)
+def test_parameters_cell_defaults_equal_the_library_defaults(notebook: str, defaults: object) -> None:
+    declared = _defaults(notebook)
+    expected = {k: v for k, v in dataclasses.asdict(defaults).items() if k not in ("model", "seed") or k in declared}
+    assert {k: declared[k] for k in expected} == expected
+
+
+def test_training_notebooks_differ_only_in_the_model_and_its_day_head() -> None:
+    import nbformat
+
+    def sources(name: str) -> list[str]:
+        return [c.source for c in nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4).cells]
+
+    a, b = sources("03_train_A"), sources("04_train_B")
+    only_b = [s for s in b if s not in a]
+    only_a = [s for s in a if s not in b]
+    assert len(only_a) == 2 and len(only_b) == 4  # title; model line; B: + day-head text and cell
+    assert any('MODEL = "B"' in s for s in only_b) and any("## Day head" in s for s in only_b)
