@@ -56,7 +56,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from . import __version__
 from .atomic import write_text_atomic
-from .errors import InputError, LmnaError
+from .errors import InputError, LmnaError, one_line
 from .paths import PROJECT_ROOT, default_raw_dir, default_sheet_path, outputs_dir, params_dir
 
 log = logging.getLogger(__name__)
@@ -155,9 +155,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"parameter file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise InputError(f"parameter file {path} is not UTF-8 text ({one_line(exc)})") from None
     except yaml.YAMLError as exc:
-        raise InputError(f"parameter file {path} is not valid YAML: {exc}") from exc
+        raise InputError(f"parameter file {path} is not valid YAML: {one_line(exc)}") from None
     if not isinstance(data, dict):
         raise InputError(f"parameter file {path} must hold a mapping of names to values")
     return data

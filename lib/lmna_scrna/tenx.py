@@ -199,8 +199,9 @@ def read_sample(files: SampleFiles) -> CountMatrix:
 
 def _read_triple(files: SampleFiles) -> CountMatrix:
     assert files.barcodes is not None and files.features is not None
-    barcodes = _read_tsv(files.barcodes, min_columns=1)[0].to_numpy(dtype=str)
+    barcodes = _unique(_read_tsv(files.barcodes, min_columns=1)[0].to_numpy(dtype=str), "barcode", files.barcodes)
     features = _read_tsv(files.features, min_columns=2)
+    _unique(features[0].to_numpy(dtype=str), "gene ID", files.features)
     matrix = _read_mtx(files.matrix)  # genes × cells
     if matrix.shape != (len(features), len(barcodes)):
         raise InputError(
@@ -225,7 +226,27 @@ def _read_tsv(path: Path, min_columns: int) -> pd.DataFrame:
         raise InputError(f"{path} is unreadable: {exc}") from exc
     if table.shape[1] < min_columns:
         raise InputError(f"{path} has {table.shape[1]} column(s), expected at least {min_columns}")
+    short = np.flatnonzero(table.iloc[:, -1].to_numpy(dtype=str) == "")  # pandas pads short lines with ""
+    if short.size:
+        raise InputError(f"{path}: line {short[0] + 1} has fewer than {table.shape[1]} tab-separated fields")
     return table
+
+
+def _unique(values: np.ndarray, what: str, path: Path) -> np.ndarray:
+    """`values`, refused if one repeats: duplicates would give non-unique obs/var names downstream.
+
+    Gene IDs are refused rather than made unique as scanpy does for symbols:
+    Cell Ranger's IDs are unique by construction, so a repeat means a damaged
+    or hand-edited file, and renaming it would hide that.
+    """
+    names, counts = np.unique(values, return_counts=True)
+    if (counts > 1).any():
+        repeated = names[counts > 1]
+        raise InputError(
+            f"{path}: {what} {str(repeated[0])!r} occurs {counts[counts > 1][0]} times "
+            f"({repeated.size} {what}(s) repeat)"
+        )
+    return values
 
 
 def _read_mtx(path: Path) -> sp.coo_matrix:
@@ -349,6 +370,8 @@ def _read_h5(path: Path) -> CountMatrix:
     except ValueError as exc:
         raise InputError(f"{path}: inconsistent sparse arrays: {exc}") from exc
     X.sum_duplicates()
+    _unique(barcodes, "barcode", path)
+    _unique(ids, "gene ID", path)
     return _keep_gene_expression(X, barcodes, ids, symbols, types, (path,))
 
 

@@ -41,7 +41,7 @@ from . import paths, plots
 from .atomic import atomic_path, write_text_atomic
 from .baseline import fit_baseline
 from .config import TrainConfig
-from .errors import InputError
+from .errors import InputError, one_line
 from .evaluate import day_columns, day_metrics, genotype_metrics, scalar_metrics, summarise, to_json
 from .models import build_model, check_config
 
@@ -82,7 +82,10 @@ def load_processed(path: str | Path) -> ProcessedData:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"processed data {path} does not exist")
-    adata = ad.read_h5ad(path)
+    try:
+        adata = ad.read_h5ad(path)
+    except (OSError, KeyError, ValueError, TypeError) as exc:  # not HDF5, or HDF5 without AnnData's groups
+        raise InputError(f"processed data {path} is not a readable .h5ad ({one_line(exc)})") from None
     missing = [c for c in REQUIRED_OBS if c not in adata.obs]
     if missing:
         raise InputError(f"processed data {path} lacks obs column(s) {', '.join(missing)}")
