@@ -22,12 +22,14 @@ Order of operations, and why:
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -57,6 +59,8 @@ CACHE_FORMAT = 2
 PARSE_WORKERS = min(2, os.cpu_count() or 1)
 #: PrepParams fields that change the per-GSM result (HVG and scaling ones do not).
 CACHE_PARAMS: tuple[str, ...] = ("seed", "min_genes", "max_genes", "max_pct_mt", "max_cells", "target_sum")
+#: prctl option asking the kernel to signal a process when its parent exits (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
 #: The datasets of a cache file, in the order `write_cache` writes them.
 CACHE_DATASETS: tuple[str, ...] = (
     "data", "indices", "indptr", "shape", "barcodes", "gene_ids", "gene_symbols", "n_cells", "sum", "sumsq",
@@ -267,13 +271,37 @@ def load_gsms(
     misses = [g for g in gsms if not _intact(cache_file(raw_dir, g, params, cache_dir)[0])]
     if workers > 1 and len(misses) > 1:
         spawn = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-        with ProcessPoolExecutor(min(workers, len(misses)), mp_context=spawn) as pool:
-            jobs = [pool.submit(load_gsm, raw_dir, g, params, cache_dir) for g in misses]
-            for _ in tqdm(as_completed(jobs), total=len(jobs), desc="parse GSMs", unit="GSM"):
-                pass
+        before = set(multiprocessing.active_children())
+        with ProcessPoolExecutor(
+            min(workers, len(misses)), mp_context=spawn, initializer=_die_with_parent, initargs=(os.getpid(),)
+        ) as pool:
+            try:
+                jobs = [pool.submit(load_gsm, raw_dir, g, params, cache_dir) for g in misses]
+                for _ in tqdm(as_completed(jobs), total=len(jobs), desc="parse GSMs", unit="GSM"):
+                    pass
+            except (KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: stop the parses now, not after them
+                pool.shutdown(wait=False, cancel_futures=True)
+                for worker in set(multiprocessing.active_children()) - before:
+                    worker.terminate()
+                raise
             for job in jobs:
                 job.result()  # re-raises the first failing GSM's InputError
     return {g: load_gsm(raw_dir, g, params, cache_dir) for g in tqdm(gsms, desc="cached GSMs", unit="GSM")}
+
+
+def _die_with_parent(parent: int) -> None:
+    """Parse-worker initializer: have Linux kill this worker when its parent dies, even by SIGKILL.
+
+    Without it a killed `prepare` leaves its workers (and their ~150 MB each)
+    running to the end of their parse, orphaned.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: workers then end at their next task
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path, kind: str = "filtered") -> CachedGSM:
