@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -35,7 +34,7 @@ from typing import BinaryIO
 from tqdm import tqdm
 
 from . import __version__
-from .atomic import write_text_atomic
+from .atomic import temp_dir, write_text_atomic
 from .errors import InputError, one_line
 
 logger = logging.getLogger(__name__)
@@ -382,12 +381,10 @@ def _extract_via_temp(tar: tarfile.TarFile, members: list[tarfile.TarInfo], out_
     An interrupted extraction leaves only the temp folder (removed on any
     exception), never a half-filled `out_dir` that looks finished.
     """
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
+    tmp = temp_dir(out_dir)
     try:
         for member in tqdm(members, desc=f"extract {Path(tar.name or '').name}", unit="file", mininterval=0.5):
             tar.extract(member, tmp, filter="data")
-        tmp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary data folder
         os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
