@@ -3,15 +3,23 @@
 An interrupted or failed run must never leave a half-written file that looks
 finished, nor destroy the previous good result, so every writer goes through
 `atomic_path`: write to a temp name beside the target, then `os.replace`.
+Folders are built in a `temp_dir` and renamed. Temp names are hidden and carry
+the writer's PID, so the next writer of the same target removes what a killed
+one (SIGKILL skips every clean-up) left behind, but never a live writer's.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import InputError, one_line
 
 
 @contextmanager
@@ -19,12 +27,20 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     """Yield a temporary path in the target's folder; move it onto `target` only on success.
 
     The temp name keeps the target's suffix (or `suffix`) because some writers
-    (anndata, matplotlib, keras) choose the format from it.
+    (anndata, matplotlib, keras) choose the format from it. A target that
+    cannot be written (a folder, under a file, a full disk) raises InputError
+    naming it, so the CLI prints one line.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():
+        raise InputError(f"cannot write {target}: it is a folder")
     ext = suffix if suffix is not None else target.suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{ext}", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(target)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=f".part{ext}", dir=target.parent)
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {one_line(exc)}") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -32,9 +48,57 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
         # mkstemp creates 0600; give the result the permissions of a normally created file.
         tmp_path.chmod(0o666 & ~_umask())
         os.replace(tmp_path, target)
+    except OSError as exc:  # a full disk or quota while writing: the target is left as it was
+        raise InputError(f"cannot write {target}: {one_line(exc)}") from exc
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def temp_dir(target: str | Path) -> Path:
+    """A new hidden folder beside `target` to build it in, then rename; a killed writer's are removed first.
+
+    It gets the permissions of a normally created folder (mkdtemp makes it
+    private), since it becomes an ordinary data folder.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(target)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".part", dir=target.parent))
+    tmp.chmod(0o777 & ~_umask())
+    return tmp
+
+
+def remove_stale_temps(target: str | Path) -> list[Path]:
+    """Remove the temp files and folders of `target` whose writer no longer runs; return them."""
+    target = Path(target)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.\w+\.part.*")
+    stale = []
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*"):
+        match = pattern.fullmatch(path.name)
+        if match is None or _running(int(match[1])):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        stale.append(path)
+    return stale
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}.{os.getpid()}."
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _umask() -> int:

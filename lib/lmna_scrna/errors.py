@@ -7,3 +7,8 @@ class LmnaError(Exception):
 
 class InputError(LmnaError, ValueError):
     """A file, GSM, sample-sheet row or parameter is wrong; the message names it."""
+
+
+def one_line(what: object) -> str:
+    """A message (or an exception's) on one line: the CLI prints every error on one line."""
+    return " ".join(str(what).split())

@@ -1,33 +1,41 @@
 """Fetch GEO's GSE269705_RAW.tar (about 4.8 GB) and unpack it safely.
 
 The download streams into a `.part` file that a later call resumes with an
-HTTP Range request. Only a file whose size matches what the server announced
-gets its final name, so a file called `GSE269705_RAW.tar` is always complete.
+HTTP Range request. The first reply's validators (ETag, Last-Modified, size)
+are kept beside the `.part` and sent back as `If-Range`, so a file changed on
+the server restarts from byte 0 instead of splicing two versions. Only a file
+whose size matches what the server announced and that starts like a tar gets
+its final name, so a file called `GSE269705_RAW.tar` is always complete. A lock
+on the `.part` keeps two downloads into one folder from both appending.
 The tar comes from the network: every member is checked before anything is
-written (no absolute path, no `..`, no link, device or fifo), and it is
-unpacked into a temp folder that is renamed only once finished, so a folder
-called `raw` is always a complete extraction.
+written (no absolute path, no `..`, no link, device or fifo), the archive must
+be read to its end (a damaged header would otherwise end it early, silently),
+and it is unpacked into a temp folder that is renamed only once finished, so a
+folder called `raw` is always a complete extraction.
 """
 
 from __future__ import annotations
 
+import fcntl
 import http.client
+import json
 import logging
 import os
 import re
 import shutil
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from tqdm import tqdm
 
 from .. import __version__
-from ..errors import InputError
+from ..atomic import temp_dir, write_text_atomic
+from ..errors import InputError, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +50,8 @@ TIMEOUT_S = 60.0
 _USER_AGENT = f"lmna-scrna/{__version__} (+python urllib)"
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)")
+#: Where a POSIX (ustar, GNU or pax) tar header holds its magic.
+_TAR_MAGIC = (257, b"ustar")
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class _Reply:
     body: http.client.HTTPResponse | None
     start: int
     total: int | None
+    validators: dict[str, str | int | None] | None = None  # ETag, Last-Modified, size (200/206 only)
 
 
 def download(url: str, dest_file: str | Path, *, timeout: float = TIMEOUT_S) -> Path:
@@ -67,19 +78,87 @@ def download(url: str, dest_file: str | Path, *, timeout: float = TIMEOUT_S) -> 
         logger.info("reusing %s (already downloaded)", dest)
         return dest
     part = dest.with_suffix(dest.suffix + ".part")
-    part.parent.mkdir(parents=True, exist_ok=True)
-    have = part.stat().st_size if part.is_file() else 0
-    reply = _request(url, have, timeout)
-    if reply.body is None:  # 416: nothing after the partial file; complete only if the sizes agree
-        _check_size(url, part, reply.total)
-        logger.info("%s already holds the whole file", part)
-    else:
-        _log_start(url, have, reply)
-        _stream(url, reply, part)
-        _confirm_end(url, _check_size(url, part, reply.total), timeout)
-    os.replace(part, dest)
+    saved_path = part.with_suffix(".part.json")
+    try:
+        part.parent.mkdir(parents=True, exist_ok=True)
+        out = part.open("ab", buffering=0)  # unbuffered: every chunk received is on disk
+    except OSError as exc:
+        raise InputError(f"cannot write {part}: {one_line(exc)}") from None
+    with out:
+        try:
+            fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(f"{part} is being written by another download; wait for it to finish") from None
+        have = os.fstat(out.fileno()).st_size
+        saved = _load_validators(saved_path) if have else None
+        reply = _resume(url, have, saved, timeout)
+        if reply.body is None:  # 416: nothing after the partial file; complete only if the sizes agree
+            _check_size(url, part, reply.total)
+            logger.info("%s already holds the whole file", part)
+        else:
+            _log_start(url, have, reply)
+            if reply.validators is not None and (reply.start == 0 or saved is None):
+                write_text_atomic(saved_path, json.dumps(reply.validators))
+            _stream(url, reply, part, out)
+            _confirm_end(url, _check_size(url, part, reply.total), timeout)
+        _check_tar_magic(url, part, saved_path)
+        os.replace(part, dest)
+    saved_path.unlink(missing_ok=True)
     logger.info("downloaded %s", dest)
     return dest
+
+
+def _resume(url: str, have: int, saved: dict[str, str | int | None] | None, timeout: float) -> _Reply:
+    """Ask for the bytes after `have`, only if the file is still the one the `.part` came from.
+
+    `If-Range` makes a server whose file changed answer 200 with the whole new
+    file. A server that ignores it but announces another size than the saved
+    one has changed the file too: then the download restarts from byte 0.
+    """
+    reply = _request(url, have, timeout, if_range=_if_range(saved))
+    size = None if saved is None else saved.get("size")
+    if have and reply.start and size is not None and reply.total is not None and reply.total != size:
+        if reply.body is not None:
+            reply.body.close()
+        logger.warning("%s now holds %d bytes, not %s as when %d bytes were saved: restarting from byte 0",
+                       url, reply.total, size, have)
+        reply = _request(url, 0, timeout)
+    return reply
+
+
+def _if_range(saved: dict[str, str | int | None] | None) -> str | None:
+    """The validator to send as If-Range: a strong ETag, else Last-Modified (weak ETags are not allowed)."""
+    if saved is None:
+        return None
+    etag = saved.get("etag")
+    if isinstance(etag, str) and not etag.startswith("W/"):
+        return etag
+    modified = saved.get("last_modified")
+    return modified if isinstance(modified, str) else None
+
+
+def _load_validators(path: Path) -> dict[str, str | int | None] | None:
+    """The validators saved beside a `.part` (None if absent or unreadable: then resume unchecked)."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
+
+
+def _check_tar_magic(url: str, part: Path, saved_path: Path) -> None:
+    """Refuse a body that is not a tar (an HTML error page served with 200), and drop it.
+
+    Resuming such a file could never give the tar, so it is removed rather than kept.
+    """
+    offset, magic = _TAR_MAGIC
+    with part.open("rb") as fh:
+        head = fh.read(offset + len(magic))
+    if head[offset:] == magic:
+        return
+    part.unlink()
+    saved_path.unlink(missing_ok=True)
+    raise InputError(f"{url}: the server sent something that is not a tar (it starts with {head[:40]!r})")
 
 
 def safe_extract(tar_path: str | Path, out_dir: str | Path) -> Path:
@@ -97,11 +176,14 @@ def safe_extract(tar_path: str | Path, out_dir: str | Path) -> Path:
     try:
         with tarfile.open(tar_path) as tar:
             members = tar.getmembers()
+            _check_read_to_end(tar, members, tar_path)
             for member in members:
                 _check_member(member, tar_path)
             _extract_via_temp(tar, members, out_dir)
     except (tarfile.TarError, EOFError) as exc:
         raise InputError(f"{tar_path}: unreadable tar ({_one_line(exc)})") from None
+    except OSError as exc:  # a name too long for the file system, a full disk, a read-only folder
+        raise InputError(f"{tar_path}: cannot extract into {out_dir} ({_one_line(exc)})") from None
     logger.info("extracted %d members of %s into %s", len(members), tar_path.name, out_dir)
     return out_dir
 
@@ -120,7 +202,7 @@ def fetch_raw(url: str, dest_dir: str | Path, *, timeout: float = TIMEOUT_S) -> 
     return safe_extract(download(url, dest_dir / TAR_NAME, timeout=timeout), raw_dir)
 
 
-def _request(url: str, start: int, timeout: float) -> _Reply:
+def _request(url: str, start: int, timeout: float, if_range: str | None = None) -> _Reply:
     """GET `url` from byte `start` on and translate the answer into a `_Reply`.
 
     A 206 must start exactly at `start` (anything else would splice wrong
@@ -129,6 +211,8 @@ def _request(url: str, start: int, timeout: float) -> _Reply:
     headers = {"User-Agent": _USER_AGENT}
     if start:
         headers["Range"] = f"bytes={start}-"
+        if if_range is not None:
+            headers["If-Range"] = if_range
     try:
         response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
     except urllib.error.HTTPError as exc:
@@ -138,16 +222,22 @@ def _request(url: str, start: int, timeout: float) -> _Reply:
             raise InputError(f"{url}: HTTP {exc.code} {exc.reason}") from None
         finally:
             exc.close()
-    except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets
+    except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError, timeouts, resets, bad URL
         raise InputError(f"{url}: cannot download ({_one_line(exc)})") from None
     if response.status != 206:
-        return _Reply(response.status, response, 0, _content_length(response.headers))
+        total = _content_length(response.headers)
+        return _Reply(response.status, response, 0, total, _validators(response.headers, total))
     try:
         first, total = _partial_range(url, response.headers, start)
     except InputError:
         response.close()
         raise
-    return _Reply(206, response, first, total)
+    return _Reply(206, response, first, total, _validators(response.headers, total))
+
+
+def _validators(headers: Mapping[str, str], total: int | None) -> dict[str, str | int | None]:
+    """What identifies this version of the file: kept beside the `.part` to check a resume against."""
+    return {"etag": headers.get("ETag"), "last_modified": headers.get("Last-Modified"), "size": total}
 
 
 def _partial_range(url: str, headers: Mapping[str, str], start: int) -> tuple[int, int | None]:
@@ -181,24 +271,25 @@ def _content_length(headers: Mapping[str, str]) -> int | None:
 
 def _log_start(url: str, have: int, reply: _Reply) -> None:
     if have and reply.start == 0:
-        logger.warning("%s ignored the Range request; restarting from byte 0", url)
+        logger.warning("%s changed since the partial download or ignored the Range request; restarting from byte 0", url)
     elif have:
         logger.info("resuming %s at byte %d", url, reply.start)
     else:
         logger.info("downloading %s", url)
 
 
-def _stream(url: str, reply: _Reply, part: Path) -> None:
-    """Write the reply's body into `part` from `reply.start` on, in chunks, with a progress bar.
+def _stream(url: str, reply: _Reply, part: Path, out: BinaryIO) -> None:
+    """Write the reply's body into `part` (open as `out`, for appending) from `reply.start` on.
 
     A restart from 0 truncates the partial file; a resumed reply appends to it.
     `read1` hands over whatever has arrived (up to a chunk), so bytes received
     before a stall or reset reach the disk and a later call need not fetch them again.
     """
     assert reply.body is not None
-    mode = "ab" if reply.start else "wb"
     try:
-        with reply.body as body, part.open(mode) as out, tqdm(
+        if not reply.start:
+            out.truncate(0)
+        with reply.body as body, tqdm(
             total=reply.total,
             initial=reply.start,
             unit="B",
@@ -249,6 +340,25 @@ def _confirm_end(url: str, size: int, timeout: float) -> None:
         logger.debug("%s ignores Range requests; cannot confirm the file ends at %d bytes", url, size)
 
 
+def _check_read_to_end(tar: tarfile.TarFile, members: list[tarfile.TarInfo], tar_path: Path) -> None:
+    """Require the member list to reach the archive's end: only zero padding may follow.
+
+    tarfile stops listing at the first damaged header after the first one and
+    reports no error, so a corrupt tar would otherwise extract its first few
+    files as if they were all of it.
+    """
+    if not members:
+        raise InputError(f"{tar_path}: the tar holds no files")
+    assert tar.fileobj is not None
+    tar.fileobj.seek(tar.offset)
+    while chunk := tar.fileobj.read(CHUNK_BYTES):
+        if chunk.count(0) != len(chunk):
+            raise InputError(
+                f"{tar_path}: damaged member header at byte {tar.offset}, after {len(members)} member(s) "
+                f"(the last read was {members[-1].name!r}); nothing was extracted"
+            )
+
+
 def _check_member(member: tarfile.TarInfo, tar_path: Path) -> None:
     """Refuse a member that could write outside the folder or is not plain data."""
     path = PurePosixPath(member.name)
@@ -271,12 +381,10 @@ def _extract_via_temp(tar: tarfile.TarFile, members: list[tarfile.TarInfo], out_
     An interrupted extraction leaves only the temp folder (removed on any
     exception), never a half-filled `out_dir` that looks finished.
     """
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
+    tmp = temp_dir(out_dir)
     try:
         for member in tqdm(members, desc=f"extract {Path(tar.name or '').name}", unit="file", mininterval=0.5):
             tar.extract(member, tmp, filter="data")
-        tmp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary data folder
         os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -286,4 +394,4 @@ def _extract_via_temp(tar: tarfile.TarFile, members: list[tarfile.TarInfo], out_
 def _one_line(exc: BaseException) -> str:
     """An exception as one short line (the CLI prints errors on one line)."""
     reason = getattr(exc, "reason", None) if isinstance(exc, urllib.error.URLError) else exc
-    return " ".join(str(reason).split()) or type(exc).__name__
+    return one_line(reason) or type(exc).__name__

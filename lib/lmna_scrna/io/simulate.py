@@ -31,7 +31,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,6 +40,7 @@ import scipy.io
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from ..atomic import temp_dir
 from ..errors import InputError
 from ..paths import default_raw_dir
 from .study import DAYS, gsm_number, load_samples
@@ -259,8 +259,7 @@ def simulate(
     if _reusable(out, marker):
         log.info("simulated dataset %s already complete (profile %s, seed %d): reused", out, profile, seed)
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    tmp = temp_dir(out)  # normal permissions; a killed run's leftovers removed
     try:
         _write_dataset(tmp, samples, PROFILES[profile], profile, int(seed))
         (tmp / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")

@@ -6,6 +6,7 @@ y_geno and y_day; everything downstream joins on the GSM accession.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,7 @@ DAY_TO_CLASS: dict[int, int] = {d: i for i, d in enumerate(DAYS)}
 CONDITIONS: tuple[str, ...] = ("Control", "Patient")
 GENO_LABEL: dict[str, int] = {"Control": 0, "Patient": 1}
 REQUIRED_COLUMNS: tuple[str, ...] = ("gsm", "condition", "day", "replicate")
+_ACCESSION = re.compile(r"GSM\d+")
 
 
 def load_samples(path: str | Path | None = None) -> pd.DataFrame:
@@ -36,6 +38,8 @@ def load_samples(path: str | Path | None = None) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"sample sheet {path} lacks column(s) {', '.join(missing)}")
+    if df.empty:
+        raise InputError(f"sample sheet {path} has a header but no rows")
     df = df[list(REQUIRED_COLUMNS)].apply(lambda s: s.str.strip())
     problems: list[str] = []
     seen: dict[str, int] = {}
@@ -43,6 +47,8 @@ def load_samples(path: str | Path | None = None) -> pd.DataFrame:
     for i, row in enumerate(df.itertuples(index=False), start=1):
         if not row.gsm:
             problems.append(f"row {i}: empty gsm")
+        elif not _ACCESSION.fullmatch(row.gsm):
+            problems.append(f"row {i}: gsm {row.gsm!r} is not a GEO sample accession (GSM followed by digits)")
         elif row.gsm in seen:
             problems.append(f"row {i}: duplicate GSM {row.gsm} (first on row {seen[row.gsm]})")
         else:
@@ -60,6 +66,8 @@ def load_samples(path: str | Path | None = None) -> pd.DataFrame:
                 f"row {i} ({row.gsm}): day {row.day!r} is not one of {', '.join(map(str, DAYS))}"
             )
         days.append(day)
+        if not row.replicate:
+            problems.append(f"row {i} ({row.gsm}): empty replicate")
     if problems:
         raise InputError(f"sample sheet {path}: " + "; ".join(problems))
     out = df.assign(day=days)

@@ -3,7 +3,9 @@
 GEO hands out flat files named ``<GSM>_<unknown middle>_filtered_matrix.mtx.gz``
 (plus barcodes and features); a Cell Ranger run leaves per-sample folders
 (``filtered_feature_bc_matrix/`` in v3, ``filtered_gene_bc_matrices/<genome>/``
-with an uncompressed ``genes.tsv`` in v2) or an HDF5 file. Every layout ends as
+with an uncompressed ``genes.tsv`` in v2, ``outs/per_sample_outs/<sample>/count/``
+from ``cellranger multi``) or an HDF5 file (v3+, or v2 with one group per
+genome). Every layout ends as
 one `CountMatrix`: cells × genes CSR of integer counts with only the
 ``Gene Expression`` features, so nothing downstream cares where it came from.
 
@@ -111,10 +113,13 @@ def find_gsm_files(raw_dir: str | Path, gsm: str, kind: Kind = "filtered") -> Sa
     for folder in (p for p in entries if p.is_dir()):
         found += _cellranger_outputs(folder, gsm, kind)
     if not found:
+        skipped = _skipped(raw_dir, entries, kind)
         raise InputError(
             f"{gsm}: no {kind} 10x files in {raw_dir} (looked for {gsm}*_{kind}_matrix.mtx.gz + barcodes + "
-            f"features, {gsm}*/{kind}_feature_bc_matrix/, {gsm}*/{kind}_gene_bc_matrices/<genome>/ "
-            f"and {gsm}*{kind}_feature_bc_matrix.h5)"
+            f"features, {gsm}*/[outs/]{kind}_feature_bc_matrix/, {gsm}*/{kind}_gene_bc_matrices/<genome>/, "
+            f"{gsm}*/outs/per_sample_outs/*/count/sample_{kind}_feature_bc_matrix[.h5], the three files in "
+            f"{gsm}*/ (filtered only) and {gsm}*{kind}_feature_bc_matrix.h5 or _gene_bc_matrices_h5.h5)"
+            + (f"; skipped: {'; '.join(skipped)}" if skipped else "")
         )
     if len(found) > 1:
         listing = "; ".join(f"{c.layout}: {', '.join(map(str, c.paths))}" for c in found)
@@ -123,23 +128,51 @@ def find_gsm_files(raw_dir: str | Path, gsm: str, kind: Kind = "filtered") -> Sa
 
 
 def _cellranger_outputs(folder: Path, gsm: str, kind: Kind) -> list[SampleFiles]:
-    """Cell Ranger output of one sample, in the folder itself or in its ``outs/``."""
+    """Cell Ranger output of one sample: in the folder itself, its ``outs/``, or each
+    ``outs/per_sample_outs/<sample>/count/`` of ``cellranger multi``.
+
+    An untouched output folder holds each matrix twice, as HDF5 beside the
+    matrix folder: the HDF5 file is taken (one file, read in one go). Three
+    bare files directly in the GSM's folder are taken as its filtered matrix,
+    which is what GEO submitters put there.
+    """
     found: list[SampleFiles] = []
-    for root in (folder, folder / "outs"):
-        if not root.is_dir():
-            continue
-        found += _h5_files(root, sorted(p for p in root.iterdir() if p.is_file()), gsm, kind)
-        matrix_dirs = [root / f"{kind}_feature_bc_matrix"]
+    per_sample = folder / "outs" / "per_sample_outs"
+    roots = [folder, folder / "outs"]
+    if per_sample.is_dir():
+        roots += sorted(p / "count" for p in per_sample.iterdir())
+    for root in filter(Path.is_dir, roots):
+        files = sorted(p for p in root.iterdir() if p.is_file())
+        h5 = _h5_files(root, files, gsm, kind)
+        matrix_dirs = [root / f"{kind}_feature_bc_matrix", root / f"sample_{kind}_feature_bc_matrix"]
         v2 = root / f"{kind}_gene_bc_matrices"
         if v2.is_dir():
             matrix_dirs += sorted(p for p in v2.iterdir() if p.is_dir())  # one folder per genome
-        for matrix_dir in filter(Path.is_dir, matrix_dirs):
-            found += _triples(matrix_dir, sorted(matrix_dir.iterdir()), gsm, "^", "cellranger_v3")
+        triples = [
+            t for d in filter(Path.is_dir, matrix_dirs) for t in _triples(d, sorted(d.iterdir()), gsm, "^", "cellranger_v3")
+        ]
+        if root == folder and kind == "filtered":
+            triples += _triples(root, files, gsm, "^", "cellranger_v3")
+        found += h5 or triples
     return found
 
 
+def _skipped(raw_dir: Path, entries: list[Path], kind: Kind) -> list[str]:
+    """Every 10x-looking file of a GSM, with why no layout took it (for the error when none did)."""
+    looks_10x = re.compile(r"(?:matrix\.mtx|barcodes\.tsv|features\.tsv|genes\.tsv|\.h5)(?:\.gz)?$")
+    other = re.compile(rf"(?:^|[_/]){'raw' if kind == 'filtered' else 'filtered'}_")
+    skipped = []
+    for entry in entries:
+        for path in sorted(entry.rglob("*")) if entry.is_dir() else [entry]:
+            if path.is_file() and looks_10x.search(path.name):
+                relative = path.relative_to(raw_dir).as_posix()
+                why = "another kind of matrix" if other.search(relative) else "not in a known layout"
+                skipped.append(f"{relative} ({why})")
+    return skipped
+
+
 def _h5_files(where: Path, files: list[Path], gsm: str, kind: Kind) -> list[SampleFiles]:
-    pattern = re.compile(rf"(?:^|_){kind}_feature_bc_matrix\.h5$")
+    pattern = re.compile(rf"(?:^|_){kind}_(?:feature_bc_matrix|gene_bc_matrices_h5)\.h5$")
     return [SampleFiles(gsm, "h5", path) for path in _one_per_role(where, files, gsm, {"h5": pattern}).values()]
 
 
@@ -199,8 +232,9 @@ def read_sample(files: SampleFiles) -> CountMatrix:
 
 def _read_triple(files: SampleFiles) -> CountMatrix:
     assert files.barcodes is not None and files.features is not None
-    barcodes = _read_tsv(files.barcodes, min_columns=1)[0].to_numpy(dtype=str)
+    barcodes = _unique(_read_tsv(files.barcodes, min_columns=1)[0].to_numpy(dtype=str), "barcode", files.barcodes)
     features = _read_tsv(files.features, min_columns=2)
+    _unique(features[0].to_numpy(dtype=str), "gene ID", files.features)
     matrix = _read_mtx(files.matrix)  # genes × cells
     if matrix.shape != (len(features), len(barcodes)):
         raise InputError(
@@ -225,7 +259,27 @@ def _read_tsv(path: Path, min_columns: int) -> pd.DataFrame:
         raise InputError(f"{path} is unreadable: {exc}") from exc
     if table.shape[1] < min_columns:
         raise InputError(f"{path} has {table.shape[1]} column(s), expected at least {min_columns}")
+    short = np.flatnonzero(table.iloc[:, -1].to_numpy(dtype=str) == "")  # pandas pads short lines with ""
+    if short.size:
+        raise InputError(f"{path}: line {short[0] + 1} has fewer than {table.shape[1]} tab-separated fields")
     return table
+
+
+def _unique(values: np.ndarray, what: str, path: Path) -> np.ndarray:
+    """`values`, refused if one repeats: duplicates would give non-unique obs/var names downstream.
+
+    Gene IDs are refused rather than made unique as scanpy does for symbols:
+    Cell Ranger's IDs are unique by construction, so a repeat means a damaged
+    or hand-edited file, and renaming it would hide that.
+    """
+    names, counts = np.unique(values, return_counts=True)
+    if (counts > 1).any():
+        repeated = names[counts > 1]
+        raise InputError(
+            f"{path}: {what} {str(repeated[0])!r} occurs {counts[counts > 1][0]} times "
+            f"({repeated.size} {what}(s) repeat)"
+        )
+    return values
 
 
 def _read_mtx(path: Path) -> sp.coo_matrix:
@@ -318,21 +372,28 @@ def _keep_gene_expression(
 
 
 def _read_h5(path: Path) -> CountMatrix:
-    """Read a Cell Ranger v3+ HDF5 matrix (group ``matrix``, genes × cells CSC).
+    """Read a Cell Ranger HDF5 matrix: v3+ (group ``matrix``) or v2 (one group per genome).
 
     A genes × cells CSC is, array for array, the cells × genes CSR we want,
-    so no transpose is needed.
+    so no transpose is needed. A probe-level file (Flex) lists probes, each
+    with the ``gene_id`` it targets: its counts are summed per gene, so every
+    layout yields gene IDs.
     """
     try:
         with h5py.File(path, "r") as f:
-            if "matrix" not in f:
-                raise InputError(f"{path} has no 'matrix' group: not a Cell Ranger v3+ HDF5 file")
-            m = f["matrix"]
+            m = _h5_matrix_group(f, path)
             n_genes, n_cells = (int(v) for v in m["shape"][()])
             barcodes = m["barcodes"].asstr()[()].astype(str)
-            ids = m["features/id"].asstr()[()].astype(str)
-            symbols = m["features/name"].asstr()[()].astype(str)
-            types = m["features/feature_type"].asstr()[()].astype(str)
+            if "features" in m:
+                feats = m["features"]
+                probes = "gene_id" in feats
+                ids = feats["gene_id" if probes else "id"].asstr()[()].astype(str)
+                symbols = feats["gene_name" if "gene_name" in feats else "name"].asstr()[()].astype(str)
+                types = feats["feature_type"].asstr()[()].astype(str)
+            else:  # v2: genes and their names, all Gene Expression
+                probes, types = False, None
+                ids = m["genes"].asstr()[()].astype(str)
+                symbols = m["gene_names"].asstr()[()].astype(str)
             data, indices, indptr = m["data"][()], m["indices"][()], m["indptr"][()]
     except InputError:
         raise
@@ -349,7 +410,35 @@ def _read_h5(path: Path) -> CountMatrix:
     except ValueError as exc:
         raise InputError(f"{path}: inconsistent sparse arrays: {exc}") from exc
     X.sum_duplicates()
+    _unique(barcodes, "barcode", path)
+    if probes:
+        X, ids, symbols, types = _sum_probes(X, ids, symbols, types)
+    _unique(ids, "gene ID", path)
     return _keep_gene_expression(X, barcodes, ids, symbols, types, (path,))
+
+
+def _h5_matrix_group(f: h5py.File, path: Path) -> h5py.Group:
+    """The group holding the matrix: ``matrix`` (v3+) or the one genome's group (v2)."""
+    if "matrix" in f:
+        return f["matrix"]
+    genomes = sorted(name for name, group in f.items() if isinstance(group, h5py.Group) and "indptr" in group)
+    if len(genomes) > 1:
+        raise InputError(f"{path} holds {len(genomes)} genomes ({', '.join(genomes)}); keep the file of one genome")
+    if not genomes:
+        raise InputError(f"{path} has no 'matrix' group nor a genome group: not a Cell Ranger HDF5 matrix")
+    return f[genomes[0]]
+
+
+def _sum_probes(
+    X: sp.csr_matrix, gene_ids: np.ndarray, symbols: np.ndarray, types: np.ndarray
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    """Sum the columns of probes targeting one gene; genes keep the order of their first probe."""
+    _, first, inverse = np.unique(gene_ids, return_index=True, return_inverse=True)
+    rank = np.argsort(np.argsort(first))  # gene number in order of first appearance
+    keep = np.sort(first)
+    n = gene_ids.size
+    probes_to_genes = sp.csr_matrix((np.ones(n, dtype=X.dtype), (np.arange(n), rank[inverse])), shape=(n, keep.size))
+    return sp.csr_matrix(X @ probes_to_genes), gene_ids[keep], symbols[keep], types[keep]
 
 
 # --------------------------------------------------------------------------- identity

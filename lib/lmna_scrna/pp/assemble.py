@@ -29,6 +29,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 from pathlib import Path
@@ -42,7 +44,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..atomic import atomic_path
 from ..config import PrepParams
-from ..errors import InputError
+from ..errors import InputError, one_line
 from .genes import FeatureScaling, GeneStats, fit_scaling, gene_table
 from .gsm_pass import CachedGSM, load_gsms
 from ..paths import cache_dir as default_cache_dir
@@ -55,22 +57,54 @@ log = logging.getLogger(__name__)
 NO_DAY = -1
 
 
+def check_params(params: PrepParams) -> None:
+    """Refuse parameters that would write a NaN, empty or constant .h5ad, naming the parameter at fault."""
+    for name, value in params.to_dict().items():
+        kind = type(PrepParams.__dataclass_fields__[name].default)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral if kind is int else numbers.Real):
+            raise InputError(f"PrepParams.{name}={value!r}: must be {'an integer' if kind is int else 'a number'}")
+    rules = (
+        ("seed", params.seed >= 0, ">= 0"),
+        ("min_genes", params.min_genes >= 0, ">= 0"),
+        ("max_genes", params.max_genes >= params.min_genes, f">= min_genes ({params.min_genes})"),
+        ("max_pct_mt", 0 <= params.max_pct_mt <= 100, "in [0, 100]"),
+        ("max_cells", params.max_cells >= 1, ">= 1"),
+        ("target_sum", 0 < params.target_sum < math.inf, "finite and > 0"),
+        ("min_cells_per_gene", params.min_cells_per_gene >= 0, ">= 0"),
+        ("n_hvg", params.n_hvg >= 1, ">= 1"),
+        ("clip", params.clip > 0, "> 0"),
+    )
+    for name, ok, meaning in rules:
+        if not ok:  # comparisons with NaN are False, so NaN fails every rule
+            raise InputError(f"PrepParams.{name}={getattr(params, name)!r}: must be {meaning}")
+
+
 def cache_split(
     raw_dir: Path, split: Split, sheet: pd.DataFrame, params: PrepParams, cache_dir: Path | None = None
 ) -> dict[str, CachedGSM]:
     """Pass 1: the cached per-GSM result of every GSM of the split, in accession order."""
+    check_params(params)
     missing = sorted(set(split.gsms) - set(sheet["gsm"]))
     if missing:
         raise InputError(f"split {split.name}: GSM(s) {', '.join(missing)} are not in the sample sheet")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cached = load_gsms(Path(raw_dir), split.gsms, params, cache_dir)
-    reference = next(iter(cached.values()))
-    for c in cached.values():
-        if not np.array_equal(c.gene_ids, reference.gene_ids):
-            raise InputError(
-                f"{c.gsm}: its gene list differs from {reference.gsm}'s; all GSMs must share one feature list"
-            )
+    _check_same_genes(cached)
     return cached
+
+
+def _check_same_genes(cached: dict[str, CachedGSM]) -> None:
+    """All GSMs must share one gene list; name the GSM(s) that differ from the majority's list."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for gsm, c in cached.items():
+        groups.setdefault(tuple(c.gene_ids), []).append(gsm)
+    if len(groups) == 1:
+        return
+    majority = max(groups.values(), key=len)  # on a tie, the group of the first GSM in accession order
+    odd = [g for members in groups.values() if members is not majority for g in members]
+    raise InputError(
+        f"{', '.join(odd)}: gene list differs from that of {', '.join(majority)}; all GSMs must share one feature list"
+    )
 
 
 def cell_partitions(cached: dict[str, CachedGSM], split: Split, seed: int) -> dict[str, np.ndarray]:
@@ -298,7 +332,10 @@ def load_processed(path: str | Path) -> ProcessedData:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"processed data {path} does not exist")
-    adata = ad.read_h5ad(path)
+    try:
+        adata = ad.read_h5ad(path)
+    except (OSError, KeyError, ValueError, TypeError) as exc:  # not HDF5, or HDF5 without AnnData's groups
+        raise InputError(f"processed data {path} is not a readable .h5ad ({one_line(exc)})") from None
     missing = [c for c in REQUIRED_OBS if c not in adata.obs]
     if missing:
         raise InputError(f"processed data {path} lacks obs column(s) {', '.join(missing)}")

@@ -27,6 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..config import PrepParams
+from ..errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,11 @@ class FeatureScaling:
 def select_hvg(stats: GeneStats, min_cells: int, n_hvg: int) -> np.ndarray:
     """Indices (ascending) of the top ``n_hvg`` genes by variance among genes in ≥ ``min_cells`` cells."""
     eligible = np.flatnonzero(stats.nnz >= min_cells)
+    if eligible.size == 0:
+        raise InputError(
+            f"PrepParams.min_cells_per_gene={min_cells}: no gene is detected in that many of the "
+            f"{stats.n_cells} train cells, so no HVG can be selected"
+        )
     if eligible.size < n_hvg:
         log.warning(
             "only %d genes are detected in >= %d train cells; using all of them instead of %d HVGs",

@@ -22,12 +22,14 @@ Order of operations, and why:
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -57,6 +59,13 @@ CACHE_FORMAT = 2
 PARSE_WORKERS = min(2, os.cpu_count() or 1)
 #: PrepParams fields that change the per-GSM result (HVG and scaling ones do not).
 CACHE_PARAMS: tuple[str, ...] = ("seed", "min_genes", "max_genes", "max_pct_mt", "max_cells", "target_sum")
+#: prctl option asking the kernel to signal a process when its parent exits (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+#: The datasets of a cache file, in the order `write_cache` writes them.
+CACHE_DATASETS: tuple[str, ...] = (
+    "data", "indices", "indptr", "shape", "barcodes", "gene_ids", "gene_symbols", "n_cells", "sum", "sumsq",
+    "nnz", "qc_barcode", "qc_n_genes", "qc_total_counts", "qc_pct_mt", "qc_pass", "qc_kept",
+)
 
 
 class Counts(Protocol):
@@ -174,8 +183,11 @@ class CachedGSM:
 
     def _arrays(self, *names: str) -> list[np.ndarray]:
         """Read whole datasets; text is stored as UTF-8 bytes and returned as str arrays."""
-        with h5py.File(self.path, "r") as f:
-            arrays = [f[n][()] for n in names]
+        try:
+            with h5py.File(self.path, "r") as f:
+                arrays = [f[n][()] for n in names]
+        except (OSError, KeyError) as exc:  # damaged after it was checked on opening
+            raise InputError(f"{self.gsm}: cache file {self.path} is damaged ({exc}); delete it to parse again") from None
         return [np.char.decode(a, "utf-8") if a.dtype.kind == "S" else a for a in arrays]
 
     @cached_property
@@ -232,6 +244,7 @@ def write_cache(result: ProcessedGSM, path: Path) -> None:
         "qc_pct_mt": result.qc["pct_mt"].to_numpy(), "qc_pass": result.qc["pass_qc"].to_numpy(dtype=bool),
         "qc_kept": result.qc["kept"].to_numpy(dtype=bool),
     }
+    assert tuple(arrays) == CACHE_DATASETS
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for name, value in arrays.items():
             f[name] = value
@@ -255,16 +268,40 @@ def load_gsms(
     stays flat in the number of GSMs. Errors surface in GSM order, as in a serial run.
     """
     workers = PARSE_WORKERS if workers is None else workers
-    misses = [g for g in gsms if not cache_file(raw_dir, g, params, cache_dir)[0].is_file()]
+    misses = [g for g in gsms if not _intact(cache_file(raw_dir, g, params, cache_dir)[0])]
     if workers > 1 and len(misses) > 1:
         spawn = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-        with ProcessPoolExecutor(min(workers, len(misses)), mp_context=spawn) as pool:
-            jobs = [pool.submit(load_gsm, raw_dir, g, params, cache_dir) for g in misses]
-            for _ in tqdm(as_completed(jobs), total=len(jobs), desc="parse GSMs", unit="GSM"):
-                pass
+        before = set(multiprocessing.active_children())
+        with ProcessPoolExecutor(
+            min(workers, len(misses)), mp_context=spawn, initializer=_die_with_parent, initargs=(os.getpid(),)
+        ) as pool:
+            try:
+                jobs = [pool.submit(load_gsm, raw_dir, g, params, cache_dir) for g in misses]
+                for _ in tqdm(as_completed(jobs), total=len(jobs), desc="parse GSMs", unit="GSM"):
+                    pass
+            except (KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: stop the parses now, not after them
+                pool.shutdown(wait=False, cancel_futures=True)
+                for worker in set(multiprocessing.active_children()) - before:
+                    worker.terminate()
+                raise
             for job in jobs:
                 job.result()  # re-raises the first failing GSM's InputError
     return {g: load_gsm(raw_dir, g, params, cache_dir) for g in tqdm(gsms, desc="cached GSMs", unit="GSM")}
+
+
+def _die_with_parent(parent: int) -> None:
+    """Parse-worker initializer: have Linux kill this worker when its parent dies, even by SIGKILL.
+
+    Without it a killed `prepare` leaves its workers (and their ~150 MB each)
+    running to the end of their parse, orphaned.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: workers then end at their next task
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path, kind: str = "filtered") -> CachedGSM:
@@ -276,18 +313,36 @@ def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path, kind:
     from ..io import tenx
 
     path, fingerprint = cache_file(raw_dir, gsm, params, cache_dir, kind)
-    if path.is_file():
+    if _intact(path):
         log.debug("%s: cache hit %s", gsm, path.name)
         return CachedGSM(gsm, path, fingerprint)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write the cache folder {path.parent}: {exc}") from None
     # Notebooks preparing several splits at once would otherwise parse the same
     # GSM side by side: the first takes the lock, the others wait and reuse its result.
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not path.is_file():
+        if not _intact(path):
+            if path.exists():
+                log.warning("%s: cache file %s is damaged; parsing the GSM again", gsm, path)
             log.info("%s: parsing %s", gsm, raw_dir)
             write_cache(process_counts(tenx.read_gsm(raw_dir, gsm, kind), gsm, params), path)
     return CachedGSM(gsm, path, fingerprint)
+
+
+def _intact(path: Path) -> bool:
+    """Whether a cache file exists and opens as HDF5 with every dataset `write_cache` writes.
+
+    Files are written atomically, so damage means truncation or outside
+    meddling; such a file is parsed again rather than failing every run.
+    """
+    try:
+        with h5py.File(path, "r") as f:
+            return set(CACHE_DATASETS) <= set(f)
+    except OSError:  # absent, empty, truncated or not HDF5
+        return False
 
 
 def _utf8(values: object) -> np.ndarray:

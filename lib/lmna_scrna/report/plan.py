@@ -48,7 +48,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import InputError
+from ..errors import InputError, one_line
 from ..paths import PROJECT_ROOT, params_dir
 from ..pp.splits import split_identity
 
@@ -124,9 +124,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"parameter file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise InputError(f"parameter file {path} is not UTF-8 text ({one_line(exc)})") from None
     except yaml.YAMLError as exc:
-        raise InputError(f"parameter file {path} is not valid YAML: {exc}") from exc
+        raise InputError(f"parameter file {path} is not valid YAML: {one_line(exc)}") from None
     if not isinstance(data, dict):
         raise InputError(f"parameter file {path} must hold a mapping of names to values")
     return data

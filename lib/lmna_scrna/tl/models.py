@@ -37,9 +37,9 @@ def check_config(config: TrainConfig) -> None:
         raise InputError(f"TrainConfig.patience={config.patience!r}: must be >= 0")
     if not 0.0 <= config.dropout < 1.0:
         raise InputError(f"TrainConfig.dropout={config.dropout!r}: must be in [0, 1)")
-    if config.lr <= 0:
+    if not config.lr > 0:  # also refuses NaN
         raise InputError(f"TrainConfig.lr={config.lr!r}: must be > 0")
-    if config.loss_w_day < 0:
+    if not config.loss_w_day >= 0:
         raise InputError(f"TrainConfig.loss_w_day={config.loss_w_day!r}: must be >= 0")
 
 

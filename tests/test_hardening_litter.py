@@ -1,0 +1,68 @@
+"""No litter (issue #11, item 9): a killed writer's hidden temporaries are removed by the next
+writer of the same output, never a live writer's; simulated folders get normal permissions."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+
+import pytest
+from test_geo import build_tar, fake_gsm_files
+
+from lmna_scrna.io import simulate as sim
+from lmna_scrna.atomic import atomic_path, write_text_atomic
+from lmna_scrna.io.geo import safe_extract
+
+
+@pytest.fixture(scope="module")
+def dead_pid() -> int:
+    """The PID of a process that has ended (and been reaped)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_next_write_removes_a_killed_writers_temp_file_but_not_a_live_ones(tmp_path, dead_pid):
+    target = tmp_path / "result.h5ad"
+    stale = tmp_path / f".result.h5ad.{dead_pid}.k1ll3d00.part.h5ad"
+    live = tmp_path / f".result.h5ad.{os.getppid()}.w0rk1ng0.part.h5ad"  # a running process's
+    other = tmp_path / f".other.h5ad.{dead_pid}.k1ll3d00.part.h5ad"  # another output's: not ours to judge
+    for path in (stale, live, other):
+        path.write_text("half")
+
+    write_text_atomic(target, "new")
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, live.name, other.name])
+
+
+def test_extraction_removes_a_killed_extractions_folder(tmp_path, dead_pid):
+    tar_path = tmp_path / "x.tar"
+    tar_path.write_bytes(build_tar(fake_gsm_files()))
+    stale = tmp_path / f".raw.{dead_pid}.abc_123x.part"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "sub" / "half.mtx.gz").write_bytes(b"x")
+
+    safe_extract(tar_path, tmp_path / "raw")
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw", "x.tar"]
+
+
+def test_simulated_folder_has_normal_permissions_and_no_litter(tmp_path, dead_pid, monkeypatch, sheet):
+    monkeypatch.setitem(sim.PROFILES, "tiny", sim.Profile(n_cells=60, n_genes=8000, median_umis=4000.0))
+    sheet = sheet.head(2)
+    stale = tmp_path / f".data.{dead_pid}.abc_123x.part"
+    stale.mkdir()
+    previous = os.umask(0o022)
+    try:
+        out = sim.simulate(tmp_path / "data", profile="tiny", sheet=sheet)
+    finally:
+        os.umask(previous)
+
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_temp_names_carry_the_writers_pid(tmp_path):
+    with atomic_path(tmp_path / "t.json") as tmp:
+        assert tmp.name.startswith(f".t.json.{os.getpid()}.")

@@ -1,0 +1,237 @@
+"""Hardening of the sheet, readers, cache and prepare (issue #11): each test fails without its fix."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import replace
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pytest
+from _tenx_fixtures import SMALL_PARAMS, write_study
+
+from lmna_scrna import cli
+from lmna_scrna.io import tenx
+from lmna_scrna.errors import InputError
+from lmna_scrna.pp.gsm_pass import CachedGSM, cache_file
+from lmna_scrna.pp.assemble import prepare_split
+from lmna_scrna.report.plan import load_profile
+from lmna_scrna.pp.splits import make_split
+from lmna_scrna.io.study import load_samples
+from lmna_scrna.pp.assemble import load_processed
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, sheet) -> Path:
+    raw = tmp_path_factory.mktemp("raw")
+    write_study(raw, sheet, n_cells=40)
+    return raw
+
+
+def small_args(**changes: object) -> list[str]:
+    return [f"--{k.replace('_', '-')}={v}" for k, v in replace(SMALL_PARAMS, **changes).to_dict().items()]
+
+
+def prepare_cli(raw: Path, out: Path, *extra: str, split: str = "original", cache: Path | None = None) -> list[str]:
+    cache = cache or out.parent / "c"
+    return ["prepare", "--raw", str(raw), "--split", split, "--out", str(out), "--cache", str(cache), *extra]
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    """The CLI's error line, the only stderr line not drawn by a progress bar or a log record."""
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("lmna-scrna")]
+    assert len(err) == 1, err
+    return err[0]
+
+
+# --- item 4: preprocessing parameters ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("target_sum", "nan"), ("target_sum", "inf"), ("n_hvg", "0"), ("clip", "0"), ("clip", "-1"),
+     ("clip", "nan"), ("max_cells", "-5"), ("max_pct_mt", "nan"), ("min_genes", "-1"), ("seed", "-1")],
+)
+def test_bad_prep_parameter_is_one_line_naming_it(study, tmp_path, capsys, name, value):
+    out = tmp_path / "x.h5ad"
+    argv = prepare_cli(study, out, *small_args(), f"--{name.replace('_', '-')}={value}")
+
+    assert cli.main(argv) == 2
+    assert f"PrepParams.{name}=" in one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_no_gene_selectable_is_an_error_naming_the_parameter(study, sheet, tmp_path):
+    out = tmp_path / "x.h5ad"
+    params = replace(SMALL_PARAMS, min_cells_per_gene=100_000)
+    with pytest.raises(InputError, match="PrepParams.min_cells_per_gene=100000"):
+        prepare_split(study, make_split("original", sheet), sheet, params, out, cache_dir=tmp_path / "c")
+    assert not out.exists()
+
+
+def test_nan_learning_rate_is_refused():
+    from lmna_scrna.config import TrainConfig
+    from lmna_scrna.tl.models import check_config
+
+    with pytest.raises(InputError, match="TrainConfig.lr=nan"):
+        check_config(TrainConfig(lr=float("nan")))
+    with pytest.raises(InputError, match="TrainConfig.loss_w_day=nan"):
+        check_config(TrainConfig(loss_w_day=float("nan")))
+
+
+# --- item 5: one line instead of tracebacks ------------------------------------------------
+
+
+def test_out_that_is_a_folder_or_under_a_file_is_one_line(study, tmp_path, capsys):
+    folder = tmp_path / "folder.h5ad"
+    folder.mkdir()
+    assert cli.main(prepare_cli(study, folder, *small_args())) == 2
+    assert f"cannot write {folder}: it is a folder" in one_error_line(capsys)
+
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert cli.main(prepare_cli(study, a_file / "x.h5ad", *small_args(), cache=tmp_path / "c")) == 2
+    assert str(a_file / "x.h5ad") in one_error_line(capsys)
+
+    assert cli.main(prepare_cli(study, tmp_path / "y.h5ad", *small_args(), cache=a_file / "c")) == 2
+    assert f"cache folder {a_file / 'c'}" in one_error_line(capsys)
+
+
+def test_processed_file_that_is_not_hdf5_is_named(tmp_path):
+    bad = tmp_path / "bad.h5ad"
+    bad.write_text("not hdf5")
+    with pytest.raises(InputError, match="bad.h5ad is not a readable .h5ad") as err:
+        load_processed(bad)
+    assert "\n" not in str(err.value)
+
+
+def test_profile_not_utf8_or_bad_yaml_is_one_line(tmp_path):
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("data: d\u00e9j\u00e0\n".encode("latin-1"))
+    with pytest.raises(InputError, match="latin.yaml is not UTF-8") as err:
+        load_profile(latin)
+    assert "\n" not in str(err.value)
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("executions: [\n  - id: a\n  notebook: b\n")
+    with pytest.raises(InputError, match="broken.yaml is not valid YAML") as err:
+        load_profile(broken)
+    assert "\n" not in str(err.value)
+
+
+# --- item 7: damaged cache files -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty"])
+def test_damaged_cache_file_is_parsed_again(study, sheet, tmp_path, damage):
+    split = make_split("original", sheet)
+    first = tmp_path / "first.h5ad"
+    prepare_split(study, split, sheet, SMALL_PARAMS, first, cache_dir=tmp_path / "c")
+    path, _ = cache_file(study, "GSM8325046", SMALL_PARAMS, tmp_path / "c")
+    size = path.stat().st_size
+    with path.open("r+b") as fh:
+        fh.truncate(size // 2 if damage == "truncate" else 0)
+
+    again = tmp_path / "again.h5ad"
+    prepare_split(study, split, sheet, SMALL_PARAMS, again, cache_dir=tmp_path / "c")
+
+    a, b = ad.read_h5ad(first), ad.read_h5ad(again)
+    assert (a.X != b.X).nnz == 0 and a.obs.equals(b.obs) and a.var.equals(b.var)
+    assert path.stat().st_size == size
+
+
+def test_cache_damaged_after_opening_names_the_file(tmp_path):
+    path = tmp_path / "GSM1-x.h5"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match=f"GSM1: cache file {path} is damaged"):
+        CachedGSM("GSM1", path, "fp").load_X()
+
+
+# --- item 8: sheet and reader gaps -----------------------------------------------------------
+
+
+SHEET_HEADER = "gsm,condition,day,replicate\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", "has a header but no rows"),
+        ("GSM1,Control,0,A\nSRR5,Control,0,A\n", r"row 2: gsm 'SRR5' is not a GEO sample accession"),
+        ("GSM1,Control,0,A\nGSM12x,Control,0,A\n", r"row 2: gsm 'GSM12x'"),
+        ("GSM1,Control,0,A\nGSM2,Control,0,\n", r"row 2 \(GSM2\): empty replicate"),
+    ],
+    ids=["no-rows", "not-gsm", "gsm-suffix", "empty-replicate"],
+)
+def test_bad_sheet_is_named(tmp_path, body, message):
+    path = tmp_path / "samples.csv"
+    path.write_text(SHEET_HEADER + body)
+    with pytest.raises(InputError, match=message) as err:
+        load_samples(path)
+    assert str(path) in str(err.value)
+
+
+def rewrite_gz(path: Path, edit) -> None:
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    path.write_bytes(gzip.compress(("\n".join(edit(lines)) + "\n").encode()))
+
+
+def test_duplicate_barcodes_are_refused_naming_the_file(tmp_path, write_10x):
+    w = write_10x(tmp_path, gsm="GSM1000001")
+    rewrite_gz(w.paths[1], lambda lines: [lines[0], lines[0], *lines[2:]])
+    with pytest.raises(InputError, match=rf"{w.paths[1].name}: barcode '{w.barcodes[0]}' occurs 2 times"):
+        tenx.read_gsm(tmp_path, "GSM1000001")
+
+
+def test_duplicate_gene_ids_are_refused_naming_the_file(tmp_path, write_10x):
+    w = write_10x(tmp_path, gsm="GSM1000001")
+    rewrite_gz(w.paths[2], lambda lines: [lines[0], lines[0], *lines[2:]])
+    with pytest.raises(InputError, match=rf"{w.paths[2].name}: gene ID '{w.ids[0]}' occurs 2 times"):
+        tenx.read_gsm(tmp_path, "GSM1000001")
+
+
+def test_duplicate_barcodes_in_h5_are_refused(tmp_path, write_10x):
+    import h5py
+
+    w = write_10x(tmp_path, gsm="GSM1000001", layout="h5")
+    with h5py.File(w.paths[0], "r+") as f:
+        barcodes = f["matrix/barcodes"][()]
+        barcodes[1] = barcodes[0]
+        f["matrix/barcodes"][...] = barcodes
+    with pytest.raises(InputError, match="barcode .* occurs 2 times"):
+        tenx.read_gsm(tmp_path, "GSM1000001")
+
+
+def test_short_features_line_is_refused_not_dropped(tmp_path, write_10x):
+    w = write_10x(tmp_path, gsm="GSM1000001")
+    rewrite_gz(w.paths[2], lambda lines: [*lines[:4], "\t".join(lines[4].split("\t")[:2]), *lines[5:]])
+    with pytest.raises(InputError, match=rf"{w.paths[2].name}: line 5 has fewer than 3 tab-separated fields"):
+        tenx.read_gsm(tmp_path, "GSM1000001")
+
+
+def test_gsm_with_another_gene_list_is_named_against_the_majority(tmp_path, sheet):
+    raw = tmp_path / "raw"
+    write_study(raw, sheet, n_cells=40)
+    odd = "GSM8325052"  # not the second GSM of the split: the old message named the second one
+    features = next(raw.glob(f"{odd}_*features.tsv.gz"))
+    rewrite_gz(features, lambda lines: [lines[0].replace("ENSG", "ENSX", 1), *lines[1:]])
+    with pytest.raises(InputError, match=rf"^{odd}: gene list differs from that of GSM8325046, GSM8325047"):
+        prepare_split(raw, make_split("original", sheet), sheet, SMALL_PARAMS, tmp_path / "x.h5ad", tmp_path / "c")
+
+
+# --- item 9: days with a split that takes none -----------------------------------------------
+
+
+@pytest.mark.parametrize("split", ["original", "random_cells"])
+def test_test_day_with_a_split_without_days_is_an_error(study, tmp_path, capsys, split):
+    out = tmp_path / "x.h5ad"
+    assert cli.main(prepare_cli(study, out, "--test-day", "9", *small_args(), split=split)) == 2
+    assert "takes no --test-day" in one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_valid_parameters_still_prepare(study, tmp_path):
+    out = tmp_path / "ok.h5ad"
+    assert cli.main(prepare_cli(study, out, *small_args())) == 0
+    assert np.isfinite(ad.read_h5ad(out).X.data).all()

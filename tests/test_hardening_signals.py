@@ -1,0 +1,95 @@
+"""A killed `prepare` leaves no process behind, and SIGTERM is handled like Ctrl-C (issue #11, item 6).
+
+The CLI runs in a real subprocess. Its parse workers are held inside their
+work deterministically: the test holds the per-GSM cache locks, so each worker
+blocks on one until the parent is signalled.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from _tenx_fixtures import SMALL_PARAMS, write_study
+
+import lmna_scrna
+from lmna_scrna.pp.gsm_pass import cache_file
+from lmna_scrna.pp.splits import make_split
+
+WAIT_S = 60.0
+
+
+def children(pid: int) -> set[int]:
+    """Live processes whose parent is `pid` (from /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_until(condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_killed_prepare_leaves_no_worker_behind(tmp_path, sheet, sig):
+    raw, cache, out = tmp_path / "raw", tmp_path / "cache", tmp_path / "out.h5ad"
+    write_study(raw, sheet, n_cells=30)
+    cache.mkdir()
+    params = replace(SMALL_PARAMS, max_cells=25)
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in params.to_dict().items()]
+    env = {**os.environ, "PYTHONPATH": str(Path(lmna_scrna.__file__).parents[1])}
+    with ExitStack() as held:
+        for gsm in make_split("original", sheet).gsms:  # every parse waits on its cache lock
+            lock = held.enter_context(cache_file(raw, gsm, params, cache)[0].with_suffix(".lock").open("w"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        stderr = held.enter_context((tmp_path / "stderr.txt").open("w"))  # a file: orphans may hold a pipe open
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lmna_scrna.cli", "prepare", "--raw", str(raw), "--split", "original",
+             "--out", str(out), "--cache", str(cache), *args],
+            env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+        )
+        spawned: set[int] = set()
+        try:
+            wait_until(lambda: len(children(proc.pid)) >= 3, "two parse workers and the resource tracker")
+            spawned = children(proc.pid)
+            proc.send_signal(sig)
+            proc.wait(timeout=WAIT_S)
+            wait_until(lambda: not any(alive(p) for p in spawned), "the workers to die with their parent")
+        finally:
+            for pid in [proc.pid, *spawned]:  # whatever a failure left running
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 143
+        assert (tmp_path / "stderr.txt").read_text().strip().splitlines()[-1] == "lmna-scrna prepare: terminated"
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    assert not out.exists()
