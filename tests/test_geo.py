@@ -22,7 +22,8 @@ import pytest
 
 from lmna_scrna import cli
 from lmna_scrna.errors import InputError
-from lmna_scrna.io.geo import TAR_NAME, download, fetch_raw, safe_extract
+from lmna_scrna.io.extract import safe_extract
+from lmna_scrna.io.geo import TAR_NAME, download, fetch_raw
 
 TIMEOUT_S = 5.0
 

@@ -18,7 +18,8 @@ from test_geo import TIMEOUT_S, TarHandler, TarServer, build_tar, fake_gsm_files
 
 from lmna_scrna import cli
 from lmna_scrna.errors import InputError
-from lmna_scrna.io.geo import TAR_NAME, download, fetch_raw, safe_extract
+from lmna_scrna.io.extract import safe_extract
+from lmna_scrna.io.geo import TAR_NAME, download, fetch_raw
 
 
 class ValidatingHandler(TarHandler):

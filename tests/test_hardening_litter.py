@@ -10,9 +10,10 @@ import subprocess
 import pytest
 from test_geo import build_tar, fake_gsm_files
 
-from lmna_scrna.io import simulate as sim
+from lmna_scrna.io import sim_params
+from lmna_scrna.io import simulation as sim
 from lmna_scrna.atomic import atomic_path, write_text_atomic
-from lmna_scrna.io.geo import safe_extract
+from lmna_scrna.io.extract import safe_extract
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_extraction_removes_a_killed_extractions_folder(tmp_path, dead_pid):
 
 
 def test_simulated_folder_has_normal_permissions_and_no_litter(tmp_path, dead_pid, monkeypatch, sheet):
-    monkeypatch.setitem(sim.PROFILES, "tiny", sim.Profile(n_cells=60, n_genes=8000, median_umis=4000.0))
+    monkeypatch.setitem(sim_params.PROFILES, "tiny", sim_params.Profile(n_cells=60, n_genes=8000, median_umis=4000.0))
     sheet = sheet.head(2)
     stale = tmp_path / f".data.{dead_pid}.abc_123x.part"
     stale.mkdir()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lmna_scrna.cli import main
-from lmna_scrna.io.tenx import inspect_dir
+from lmna_scrna.io.raw_folder import inspect_dir
 
 N_CELLS, N_GENES = 20, 50
 

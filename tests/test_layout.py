@@ -17,7 +17,7 @@ PACKAGE = PROJECT_ROOT / "lib" / "lmna_scrna"
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 #: Data flows io → pp → tl → pl → report; the shared base (errors, paths, …) is below all, the CLI above.
 RANK = {"": 0, "io": 1, "pp": 2, "tl": 3, "pl": 4, "report": 5, "cli": 6}
-MAX_LINES = 350
+MAX_LINES = 360  # "about 350": a module past it does more than one job
 
 
 def _module_name(path: Path) -> str:

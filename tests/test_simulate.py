@@ -14,12 +14,13 @@ import pytest
 import scipy.io
 import scipy.sparse as sp
 
-from lmna_scrna.io import simulate as sim
+from lmna_scrna.io import sim_model, sim_params
+from lmna_scrna.io import simulation as sim
 from lmna_scrna.errors import InputError
 from lmna_scrna.io.study import load_samples
 
 #: Smoke's gene count (doublets above 6000 genes need it) with fewer cells, to keep tests fast.
-TINY = sim.Profile(n_cells=200, n_genes=8000, median_umis=4000.0)
+TINY = sim_params.Profile(n_cells=200, n_genes=8000, median_umis=4000.0)
 SUFFIXES = ("matrix.mtx.gz", "barcodes.tsv.gz", "features.tsv.gz")
 QC_MIN_GENES, QC_MAX_GENES, QC_MAX_PCT_MT = 200, 6000, 20.0
 
@@ -27,7 +28,7 @@ QC_MIN_GENES, QC_MAX_GENES, QC_MAX_PCT_MT = 200, 6000, 20.0
 @pytest.fixture(scope="module")
 def tiny_profile():
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(sim.PROFILES, "tiny", TINY)
+        mp.setitem(sim_params.PROFILES, "tiny", TINY)
         yield "tiny"
 
 
@@ -64,7 +65,7 @@ def _qc_metrics(counts: sp.csr_matrix, symbols: pd.Series) -> tuple[np.ndarray, 
 
 def test_layout_is_exactly_geo_flat(dataset, sheet):
     expected = {_stem(row) + suffix for row in sheet.itertuples() for suffix in SUFFIXES}
-    assert {p.name for p in dataset.iterdir()} == expected | {sim.GROUND_TRUTH_FILE, sim.MARKER_FILE}
+    assert {p.name for p in dataset.iterdir()} == expected | {sim_params.GROUND_TRUTH_FILE, sim_params.MARKER_FILE}
     assert not list(dataset.parent.glob(".*part*")), "temp folder left behind"
 
 
@@ -84,10 +85,10 @@ def test_files_are_valid_10x(dataset, sheet):
             first_features = features
         pd.testing.assert_frame_equal(features, first_features)
     symbols = first_features[1]
-    assert list(symbols[-len(sim.MT_GENES) :]) == list(sim.MT_GENES)
-    named = {s for genes in sim.MARKERS.values() for s in genes} | {"LMNA"}
+    assert list(symbols[-len(sim_params.MT_GENES) :]) == list(sim_params.MT_GENES)
+    named = {s for genes in sim_params.MARKERS.values() for s in genes} | {"LMNA"}
     assert named <= set(symbols)
-    assert symbols[~symbols.isin(named | set(sim.MT_GENES))].str.fullmatch(r"SIMG\d{5}").all()
+    assert symbols[~symbols.isin(named | set(sim_params.MT_GENES))].str.fullmatch(r"SIMG\d{5}").all()
 
 
 def test_gzip_headers_carry_no_time_or_name(dataset):
@@ -98,7 +99,7 @@ def test_gzip_headers_carry_no_time_or_name(dataset):
 
 
 def test_planted_qc_failures_are_5_to_10_percent(dataset, sheet):
-    truth = json.loads((dataset / sim.GROUND_TRUTH_FILE).read_text())
+    truth = json.loads((dataset / sim_params.GROUND_TRUTH_FILE).read_text())
     doublets_seen = 0
     for row in sheet.itertuples():
         counts, features, _ = _read(dataset, row)
@@ -127,7 +128,7 @@ def _pseudobulk(dataset: Path, sheet: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_day_program_dominates_a_present_genotype_effect(dataset, sheet):
-    truth = json.loads((dataset / sim.GROUND_TRUTH_FILE).read_text())
+    truth = json.loads((dataset / sim_params.GROUND_TRUTH_FILE).read_text())
     bulk = _pseudobulk(dataset, sheet)
     bulk = bulk.loc[:, bulk.mean() > np.log1p(50.0)]  # well-measured genes only
     gsm = sheet.set_index(["condition", "day", "replicate"])["gsm"]
@@ -157,7 +158,7 @@ def test_same_seed_same_bytes_in_any_order_other_seed_differs(tmp_path, dataset,
 
 def test_existing_folder_is_reused_or_refused(tmp_path, dataset, sheet, tiny_profile, caplog):
     before = {p.name: p.stat().st_mtime_ns for p in dataset.iterdir()}
-    with caplog.at_level(logging.INFO, logger="lmna_scrna.io.simulate"):
+    with caplog.at_level(logging.INFO, logger="lmna_scrna.io.simulation"):
         assert sim.simulate(dataset, profile=tiny_profile, seed=42, sheet=sheet) == dataset
     assert "reused" in caplog.text
     assert {p.name: p.stat().st_mtime_ns for p in dataset.iterdir()} == before
@@ -183,7 +184,7 @@ def test_negative_binomial_sampler_matches_the_distribution(mean, size):
     """The screened CDF inversion must give NB's zero fraction, mean and variance."""
     n = 200_000
     mu = np.full((n, 1), mean, dtype=np.float32)
-    draws = sim.sample_negative_binomial(mu, np.array([size]), np.random.default_rng(0)).toarray().ravel()
+    draws = sim_model.sample_negative_binomial(mu, np.array([size]), np.random.default_rng(0)).toarray().ravel()
     p_zero = (size / (size + mean)) ** size
     variance = mean + mean**2 / size
     assert abs(np.mean(draws == 0) - p_zero) < 5 * np.sqrt(p_zero * (1 - p_zero) / n)

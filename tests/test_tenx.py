@@ -11,7 +11,9 @@ import pytest
 import scipy.sparse as sp
 
 from lmna_scrna.errors import InputError
-from lmna_scrna.io.tenx import file_fingerprint, find_gsm_files, read_gsm
+from lmna_scrna.io.layouts import find_gsm_files
+from lmna_scrna.io.raw_folder import file_fingerprint
+from lmna_scrna.io.tenx import read_gsm
 
 GSM = "GSM1000001"
 LAYOUTS = {"flat": "geo_flat", "cellranger": "cellranger_v3", "v2": "cellranger_v2", "h5": "h5"}

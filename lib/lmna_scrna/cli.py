@@ -29,7 +29,7 @@ def _add_inspect(sub: argparse._SubParsersAction) -> None:
 
 def _run_inspect(args: argparse.Namespace) -> int:
     from .io.study import load_samples
-    from .io.tenx import inspect_dir
+    from .io.raw_folder import inspect_dir
 
     table, problems = inspect_dir(args.raw_dir, load_samples(args.sheet), kind=args.kind)
     print(table.to_string(index=False))
@@ -62,7 +62,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
-    from .io.simulate import simulate
+    from .io.simulation import simulate
 
     print(simulate(args.out, profile=args.profile, seed=args.seed))
     return 0

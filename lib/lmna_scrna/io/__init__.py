@@ -1,9 +1,12 @@
 """Data in: the study sheet, 10x readers, the GEO download with safe extraction, the simulator."""
 
-from .geo import download, fetch_raw, safe_extract
-from .simulate import resolve_raw_dir, simulate
+from .extract import safe_extract
+from .geo import download, fetch_raw
+from .simulation import resolve_raw_dir, simulate
 from .study import days_with_both_genotypes, gsm_number, load_samples
-from .tenx import file_fingerprint, find_gsm_files, inspect_dir, read_gsm
+from .layouts import find_gsm_files
+from .raw_folder import file_fingerprint, inspect_dir
+from .tenx import read_gsm
 
 __all__ = [
     "days_with_both_genotypes",

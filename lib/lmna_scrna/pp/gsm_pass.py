@@ -252,9 +252,10 @@ def write_cache(result: ProcessedGSM, path: Path) -> None:
 
 def cache_file(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path, kind: str = "filtered") -> tuple[Path, str]:
     """Where a GSM's cached result lives, and the fingerprint of its input files."""
-    from ..io import tenx  # the reader is needed only here; keeps the math modules light
+    from ..io.layouts import find_gsm_files  # needed only here; keeps the math modules light
+    from ..io.raw_folder import file_fingerprint
 
-    fingerprint = tenx.file_fingerprint(tenx.find_gsm_files(raw_dir, gsm, kind).paths)
+    fingerprint = file_fingerprint(find_gsm_files(raw_dir, gsm, kind).paths)
     return Path(cache_dir) / f"{gsm}-{cache_key(gsm, fingerprint, params, kind)}.h5", fingerprint
 
 

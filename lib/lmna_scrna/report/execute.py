@@ -28,7 +28,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from .. import __version__
 from ..errors import InputError, LmnaError
-from ..io.simulate import resolve_raw_dir
+from ..io.simulation import resolve_raw_dir
 from ..paths import outputs_dir
 from .ledger import (data_fingerprint, execution_keys, is_fresh, library_fingerprint, load_ledger,
                      notebooks_out_dir, save_ledger)

@@ -1,4 +1,4 @@
-"""Simulated default dataset: 12 libraries in GEO's flat 10x layout that pose the paper's questions.
+"""The simulator's generative model: one shared design, then each library's counts.
 
 GEO is unreachable here, so the report runs on data whose structure is known.
 The generator is built so that each question of the paper has a real answer:
@@ -25,181 +25,27 @@ order; gzip headers carry no time or name, so a seed gives byte-identical files.
 
 from __future__ import annotations
 
-import gzip
-import io
-import json
-import logging
-import os
-import shutil
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-import scipy.io
 import scipy.sparse as sp
-from tqdm.auto import tqdm
 
-from ..atomic import temp_dir
 from ..errors import InputError
-from ..paths import default_raw_dir
-from .study import DAYS, gsm_number, load_samples
-
-log = logging.getLogger(__name__)
-
-#: Bumped whenever the generative model or file format changes, so a cached
-#: dataset made by an older generator is never mistaken for a current one.
-GENERATOR_VERSION = "1.0"
-
-# ---------------------------------------------------------------------------
-# Sizes
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How big a simulated dataset is; everything else is shared by all profiles."""
-
-    n_cells: int  #: cells per GSM, QC failures included
-    n_genes: int  #: features per library (a 10x library lists ~36,000; real data detect ~20,000)
-    median_umis: float  #: median UMIs of a healthy cell in a library of depth factor 1
-
-
-PROFILES: dict[str, Profile] = {
-    "smoke": Profile(n_cells=500, n_genes=8000, median_umis=4000.0),
-    "full": Profile(n_cells=5000, n_genes=24000, median_umis=5000.0),
-}
-
-# ---------------------------------------------------------------------------
-# Genes
-# ---------------------------------------------------------------------------
-
-#: chrM genes in genome order; Cell Ranger lists them last (chrM sorts last).
-MT_GENES: tuple[str, ...] = (
-    "MT-ND1", "MT-ND2", "MT-CO1", "MT-CO2", "MT-ATP8", "MT-ATP6", "MT-CO3",
-    "MT-ND3", "MT-ND4L", "MT-ND4", "MT-ND5", "MT-ND6", "MT-CYB",
-)  # fmt: skip
-
-#: Known markers of each expression module (the modules are defined below).
-MARKERS: dict[str, tuple[str, ...]] = {
-    "pluripotency": ("POU5F1", "NANOG", "SOX2", "LIN28A", "DPPA4", "TDGF1"),
-    "mesoderm": ("TBXT", "MIXL1", "MESP1", "EOMES", "GSC", "PDGFRA", "KDR"),
-    "cardiac_progenitor": ("ISL1", "NKX2-5", "GATA4", "HAND1", "HAND2", "TBX5", "MEF2C"),
-    "cardiomyocyte": ("TNNT2", "MYH6", "ACTN2", "MYL7", "NPPA", "NPPB", "TTN", "ACTC1"),
-    "maturation": ("MYH7", "MYL2", "RYR2", "PLN"),
-    "off_target": ("COL1A1", "COL3A1", "POSTN", "DCN", "TAGLN"),
-    "cycling": ("MKI67", "TOP2A", "CDK1", "CCNB1"),
-}
-TRAJECTORY_MODULES: tuple[str, ...] = (
-    "pluripotency", "mesoderm", "cardiac_progenitor", "cardiomyocyte", "maturation",
-)  # fmt: skip
-MODULES: tuple[str, ...] = (*TRAJECTORY_MODULES, "off_target", "cycling")
-
-#: Activity (0..1) of each trajectory module on each day of `study.DAYS`, in a
-#: cell that follows the main cardiac path (a hand-written caricature of
-#: directed iPSC-to-cardiomyocyte differentiation).
-TRAJECTORY_ACTIVITY: dict[str, tuple[float, ...]] = {
-    #                    d0   d2   d4   d9   d16  d19  d30
-    "pluripotency":     (1.0, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0),
-    "mesoderm":         (0.0, 1.0, 0.6, 0.1, 0.0, 0.0, 0.0),
-    "cardiac_progenitor": (0.0, 0.2, 1.0, 0.6, 0.3, 0.2, 0.1),
-    "cardiomyocyte":    (0.0, 0.0, 0.1, 0.6, 0.9, 1.0, 1.0),
-    "maturation":       (0.0, 0.0, 0.0, 0.0, 0.3, 0.5, 1.0),
-}  # fmt: skip
-#: Share of cells in the off-target (non-cardiac) state, by day: grows as
-#: differentiation yields fibroblast-like by-products.
-OFF_TARGET_FRACTION: tuple[float, ...] = (0.05, 0.10, 0.15, 0.20, 0.25, 0.25, 0.30)
-#: Share of cycling cells, by day: proliferation fades as cells mature.
-CYCLING_FRACTION: tuple[float, ...] = (0.50, 0.45, 0.40, 0.20, 0.10, 0.10, 0.05)
-#: Off-target cells keep only this share of their day's trajectory activity.
-OFF_TARGET_TRAJECTORY_SHARE = 0.3
-#: Per-cell jitter of developmental time, in steps between sampled days, so
-#: neighbouring days overlap as asynchronous differentiation does.
-PSEUDOTIME_SD = 0.3
-
-#: Log-abundance spread of gene baselines: a few genes take most UMIs, many are rarely seen.
-BASE_LOG_SD = 1.8
-#: Markers sit low when their module is off and among the top genes when on.
-MARKER_OFF_LOG = -1.0
-MARKER_LOADING = 5.5
-#: Share of the other genes that follow a module, and the spread of their log-fold loadings.
-PROGRAM_GENE_FRACTION = 0.30
-PROGRAM_LOADING_SD = 1.5
-#: LMNA rises as cells differentiate (lamin A/C is low in pluripotent cells).
-LMNA_BASE_LOG = 3.0
-LMNA_CARDIOMYOCYTE_LOADING = 1.0
-#: Gamma-Poisson dispersion: 1/r is log-normal around this median.
-MEDIAN_OVERDISPERSION = 0.25
-OVERDISPERSION_LOG_SD = 0.5
-
-# ---------------------------------------------------------------------------
-# Genotype, day batch and library effects
-# ---------------------------------------------------------------------------
-
-#: Share of genes carrying the patient effect, and the share of those whose
-#: effect appears only from LATE_EFFECT_DAY on (cardiac-stage phenotype).
-PATIENT_GENE_FRACTION = 0.03
-PATIENT_LATE_SHARE = 0.5
-LATE_EFFECT_DAY = 9
-#: Patient log-fold changes: sign at random, magnitude log-normal around this median.
-PATIENT_MEDIAN_LOG_FC = 0.45
-PATIENT_LOG_FC_SD = 0.4
-#: The patient line is LMNA-haploinsufficient-like: less LMNA from day 0.
-LMNA_PATIENT_LOG_FC = float(np.log(0.7))
-#: Libraries of one day were differentiated and captured together: a gene-wise
-#: log-fold signature shared by both genotypes of that day.
-DAY_BATCH_LOG_SD = 0.15
-#: Each library's own gene-wise signature (capture, ambient RNA, chemistry) and depth factor.
-LIBRARY_BATCH_LOG_SD = 0.12
-LIBRARY_DEPTH_LOG_SD = 0.25
-LIBRARY_DEPTH_FACTOR_RANGE = (0.7, 1.4)
-
-# ---------------------------------------------------------------------------
-# Cells: depth, mitochondria and planted QC failures
-# ---------------------------------------------------------------------------
-
-CELL_DEPTH_LOG_SD = 0.35
-#: Healthy cells' depth factor is clipped so that, with the library's factor,
-#: they stay inside 200..6000 detected genes and only planted cells fail QC.
-CELL_DEPTH_FACTOR_RANGE = (0.4, 2.2)
-#: Healthy mitochondrial share of UMIs: log-normal around a median that rises
-#: from pluripotent cells to mitochondria-rich cardiomyocytes, capped well below 20 %.
-MT_FRACTION_MEDIAN = (0.04, 0.045, 0.05, 0.06, 0.07, 0.075, 0.08)
-MT_FRACTION_LOG_SD = 0.3
-MT_FRACTION_HEALTHY_MAX = 0.14
-
-#: Share of each library planted as QC failures, drawn per GSM.
-QC_FAIL_FRACTION_RANGE = (0.06, 0.09)
-QC_KINDS: tuple[str, ...] = ("low_genes", "high_mt", "doublet")
-QC_KIND_PROBS: tuple[float, ...] = (0.4, 0.4, 0.2)
-#: Low-quality droplets: so few UMIs that fewer than 200 genes can be detected.
-LOW_GENES_UMIS_RANGE = (40.0, 150.0)
-#: Dying cells: most UMIs mitochondrial, and a smaller library.
-HIGH_MT_FRACTION_RANGE = (0.3, 0.7)
-HIGH_MT_DEPTH_FACTOR = 0.5
-#: Doublets: two cells' profiles averaged, depth solved so the expected number
-#: of detected genes lands in this range (above the 6000-gene QC ceiling).
-DOUBLET_GENES_RANGE = (6200.0, 7200.0)
-DOUBLET_UMIS_BOUNDS = (1e3, 1e7)
-DEPTH_SOLVER_STEPS = 20
-
-#: NB entries with a mean above this are drawn by numpy directly; the many
-#: small ones by CDF inversion, which touches only the few nonzero entries.
-DIRECT_NB_MEAN = 5.0
-#: Cells x genes entries sampled at once: bounds memory, and keeps temporaries
-#: small enough for malloc to reuse rather than map fresh pages each time.
-CHUNK_ENTRIES = 2**22
-#: Level 1 is ~2x faster than 3 and ~8 % larger; these files are written once, read often.
-GZIP_LEVEL = 1
-#: Synthetic Ensembl-like ids start with ENSG9..., a range Ensembl does not use.
-GENE_ID_OFFSET = 90_000_000_000
-BARCODE_LENGTH = 16
-MARKER_FILE = ".complete"
-GROUND_TRUTH_FILE = "ground_truth.json"
+from .sim_params import (
+    BARCODE_LENGTH, BASE_LOG_SD, CELL_DEPTH_FACTOR_RANGE, CELL_DEPTH_LOG_SD, CHUNK_ENTRIES, CYCLING_FRACTION,
+    DAY_BATCH_LOG_SD, DEPTH_SOLVER_STEPS, DIRECT_NB_MEAN, DOUBLET_GENES_RANGE, DOUBLET_UMIS_BOUNDS,
+    GENE_ID_OFFSET, HIGH_MT_DEPTH_FACTOR, HIGH_MT_FRACTION_RANGE, LATE_EFFECT_DAY, LIBRARY_BATCH_LOG_SD,
+    LIBRARY_DEPTH_FACTOR_RANGE, LIBRARY_DEPTH_LOG_SD, LMNA_BASE_LOG, LMNA_CARDIOMYOCYTE_LOADING,
+    LMNA_PATIENT_LOG_FC, LOW_GENES_UMIS_RANGE, MARKERS, MARKER_LOADING, MARKER_OFF_LOG, MEDIAN_OVERDISPERSION,
+    MODULES, MT_FRACTION_HEALTHY_MAX, MT_FRACTION_LOG_SD, MT_FRACTION_MEDIAN, MT_GENES, OFF_TARGET_FRACTION,
+    OFF_TARGET_TRAJECTORY_SHARE, OVERDISPERSION_LOG_SD, PATIENT_GENE_FRACTION, PATIENT_LATE_SHARE,
+    PATIENT_LOG_FC_SD, PATIENT_MEDIAN_LOG_FC, PROGRAM_GENE_FRACTION, PROGRAM_LOADING_SD, PSEUDOTIME_SD, Profile,
+    QC_FAIL_FRACTION_RANGE, QC_KINDS, QC_KIND_PROBS, TRAJECTORY_ACTIVITY, TRAJECTORY_MODULES,
+)
+from .study import DAYS, gsm_number
 
 # Spawn-key roots that keep the random streams of the design, days and GSMs apart.
 _DESIGN_STREAM, _DAY_STREAM, _GSM_STREAM = 0, 1, 2
-
 
 @dataclass(frozen=True)
 class Design:
@@ -227,99 +73,6 @@ class Library:
     counts: sp.csr_matrix
     barcodes: np.ndarray
     truth: dict
-
-
-# ---------------------------------------------------------------------------
-# Public entry point
-# ---------------------------------------------------------------------------
-
-
-def simulate(
-    out_dir: str | Path,
-    profile: str = "smoke",
-    seed: int = 42,
-    sheet: pd.DataFrame | str | Path | None = None,
-) -> Path:
-    """Write every GSM of the sheet as GEO flat 10x files plus ground_truth.json; return out_dir.
-
-    The folder appears complete or not at all (built beside it, then renamed).
-    A folder already holding this profile, seed, sheet and generator version
-    is returned as is; any other existing content is refused, never replaced.
-    """
-    if profile not in PROFILES:
-        raise InputError(f"unknown simulation profile {profile!r}; expected one of {', '.join(PROFILES)}")
-    out = Path(out_dir)
-    samples = sheet if isinstance(sheet, pd.DataFrame) else load_samples(sheet)
-    marker = {
-        "profile": profile,
-        "seed": int(seed),
-        "generator_version": GENERATOR_VERSION,
-        "gsms": [str(g) for g in samples["gsm"]],
-    }
-    if _reusable(out, marker):
-        log.info("simulated dataset %s already complete (profile %s, seed %d): reused", out, profile, seed)
-        return out
-    tmp = temp_dir(out)  # normal permissions; a killed run's leftovers removed
-    try:
-        _write_dataset(tmp, samples, PROFILES[profile], profile, int(seed))
-        (tmp / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")
-        try:
-            os.rename(tmp, out)  # replaces nothing but an empty folder
-        except OSError as exc:
-            raise InputError(f"cannot place simulated data at {out}: {exc}") from exc
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    log.info("wrote simulated dataset %s (profile %s, seed %d)", out, profile, seed)
-    return out
-
-
-def resolve_raw_dir(raw_dir: str | Path | None, profile: str = "full") -> Path:
-    """``raw_dir`` as given (it must be a folder), or the profile's simulated data, simulated on first use.
-
-    Lets every notebook and the report run on the default data with no set-up
-    step, while an explicit folder (real GEO files) is never simulated into.
-    """
-    if raw_dir is not None:
-        path = Path(raw_dir).resolve()
-        if not path.is_dir():
-            raise InputError(f"raw-data folder {path} does not exist or is not a folder")
-        return path
-    log.info("no raw-data folder given: using the simulated %r data set", profile)
-    return simulate(default_raw_dir(profile), profile=profile).resolve()
-
-
-def _reusable(out: Path, marker: dict) -> bool:
-    """True if `out` holds exactly the dataset asked for; raise if it holds anything else."""
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
-        return False
-    marker_path = out / MARKER_FILE
-    if out.is_dir() and marker_path.is_file():
-        try:
-            found = json.loads(marker_path.read_text())
-        except json.JSONDecodeError:
-            found = None
-        if found == marker:
-            return True
-        raise InputError(
-            f"{out} already holds a simulated dataset made with {found}, not {marker}; "
-            "choose another --out or remove it"
-        )
-    raise InputError(f"{out} already exists and is not a complete simulated dataset; choose another --out")
-
-
-def _write_dataset(folder: Path, samples: pd.DataFrame, size: Profile, profile: str, seed: int) -> None:
-    """Generate and write each GSM, then the ground truth (features are shared by all GSMs)."""
-    design = build_design(size.n_genes, seed)
-    features = _features_bytes(design)
-    per_gsm = {}
-    for row in tqdm(list(samples.itertuples(index=False)), desc="simulate GSMs", unit="GSM"):
-        library = simulate_library(design, str(row.gsm), str(row.condition), int(row.day), size, seed)
-        stem = f"{row.gsm}_{row.condition}_day{row.day}{row.replicate}_filtered"
-        _write_library(folder, stem, library, features)
-        per_gsm[row.gsm] = library.truth
-    truth = _ground_truth(design, size, profile, seed, per_gsm)
-    (folder / GROUND_TRUTH_FILE).write_text(json.dumps(truth, indent=1) + "\n")
 
 
 # ---------------------------------------------------------------------------
@@ -573,73 +326,3 @@ def _barcodes(rng: np.random.Generator, n: int) -> np.ndarray:
     digits = (codes[:, None] >> (2 * np.arange(BARCODE_LENGTH - 1, -1, -1))) & 3
     letters = np.frombuffer(b"ACGT", dtype="S1")[digits]
     return np.char.add(letters.view(f"S{BARCODE_LENGTH}").ravel().astype(str), "-1")
-
-
-# ---------------------------------------------------------------------------
-# Files
-# ---------------------------------------------------------------------------
-
-
-def _features_bytes(design: Design) -> bytes:
-    """Cell Ranger 3 features.tsv: gene id, symbol, feature type; no header."""
-    lines = [f"{g}\t{s}\tGene Expression\n" for g, s in zip(design.gene_ids, design.symbols, strict=True)]
-    return "".join(lines).encode()
-
-
-def _matrix_bytes(counts: sp.csr_matrix) -> bytes:
-    """MatrixMarket coordinate integer, genes x cells, entries ordered by cell then gene like 10x."""
-    coo = counts.tocoo()  # CSR rows are cells, so entries come out by cell, then gene
-    genes_by_cells = sp.coo_matrix((coo.data.astype(np.int64), (coo.col, coo.row)), shape=counts.shape[::-1])
-    buffer = io.BytesIO()
-    scipy.io.mmwrite(buffer, genes_by_cells, field="integer", symmetry="general")
-    return buffer.getvalue()
-
-
-def _write_gz(path: Path, data: bytes) -> None:
-    """gzip without a time stamp or file name in the header, so equal data give equal bytes."""
-    with open(path, "wb") as fh, gzip.GzipFile(
-        fileobj=fh, mode="wb", compresslevel=GZIP_LEVEL, mtime=0, filename=""
-    ) as gz:
-        gz.write(data)
-
-
-def _write_library(folder: Path, stem: str, library: Library, features: bytes) -> None:
-    _write_gz(folder / f"{stem}_matrix.mtx.gz", _matrix_bytes(library.counts))
-    _write_gz(folder / f"{stem}_barcodes.tsv.gz", ("\n".join(library.barcodes) + "\n").encode())
-    _write_gz(folder / f"{stem}_features.tsv.gz", features)
-
-
-def _ground_truth(design: Design, size: Profile, profile: str, seed: int, per_gsm: dict) -> dict:
-    """Everything a reader needs to check what a method should find in this dataset."""
-    patient = np.flatnonzero(design.patient_from_day >= 0)
-    program = np.flatnonzero(np.abs(design.loadings).sum(axis=0) > 0)
-    module_of = np.abs(design.loadings).argmax(axis=0)
-    return {
-        "generator_version": GENERATOR_VERSION,
-        "profile": profile,
-        "seed": seed,
-        "size": asdict(size),
-        "late_effect_day": LATE_EFFECT_DAY,
-        "trajectory_activity": {m: dict(zip(map(str, DAYS), a, strict=True)) for m, a in TRAJECTORY_ACTIVITY.items()},
-        "markers": MARKERS,
-        "mt_genes": list(MT_GENES),
-        "gsms": per_gsm,
-        "patient_effect_genes": [
-            {
-                "gene_id": design.gene_ids[g],
-                "symbol": design.symbols[g],
-                "log_fc": round(float(design.patient_log_fc[g]), 4),
-                "from_day": int(design.patient_from_day[g]),
-            }
-            for g in patient
-        ],
-        "day_program_genes": [
-            {
-                "gene_id": design.gene_ids[g],
-                "symbol": design.symbols[g],
-                "module": MODULES[module_of[g]],
-                "loading": round(float(design.loadings[module_of[g], g]), 4),
-            }
-            for g in program
-        ],
-    }

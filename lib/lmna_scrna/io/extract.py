@@ -1,0 +1,104 @@
+"""Unpack a tar from the network safely: all of it or nothing, and nothing outside the target folder.
+
+Every member is checked before anything is written (no absolute path, no
+`..`, no link, device or fifo), the archive must be read to its end (a damaged
+header would otherwise end it early, silently), and it is unpacked into a
+temp folder that is renamed only once finished, so a folder called `raw` is
+always a complete extraction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tarfile
+from pathlib import Path, PurePosixPath
+
+from tqdm import tqdm
+
+from ..atomic import temp_dir
+from ..errors import InputError, one_line
+
+logger = logging.getLogger(__name__)
+
+#: Bytes read at a time when checking that only zero padding follows the last member.
+CHUNK_BYTES = 1 << 20
+
+
+def safe_extract(tar_path: str | Path, out_dir: str | Path) -> Path:
+    """Extract `tar_path` into the new folder `out_dir`, refusing unsafe members.
+
+    All members are validated before anything is written, so a hostile tar
+    leaves no trace; tarfile's "data" filter is a second guard, not the only
+    one. Member paths are kept, so GEO's flat per-GSM files land flat in `out_dir`.
+    """
+    tar_path, out_dir = Path(tar_path), Path(out_dir)
+    if not tar_path.is_file():
+        raise InputError(f"{tar_path}: no such tar file")
+    if out_dir.exists():
+        raise InputError(f"{out_dir} already exists; remove it to extract {tar_path} again")
+    try:
+        with tarfile.open(tar_path) as tar:
+            members = tar.getmembers()
+            _check_read_to_end(tar, members, tar_path)
+            for member in members:
+                _check_member(member, tar_path)
+            _extract_via_temp(tar, members, out_dir)
+    except (tarfile.TarError, EOFError) as exc:
+        raise InputError(f"{tar_path}: unreadable tar ({one_line(exc) or type(exc).__name__})") from None
+    except OSError as exc:  # a name too long for the file system, a full disk, a read-only folder
+        raise InputError(f"{tar_path}: cannot extract into {out_dir} ({one_line(exc) or type(exc).__name__})") from None
+    logger.info("extracted %d members of %s into %s", len(members), tar_path.name, out_dir)
+    return out_dir
+
+
+def _check_read_to_end(tar: tarfile.TarFile, members: list[tarfile.TarInfo], tar_path: Path) -> None:
+    """Require the member list to reach the archive's end: only zero padding may follow.
+
+    tarfile stops listing at the first damaged header after the first one and
+    reports no error, so a corrupt tar would otherwise extract its first few
+    files as if they were all of it.
+    """
+    if not members:
+        raise InputError(f"{tar_path}: the tar holds no files")
+    assert tar.fileobj is not None
+    tar.fileobj.seek(tar.offset)
+    while chunk := tar.fileobj.read(CHUNK_BYTES):
+        if chunk.count(0) != len(chunk):
+            raise InputError(
+                f"{tar_path}: damaged member header at byte {tar.offset}, after {len(members)} member(s) "
+                f"(the last read was {members[-1].name!r}); nothing was extracted"
+            )
+
+
+def _check_member(member: tarfile.TarInfo, tar_path: Path) -> None:
+    """Refuse a member that could write outside the folder or is not plain data."""
+    path = PurePosixPath(member.name)
+    if path.is_absolute():
+        problem = "has an absolute path"
+    elif ".." in path.parts:
+        problem = "has a '..' component"
+    elif member.issym() or member.islnk():
+        problem = f"is a link (to {member.linkname!r})"
+    elif not (member.isfile() or member.isdir()):
+        problem = "is a device, fifo or other special file"
+    else:
+        return
+    raise InputError(f"{tar_path}: refusing member {member.name!r}: it {problem}; nothing was extracted")
+
+
+def _extract_via_temp(tar: tarfile.TarFile, members: list[tarfile.TarInfo], out_dir: Path) -> None:
+    """Extract into a hidden temp folder beside `out_dir`, then rename it into place.
+
+    An interrupted extraction leaves only the temp folder (removed on any
+    exception), never a half-filled `out_dir` that looks finished.
+    """
+    tmp = temp_dir(out_dir)
+    try:
+        for member in tqdm(members, desc=f"extract {Path(tar.name or '').name}", unit="file", mininterval=0.5):
+            tar.extract(member, tmp, filter="data")
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

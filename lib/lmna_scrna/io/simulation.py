@@ -1,0 +1,198 @@
+"""Simulated default dataset: 12 libraries in GEO's flat 10x layout that pose the paper's questions.
+
+What the data hold and why is described in `sim_model`; this module writes
+them: every GSM of the sheet as gzipped 10x files plus ground_truth.json,
+atomically and byte-identically for a seed, and finds or makes the default
+raw-data folder a report runs on.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import logging
+import os
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.io
+import scipy.sparse as sp
+from tqdm.auto import tqdm
+
+from ..atomic import temp_dir
+from ..errors import InputError
+from ..paths import default_raw_dir
+from .sim_params import (
+    GENERATOR_VERSION, GROUND_TRUTH_FILE, GZIP_LEVEL, LATE_EFFECT_DAY, MARKERS, MARKER_FILE, MODULES, MT_GENES,
+    PROFILES, Profile, TRAJECTORY_ACTIVITY,
+)
+from .sim_model import Design, Library, build_design, simulate_library
+from .study import DAYS, load_samples
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------------
+# Public entry point
+# ---------------------------------------------------------------------------
+
+
+def simulate(
+    out_dir: str | Path,
+    profile: str = "smoke",
+    seed: int = 42,
+    sheet: pd.DataFrame | str | Path | None = None,
+) -> Path:
+    """Write every GSM of the sheet as GEO flat 10x files plus ground_truth.json; return out_dir.
+
+    The folder appears complete or not at all (built beside it, then renamed).
+    A folder already holding this profile, seed, sheet and generator version
+    is returned as is; any other existing content is refused, never replaced.
+    """
+    if profile not in PROFILES:
+        raise InputError(f"unknown simulation profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    out = Path(out_dir)
+    samples = sheet if isinstance(sheet, pd.DataFrame) else load_samples(sheet)
+    marker = {
+        "profile": profile,
+        "seed": int(seed),
+        "generator_version": GENERATOR_VERSION,
+        "gsms": [str(g) for g in samples["gsm"]],
+    }
+    if _reusable(out, marker):
+        log.info("simulated dataset %s already complete (profile %s, seed %d): reused", out, profile, seed)
+        return out
+    tmp = temp_dir(out)  # normal permissions; a killed run's leftovers removed
+    try:
+        _write_dataset(tmp, samples, PROFILES[profile], profile, int(seed))
+        (tmp / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")
+        try:
+            os.rename(tmp, out)  # replaces nothing but an empty folder
+        except OSError as exc:
+            raise InputError(f"cannot place simulated data at {out}: {exc}") from exc
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    log.info("wrote simulated dataset %s (profile %s, seed %d)", out, profile, seed)
+    return out
+
+
+def resolve_raw_dir(raw_dir: str | Path | None, profile: str = "full") -> Path:
+    """``raw_dir`` as given (it must be a folder), or the profile's simulated data, simulated on first use.
+
+    Lets every notebook and the report run on the default data with no set-up
+    step, while an explicit folder (real GEO files) is never simulated into.
+    """
+    if raw_dir is not None:
+        path = Path(raw_dir).resolve()
+        if not path.is_dir():
+            raise InputError(f"raw-data folder {path} does not exist or is not a folder")
+        return path
+    log.info("no raw-data folder given: using the simulated %r data set", profile)
+    return simulate(default_raw_dir(profile), profile=profile).resolve()
+
+
+def _reusable(out: Path, marker: dict) -> bool:
+    """True if `out` holds exactly the dataset asked for; raise if it holds anything else."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return False
+    marker_path = out / MARKER_FILE
+    if out.is_dir() and marker_path.is_file():
+        try:
+            found = json.loads(marker_path.read_text())
+        except json.JSONDecodeError:
+            found = None
+        if found == marker:
+            return True
+        raise InputError(
+            f"{out} already holds a simulated dataset made with {found}, not {marker}; "
+            "choose another --out or remove it"
+        )
+    raise InputError(f"{out} already exists and is not a complete simulated dataset; choose another --out")
+
+
+def _write_dataset(folder: Path, samples: pd.DataFrame, size: Profile, profile: str, seed: int) -> None:
+    """Generate and write each GSM, then the ground truth (features are shared by all GSMs)."""
+    design = build_design(size.n_genes, seed)
+    features = _features_bytes(design)
+    per_gsm = {}
+    for row in tqdm(list(samples.itertuples(index=False)), desc="simulate GSMs", unit="GSM"):
+        library = simulate_library(design, str(row.gsm), str(row.condition), int(row.day), size, seed)
+        stem = f"{row.gsm}_{row.condition}_day{row.day}{row.replicate}_filtered"
+        _write_library(folder, stem, library, features)
+        per_gsm[row.gsm] = library.truth
+    truth = _ground_truth(design, size, profile, seed, per_gsm)
+    (folder / GROUND_TRUTH_FILE).write_text(json.dumps(truth, indent=1) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------
+
+
+def _features_bytes(design: Design) -> bytes:
+    """Cell Ranger 3 features.tsv: gene id, symbol, feature type; no header."""
+    lines = [f"{g}\t{s}\tGene Expression\n" for g, s in zip(design.gene_ids, design.symbols, strict=True)]
+    return "".join(lines).encode()
+
+
+def _matrix_bytes(counts: sp.csr_matrix) -> bytes:
+    """MatrixMarket coordinate integer, genes x cells, entries ordered by cell then gene like 10x."""
+    coo = counts.tocoo()  # CSR rows are cells, so entries come out by cell, then gene
+    genes_by_cells = sp.coo_matrix((coo.data.astype(np.int64), (coo.col, coo.row)), shape=counts.shape[::-1])
+    buffer = io.BytesIO()
+    scipy.io.mmwrite(buffer, genes_by_cells, field="integer", symmetry="general")
+    return buffer.getvalue()
+
+
+def _write_gz(path: Path, data: bytes) -> None:
+    """gzip without a time stamp or file name in the header, so equal data give equal bytes."""
+    with open(path, "wb") as fh, gzip.GzipFile(
+        fileobj=fh, mode="wb", compresslevel=GZIP_LEVEL, mtime=0, filename=""
+    ) as gz:
+        gz.write(data)
+
+
+def _write_library(folder: Path, stem: str, library: Library, features: bytes) -> None:
+    _write_gz(folder / f"{stem}_matrix.mtx.gz", _matrix_bytes(library.counts))
+    _write_gz(folder / f"{stem}_barcodes.tsv.gz", ("\n".join(library.barcodes) + "\n").encode())
+    _write_gz(folder / f"{stem}_features.tsv.gz", features)
+
+
+def _ground_truth(design: Design, size: Profile, profile: str, seed: int, per_gsm: dict) -> dict:
+    """Everything a reader needs to check what a method should find in this dataset."""
+    patient = np.flatnonzero(design.patient_from_day >= 0)
+    program = np.flatnonzero(np.abs(design.loadings).sum(axis=0) > 0)
+    module_of = np.abs(design.loadings).argmax(axis=0)
+    return {
+        "generator_version": GENERATOR_VERSION,
+        "profile": profile,
+        "seed": seed,
+        "size": asdict(size),
+        "late_effect_day": LATE_EFFECT_DAY,
+        "trajectory_activity": {m: dict(zip(map(str, DAYS), a, strict=True)) for m, a in TRAJECTORY_ACTIVITY.items()},
+        "markers": MARKERS,
+        "mt_genes": list(MT_GENES),
+        "gsms": per_gsm,
+        "patient_effect_genes": [
+            {
+                "gene_id": design.gene_ids[g],
+                "symbol": design.symbols[g],
+                "log_fc": round(float(design.patient_log_fc[g]), 4),
+                "from_day": int(design.patient_from_day[g]),
+            }
+            for g in patient
+        ],
+        "day_program_genes": [
+            {
+                "gene_id": design.gene_ids[g],
+                "symbol": design.symbols[g],
+                "module": MODULES[module_of[g]],
+                "loading": round(float(design.loadings[module_of[g], g]), 4),
+            }
+            for g in program
+        ],
+    }
