@@ -12,6 +12,7 @@ import pytest
 from test_tables import fake_run
 
 from lmna_scrna.report import book, tables
+from lmna_scrna.report.findings import findings
 from lmna_scrna.errors import InputError
 from lmna_scrna.paths import processed_path
 
@@ -50,10 +51,12 @@ def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_findings_state_the_data_source_and_numbers_from_the_runs(report: Path) -> None:
     whole = json.loads((report / "outputs/notebooks/ledger.json").read_text())
     text = book.findings_markdown(whole["report"], whole["executions"])
-    f = tables.findings()
+    f = findings()
     assert "**simulated default data**" in text and "profile `smoke`" in text
     assert f"{f['original_auc']:.3f}" in text and f"{f['day_matched_auc']:.3f}" in text
-    assert f"{f['b_minus_a_mean']:+.3f}" in text and f"of {f['dm_gsm_total']} held-out GSMs" in text
+    assert f"{f['b_vs_a']['mean']:+.3f}" in text and f["b_vs_a"]["verdict"] in text
+    assert "95% interval over folds" in text and "exact permutation p" in text
+    assert "none by design" not in text and "genotype alone" not in text
 
 
 def test_provenance_lists_version_fingerprint_seeds_and_every_execution(report: Path) -> None:

@@ -11,14 +11,26 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss, roc_auc_score, roc_curve
 
-from lmna_scrna.tl.evaluate import day_columns, day_metrics, genotype_metrics, summarise, to_json, youden_threshold
+from scipy.special import logit
+
+from lmna_scrna.tl.evaluate import (
+    binary_log_loss,
+    categorical_log_loss,
+    day_columns,
+    day_logit_columns,
+    day_metrics,
+    genotype_metrics,
+    summarise,
+    to_json,
+    youden_threshold,
+)
 
 
 def _test_frame(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
     """Two control GSMs and two patient GSMs, cells split evenly between the GSMs of a class."""
     gsm = np.where(y == 1, np.where(np.arange(len(y)) % 2, "P1", "P2"), np.where(np.arange(len(y)) % 2, "C1", "C2"))
     return pd.DataFrame({"gsm": gsm, "condition": np.where(y == 1, "Patient", "Control"), "day": 19,
-                         "y_true": y, "p_geno": p})
+                         "y_true": y, "z_geno": logit(p), "p_geno": p})
 
 
 @pytest.fixture()
@@ -77,11 +89,36 @@ def test_youden_threshold_is_a_probability():
     assert youden_threshold(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9])) == pytest.approx(0.8)
 
 
+def test_saturated_logits_are_charged_their_true_loss():
+    """A float32 sigmoid of a logit past ~17 is exactly 1.0; clipping then charges ~36, not the true loss."""
+    z = np.array([40.0, -40.0, 25.0], dtype=np.float32)
+    y = np.array([0, 1, 1])
+    p32 = 1 / (1 + np.exp(-z.astype(np.float32)))
+    assert p32[0] == np.float32(1.0)  # the saturation the bug came from
+    assert log_loss(y, p32, labels=[0, 1]) < 26  # clipped: (36.04 + 36.04 + 0) / 3, far below the truth
+    truth = (40.0 + np.log1p(np.exp(-40.0)) + 40.0 + np.log1p(np.exp(-40.0)) + np.log1p(np.exp(-25.0))) / 3
+    assert binary_log_loss(y, z) == pytest.approx(truth, rel=1e-12)
+    assert binary_log_loss(y, z) == pytest.approx(80 / 3, rel=1e-9)
+
+
+def test_categorical_loss_from_logits_equals_sklearn_on_moderate_logits_and_stays_exact_when_saturated():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(50, 7))
+    y = rng.integers(0, 7, 50)
+    p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    assert categorical_log_loss(y, z) == pytest.approx(log_loss(y, p, labels=range(7)))
+    z_sat = np.zeros((1, 7))
+    z_sat[0, 0] = 60.0
+    assert categorical_log_loss(np.array([3]), z_sat) == pytest.approx(60.0 + np.log1p(6 * np.exp(-60.0)))
+
+
 def test_day_metrics_equal_sklearn():
     rng = np.random.default_rng(0)
-    p_day = rng.dirichlet(np.ones(7), 60)
+    z_day = rng.normal(size=(60, 7))
+    p_day = np.exp(z_day) / np.exp(z_day).sum(1, keepdims=True)
     y_day = rng.integers(0, 7, 60)
     frame = pd.DataFrame(p_day, columns=day_columns()).assign(y_day=y_day)
+    frame[day_logit_columns()] = z_day
     m = day_metrics(frame, loss_w_day=0.3, geno_loss=0.5)
     assert m["day_acc"] == pytest.approx(accuracy_score(y_day, p_day.argmax(1)))
     assert m["test_combined_loss"] == pytest.approx(0.5 + 0.3 * log_loss(y_day, p_day, labels=range(7)))

@@ -9,7 +9,7 @@ import pytest
 
 from lmna_scrna.config import TrainConfig
 from lmna_scrna.errors import InputError
-from lmna_scrna.tl.models import build_model, build_model_a, build_model_b
+from lmna_scrna.tl.models import build_model, build_model_a, build_model_b, logit_model
 
 TINY = TrainConfig(width=8, depth=2, epochs=1)
 
@@ -37,10 +37,30 @@ def test_model_b_adds_softmax_day_head_and_weighted_loss():
 
 def test_backbone_depth_width_and_layer_order():
     model = build_model(30, dataclasses.replace(TINY, depth=3, width=5, activation="tanh"))
-    kinds = [type(layer).__name__ for layer in model.layers[1:-1]]
+    kinds = [type(layer).__name__ for layer in model.layers[1:-2]]
     assert kinds == ["Dense", "BatchNormalization", "Activation", "Dropout"] * 3
+    assert [type(layer).__name__ for layer in model.layers[-2:]] == ["Dense", "Activation"]  # logit, then sigmoid
+    with pytest.raises(ValueError):
+        model.get_layer("head_dense")  # the text's architecture: no extra layer by default
     assert model.get_layer("dense_0").units == 5
     assert model.get_layer("act_2").activation.__name__ == "tanh"
+
+
+def test_head_width_adds_the_paper_codes_extra_layer_before_both_heads():
+    model = build_model_b(20, dataclasses.replace(TINY, model="B", width=16, head_width=8))
+    assert model.get_layer("head_dense").units == 8
+    assert model.get_layer("geno_logit").input.shape[-1] == 8 and model.get_layer("day_logit").input.shape[-1] == 8
+    with pytest.raises(InputError, match="head_width"):
+        build_model(10, dataclasses.replace(TINY, head_width=-1))
+
+
+def test_logit_model_returns_the_logits_behind_the_probabilities():
+    model = build_model_b(20, dataclasses.replace(TINY, model="B"))
+    x = np.random.default_rng(2).normal(size=(5, 20)).astype(np.float32)
+    probs, logits = model.predict(x, verbose=0), logit_model(model).predict(x, verbose=0)
+    np.testing.assert_allclose(1 / (1 + np.exp(-logits["geno"])), probs["geno"], rtol=1e-5)
+    soft = np.exp(logits["day"]) / np.exp(logits["day"]).sum(1, keepdims=True)
+    np.testing.assert_allclose(soft, probs["day"], rtol=1e-5)
 
 
 def test_sgd_uses_momentum():

@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from _processed_fixtures import day_matched_assignment, make_processed  # noqa: E402
@@ -71,6 +72,12 @@ def test_run_folder_layout_and_load_run(run_b, data_path):
     assert len(run["predictions"]) == 2 * run["metrics"][1]["n_test"]
     assert set(run["histories"][1].columns) >= {"loss", "val_loss", "geno_auc", "val_geno_auc", "val_day_acc"}
     assert run["baseline"]["test_auc"] > 0.9 and run["baseline"]["C"] > 0
+    assert run["config"]["early_stopping_monitor"].startswith("val_geno_auc_exact")
+    assert "val_geno_auc_exact" in run["histories"][1].columns
+    pred = run["predictions"]
+    np.testing.assert_allclose(pred["p_geno"], 1 / (1 + np.exp(-pred["z_geno"])), rtol=1e-12)
+    assert {"z_day_0", "z_day_30"} <= set(pred.columns)
+    assert run["pseudobulk"]["gsm"] and {g["partition"] for g in run["pseudobulk"]["gsm"]} == {"val", "test"}
     assert run["summary"]["baseline"]["test_auc"] == run["baseline"]["test_auc"]
 
 

@@ -43,6 +43,7 @@ class TrainConfig:
     epochs: int = 40
     patience: int = 8
     loss_w_day: float = 0.3
+    head_width: int = 0  # the paper's code adds Dense(width // 2) before the heads; its text does not
     seed: int = 42
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from .design import (
     variance_explained,
     variance_explained_plot,
 )
+from .evaluation import plot_library_contrasts
 from .qc import hvg_plot, qc_summary, qc_violins, split_size_plot, split_sizes
 from .style import GENOTYPE_COLORS, PARTITION_COLORS, save_figure
 from .training import plot_confusion, plot_gsm_probability, plot_history, plot_roc, plot_roc_curves, seed_figures
@@ -21,6 +22,7 @@ __all__ = [
     "embed_train_fitted",
     "embedding_plot",
     "hvg_plot",
+    "plot_library_contrasts",
     "partition_grid",
     "partition_table",
     "plot_confusion",

@@ -22,9 +22,9 @@ RESULT_COLUMNS: tuple[str, ...] = (
 
 
 def mean_sd(run: dict[str, Any], key: str) -> str:
-    """"mean ± sd" over seeds of one metric of a run (the sd only when there are several seeds)."""
+    """"mean ± sd over training seeds" of one metric of a run (the sd only when there are several seeds)."""
     s = run["summary"]["metrics"][key]
-    return f"{s['mean']:.3f}" + (f" ± {s['sd']:.3f}" if s["sd"] is not None else "")
+    return f"{s['mean']:.3f}" + (f" ± {s['sd']:.3f} (sd over training seeds)" if s["sd"] is not None else "")
 
 
 def training_summary(run: dict[str, Any], data_path: Path) -> str:
@@ -40,13 +40,12 @@ def training_summary(run: dict[str, Any], data_path: Path) -> str:
 
 
 def results_summary(run: dict[str, Any]) -> str:
-    """The run's headline numbers beside the linear baseline's, in words."""
+    """The run's headline numbers beside the linear baseline's, in words (no verdict: one split cannot decide)."""
     summary, base = run["summary"]["metrics"], run["baseline"]
     n_gsm = int(summary["gsm_total"]["mean"])
     verdict = (
-        "The network beats the linear baseline on test AUC."
-        if summary["test_auc"]["mean"] > base["test_auc"]
-        else "The network does **not** beat the linear baseline on test AUC."
+        "One split is one fold: whether the network beats the baseline is decided over all folds on the "
+        "comparison page."
     )
     return (
         f"Test genotype ROC-AUC **{mean_sd(run, 'test_auc')}** (baseline logistic regression "

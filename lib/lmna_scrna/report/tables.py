@@ -1,14 +1,17 @@
 """The report's tables, computed from finished runs (read only through `tl.runs.load_run`).
 
 Every number the comparison notebooks and the book's intro print comes from
-here, so none is typed in. Tables are numeric DataFrames (``<metric>_mean`` /
-``<metric>_sd`` over seeds); `format_mean_sd` turns them into "0.912 ± 0.010"
-text for display only.
+here (and `library_tables`), so none is typed in. Tables are numeric
+DataFrames: ``<metric>_mean`` / ``<metric>_sd`` are over **training seeds**
+only; intervals over cells (bootstrap) and over folds are separate columns
+named for what they vary over. `format_mean_sd` turns a mean/sd pair into
+"0.912 ± 0.010" text for display only.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
@@ -20,6 +23,7 @@ import pandas as pd
 from ..atomic import write_text_atomic
 from ..config import TrainConfig
 from ..paths import run_dir
+from ..tl.inference import bootstrap_auc, fold_interval
 from ..tl.runs import load_run, run_name
 
 MODELS: tuple[str, ...] = ("A", "B")
@@ -36,7 +40,8 @@ def save_table(table: pd.DataFrame, path: Path) -> Path:
     return write_text_atomic(path, table.to_csv(index=False))
 
 
-def _run(name: str) -> dict[str, Any]:
+def run(name: str) -> dict[str, Any]:
+    """A finished run by name, read once per process."""
     return _load(run_dir(name))
 
 
@@ -53,13 +58,13 @@ def _number(value: Any) -> float:
 
 def metric(name: str, key: str) -> tuple[float, float]:
     """Mean and sample sd over seeds of one metric of one run (sd NaN with one seed)."""
-    entry = _run(name)["summary"]["metrics"][key]
+    entry = run(name)["summary"]["metrics"][key]
     return _number(entry["mean"]), _number(entry["sd"])
 
 
 def split_meta(split: str) -> dict[str, Any]:
     """The split's identity as recorded by preprocessing and carried into its Model A run's config."""
-    return _run(run_name(split, "A"))["config"]["split"]
+    return run(run_name(split, "A"))["config"]["split"]
 
 
 def is_day_matched(split: str) -> bool:
@@ -73,17 +78,33 @@ def split_days(split: str) -> tuple[int | None, int | None]:
 
 
 def table1(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = MODELS) -> pd.DataFrame:
-    """Split × model: n_test, test AUC, accuracy at 0.5, genotype loss, combined loss (mean, sd over seeds)."""
+    """Split × model: n_test, test AUC, accuracy at 0.5, genotype loss, combined loss.
+
+    Each metric has its mean and sd over training seeds; the test AUC also has
+    a 95% cell-bootstrap interval (``test_auc_boot_lo``/``_hi``: cells
+    resampled within each test library, libraries fixed, seeds averaged).
+    """
     rows = []
     for model in models:
         for split in splits:
             name = run_name(split, model)
-            row: dict[str, Any] = {"split": split, "model": model, "seeds": len(_run(name)["config"]["seeds"])}
+            r = run(name)
+            row: dict[str, Any] = {"split": split, "model": model, "seeds": len(r["config"]["seeds"])}
             row["n_test"] = int(round(metric(name, "n_test")[0]))
             for key in TABLE1_METRICS:
                 row[f"{key}_mean"], row[f"{key}_sd"] = metric(name, key)
+            row["test_auc_boot_lo"], row["test_auc_boot_hi"] = cell_bootstrap(name)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def cell_bootstrap(name: str) -> tuple[float, float]:
+    """95% interval of a run's mean-over-seeds test AUC, cells resampled within each test library."""
+    pred = run(name)["predictions"]
+    per_seed = [p.sort_values("cell") for _, p in pred.groupby("seed")]
+    first = per_seed[0]
+    return bootstrap_auc([p["p_geno"].to_numpy() for p in per_seed], first["y_true"].to_numpy(),
+                         first["gsm"].to_numpy(), seed=zlib.crc32(name.encode()))
 
 
 def format_mean_sd(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
@@ -124,7 +145,7 @@ def lodo_summary(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
             "A_auc": metric(a, "test_auc")[0],
             "B_auc": metric(b, "test_auc")[0],
             "delta": metric(b, "test_auc")[0] - metric(a, "test_auc")[0],
-            "logreg_auc": _number(_run(a)["baseline"]["test_auc"]),
+            "logreg_auc": _number(run(a)["baseline"]["test_auc"]),
             "A_gsm_correct": metric(a, "gsm_correct")[0],
             "gsm_total": int(metric(a, "gsm_total")[0]),
         })
@@ -140,56 +161,26 @@ def leakage_ladder(
     (days confounded with genotype) → day-matched splits (mean over folds).
     """
     day_matched = [s for s in splits if is_day_matched(s)]
-    dm = np.array([metric(run_name(s, "A"), "test_auc")[0] for s in day_matched])
+    dm = fold_interval([metric(run_name(s, "A"), "test_auc")[0] for s in day_matched])
+    nan = float("nan")
     return pd.DataFrame([
-        {"scheme": "random cells", "unit": "cell", "leak": "library identity and day",
-         "A_auc": metric(run_name(random_split, "A"), "test_auc")[0], "folds": 1},
-        {"scheme": "original", "unit": "GSM", "leak": "day confounded with genotype",
-         "A_auc": metric(run_name(original, "A"), "test_auc")[0], "folds": 1},
-        {"scheme": "day-matched (mean)", "unit": "GSM", "leak": "none by design",
-         "A_auc": float(dm.mean()) if dm.size else float("nan"), "folds": len(day_matched)},
+        {"scheme": "random cells", "unit": "cell", "shared_by_train_and_test": "the test libraries themselves",
+         "still_confounded_with_genotype": "library, cell line, day",
+         "A_auc": metric(run_name(random_split, "A"), "test_auc")[0], "folds": 1, "fold_ci_lo": nan, "fold_ci_hi": nan},
+        {"scheme": "original", "unit": "GSM", "shared_by_train_and_test": "the two cell lines",
+         "still_confounded_with_genotype": "library, cell line, and day (test genotypes on different days)",
+         "A_auc": metric(run_name(original, "A"), "test_auc")[0], "folds": 1, "fold_ci_lo": nan, "fold_ci_hi": nan},
+        {"scheme": "day-matched (mean over folds)", "unit": "GSM", "shared_by_train_and_test": "the two cell lines",
+         "still_confounded_with_genotype": "library and cell line (one patient library per fold); day removed",
+         "A_auc": dm.mean, "folds": dm.n, "fold_ci_lo": dm.lo, "fold_ci_hi": dm.hi},
     ])
 
 
-def gsm_results(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = MODELS) -> pd.DataFrame:
-    """Per held-out GSM: mean patient probability over seeds and in how many seeds it was classified right.
-
-    "Right" uses each seed's threshold chosen on validation (Youden's J); the
-    GSM, not the cell, is the independent unit of this study.
-    """
-    rows = []
-    for model in models:
-        for split in splits:
-            metrics = _run(run_name(split, model))["metrics"]
-            per_gsm = pd.DataFrame([g for m in metrics.values() for g in m["gsm"]])
-            grouped = per_gsm.groupby("gsm", sort=True).agg(
-                condition=("condition", "first"), day=("day", "first"),
-                mean_p=("mean_p", "mean"), right=("correct", "sum"), seeds=("correct", "size"),
-            )
-            rows.append(grouped.reset_index().assign(split=split, model=model))
-    columns = ["split", "model", "gsm", "condition", "day", "mean_p", "right", "seeds"]
-    return pd.concat(rows, ignore_index=True)[columns]
-
-
-def gsm_summary(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = MODELS) -> pd.DataFrame:
-    """Per split and model: held-out GSMs classified right (mean over seeds) of how many."""
-    rows = []
-    for model in models:
-        for split in splits:
-            name = run_name(split, model)
-            rows.append({
-                "split": split, "model": model,
-                "gsm_correct": metric(name, "gsm_correct")[0],
-                "gsm_total": int(metric(name, "gsm_total")[0]),
-            })
-    return pd.DataFrame(rows)
-
-
 def baseline_comparison(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
-    """Logistic-regression baseline beside Models A and B: test AUC and held-out GSMs right."""
+    """Logistic-regression baseline beside Models A and B: test AUC and held-out GSMs right of the threshold."""
     rows = []
     for split in splits:
-        a = _run(run_name(split, "A"))
+        a = run(run_name(split, "A"))
         rows.append({
             "split": split,
             "logreg_auc": _number(a["baseline"]["test_auc"]),
@@ -206,7 +197,7 @@ def sweep_table(names: Iterable[str]) -> pd.DataFrame:
     """Table 2: each sweep run's settings, validation AUC (the selection criterion) and test metrics."""
     rows = []
     for name in names:
-        config = _run(name)["config"]
+        config = run(name)["config"]
         row: dict[str, Any] = {"run": name, **{k: config[k] for k in (
             "model", "depth", "width", "epochs", "batch_size", "activation", "optimizer", "loss_w_day")}}
         row["epochs_run"] = metric(name, "epochs_run")[0]
@@ -225,7 +216,7 @@ def best_by_validation(table: pd.DataFrame) -> str:
 
 def train_config(name: str) -> TrainConfig:
     """The TrainConfig a finished run was trained with (to derive sweep variants from it)."""
-    config = _run(name)["config"]
+    config = run(name)["config"]
     fields = TrainConfig().to_dict()
     return TrainConfig(**{k: config[k] for k in fields if k in config})
 
@@ -234,29 +225,8 @@ def roc_inputs(runs: dict[str, str]) -> dict[str, tuple[np.ndarray, np.ndarray]]
     """{label: (y_true, p_geno)} of each run's first seed, for `plots.plot_roc_curves`."""
     out = {}
     for label, name in runs.items():
-        run = _run(name)
-        pred = run["predictions"]
-        first = pred[pred["seed"] == run["config"]["seeds"][0]]
+        finished = run(name)
+        pred = finished["predictions"]
+        first = pred[pred["seed"] == finished["config"]["seeds"][0]]
         out[label] = (first["y_true"].to_numpy(), first["p_geno"].to_numpy())
     return out
-
-
-def findings(splits: Sequence[str] = REPORT_SPLITS, random_split: str = LEAKAGE_SPLIT) -> dict[str, float]:
-    """The headline numbers the book's intro states (all means over seeds)."""
-    ladder = leakage_ladder(random_split, "original", splits)
-    aucs = auc_by_split(splits)
-    dm = aucs[aucs["split"].map(is_day_matched)]
-    gsm = gsm_summary(splits, ("A",))
-    gsm_dm = gsm[gsm["split"].map(is_day_matched)]
-    base = baseline_comparison(splits)
-    return {
-        "random_cells_auc": float(ladder.loc[0, "A_auc"]),
-        "original_auc": float(ladder.loc[1, "A_auc"]),
-        "day_matched_auc": float(ladder.loc[2, "A_auc"]),
-        "day_matched_folds": int(ladder.loc[2, "folds"]),
-        "b_minus_a_mean": float(dm["delta"].mean()),
-        "b_better_folds": int((dm["delta"] > 0).sum()),
-        "dm_gsm_correct": float(gsm_dm["gsm_correct"].sum()),
-        "dm_gsm_total": int(gsm_dm["gsm_total"].sum()),
-        "logreg_dm_auc": float(base.loc[base["split"].map(is_day_matched), "logreg_auc"].mean()),
-    }

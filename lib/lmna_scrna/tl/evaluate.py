@@ -6,6 +6,11 @@ library), so next to the cell-level numbers every run reports, per test GSM,
 the mean patient probability and whether it falls on the right side of the
 threshold. Undefined metrics (a one-class test set) are NaN with a warning,
 never a crash.
+
+Losses are computed from the models' logits (``z_geno``, ``z_day_*``) in
+float64, never from probabilities: a float32 sigmoid rounds to exactly 1.0
+once its logit passes about 17, and a clipped log loss would then charge a
+confident wrong cell about 36 instead of its true loss.
 """
 
 from __future__ import annotations
@@ -18,13 +23,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    log_loss,
-    roc_auc_score,
-    roc_curve,
-)
+from scipy.special import expit, logsumexp, softmax
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score, roc_curve
 
 from ..io.study import DAYS
 
@@ -67,16 +67,33 @@ def gsm_table(pred: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return table
 
 
+def binary_log_loss(y: np.ndarray, z: np.ndarray) -> float:
+    """Mean binary cross-entropy from logits: log(1 + e^{-z}) for patients, log(1 + e^{z}) for controls."""
+    y, z = np.asarray(y, dtype=np.float64), np.asarray(z, dtype=np.float64)
+    return float(np.mean(np.logaddexp(0.0, (1.0 - 2.0 * y) * z)))
+
+
+def categorical_log_loss(y: np.ndarray, z: np.ndarray) -> float:
+    """Mean cross-entropy from class logits (rows of z): logsumexp(z) − z[y]."""
+    z = np.asarray(z, dtype=np.float64)
+    return float(np.mean(logsumexp(z, axis=1) - z[np.arange(len(z)), np.asarray(y, dtype=int)]))
+
+
+def probability(z: np.ndarray) -> np.ndarray:
+    """Patient probability from a logit, in float64 (kept beside the logit in predictions)."""
+    return expit(np.asarray(z, dtype=np.float64))
+
+
 def genotype_metrics(test: pd.DataFrame, y_val: np.ndarray, p_val: np.ndarray) -> dict[str, Any]:
     """Every genotype metric of one model on one split.
 
-    `test` holds one row per test cell with gsm, condition, day, y_true, p_geno.
-    Log loss is computed with labels=[0, 1] so a one-class test set still has one.
+    `test` holds one row per test cell with gsm, condition, day, y_true,
+    z_geno (the logit) and p_geno (its float64 sigmoid).
     """
     y, p = test["y_true"].to_numpy(), test["p_geno"].to_numpy()
     threshold = youden_threshold(y_val, p_val)
     gsm = gsm_table(test, threshold)
-    geno_loss = float(log_loss(y, p, labels=[0, 1]))
+    geno_loss = binary_log_loss(y, test["z_geno"].to_numpy())
     return {
         "n_test": int(len(test)),
         "test_auc": auc_or_nan(y, p, "test set"),
@@ -102,10 +119,19 @@ def day_columns() -> list[str]:
     return [f"p_day_{d}" for d in DAYS]
 
 
+def day_logit_columns() -> list[str]:
+    """Names of Model B's day-logit columns in predictions.parquet, in class order."""
+    return [f"z_day_{d}" for d in DAYS]
+
+
+def day_probabilities(z_day: np.ndarray) -> np.ndarray:
+    return softmax(np.asarray(z_day, dtype=np.float64), axis=1)
+
+
 def day_metrics(test: pd.DataFrame, loss_w_day: float, geno_loss: float) -> dict[str, float]:
     """Model B's day accuracy, day loss and the combined loss L_geno + w * L_day."""
     p_day = test[day_columns()].to_numpy()
-    day_loss = float(log_loss(test["y_day"], p_day, labels=list(range(len(DAYS)))))
+    day_loss = categorical_log_loss(test["y_day"].to_numpy(), test[day_logit_columns()].to_numpy())
     return {
         "day_acc": float(accuracy_score(test["y_day"], p_day.argmax(axis=1))),
         "test_day_loss": day_loss,

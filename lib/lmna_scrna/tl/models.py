@@ -5,6 +5,13 @@ Dropout). Model A has a sigmoid genotype head; Model B adds a 7-way softmax
 day head and minimises L_geno + loss_w_day * L_day. Outputs are always a dict
 keyed by head name ("geno", "day"), so training, metrics and prediction code
 never branch on list positions.
+
+Each head is a linear layer (``geno_logit``, ``day_logit``) followed by its
+activation, so `logit_model` can return the logits themselves: losses are
+computed from them exactly, never from float32 probabilities that round to 1.
+The paper's code puts a ``Dense(width // 2)`` layer before the heads that its
+text does not describe; ``head_width`` > 0 adds such a layer (0, the text's
+architecture, is the default).
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ def check_config(config: TrainConfig) -> None:
         raise InputError(f"TrainConfig.lr={config.lr!r}: must be > 0")
     if not config.loss_w_day >= 0:
         raise InputError(f"TrainConfig.loss_w_day={config.loss_w_day!r}: must be >= 0")
+    if config.head_width < 0:
+        raise InputError(f"TrainConfig.head_width={config.head_width!r}: must be >= 0 (0 = no extra layer)")
 
 
 def build_backbone(inputs: keras.KerasTensor, config: TrainConfig) -> keras.KerasTensor:
@@ -52,6 +61,27 @@ def build_backbone(inputs: keras.KerasTensor, config: TrainConfig) -> keras.Kera
         x = keras.layers.Activation(config.activation, name=f"act_{i}")(x)
         x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
     return x
+
+
+def _head_input(trunk: keras.KerasTensor, config: TrainConfig) -> keras.KerasTensor:
+    """The trunk, or the paper code's extra Dense(head_width) layer on it when head_width > 0."""
+    if config.head_width == 0:
+        return trunk
+    return keras.layers.Dense(config.head_width, activation=config.activation, name="head_dense")(trunk)
+
+
+def _geno_head(x: keras.KerasTensor) -> keras.KerasTensor:
+    return keras.layers.Activation("sigmoid", name="geno")(keras.layers.Dense(1, name="geno_logit")(x))
+
+
+def _day_head(x: keras.KerasTensor) -> keras.KerasTensor:
+    return keras.layers.Activation("softmax", name="day")(keras.layers.Dense(len(DAYS), name="day_logit")(x))
+
+
+def logit_model(model: keras.Model) -> keras.Model:
+    """The same network returning its heads' logits ({"geno": (n, 1), "day": (n, 7) for B}), sharing weights."""
+    names = [n for n in ("geno", "day") if n in model.output]
+    return keras.Model(model.inputs, {n: model.get_layer(f"{n}_logit").output for n in names})
 
 
 def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
@@ -70,7 +100,7 @@ def build_model_a(n_genes: int, config: TrainConfig, jit_compile: bool | str = "
     """Model A: backbone + sigmoid genotype head, binary cross-entropy; compiled."""
     check_config(config)
     inputs = keras.Input(shape=(n_genes,), name="expression")
-    geno = keras.layers.Dense(1, activation="sigmoid", name="geno")(build_backbone(inputs, config))
+    geno = _geno_head(_head_input(build_backbone(inputs, config), config))
     model = keras.Model(inputs, {"geno": geno}, name="model_A")
     model.compile(
         optimizer=make_optimizer(config),
@@ -85,9 +115,8 @@ def build_model_b(n_genes: int, config: TrainConfig, jit_compile: bool | str = "
     """Model B: the same backbone + a 7-way softmax day head; loss = L_geno + loss_w_day * L_day."""
     check_config(config)
     inputs = keras.Input(shape=(n_genes,), name="expression")
-    trunk = build_backbone(inputs, config)
-    geno = keras.layers.Dense(1, activation="sigmoid", name="geno")(trunk)
-    day = keras.layers.Dense(len(DAYS), activation="softmax", name="day")(trunk)
+    trunk = _head_input(build_backbone(inputs, config), config)
+    geno, day = _geno_head(trunk), _day_head(trunk)
     model = keras.Model(inputs, {"geno": geno, "day": day}, name="model_B")
     model.compile(
         optimizer=make_optimizer(config),

@@ -6,9 +6,11 @@ Layout (summary.json last, so its presence marks a finished run)::
     summary.json           mean, sd, values over seeds of every scalar metric, + baseline metrics
     seed_<s>/model.keras   weights restored from the best validation-AUC epoch
     seed_<s>/history.csv   per-epoch train/validation loss, geno_auc, geno_acc (+ day_* for B)
-    seed_<s>/predictions.parquet   test cells: cell, gsm, condition, day, y_true, p_geno (+ y_day, p_day_* for B)
+    seed_<s>/predictions.parquet   test cells: cell, gsm, condition, day, y_true, z_geno (logit), p_geno
+                           (+ y_day, z_day_*, p_day_* for B); probabilities computed from the logits in float64
     seed_<s>/metrics.json  see evaluate.genotype_metrics (+ day metrics for B, best_epoch, epochs_run, train_seconds)
     baseline/{metrics.json, predictions.parquet}   logistic regression on the same features and split
+    baseline/pseudobulk.json   the library-level baseline: per-GSM scores of a logistic regression on mean profiles
 
 A run is built in a hidden sibling folder and swapped in whole when it is
 complete (`building`): a failed or interrupted re-run never leaves a mix of
@@ -129,4 +131,5 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
         "predictions": predictions,
         "baseline": _read_json(baseline_dir(run_dir) / "metrics.json"),
         "baseline_predictions": pd.read_parquet(baseline_dir(run_dir) / "predictions.parquet"),
+        "pseudobulk": _read_json(baseline_dir(run_dir) / "pseudobulk.json"),
     }

@@ -28,9 +28,19 @@ from ..config import TrainConfig
 from ..errors import InputError
 from ..pp.assemble import ProcessedData, load_processed
 from . import runs
-from .baseline import fit_baseline
-from .evaluate import day_columns, day_metrics, genotype_metrics, scalar_metrics, summarise
-from .models import build_model, check_config
+from .baseline import fit_baseline, fit_pseudobulk
+from .evaluate import (
+    auc_or_nan,
+    day_columns,
+    day_logit_columns,
+    day_metrics,
+    day_probabilities,
+    genotype_metrics,
+    probability,
+    scalar_metrics,
+    summarise,
+)
+from .models import build_model, check_config, logit_model
 
 log = logging.getLogger(__name__)
 
@@ -95,25 +105,60 @@ def _history_frame(history: dict[str, list[float]]) -> pd.DataFrame:
     return df
 
 
-def _predict(model: keras.Model, X: np.ndarray) -> dict[str, np.ndarray]:
-    return model.predict(tf.data.Dataset.from_tensor_slices(X).batch(PREDICT_BATCH), verbose=0)
+#: What early stopping monitors: the exact validation AUC computed by `ExactValidationAUC`.
+MONITOR = "val_geno_auc_exact"
 
 
-def prediction_frame(data: ProcessedData, mask: np.ndarray, out: dict[str, np.ndarray]) -> pd.DataFrame:
-    """One row per cell: identity, truth and predicted probabilities."""
+class Logits:
+    """One prediction function per trained network, reused for every set of cells (no retracing)."""
+
+    def __init__(self, model: keras.Model) -> None:
+        self._model = logit_model(model)
+        self._predict = tf.function(lambda x: self._model(x, training=False), reduce_retracing=True)
+
+    def __call__(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        parts = [self._predict(batch) for batch in tf.data.Dataset.from_tensor_slices(X).batch(PREDICT_BATCH)]
+        return {k: np.concatenate([np.asarray(p[k], dtype=np.float64) for p in parts]) for k in parts[0]}
+
+
+class ExactValidationAUC(keras.callbacks.Callback):
+    """Log the validation genotype AUC from scikit-learn on every cell (`MONITOR`), for early stopping.
+
+    Keras' streaming AUC bins outputs into 200 thresholds, which lumps confident
+    outputs together; early stopping should rank epochs by the real AUC.
+    """
+
+    def __init__(self, X_val: np.ndarray, y_val: np.ndarray) -> None:
+        super().__init__()
+        self.X_val, self.y_val = X_val, y_val
+        self.logits: Logits | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        if self.logits is None:
+            self.logits = Logits(self.model)
+        z = self.logits(self.X_val)["geno"].reshape(-1)
+        if logs is not None:
+            logs[MONITOR] = auc_or_nan(self.y_val, z, "validation set")
+
+
+def prediction_frame(data: ProcessedData, mask: np.ndarray, logits: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One row per cell: identity, truth, logits (float64) and the probabilities computed from them."""
     obs = data.obs[mask]
+    z = np.asarray(logits["geno"], dtype=np.float64).reshape(-1)
     frame = pd.DataFrame({
         "cell": obs.index.astype(str),
         "gsm": obs["gsm"].to_numpy(),
         "condition": obs["condition"].to_numpy(),
         "day": obs["day"].to_numpy().astype(int),
         "y_true": obs["y_geno"].to_numpy().astype(int),
-        "p_geno": np.asarray(out["geno"], dtype=np.float64).reshape(-1),
+        "z_geno": z,
+        "p_geno": probability(z),
     })
-    if "day" in out:
+    if "day" in logits:
         frame["y_day"] = obs["y_day"].to_numpy().astype(int)
-        p_day = np.asarray(out["day"], dtype=np.float64)
-        frame[day_columns()] = p_day / p_day.sum(axis=1, keepdims=True)  # exact sums for log_loss
+        z_day = np.asarray(logits["day"], dtype=np.float64)
+        frame[day_logit_columns()] = z_day
+        frame[day_columns()] = day_probabilities(z_day)
     return frame
 
 
@@ -123,12 +168,13 @@ def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path) -> dict
     tf.config.experimental.enable_op_determinism()
     train, val, test = data.mask("train"), data.mask("val"), data.mask("test")
     model = build_model(data.X.shape[1], config)
-    monitor = "val_geno_auc" if config.model == "B" else "val_auc"
-    stopper = keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=config.patience,
+    y_val = data.obs["y_geno"].to_numpy()[val].astype(int)
+    exact = ExactValidationAUC(data.X[val], y_val)
+    stopper = keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=config.patience,
                                             restore_best_weights=True)
     bar = tqdm(total=config.epochs, desc=f"seed {config.seed}", unit="epoch", leave=False)
     progress = keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: (bar.update(1), bar.set_postfix(val_auc=f"{logs[monitor]:.3f}"))
+        on_epoch_end=lambda epoch, logs: (bar.update(1), bar.set_postfix(val_auc=f"{logs[MONITOR]:.3f}"))
     )
     start = time.perf_counter()
     fit = model.fit(
@@ -136,15 +182,16 @@ def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path) -> dict
         validation_data=make_dataset(data.X[val], _targets(data, val, config.model), PREDICT_BATCH),
         epochs=config.epochs,
         shuffle=False,  # the dataset reshuffles itself, from the seed
-        callbacks=[stopper, progress],
+        callbacks=[exact, stopper, progress],  # exact first: the others read the AUC it logs
         verbose=0,
     )
     train_seconds = time.perf_counter() - start
     bar.close()
 
-    p_val = _predict(model, data.X[val])["geno"].reshape(-1)
-    pred = prediction_frame(data, test, _predict(model, data.X[test]))
-    metrics = genotype_metrics(pred, data.obs["y_geno"].to_numpy()[val].astype(int), p_val)
+    logits = Logits(model)
+    p_val = probability(logits(data.X[val])["geno"].reshape(-1))
+    pred = prediction_frame(data, test, logits(data.X[test]))
+    metrics = genotype_metrics(pred, y_val, p_val)
     if config.model == "B":
         metrics |= day_metrics(pred, config.loss_w_day, metrics["test_geno_loss"])
     history = _history_frame(fit.history)
@@ -166,11 +213,12 @@ def run_baseline(data: ProcessedData, out_dir: Path, seed: int) -> dict[str, Any
     start = time.perf_counter()
     model, c = fit_baseline(data.X[train], y[train], data.X[val], y[val], seed=seed)
     seconds = time.perf_counter() - start
-    pred = prediction_frame(data, test, {"geno": model.predict_proba(data.X[test])[:, 1]})
-    metrics = genotype_metrics(pred, y[val], model.predict_proba(data.X[val])[:, 1])
+    pred = prediction_frame(data, test, {"geno": model.decision_function(data.X[test])})
+    metrics = genotype_metrics(pred, y[val], probability(model.decision_function(data.X[val])))
     metrics |= {"C": c, "train_seconds": seconds}
     runs.write_parquet(pred, out_dir / "predictions.parquet")
     runs.write_json(out_dir / "metrics.json", metrics)
+    runs.write_json(out_dir / "pseudobulk.json", fit_pseudobulk(data.X, data.obs, seed=seed))
     log.info("baseline (logistic regression, C=%g): test AUC %.3f", c, metrics["test_auc"])
     return metrics
 
@@ -206,6 +254,7 @@ def train_run(
         "split": data.split,
         "n_genes": int(data.X.shape[1]),
         "cells": counts,
+        "early_stopping_monitor": f"{MONITOR}: validation genotype ROC-AUC from scikit-learn on every cell, each epoch",
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "scikit-learn": sklearn.__version__},
     }
     with runs.building(run_dir) as work:

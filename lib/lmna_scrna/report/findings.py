@@ -1,0 +1,49 @@
+"""The headline findings the book's intro states, each with what it varies over and how it was decided.
+
+Only numbers computed from the finished runs appear, and each comparison is
+decided by the report's one rule (`tl.inference.RULE`), never by the sign of
+a mean. The intro's sentences are written in `findings_markdown` from these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .library_tables import PSEUDOBULK, gsm_inference, negative_control, paired_differences
+from .tables import LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
+
+
+def findings(splits: Sequence[str] = REPORT_SPLITS, random_split: str = LEAKAGE_SPLIT) -> dict[str, Any]:
+    """The headline numbers (means over training seeds unless named otherwise)."""
+    ladder = leakage_ladder(random_split, "original", splits).set_index("scheme")
+    dm = ladder.iloc[2]
+    paired = paired_differences(splits).set_index("comparison")
+    inference = gsm_inference(splits)
+    pooled = inference[inference["split"] == "pooled leave-one-day-out"].set_index("model")
+    control = negative_control(splits, ("A",))
+    out: dict[str, Any] = {
+        "random_cells_auc": float(ladder.iloc[0]["A_auc"]),
+        "original_auc": float(ladder.iloc[1]["A_auc"]),
+        "day_matched_auc": float(dm["A_auc"]),
+        "day_matched_ci": (float(dm["fold_ci_lo"]), float(dm["fold_ci_hi"])),
+        "day_matched_folds": int(dm["folds"]),
+    }
+    for key, comparison in (("b_vs_a", "Model B − Model A"), ("a_vs_logreg", "Model A − logistic regression"),
+                            ("a_vs_pseudobulk", "Model A − pseudobulk")):
+        row = paired.loc[comparison]
+        out[key] = {"mean": float(row["mean"]), "ci": (float(row["ci_lo"]), float(row["ci_hi"])),
+                    "verdict": str(row["verdict"]), "folds": int(row["folds"])}
+    for model in ("A", PSEUDOBULK):
+        if model in pooled.index:
+            row = pooled.loc[model]
+            out[f"ranking_{model}"] = {"right": float(row["pairs_right"]), "total": int(row["pairs_total"]),
+                                       "p": float(row["p_value"]), "assignments": int(row["assignments"])}
+    if len(control):
+        by_kind = control.groupby("contrast")["distance_from_half"].mean()
+        out["library_only"] = {
+            "split": str(control["split"].iloc[0]),
+            "control_distance": float(by_kind.filter(like="control vs control").iloc[0]),
+            "genotype_distance": float(by_kind.filter(like="patient vs control").iloc[0]),
+        }
+    return out
