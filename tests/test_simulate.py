@@ -190,3 +190,51 @@ def test_negative_binomial_sampler_matches_the_distribution(mean, size):
     assert abs(np.mean(draws == 0) - p_zero) < 5 * np.sqrt(p_zero * (1 - p_zero) / n)
     assert abs(draws.mean() - mean) < 5 * np.sqrt(variance / n)
     assert draws.var() == pytest.approx(variance, rel=0.05)
+
+
+# --------------------------------------------------------------------------- calibration knobs
+
+
+def _library_profiles(effects: sim_model.Effects) -> dict[str, np.ndarray]:
+    """Each day-9 library's expected log-profile (before cell sampling) under `effects`."""
+    design = sim_model.build_design(2000, seed=5)
+    out = {}
+    for gsm, condition in (("GSM8325049", "Control"), ("GSM8325050", "Control"), ("GSM8325055", "Patient")):
+        rng = sim_model._rng(5, 2, int(gsm[3:]))
+        rng.normal()  # the depth draw comes first in simulate_library
+        out[gsm] = sim_model._library_log_profile(design, rng, condition, 9, 5, effects)
+    return out
+
+
+def test_effect_scale_zero_plants_no_genotype_effect_and_scales_the_rest() -> None:
+    design = sim_model.build_design(2000, seed=5)
+    planted = design.patient_log_fc != 0
+    base = _library_profiles(sim_model.Effects())
+    null = _library_profiles(sim_model.Effects(patient=0.0))
+    half = _library_profiles(sim_model.Effects(patient=0.5))
+    # Controls are untouched by the genotype knob; the patient differs from the default only on planted genes.
+    np.testing.assert_array_equal(null["GSM8325049"], base["GSM8325049"])
+    changed = np.flatnonzero(null["GSM8325055"] != base["GSM8325055"])
+    assert changed.size and planted[changed].all()
+    np.testing.assert_allclose(half["GSM8325055"] - null["GSM8325055"],
+                               0.5 * (base["GSM8325055"] - null["GSM8325055"]), atol=1e-5)
+    # Library knob 0: the two control libraries of one day share one expected profile exactly.
+    no_library = _library_profiles(sim_model.Effects(library=0.0))
+    np.testing.assert_array_equal(no_library["GSM8325049"], no_library["GSM8325050"])
+    assert not np.array_equal(base["GSM8325049"], base["GSM8325050"])
+
+
+def test_knobs_give_identical_bytes_per_seed_and_are_recorded(tmp_path, monkeypatch, sheet) -> None:
+    monkeypatch.setitem(sim_params.PROFILES, "knobs", sim_params.Profile(n_cells=60, n_genes=1500, median_umis=3000.0))
+    two = sheet[sheet["day"] == 9]
+    runs = [sim.simulate(tmp_path / name, profile="knobs", seed=3, sheet=two, effect_scale=scale, library_effect_scale=0.5)
+            for name, scale in (("a", 0.0), ("b", 0.0), ("c", 1.0))]
+    files = sorted(p.name for p in runs[0].iterdir())
+    assert [(runs[0] / f).read_bytes() for f in files] == [(runs[1] / f).read_bytes() for f in files]
+    truth = json.loads((runs[0] / sim_params.GROUND_TRUTH_FILE).read_text())
+    assert truth["effect_scale"] == 0.0 and truth["library_effect_scale"] == 0.5
+    assert all(g["log_fc"] == 0 for g in truth["patient_effect_genes"])
+    patient = next(f for f in files if f.startswith("GSM8325055") and f.endswith("matrix.mtx.gz"))
+    assert (runs[0] / patient).read_bytes() != (runs[2] / patient).read_bytes()
+    with pytest.raises(InputError, match="effect_scale=-1"):
+        sim.simulate(tmp_path / "bad", profile="knobs", sheet=two, effect_scale=-1)

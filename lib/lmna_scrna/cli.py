@@ -57,14 +57,19 @@ def _run_download(args: argparse.Namespace) -> int:
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="write the simulated default dataset (GEO flat layout)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--profile", choices=("smoke", "full"), default="full")
+    p.add_argument("--profile", choices=("smoke", "full", "calibration"), default="full")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--effect-scale", type=float, default=1.0,
+                   help="multiplies the planted patient effect (0 = no genotype effect: the null)")
+    p.add_argument("--library-effect-scale", type=float, default=1.0,
+                   help="multiplies the library (batch and depth) effects")
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from .io.simulation import simulate
 
-    print(simulate(args.out, profile=args.profile, seed=args.seed))
+    print(simulate(args.out, profile=args.profile, seed=args.seed, effect_scale=args.effect_scale,
+                   library_effect_scale=args.library_effect_scale))
     return 0
 
 

@@ -45,3 +45,9 @@ def run_dir(run_name: str) -> Path:
 def figures_dir(name: str) -> Path:
     """Report figures of one split or notebook, e.g. outputs/figures/dm_t19_v0."""
     return outputs_dir() / "figures" / name
+
+
+def calibration_dir(replicate: str | None = None) -> Path:
+    """Calibration replicates of notebook 07: outputs/calibration/<replicate>/result.json."""
+    root = outputs_dir() / "calibration"
+    return root if replicate is None else root / replicate

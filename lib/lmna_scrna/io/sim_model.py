@@ -67,6 +67,20 @@ class Design:
 
 
 @dataclass(frozen=True)
+class Effects:
+    """Scales of the planted effects, for calibrating the protocol (1 and 1: the default data).
+
+    ``patient`` multiplies every planted patient log-fold change (0: no
+    genotype effect at all, the null); ``library`` multiplies each library's
+    depth log-factor and gene-wise batch signature. Random draws do not depend
+    on either, so only the scaled effects change between two settings.
+    """
+
+    patient: float = 1.0
+    library: float = 1.0
+
+
+@dataclass(frozen=True)
 class Library:
     """One simulated GSM: counts (cells x genes CSR), sorted barcodes and its ground truth."""
 
@@ -142,12 +156,15 @@ def _day_batch(seed: int, day: int, n_genes: int) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def simulate_library(design: Design, gsm: str, condition: str, day: int, size: Profile, seed: int) -> Library:
+def simulate_library(
+    design: Design, gsm: str, condition: str, day: int, size: Profile, seed: int, effects: Effects = Effects()
+) -> Library:
     """Simulate one GSM from its own random stream, in chunks of cells to bound memory."""
     rng = _rng(seed, _GSM_STREAM, gsm_number(gsm))
     day_pos = DAYS.index(day)
-    depth_factor = float(np.clip(np.exp(rng.normal(0.0, LIBRARY_DEPTH_LOG_SD)), *LIBRARY_DEPTH_FACTOR_RANGE))
-    log_profile = _library_log_profile(design, rng, condition, day, seed)
+    depth_log = effects.library * rng.normal(0.0, LIBRARY_DEPTH_LOG_SD)
+    depth_factor = float(np.clip(np.exp(depth_log), *LIBRARY_DEPTH_FACTOR_RANGE))
+    log_profile = _library_log_profile(design, rng, condition, day, seed, effects)
 
     n = size.n_cells
     kind = _qc_kinds(rng, n)
@@ -179,13 +196,16 @@ def simulate_library(design: Design, gsm: str, condition: str, day: int, size: P
     return Library(sp.vstack(chunks, format="csr"), _barcodes(rng, n), truth)
 
 
-def _library_log_profile(design: Design, rng: np.random.Generator, condition: str, day: int, seed: int) -> np.ndarray:
+def _library_log_profile(
+    design: Design, rng: np.random.Generator, condition: str, day: int, seed: int, effects: Effects
+) -> np.ndarray:
     """Gene baselines plus the day's batch, this library's batch and, for the patient, its effect."""
     n_genes = design.base.size
-    log_profile = design.base + _day_batch(seed, day, n_genes) + rng.normal(0.0, LIBRARY_BATCH_LOG_SD, n_genes)
+    batch = effects.library * rng.normal(0.0, LIBRARY_BATCH_LOG_SD, n_genes)
+    log_profile = design.base + _day_batch(seed, day, n_genes) + batch
     if condition == "Patient":
         active = (design.patient_from_day >= 0) & (design.patient_from_day <= day)
-        log_profile += np.where(active, design.patient_log_fc, 0.0)
+        log_profile += np.where(active, effects.patient * design.patient_log_fc, 0.0)
     return log_profile.astype(np.float32)
 
 

@@ -32,6 +32,8 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(n_cells=500, n_genes=8000, median_umis=4000.0),
     "full": Profile(n_cells=5000, n_genes=24000, median_umis=5000.0),
+    # the calibration replicates of notebook 07: many small datasets instead of one large one
+    "calibration": Profile(n_cells=600, n_genes=4000, median_umis=4000.0),
 }
 
 # ---------------------------------------------------------------------------

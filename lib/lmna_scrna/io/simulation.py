@@ -30,7 +30,7 @@ from .sim_params import (
     GENERATOR_VERSION, GROUND_TRUTH_FILE, GZIP_LEVEL, LATE_EFFECT_DAY, MARKERS, MARKER_FILE, MODULES, MT_GENES,
     PROFILES, Profile, TRAJECTORY_ACTIVITY,
 )
-from .sim_model import Design, Library, build_design, simulate_library
+from .sim_model import Design, Effects, Library, build_design, simulate_library
 from .study import DAYS, load_samples
 
 log = logging.getLogger(__name__)
@@ -45,13 +45,18 @@ def simulate(
     profile: str = "smoke",
     seed: int = 42,
     sheet: pd.DataFrame | str | Path | None = None,
+    effect_scale: float = 1.0,
+    library_effect_scale: float = 1.0,
 ) -> Path:
     """Write every GSM of the sheet as GEO flat 10x files plus ground_truth.json; return out_dir.
 
     The folder appears complete or not at all (built beside it, then renamed).
     A folder already holding this profile, seed, sheet and generator version
     is returned as is; any other existing content is refused, never replaced.
+    ``effect_scale`` and ``library_effect_scale`` scale the planted patient and
+    library effects (`sim_model.Effects`; 0 plants none), for calibration.
     """
+    effects = Effects(patient=_scale(effect_scale, "effect_scale"), library=_scale(library_effect_scale, "library_effect_scale"))
     if profile not in PROFILES:
         raise InputError(f"unknown simulation profile {profile!r}; expected one of {', '.join(PROFILES)}")
     out = Path(out_dir)
@@ -62,12 +67,14 @@ def simulate(
         "generator_version": GENERATOR_VERSION,
         "gsms": [str(g) for g in samples["gsm"]],
     }
+    if effects != Effects():  # default data keep the marker they always had
+        marker |= {"effect_scale": effects.patient, "library_effect_scale": effects.library}
     if _reusable(out, marker):
         log.info("simulated dataset %s already complete (profile %s, seed %d): reused", out, profile, seed)
         return out
     tmp = temp_dir(out)  # normal permissions; a killed run's leftovers removed
     try:
-        _write_dataset(tmp, samples, PROFILES[profile], profile, int(seed))
+        _write_dataset(tmp, samples, PROFILES[profile], profile, int(seed), effects)
         (tmp / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")
         try:
             os.rename(tmp, out)  # replaces nothing but an empty folder
@@ -114,17 +121,25 @@ def _reusable(out: Path, marker: dict) -> bool:
     raise InputError(f"{out} already exists and is not a complete simulated dataset; choose another --out")
 
 
-def _write_dataset(folder: Path, samples: pd.DataFrame, size: Profile, profile: str, seed: int) -> None:
+def _scale(value: float, name: str) -> float:
+    if not (isinstance(value, (int, float)) and 0 <= value < float("inf")):
+        raise InputError(f"{name}={value!r}: must be a finite number >= 0 (1 = the default effect, 0 = none)")
+    return float(value)
+
+
+def _write_dataset(
+    folder: Path, samples: pd.DataFrame, size: Profile, profile: str, seed: int, effects: Effects
+) -> None:
     """Generate and write each GSM, then the ground truth (features are shared by all GSMs)."""
     design = build_design(size.n_genes, seed)
     features = _features_bytes(design)
     per_gsm = {}
     for row in tqdm(list(samples.itertuples(index=False)), desc="simulate GSMs", unit="GSM"):
-        library = simulate_library(design, str(row.gsm), str(row.condition), int(row.day), size, seed)
+        library = simulate_library(design, str(row.gsm), str(row.condition), int(row.day), size, seed, effects)
         stem = f"{row.gsm}_{row.condition}_day{row.day}{row.replicate}_filtered"
         _write_library(folder, stem, library, features)
         per_gsm[row.gsm] = library.truth
-    truth = _ground_truth(design, size, profile, seed, per_gsm)
+    truth = _ground_truth(design, size, profile, seed, per_gsm, effects)
     (folder / GROUND_TRUTH_FILE).write_text(json.dumps(truth, indent=1) + "\n")
 
 
@@ -162,7 +177,7 @@ def _write_library(folder: Path, stem: str, library: Library, features: bytes) -
     _write_gz(folder / f"{stem}_features.tsv.gz", features)
 
 
-def _ground_truth(design: Design, size: Profile, profile: str, seed: int, per_gsm: dict) -> dict:
+def _ground_truth(design: Design, size: Profile, profile: str, seed: int, per_gsm: dict, effects: Effects) -> dict:
     """Everything a reader needs to check what a method should find in this dataset."""
     patient = np.flatnonzero(design.patient_from_day >= 0)
     program = np.flatnonzero(np.abs(design.loadings).sum(axis=0) > 0)
@@ -171,6 +186,8 @@ def _ground_truth(design: Design, size: Profile, profile: str, seed: int, per_gs
         "generator_version": GENERATOR_VERSION,
         "profile": profile,
         "seed": seed,
+        "effect_scale": effects.patient,
+        "library_effect_scale": effects.library,
         "size": asdict(size),
         "late_effect_day": LATE_EFFECT_DAY,
         "trajectory_activity": {m: dict(zip(map(str, DAYS), a, strict=True)) for m, a in TRAJECTORY_ACTIVITY.items()},
@@ -181,7 +198,7 @@ def _ground_truth(design: Design, size: Profile, profile: str, seed: int, per_gs
             {
                 "gene_id": design.gene_ids[g],
                 "symbol": design.symbols[g],
-                "log_fc": round(float(design.patient_log_fc[g]), 4),
+                "log_fc": round(float(effects.patient * design.patient_log_fc[g]), 4),
                 "from_day": int(design.patient_from_day[g]),
             }
             for g in patient

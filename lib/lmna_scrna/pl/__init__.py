@@ -1,5 +1,6 @@
 """Plotting: every figure of the report, in one style (`style`)."""
 
+from .calibration import plot_null_and_power
 from .design import (
     design_grid,
     embed_train_fitted,
@@ -23,6 +24,7 @@ __all__ = [
     "embedding_plot",
     "hvg_plot",
     "plot_library_contrasts",
+    "plot_null_and_power",
     "partition_grid",
     "partition_table",
     "plot_confusion",

@@ -311,6 +311,7 @@ class ProcessedData:
     fingerprint: str
     source: str
     split: dict[str, Any]
+    genes: pd.DataFrame  # var: gene_id and symbol of each column of X
 
     def mask(self, part: str) -> np.ndarray:
         return (self.obs["split"] == part).to_numpy()
@@ -351,4 +352,5 @@ def load_processed(path: str | Path) -> ProcessedData:
         fingerprint=str(adata.uns.get("fingerprint", "")),
         source=str(adata.uns.get("source", "unknown")),
         split=dict(adata.uns.get("split", {})),
+        genes=adata.var[["gene_id", "symbol"]].astype(str).reset_index(drop=True),
     )

@@ -158,6 +158,14 @@ def findings_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
             f"fold by {c['genotype_distance']:.3f}. A genotype AUC is evidence only beyond what library identity "
             "alone produces."
         )
+    if "calibration" in f:
+        c = f["calibration"]
+        bullets.append(
+            f"- *Calibration against simulated nulls*: this build's day-matched AUC is reached or exceeded by the null "
+            f"replicates (no genotype effect) with empirical p = {c['p']:.3f} ({c['replicates']} replicates); at the "
+            f"null the AUC rule claimed a signal in {c['auc_rule_fpr']:.0%} and the library-ranking rule in "
+            f"{c['ranking_rule_fpr']:.0%} of replicates (calibration page)."
+        )
     rule = (
         "Comparisons use one rule: the 95% t interval over folds of the per-fold paired difference (training "
         "seeds averaged within a fold); a difference is claimed only when it excludes 0."

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
+
+from ..paths import outputs_dir
 from .library_tables import PSEUDOBULK, gsm_inference, negative_control, paired_differences
 from .tables import LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
 
@@ -46,4 +49,18 @@ def findings(splits: Sequence[str] = REPORT_SPLITS, random_split: str = LEAKAGE_
             "control_distance": float(by_kind.filter(like="control vs control").iloc[0]),
             "genotype_distance": float(by_kind.filter(like="patient vs control").iloc[0]),
         }
+    calibration = outputs_dir() / "tables" / "calibration.csv"
+    if calibration.is_file():  # written by the calibration page, which runs before the book is built
+        out["calibration"] = _calibration(pd.read_csv(calibration), out["day_matched_auc"])
     return out
+
+
+def _calibration(table: pd.DataFrame, observed: float) -> dict[str, Any]:
+    """Where this build's day-matched AUC falls against the simulated null, and the rules' false-positive rates."""
+    from .calibration_tables import calibration_summary, null_p_value
+
+    p, n = null_p_value(observed, table)
+    null = calibration_summary(table).set_index("effect_scale").loc[0.0]
+    return {"p": p, "replicates": n, "auc_rule_fpr": float(null["auc_rule_rate"]),
+            "ranking_rule_fpr": float(null["ranking_rule_rate"])}
+

@@ -19,9 +19,13 @@ Profile schema (paths are relative to the profile file)::
       - id: sweep
         notebook: 03_train_A
         sweep_file: ../sweeps/sweep_A.yaml      # one execution per run listed there (id sweep_<run>)
+      - id: calibration
+        notebook: 07_calibration_replicate
+        grid: {effect_scale: [0, 1], sim_seed: [1, 2]}   # one execution per combination
+                                                # (id calibration_effect_scale0_sim_seed1, …)
 
 Parameters are merged in this order, later winning: the split's params_file,
-the sweep run's settings, the profile's ``parameters``, its ``stages`` entry,
+the sweep run's or grid point's settings, the profile's ``parameters``, its ``stages`` entry,
 the execution's own ``parameters``. A notebook receives only the names its
 ``parameters`` cell declares (papermill's `inspect_notebook`): the split file's
 and the profile-wide values go to the notebooks that declare them (a name no
@@ -40,6 +44,7 @@ comparison) waits for all of them.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -62,17 +67,21 @@ NOTEBOOK_STAGES: dict[str, str] = {
     "04_train_B": "train",
     "05_sweep": "sweep",
     "06_compare": "compare",
+    "07_calibration_replicate": "simulate",
+    "07_calibration": "calibrate",
 }
-#: Which earlier stages' outputs each stage reads (prepare → train → sweep → compare).
+#: Which earlier stages' outputs each stage reads (prepare → train → sweep → compare → calibrate).
 STAGE_READS: dict[str, tuple[str, ...]] = {
     "prepare": (),
     "explore": ("prepare",),
     "train": ("prepare",),
     "sweep": ("prepare", "train"),
     "compare": ("prepare", "explore", "train", "sweep"),
+    "simulate": (),  # a calibration replicate makes its own data
+    "calibrate": ("prepare", "train", "compare", "simulate"),
 }
 #: Stages that read every split's results rather than their own split's.
-GLOBAL_STAGES: frozenset[str] = frozenset({"compare"})
+GLOBAL_STAGES: frozenset[str] = frozenset({"compare", "calibrate"})
 
 
 @dataclass(frozen=True)
@@ -213,7 +222,7 @@ def load_profile(profile: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Pr
 
 
 def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: Path) -> list[Execution]:
-    """One profile entry → one execution, or one per run of its ``sweep_file``."""
+    """One profile entry → one execution, one per run of its ``sweep_file``, or one per point of its ``grid``."""
     if not isinstance(entry, dict) or "id" not in entry or "notebook" not in entry:
         raise InputError(f"profile {path}: every execution needs `id` and `notebook` (got {entry!r})")
     name = str(entry["notebook"]).removesuffix(".ipynb")
@@ -240,6 +249,8 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
             split_params, split = sweep.split, sweep.split_name
         files += [sweep.path, sweep.split_file]
         variants = {sweep_run_name(run): {**values, "run_name": sweep_run_name(run)} for run, values in sweep.runs.items()}
+    if entry.get("grid"):
+        variants = _grid_points(str(entry["id"]), entry["grid"], path)
     accepts = notebook_parameters(notebook)
     own = {**((spec.get("stages") or {}).get(stage) or {}), **(entry.get("parameters") or {})}
     executions = []
@@ -266,6 +277,17 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
             )
         )
     return executions
+
+
+def _grid_points(exec_id: str, grid: Any, path: Path) -> dict[str, dict[str, Any]]:
+    """Every combination of a ``grid`` mapping (name → list of values), keyed by an id naming it."""
+    if not isinstance(grid, dict) or not grid or not all(isinstance(v, list) and v for v in grid.values()):
+        raise InputError(f"profile {path}, execution {exec_id}: `grid` must map names to non-empty lists")
+    names = list(grid)
+    return {
+        "_".join([exec_id, *(f"{n}{v}" for n, v in zip(names, values))]): dict(zip(names, values))
+        for values in itertools.product(*(grid[n] for n in names))
+    }
 
 
 def _check_offered_names(executions: list[Execution], spec: dict[str, Any], path: Path) -> None:

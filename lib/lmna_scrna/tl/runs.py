@@ -11,6 +11,7 @@ Layout (summary.json last, so its presence marks a finished run)::
     seed_<s>/metrics.json  see evaluate.genotype_metrics (+ day metrics for B, best_epoch, epochs_run, train_seconds)
     baseline/{metrics.json, predictions.parquet}   logistic regression on the same features and split
     baseline/pseudobulk.json   the library-level baseline: per-GSM scores of a logistic regression on mean profiles
+    baseline/coefficients.csv  the cell-level logistic regression's coefficient per gene (gene_id, symbol)
 
 A run is built in a hidden sibling folder and swapped in whole when it is
 complete (`building`): a failed or interrupted re-run never leaves a mix of

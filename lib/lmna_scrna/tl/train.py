@@ -23,7 +23,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from .. import paths
-from ..atomic import atomic_path
+from ..atomic import atomic_path, write_text_atomic
 from ..config import TrainConfig
 from ..errors import InputError
 from ..pp.assemble import ProcessedData, load_processed
@@ -219,6 +219,8 @@ def run_baseline(data: ProcessedData, out_dir: Path, seed: int) -> dict[str, Any
     runs.write_parquet(pred, out_dir / "predictions.parquet")
     runs.write_json(out_dir / "metrics.json", metrics)
     runs.write_json(out_dir / "pseudobulk.json", fit_pseudobulk(data.X, data.obs, seed=seed))
+    coefficients = data.genes.assign(coefficient=model.coef_.ravel())
+    write_text_atomic(out_dir / "coefficients.csv", coefficients.to_csv(index=False))
     log.info("baseline (logistic regression, C=%g): test AUC %.3f", c, metrics["test_auc"])
     return metrics
 
