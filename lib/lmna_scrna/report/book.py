@@ -22,6 +22,7 @@ import nbformat
 import pandas as pd
 
 from .findings import findings
+from .paper import paper_table1
 from ..atomic import write_text_atomic
 from ..errors import InputError, LmnaError
 from ..paths import PROJECT_ROOT, processed_path
@@ -134,6 +135,7 @@ def findings_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
         f"day-matched splits {f['day_matched_auc']:.3f} (mean of {f['day_matched_folds']} held-out days, 95% interval "
         f"over folds {lo:.3f}–{hi:.3f}). Day-matching removes the day from the test contrast, not the cell line: each "
         "fold still compares one patient library with one or two control libraries.",
+        _paper_line(f, source),
     ]
     for key, what in (("b_vs_a", "Model B − Model A"), ("a_vs_logreg", "Model A − the cell-level logistic regression"),
                       ("a_vs_pseudobulk", "Model A − the pseudobulk model (library-level AUC)")):
@@ -171,6 +173,19 @@ def findings_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
         "seeds averaged within a fold); a difference is claimed only when it excludes 0."
     )
     return "\n\n".join([*lines, "**Main findings**", "\n".join(bullets), rule]) + "\n"
+
+
+def _paper_line(f: dict[str, Any], source: str) -> str:
+    """The paper's own Model A AUCs (real data, its Table 1) beside this build's, labelled by data source."""
+    paper = paper_table1().set_index(["split", "model"])["test_auc"]
+    dm = paper[[s.startswith("dm_") for s, _ in paper.index] & (paper.index.get_level_values("model") == "A")]
+    return (
+        f"- *The paper beside this build*: on the real data the paper reported Model A AUCs of "
+        f"{paper[('original', 'A')]:.3f} on the original split and {dm.min():.3f}–{dm.max():.3f} on its "
+        f"{len(dm)} day-matched splits (one seed each, no intervals); this build ({source} data) gets "
+        f"{f['original_auc']:.3f} and a day-matched mean of {f['day_matched_auc']:.3f}"
+        + (" — different data, not a replication." if source != "real" else ".")
+    )
 
 
 def provenance_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
