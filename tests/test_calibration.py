@@ -133,3 +133,22 @@ def test_ground_truth_is_read_only_for_simulated_folders(tmp_path: Path) -> None
     assert calibration_tables.ground_truth(tmp_path) is None
     (tmp_path / "ground_truth.json").write_text(json.dumps({"seed": 1}))
     assert calibration_tables.ground_truth(tmp_path) == {"seed": 1}
+
+
+def test_library_scale_is_the_truth_on_simulated_data_and_estimated_on_real(tmp_path, monkeypatch) -> None:
+    from lmna_scrna.io import sim_params
+    from lmna_scrna.io.simulation import simulate
+    from lmna_scrna.io.study import load_samples
+    from lmna_scrna.tl.calibration import matched_library_scale
+
+    monkeypatch.setitem(sim_params.PROFILES, "pair", sim_params.Profile(n_cells=300, n_genes=3000, median_umis=4000.0))
+    pair = load_samples().query("gsm in ['GSM8325049', 'GSM8325050']")
+    estimates = {}
+    for scale in (1.0, 2.0):
+        folder = simulate(tmp_path / f"l{scale:g}", profile="pair", seed=4, sheet=pair, library_effect_scale=scale)
+        assert matched_library_scale(folder) == (scale, "the simulator's own library-effect scale (the truth of this build's data)")
+        (folder / "ground_truth.json").unlink()  # now it looks like real data: the scale must be estimated
+        estimates[scale], how = matched_library_scale(folder)
+        assert how.startswith("estimated from GSM8325049 and GSM8325050")
+    assert 0.6 < estimates[1.0] < 1.5
+    assert 1.5 < estimates[2.0] / estimates[1.0] < 2.3

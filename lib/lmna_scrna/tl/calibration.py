@@ -27,8 +27,10 @@ import numpy as np
 from ..atomic import write_text_atomic
 from ..config import PrepParams, TrainConfig
 from ..errors import InputError
+from ..io.sim_params import LIBRARY_BATCH_LOG_SD
 from ..io.simulation import simulate
 from ..io.study import load_samples
+from ..io.tenx import read_gsm
 from ..pp.assemble import prepare_split
 from ..pp.splits import leave_one_day_out
 from .inference import fold_interval, gsm_auc, ranking_permutation_test
@@ -108,6 +110,54 @@ def decide(folds: list[dict[str, Any]]) -> dict[str, Any]:
         "ranking_pairs_right": ranking.pairs_right, "ranking_pairs_total": ranking.pairs_total,
         "ranking_p": ranking.p_value, "ranking_decision": bool(ranking.p_value <= ALPHA),
     }
+
+
+#: The two control libraries of one day (day 9, replicates A and B) whose difference is library effect alone.
+CONTROL_PAIR: tuple[str, str] = ("GSM8325049", "GSM8325050")
+#: Genes need this many counts in each library's pseudobulk for their log ratio to be mostly library, not sampling.
+MIN_PSEUDOBULK_COUNTS = 200
+
+
+def matched_library_scale(raw_dir: Path, pair: tuple[str, str] = CONTROL_PAIR) -> tuple[float, str]:
+    """The library-effect scale calibration replicates should use for this build's data, and how it was set.
+
+    Simulated data carry their true scale in ``ground_truth.json``. For real
+    data it is estimated from two control libraries of the same day: the
+    robust variance of their pseudobulk log ratios over well-expressed genes,
+    less the sampling and cell-composition noise measured between random
+    halves of each library, is set against what the simulator's library
+    signatures give at scale 1 (√2 · `LIBRARY_BATCH_LOG_SD` in sd).
+    """
+    truth = Path(raw_dir) / "ground_truth.json"
+    if truth.is_file():
+        scale = float(json.loads(truth.read_text()).get("library_effect_scale", 1.0))
+        return scale, "the simulator's own library-effect scale (the truth of this build's data)"
+    counts = [read_gsm(raw_dir, gsm).X for gsm in pair]
+    a, b = (np.asarray(x.sum(axis=0)).ravel() for x in counts)
+    keep = (a >= MIN_PSEUDOBULK_COUNTS) & (b >= MIN_PSEUDOBULK_COUNTS)
+    if keep.sum() < 100:
+        raise InputError(f"{pair[0]} and {pair[1]} in {raw_dir} share too few well-expressed genes to estimate library effects")
+    between = _robust_var(_log_ratio(a, b, keep))
+    # Sampling and cell-composition noise, from random halves of each library: a half-vs-half ratio
+    # carries twice the noise variance of one full library, and a full-vs-full ratio two libraries' worth.
+    rng = np.random.default_rng(0)
+    halves = []
+    for x in counts:
+        order = rng.permutation(x.shape[0])
+        first, second = (np.asarray(x[order[i::2]].sum(axis=0)).ravel() for i in (0, 1))
+        halves.append(_robust_var(_log_ratio(first, second, keep)))
+    noise = sum(halves) / 4
+    scale = float(np.sqrt(max(between - noise, 0.0)) / (np.sqrt(2) * LIBRARY_BATCH_LOG_SD))
+    return scale, f"estimated from {pair[0]} and {pair[1]} (two day-9 control libraries) of this build's data"
+
+
+def _log_ratio(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    return np.log(a[keep] / a.sum()) - np.log(b[keep] / b.sum())
+
+
+def _robust_var(values: np.ndarray) -> float:
+    """Variance from the median absolute deviation (a few genes with real differences do not dominate)."""
+    return float((1.4826 * np.median(np.abs(values - np.median(values)))) ** 2)
 
 
 def load_result(out_dir: Path) -> dict[str, Any]:
