@@ -112,7 +112,9 @@ def log_normalize(X: sp.csr_matrix, target_sum: float) -> sp.csr_matrix:
     X = sp.csr_matrix(X)
     total = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
     factor = np.divide(target_sum, total, out=np.zeros_like(total), where=total > 0)
-    data = np.log1p(X.data.astype(np.float64) * np.repeat(factor, np.diff(X.indptr)))
+    data = X.data.astype(np.float64)
+    data *= np.repeat(factor, np.diff(X.indptr))  # in place: the same values with one float64 copy fewer
+    np.log1p(data, out=data)
     return sp.csr_matrix((data.astype(np.float32), X.indices.copy(), X.indptr.copy()), shape=X.shape)
 
 

@@ -17,7 +17,6 @@ raises `InputError` naming the file rather than returning something plausible.
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
 import io
 import logging
@@ -38,6 +37,14 @@ from tqdm.auto import tqdm
 
 from .errors import InputError
 
+try:  # ISA-L's igzip: the same gzip format and CRC check, decompressed about 1.7x as fast as zlib
+    from isal import igzip as _gzip
+    from isal.isal_zlib import error as _GzipError
+except ImportError:  # isal is pinned, but the readers work without it
+    import gzip as _gzip
+
+    _GzipError = zlib.error
+
 log = logging.getLogger(__name__)
 
 Kind = Literal["filtered", "raw"]
@@ -45,7 +52,7 @@ KINDS: tuple[str, ...] = ("filtered", "raw")
 GENE_EXPRESSION = "Gene Expression"
 
 #: Errors that reading a damaged or foreign file can raise (gzip, zlib, parsers, HDF5).
-_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zlib.error)
+_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zlib.error, _GzipError)
 #: A GEO sample accession at the start of a file or folder name.
 _ACCESSION = re.compile(r"GSM\d+")
 #: The name stems of the three files of a matrix triple; v2 calls features "genes".
@@ -307,7 +314,7 @@ def _read_mtx(path: Path) -> sp.coo_matrix:
 
 
 def _open_binary(path: Path) -> BinaryIO:
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")  # type: ignore[return-value]
+    return _gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")  # type: ignore[return-value]
 
 
 class _Prepended(io.RawIOBase):
