@@ -29,6 +29,7 @@ import json
 import logging
 import math
 import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,10 +199,9 @@ def prepare_split(
     raw_dir, out = Path(raw_dir), Path(out)
     fit = fit_split(raw_dir, split, sheet, params, cache_dir)
     cached, partitions, scaling = fit.cached, fit.partitions, fit.scaling
-    blocks, obs_parts, qc_rows = [], [], []
+    obs_parts, qc_rows = [], []
     info = sheet.set_index("gsm")
-    for gsm, c in tqdm(cached.items(), desc=f"{split.name}: scale GSMs", unit="GSM"):
-        blocks.append(scaling.transform(c.load_X()))
+    for gsm, c in cached.items():
         obs_parts.append(_obs_block(gsm, c.barcodes, partitions[gsm], info.loc[gsm]))
         qc = c.load_qc()
         qc_rows.append(
@@ -220,8 +220,15 @@ def prepare_split(
         index=pd.Index(ref.gene_ids[scaling.genes], name=None),
     )
     inputs = {gsm: c.input_fingerprint for gsm, c in cached.items()}
+    # Each GSM is scaled only as its rows are copied into the output, sized from the cached
+    # per-gene nonzero counts: the output and one GSM's block are the only large arrays alive.
+    progress = tqdm(cached.values(), desc=f"{split.name}: scale GSMs", unit="GSM")
+    scaled = (scaling.transform(c.load_X()) for c in progress)
     adata = ad.AnnData(
-        X=_stack_rows(blocks),
+        X=_stack_rows(
+            scaled, n_rows=len(obs), nnz=sum(int(c.stats.nnz[scaling.genes].sum()) for c in cached.values()),
+            width=scaling.genes.size,
+        ),
         obs=obs,
         var=var,
         uns={
@@ -246,27 +253,27 @@ def dataset_fingerprint(inputs: dict[str, str], params: PrepParams, split: Split
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _stack_rows(blocks: list[sp.csr_matrix]) -> sp.csr_matrix:
-    """Row-concatenate CSR blocks of equal width, freeing each block as it is copied.
+def _stack_rows(blocks: Iterable[sp.csr_matrix], n_rows: int, nnz: int, width: int) -> sp.csr_matrix:
+    """Row-concatenate CSR blocks of `width` columns into arrays allocated once for `nnz` entries.
 
-    Equivalent to ``sp.vstack`` without its checks and intermediate copies, so
-    the output is about the only large array alive at the end.
+    Equivalent to ``sp.vstack`` without its checks and intermediate copies;
+    blocks are taken one at a time, so with a generator the output plus one
+    block is all that is alive. `nnz` comes from the cached statistics, which
+    count nonzero values: stored zeros (only from float underflow) grow the arrays.
     """
-    n_rows = sum(b.shape[0] for b in blocks)
-    nnz = sum(b.nnz for b in blocks)
     index_dtype = np.int32 if nnz < np.iinfo(np.int32).max else np.int64
     data = np.empty(nnz, dtype=np.float32)
     indices = np.empty(nnz, dtype=index_dtype)
     indptr = np.empty(n_rows + 1, dtype=index_dtype)
     indptr[0] = row = pos = 0
-    width = blocks[0].shape[1]
-    while blocks:
-        b = blocks.pop(0)
+    for b in blocks:
+        if pos + b.nnz > data.size:
+            data, indices = (np.concatenate([a[:pos], np.empty(b.nnz, a.dtype)]) for a in (data, indices))
         data[pos : pos + b.nnz] = b.data
         indices[pos : pos + b.nnz] = b.indices
         indptr[row + 1 : row + b.shape[0] + 1] = b.indptr[1:] + pos
         row, pos = row + b.shape[0], pos + b.nnz
-    return sp.csr_matrix((data, indices, indptr), shape=(n_rows, width))
+    return sp.csr_matrix((data[:pos], indices[:pos], indptr), shape=(n_rows, width))
 
 
 def _obs_block(gsm: str, barcodes: np.ndarray, partition: np.ndarray, row: pd.Series) -> pd.DataFrame:
