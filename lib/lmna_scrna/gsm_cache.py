@@ -294,13 +294,13 @@ def load_gsms(
 def _die_with_parent(parent: int) -> None:
     """Parse-worker initializer: have Linux kill this worker when its parent dies, even by SIGKILL.
 
-    Without it a killed `prepare` leaves its workers (and their ~150 MB each)
-    running to the end of their parse, orphaned.
+    Without it a killed `prepare` leaves its workers (about 150 MB each) and,
+    through them, the resource tracker alive as orphans.
     """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: workers then end at their next task
+    except (OSError, AttributeError):  # not Linux: no such guarantee there
         return
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
