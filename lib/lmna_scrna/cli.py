@@ -11,8 +11,8 @@ import logging
 import signal
 import sys
 import threading
-from types import FrameType
 from pathlib import Path
+from types import FrameType
 
 from . import __version__
 from .config import PrepParams, TrainConfig
