@@ -266,3 +266,16 @@ def test_rows_stacked_from_a_generator_into_preallocated_arrays_equal_vstack():
     assert stacked.shape == expected.shape and stacked.nnz == expected.nnz
     assert np.array_equal(stacked.indptr, expected.indptr) and np.array_equal(stacked.indices, expected.indices)
     assert np.array_equal(stacked.data, expected.data)
+
+
+def test_full_disk_while_writing_is_one_line_and_keeps_the_old_result(tmp_path):
+    from lmna_scrna.atomic import atomic_path
+
+    target = tmp_path / "result.h5ad"
+    target.write_text("old")
+    with pytest.raises(InputError, match=r"cannot write .*result\.h5ad: \[Errno 28\]") as err:
+        with atomic_path(target), open("/dev/full", "wb") as full:  # the kernel answers ENOSPC, as a full disk does
+            full.write(b"x" * 10)
+            full.flush()
+    assert "\n" not in str(err.value)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["result.h5ad"]
