@@ -10,9 +10,9 @@ import subprocess
 import pytest
 from test_geo import build_tar, fake_gsm_files
 
+from lmna_scrna.atomic import _host, atomic_path, write_text_atomic
 from lmna_scrna.io import sim_params
 from lmna_scrna.io import simulation as sim
-from lmna_scrna.atomic import atomic_path, write_text_atomic
 from lmna_scrna.io.extract import safe_extract
 
 
@@ -26,21 +26,22 @@ def dead_pid() -> int:
 
 def test_next_write_removes_a_killed_writers_temp_file_but_not_a_live_ones(tmp_path, dead_pid):
     target = tmp_path / "result.h5ad"
-    stale = tmp_path / f".result.h5ad.{dead_pid}.k1ll3d00.part.h5ad"
-    live = tmp_path / f".result.h5ad.{os.getppid()}.w0rk1ng0.part.h5ad"  # a running process's
-    other = tmp_path / f".other.h5ad.{dead_pid}.k1ll3d00.part.h5ad"  # another output's: not ours to judge
-    for path in (stale, live, other):
+    stale = tmp_path / f".result.h5ad.{_host()}-{dead_pid}.k1ll3d00.part.h5ad"
+    live = tmp_path / f".result.h5ad.{_host()}-{os.getppid()}.w0rk1ng0.part.h5ad"  # a running process's
+    remote = tmp_path / f".result.h5ad.otherhost-{dead_pid}.k1ll3d00.part.h5ad"  # its PID means nothing here
+    other = tmp_path / f".other.h5ad.{_host()}-{dead_pid}.k1ll3d00.part.h5ad"  # another output's
+    for path in (stale, live, remote, other):
         path.write_text("half")
 
     write_text_atomic(target, "new")
 
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, live.name, other.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, live.name, remote.name, other.name])
 
 
 def test_extraction_removes_a_killed_extractions_folder(tmp_path, dead_pid):
     tar_path = tmp_path / "x.tar"
     tar_path.write_bytes(build_tar(fake_gsm_files()))
-    stale = tmp_path / f".raw.{dead_pid}.abc_123x.part"
+    stale = tmp_path / f".raw.{_host()}-{dead_pid}.abc_123x.part"
     (stale / "sub").mkdir(parents=True)
     (stale / "sub" / "half.mtx.gz").write_bytes(b"x")
 
@@ -52,7 +53,7 @@ def test_extraction_removes_a_killed_extractions_folder(tmp_path, dead_pid):
 def test_simulated_folder_has_normal_permissions_and_no_litter(tmp_path, dead_pid, monkeypatch, sheet):
     monkeypatch.setitem(sim_params.PROFILES, "tiny", sim_params.Profile(n_cells=60, n_genes=8000, median_umis=4000.0))
     sheet = sheet.head(2)
-    stale = tmp_path / f".data.{dead_pid}.abc_123x.part"
+    stale = tmp_path / f".data.{_host()}-{dead_pid}.abc_123x.part"
     stale.mkdir()
     previous = os.umask(0o022)
     try:
@@ -66,4 +67,4 @@ def test_simulated_folder_has_normal_permissions_and_no_litter(tmp_path, dead_pi
 
 def test_temp_names_carry_the_writers_pid(tmp_path):
     with atomic_path(tmp_path / "t.json") as tmp:
-        assert tmp.name.startswith(f".t.json.{os.getpid()}.")
+        assert tmp.name.startswith(f".t.json.{_host()}-{os.getpid()}.")

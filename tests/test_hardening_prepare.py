@@ -235,3 +235,48 @@ def test_valid_parameters_still_prepare(study, tmp_path):
     out = tmp_path / "ok.h5ad"
     assert cli.main(prepare_cli(study, out, *small_args())) == 0
     assert np.isfinite(ad.read_h5ad(out).X.data).all()
+
+
+# --- item 10: prepare nearer the floor ---------------------------------------------------------
+
+
+def test_reader_decompresses_with_isal_and_still_names_damaged_gzip(tmp_path, write_10x):
+    from isal import igzip
+
+    w = write_10x(tmp_path, gsm="GSM1000001")
+    with tenx._open_binary(w.paths[0]) as fh:
+        assert isinstance(fh, igzip.GzipFile)
+    w.paths[0].write_bytes(w.paths[0].read_bytes()[:-12])
+    with pytest.raises(InputError, match=w.paths[0].name):
+        tenx.read_gsm(tmp_path, "GSM1000001")
+
+
+def test_rows_stacked_from_a_generator_into_preallocated_arrays_equal_vstack():
+    from scipy import sparse as sp
+
+    from lmna_scrna.preprocess import _stack_rows
+
+    rng = np.random.default_rng(0)
+    blocks = [sp.random(n, 7, density=0.3, format="csr", dtype=np.float32, random_state=rng) for n in (5, 0, 9)]
+    blocks[2].data[:2] = 0  # stored zeros (float underflow): more entries than the nonzero count says
+    nnz = sum(int((b.data != 0).sum()) for b in blocks)
+
+    stacked = _stack_rows(iter(blocks), n_rows=14, nnz=nnz, width=7)
+
+    expected = sp.vstack(blocks, format="csr")
+    assert stacked.shape == expected.shape and stacked.nnz == expected.nnz
+    assert np.array_equal(stacked.indptr, expected.indptr) and np.array_equal(stacked.indices, expected.indices)
+    assert np.array_equal(stacked.data, expected.data)
+
+
+def test_full_disk_while_writing_is_one_line_and_keeps_the_old_result(tmp_path):
+    from lmna_scrna.atomic import atomic_path
+
+    target = tmp_path / "result.h5ad"
+    target.write_text("old")
+    with pytest.raises(InputError, match=r"cannot write .*result\.h5ad: \[Errno 28\]") as err:
+        with atomic_path(target), open("/dev/full", "wb") as full:  # the kernel answers ENOSPC, as a full disk does
+            full.write(b"x" * 10)
+            full.flush()
+    assert "\n" not in str(err.value)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["result.h5ad"]

@@ -4,22 +4,27 @@ An interrupted or failed run must never leave a half-written file that looks
 finished, nor destroy the previous good result, so every writer goes through
 `atomic_path`: write to a temp name beside the target, then `os.replace`.
 Folders are built in a `temp_dir` and renamed. Temp names are hidden and carry
-the writer's PID, so the next writer of the same target removes what a killed
-one (SIGKILL skips every clean-up) left behind, but never a live writer's.
+the writer's host and PID, so the next writer of the same target removes what
+a killed one on this host (SIGKILL skips every clean-up) left behind, but never
+a live writer's, nor any other host's.
 """
 
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import InputError, one_line
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -69,25 +74,28 @@ def temp_dir(target: str | Path) -> Path:
     return tmp
 
 
-def remove_stale_temps(target: str | Path) -> list[Path]:
-    """Remove the temp files and folders of `target` whose writer no longer runs; return them."""
+def remove_stale_temps(target: str | Path) -> None:
+    """Remove the temp files and folders of `target` left by writers on this host that no longer run."""
     target = Path(target)
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.\w+\.part.*")
-    stale = []
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.{re.escape(_host())}-(\d+)\.\w+\.part.*")
     for path in target.parent.glob(f".{glob.escape(target.name)}.*"):
         match = pattern.fullmatch(path.name)
         if match is None or _running(int(match[1])):
             continue
+        log.info("removing %s, left by a killed run", path)
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-        stale.append(path)
-    return stale
 
 
 def _temp_prefix(target: Path) -> str:
-    return f".{target.name}.{os.getpid()}."
+    return f".{target.name}.{_host()}-{os.getpid()}."
+
+
+def _host() -> str:
+    """This machine's name as a file-name word: a PID means nothing on another host sharing the folder."""
+    return re.sub(r"\W", "_", socket.gethostname())
 
 
 def _running(pid: int) -> bool:

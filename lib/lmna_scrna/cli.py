@@ -11,12 +11,12 @@ import logging
 import signal
 import sys
 import threading
-from types import FrameType
 from pathlib import Path
+from types import FrameType
 
 from . import __version__
 from .config import PrepParams, TrainConfig
-from .errors import LmnaError
+from .errors import InputError, LmnaError
 from .paths import outputs_dir
 
 
@@ -92,6 +92,9 @@ def _run_prepare(args: argparse.Namespace) -> int:
     from .pp.splits import make_split
     from .io.study import load_samples
 
+    if args.split != "day_matched" and (args.test_day is not None or args.val_day is not None):
+        # Not silently ignored: the user meant another split. (Notebooks keep day defaults for any split.)
+        raise InputError(f"--split {args.split} takes no --test-day/--val-day (only day_matched does)")
     sheet = load_samples(args.sheet)
     params = PrepParams(**{k: getattr(args, k) for k in vars(PrepParams())})
     split = make_split(args.split, sheet, test_day=args.test_day, val_day=args.val_day)

@@ -5,8 +5,12 @@ Kept free of heavy imports so the CLI and papermill parameter files can use them
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from .errors import InputError
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,27 @@ class PrepParams:
     min_cells_per_gene: int = 10
     n_hvg: int = 1000
     clip: float = 10.0
+
+    def check(self) -> None:
+        """Refuse parameters that would write a NaN, empty or constant .h5ad, naming the parameter at fault."""
+        for name, value in self.to_dict().items():
+            kind = type(PrepParams.__dataclass_fields__[name].default)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral if kind is int else numbers.Real):
+                raise InputError(f"PrepParams.{name}={value!r}: must be {'an integer' if kind is int else 'a number'}")
+        rules = (
+            ("seed", self.seed >= 0, ">= 0"),
+            ("min_genes", self.min_genes >= 0, ">= 0"),
+            ("max_genes", self.max_genes >= self.min_genes, f">= min_genes ({self.min_genes})"),
+            ("max_pct_mt", 0 <= self.max_pct_mt <= 100, "in [0, 100]"),
+            ("max_cells", self.max_cells >= 1, ">= 1"),
+            ("target_sum", 0 < self.target_sum < math.inf, "finite and > 0"),
+            ("min_cells_per_gene", self.min_cells_per_gene >= 0, ">= 0"),
+            ("n_hvg", self.n_hvg >= 1, ">= 1"),
+            ("clip", self.clip > 0, "> 0"),
+        )
+        for name, ok, meaning in rules:
+            if not ok:  # comparisons with NaN are False, so NaN fails every rule
+                raise InputError(f"PrepParams.{name}={getattr(self, name)!r}: must be {meaning}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,7 +11,6 @@ raises `InputError` naming the file rather than returning something plausible.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import logging
 import re
@@ -29,12 +28,20 @@ import scipy.sparse as sp
 from ..errors import InputError
 from .layouts import Kind, SampleFiles, find_gsm_files
 
+try:  # ISA-L's igzip: the same gzip format and CRC check, decompressed about 1.7x as fast as zlib
+    from isal import igzip as _gzip
+    from isal.isal_zlib import error as _GzipError
+except ImportError:  # isal is pinned, but the readers work without it
+    import gzip as _gzip
+
+    _GzipError = zlib.error
+
 log = logging.getLogger(__name__)
 
 GENE_EXPRESSION = "Gene Expression"
 
 #: Errors that reading a damaged or foreign file can raise (gzip, zlib, parsers, HDF5).
-_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zlib.error)
+_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zlib.error, _GzipError)
 #: Banner of a MatrixMarket file we accept as counts (10x writes `integer general`).
 _BANNER = re.compile(rb"^%%MatrixMarket\s+matrix\s+coordinate\s+(integer|real)\s+general\s*$", re.IGNORECASE)
 
@@ -145,7 +152,7 @@ def _read_mtx(path: Path) -> sp.coo_matrix:
 
 
 def _open_binary(path: Path) -> BinaryIO:
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")  # type: ignore[return-value]
+    return _gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")  # type: ignore[return-value]
 
 
 class _Prepended(io.RawIOBase):

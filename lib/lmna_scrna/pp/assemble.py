@@ -29,8 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
-import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from pathlib import Path
@@ -57,33 +56,11 @@ log = logging.getLogger(__name__)
 NO_DAY = -1
 
 
-def check_params(params: PrepParams) -> None:
-    """Refuse parameters that would write a NaN, empty or constant .h5ad, naming the parameter at fault."""
-    for name, value in params.to_dict().items():
-        kind = type(PrepParams.__dataclass_fields__[name].default)
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral if kind is int else numbers.Real):
-            raise InputError(f"PrepParams.{name}={value!r}: must be {'an integer' if kind is int else 'a number'}")
-    rules = (
-        ("seed", params.seed >= 0, ">= 0"),
-        ("min_genes", params.min_genes >= 0, ">= 0"),
-        ("max_genes", params.max_genes >= params.min_genes, f">= min_genes ({params.min_genes})"),
-        ("max_pct_mt", 0 <= params.max_pct_mt <= 100, "in [0, 100]"),
-        ("max_cells", params.max_cells >= 1, ">= 1"),
-        ("target_sum", 0 < params.target_sum < math.inf, "finite and > 0"),
-        ("min_cells_per_gene", params.min_cells_per_gene >= 0, ">= 0"),
-        ("n_hvg", params.n_hvg >= 1, ">= 1"),
-        ("clip", params.clip > 0, "> 0"),
-    )
-    for name, ok, meaning in rules:
-        if not ok:  # comparisons with NaN are False, so NaN fails every rule
-            raise InputError(f"PrepParams.{name}={getattr(params, name)!r}: must be {meaning}")
-
-
 def cache_split(
     raw_dir: Path, split: Split, sheet: pd.DataFrame, params: PrepParams, cache_dir: Path | None = None
 ) -> dict[str, CachedGSM]:
     """Pass 1: the cached per-GSM result of every GSM of the split, in accession order."""
-    check_params(params)
+    params.check()
     missing = sorted(set(split.gsms) - set(sheet["gsm"]))
     if missing:
         raise InputError(f"split {split.name}: GSM(s) {', '.join(missing)} are not in the sample sheet")
@@ -194,9 +171,8 @@ def write_split(fit: FittedSplit, out: Path) -> Path:
     On any error nothing is written and an existing file at ``out`` is left as it was.
     """
     out, split, cached, scaling = Path(out), fit.split, fit.cached, fit.scaling
-    blocks, obs_parts, qc_rows = [], [], []
-    for gsm, c in tqdm(cached.items(), desc=f"{split.name}: scale GSMs", unit="GSM"):
-        blocks.append(scaling.transform(c.load_X()))
+    obs_parts, qc_rows = [], []
+    for gsm, c in cached.items():
         obs_parts.append(_obs_block(gsm, c.barcodes, fit.partitions[gsm], fit.info.loc[gsm]))
         qc = c.load_qc()
         qc_rows.append(
@@ -215,8 +191,15 @@ def write_split(fit: FittedSplit, out: Path) -> Path:
         index=pd.Index(ref.gene_ids[scaling.genes], name=None),
     )
     inputs = {gsm: c.input_fingerprint for gsm, c in cached.items()}
+    # Each GSM is scaled only as its rows are copied into the output, sized from the cached
+    # per-gene nonzero counts: the output and one GSM's block are the only large arrays alive.
+    progress = tqdm(cached.values(), desc=f"{split.name}: scale GSMs", unit="GSM")
+    scaled = (scaling.transform(c.load_X()) for c in progress)
     adata = ad.AnnData(
-        X=_stack_rows(blocks),
+        X=_stack_rows(
+            scaled, n_rows=len(obs), nnz=sum(int(c.stats.nnz[scaling.genes].sum()) for c in cached.values()),
+            width=scaling.genes.size,
+        ),
         obs=obs,
         var=var,
         uns={
@@ -241,27 +224,27 @@ def dataset_fingerprint(inputs: dict[str, str], params: PrepParams, split: Split
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _stack_rows(blocks: list[sp.csr_matrix]) -> sp.csr_matrix:
-    """Row-concatenate CSR blocks of equal width, freeing each block as it is copied.
+def _stack_rows(blocks: Iterable[sp.csr_matrix], n_rows: int, nnz: int, width: int) -> sp.csr_matrix:
+    """Row-concatenate CSR blocks of `width` columns into arrays allocated once for `nnz` entries.
 
-    Equivalent to ``sp.vstack`` without its checks and intermediate copies, so
-    the output is about the only large array alive at the end.
+    Equivalent to ``sp.vstack`` without its checks and intermediate copies;
+    blocks are taken one at a time, so with a generator the output plus one
+    block is all that is alive. `nnz` comes from the cached statistics, which
+    count nonzero values: stored zeros (only from float underflow) grow the arrays.
     """
-    n_rows = sum(b.shape[0] for b in blocks)
-    nnz = sum(b.nnz for b in blocks)
     index_dtype = np.int32 if nnz < np.iinfo(np.int32).max else np.int64
     data = np.empty(nnz, dtype=np.float32)
     indices = np.empty(nnz, dtype=index_dtype)
     indptr = np.empty(n_rows + 1, dtype=index_dtype)
     indptr[0] = row = pos = 0
-    width = blocks[0].shape[1]
-    while blocks:
-        b = blocks.pop(0)
+    for b in blocks:
+        if pos + b.nnz > data.size:
+            data, indices = (np.concatenate([a[:pos], np.empty(b.nnz, a.dtype)]) for a in (data, indices))
         data[pos : pos + b.nnz] = b.data
         indices[pos : pos + b.nnz] = b.indices
         indptr[row + 1 : row + b.shape[0] + 1] = b.indptr[1:] + pos
         row, pos = row + b.shape[0], pos + b.nnz
-    return sp.csr_matrix((data, indices, indptr), shape=(n_rows, width))
+    return sp.csr_matrix((data[:pos], indices[:pos], indptr), shape=(n_rows, width))
 
 
 def _obs_block(gsm: str, barcodes: np.ndarray, partition: np.ndarray, row: pd.Series) -> pd.DataFrame:

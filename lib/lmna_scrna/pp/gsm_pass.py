@@ -112,7 +112,9 @@ def log_normalize(X: sp.csr_matrix, target_sum: float) -> sp.csr_matrix:
     X = sp.csr_matrix(X)
     total = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
     factor = np.divide(target_sum, total, out=np.zeros_like(total), where=total > 0)
-    data = np.log1p(X.data.astype(np.float64) * np.repeat(factor, np.diff(X.indptr)))
+    data = X.data.astype(np.float64)
+    data *= np.repeat(factor, np.diff(X.indptr))  # in place: the same values with one float64 copy fewer
+    np.log1p(data, out=data)
     return sp.csr_matrix((data.astype(np.float32), X.indices.copy(), X.indptr.copy()), shape=X.shape)
 
 
@@ -293,13 +295,13 @@ def load_gsms(
 def _die_with_parent(parent: int) -> None:
     """Parse-worker initializer: have Linux kill this worker when its parent dies, even by SIGKILL.
 
-    Without it a killed `prepare` leaves its workers (and their ~150 MB each)
-    running to the end of their parse, orphaned.
+    Without it a killed `prepare` leaves its workers (about 150 MB each) and,
+    through them, the resource tracker alive as orphans.
     """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: workers then end at their next task
+    except (OSError, AttributeError):  # not Linux: no such guarantee there
         return
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)

@@ -169,13 +169,7 @@ def random_cells(sheet: pd.DataFrame) -> Split:
 
 
 def make_split(kind: str, sheet: pd.DataFrame, test_day: int | None = None, val_day: int | None = None) -> Split:
-    """Build a split by scheme name: "original" | "day_matched" | "random_cells".
-
-    Days belong to day_matched only; given with another scheme they are an
-    error, not silently ignored (the user meant some other split).
-    """
-    if kind != "day_matched" and (test_day is not None or val_day is not None):
-        raise InputError(f"split {kind} takes no --test-day/--val-day (only day_matched does)")
+    """Build a split by scheme name: "original" | "day_matched" | "random_cells"."""
     if kind == "original":
         return original(sheet)
     if kind == "day_matched":
