@@ -67,7 +67,7 @@ def _usage() -> dict:
 
 
 def _gunzip(path: Path) -> None:
-    from lmna_scrna.tenx import _open_binary  # the reader's own decompressor
+    from lmna_scrna.io.tenx import _open_binary  # the reader's own decompressor
 
     with _open_binary(path) as fh:
         while fh.read(1 << 22):

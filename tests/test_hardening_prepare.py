@@ -254,7 +254,7 @@ def test_reader_decompresses_with_isal_and_still_names_damaged_gzip(tmp_path, wr
 def test_rows_stacked_from_a_generator_into_preallocated_arrays_equal_vstack():
     from scipy import sparse as sp
 
-    from lmna_scrna.preprocess import _stack_rows
+    from lmna_scrna.pp.assemble import _stack_rows
 
     rng = np.random.default_rng(0)
     blocks = [sp.random(n, 7, density=0.3, format="csr", dtype=np.float32, random_state=rng) for n in (5, 0, 9)]
