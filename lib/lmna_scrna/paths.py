@@ -45,3 +45,16 @@ def run_dir(run_name: str) -> Path:
 def figures_dir(name: str) -> Path:
     """Report figures of one split or notebook, e.g. outputs/figures/dm_t19_v0."""
     return outputs_dir() / "figures" / name
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as a page or message shows it: relative to the project, never the build machine's absolute root.
+
+    Paths under the outputs folder are shown under ``outputs/`` (its default
+    place) even when `LMNA_OUTPUTS` moved it; any other path by its name only.
+    """
+    path = Path(path).resolve()
+    for root, shown in ((outputs_dir().resolve(), Path("outputs")), (PROJECT_ROOT, Path())):
+        if path.is_relative_to(root):
+            return (shown / path.relative_to(root)).as_posix()
+    return path.name
