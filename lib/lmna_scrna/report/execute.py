@@ -105,6 +105,8 @@ def execute_task(task: Task) -> Outcome:
                 kernel_name=KERNEL_NAME,
                 cwd=task.cwd,
                 progress_bar=False,
+                # The kernel's own fds stay ours (the log): ipykernel would copy C++ output into the notebook.
+                extra_arguments=["--IPKernelApp.capture_fd_output=False"],
             )
     except PapermillExecutionError as exc:
         error = f"cell {exc.cell_index} (In [{exc.exec_count}]) raised {exc.ename}: {exc.evalue}"

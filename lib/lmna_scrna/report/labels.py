@@ -32,7 +32,7 @@ LABELS: dict[str, str] = {
     "assignments": "Label assignments",
     # cell-level metrics
     "test_auc": "Test AUC", "val_auc": "Validation AUC", "test_acc": "Accuracy at 0.5",
-    "test_bal_acc": "Balanced accuracy at validation threshold", "threshold": "Validation threshold (Youden's J)",
+    "test_bal_acc": "Balanced accuracy (val. threshold)", "threshold": "Threshold (val., Youden's J)",
     "test_geno_loss": "Genotype loss (nats per cell)", "test_combined_loss": "Combined loss (nats per cell)",
     "day_acc": "Day accuracy", "auc": "AUC", "A_auc": "Model A test AUC", "B_auc": "Model B test AUC",
     "logreg_auc": "Logistic regression test AUC", "delta": "Δ AUC (B − A)", "distance_from_half": "|AUC − 0.5|",
@@ -114,4 +114,5 @@ def show_table(table: pd.DataFrame, caption: str, digits: int = 3, labels: Mappi
     """A table as a page shows it: `for_people`, no index column, and a caption saying what a row is."""
     if not caption:
         raise ValueError("show_table needs a caption that says what one row is")
-    return for_people(table, digits, labels).style.hide(axis="index").set_caption(caption)
+    styled = for_people(table, digits, labels).style.hide(axis="index").set_caption(caption)
+    return styled.set_table_attributes('class="dataframe"')  # the book's table look (padding, rules)

@@ -6,10 +6,12 @@ the copies the book renders are prepared, at build time, by `prepare_page`:
 - the ``parameters`` cell and papermill's ``injected-parameters`` cell are
   removed from the page (``remove-cell``): they hold the build machine's paths,
   and the header box says the same thing in a form a reader can use;
-- every other code cell's input is hidden behind a toggle (``hide-input``);
+- the set-up cell (imports and configuration: the first code cell after the
+  parameters) is hidden whole behind a toggle (``hide-cell``), every other code
+  cell's input only (``hide-input``): its results stay on the page;
 - stderr output is dropped (under the runner it goes to the execution's log);
-- a box after the title names the data the page was built on and the exact
-  ``papermill`` command that re-executes it, paths relative to the project.
+- a box right under the title names the data the page was built on and the
+  exact ``papermill`` command that re-executes it, paths relative to the project.
 """
 
 from __future__ import annotations
@@ -58,18 +60,22 @@ def _option(name: str, value: Any) -> list[str]:
 
 
 def rerun_command(exec_id: str, entry: dict[str, Any], report: dict[str, Any], accepts: frozenset[str]) -> str:
-    """The papermill command that re-executes one page, with this execution's own ``-f`` file and ``-p`` overrides."""
-    argv = ["papermill", f"notebooks/{entry['notebook']}", f"outputs/notebooks/{exec_id}.ipynb"]
+    """The papermill command that re-executes one page, with this execution's own ``-f`` file and ``-p`` overrides.
+
+    The output notebook and each option on a line of its own (shell continuation lines), so the command
+    fits the page and copies as it is.
+    """
+    options = [["papermill", f"notebooks/{entry['notebook']}"], [f"outputs/notebooks/{exec_id}.ipynb"]]
     from_file: dict[str, Any] = {}
     if entry.get("params_file"):
-        argv += ["-f", project_path(entry["params_file"])]
+        options.append(["-f", project_path(entry["params_file"])])
         from_file = yaml.safe_load(Path(entry["params_file"]).read_text()) or {}
     for name, value in sorted(entry["parameters"].items()):
         if name not in from_file or from_file[name] != value:
-            argv += _option(name, value)
+            options.append(_option(name, value))
     if "raw_dir" in accepts and not _is_default_data(report["data_dir"]):
-        argv += _option("raw_dir", report["data_dir"])
-    return shlex.join(argv)
+        options.append(_option("raw_dir", report["data_dir"]))
+    return " \\\n    ".join(shlex.join(option) for option in options)
 
 
 def header_markdown(exec_id: str, entry: dict[str, Any], report: dict[str, Any], source: str,
@@ -81,7 +87,7 @@ def header_markdown(exec_id: str, entry: dict[str, Any], report: dict[str, Any],
         f"(fingerprint `{report['data_fingerprint'][:12]}`) with lmna-scrna {report['version']}, in "
         f"{entry['seconds']:.0f} s. From the project folder, this re-executes the page:\n\n"
         f"```bash\n{rerun_command(exec_id, entry, report, accepts)}\n```\n"
-        "The code behind each result is one click away (*Show code cell source*); the download button at the "
+        "The code behind each result is one click away (the *Show code cell* toggles); the download button at the "
         "top of the page gives the executed notebook.\n:::"
     )
 
@@ -93,16 +99,26 @@ def _add_tag(cell: nbformat.NotebookNode, tag: str) -> None:
 
 
 def prepare_page(nb: nbformat.NotebookNode, header: str) -> nbformat.NotebookNode:
-    """Tag and clean an executed notebook for reading, and put `header` right after its title cell."""
+    """Tag and clean an executed notebook for reading, and put `header` right under its title."""
+    setup_seen = False
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         tags = set(cell.get("metadata", {}).get("tags", []))
-        _add_tag(cell, "remove-cell" if tags & REMOVED_TAGS else "hide-input")
+        if tags & REMOVED_TAGS:
+            _add_tag(cell, "remove-cell")
+        else:
+            _add_tag(cell, "hide-input" if setup_seen else "hide-cell")
+            setup_seen = True
         cell.outputs = [o for o in cell.get("outputs", []) if not (o.output_type == "stream" and o.name == "stderr")]
     box = nbformat.v4.new_markdown_cell(header, metadata={"tags": [HEADER_TAG]})
-    title = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("# ")), -1)
-    nb.cells.insert(title + 1, box)
+    at = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("# ")), None)
+    if at is None:
+        nb.cells.insert(0, box)
+        return nb
+    title, _, rest = nb.cells[at].source.partition("\n")
+    nb.cells[at].source = title
+    nb.cells[at + 1:at + 1] = [box] + ([nbformat.v4.new_markdown_cell(rest.strip("\n"))] if rest.strip() else [])
     return nb
 
 
