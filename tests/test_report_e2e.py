@@ -181,7 +181,7 @@ def test_pages_show_results_first_and_nothing_from_the_build_machine(smoke: dict
         assert "WARNING" not in source and "Traceback" not in source, f"{page.name} shows a library's log or error"
         assert not [n for n in NOISE if n in body], f"{page.name} shows library noise"
         assert not browser.execute_script(BROKEN_IMAGES), f"broken image(s) on {page.name}"
-        assert not browser.find_elements(By.CSS_SELECTOR, "table th.row_heading"), f"index column on {page.name}"
+        assert not browser.find_elements(By.CSS_SELECTOR, "table tbody th"), f"index column on {page.name}"
         if page.parent.name != "notebooks":
             continue
         notebook = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["executions"][

@@ -47,6 +47,12 @@ LABELS: dict[str, str] = {
     # comparisons and intervals
     "mean": "Mean difference", "ci": "95% interval over folds", "fold_ci": "95% interval over folds",
     "test_auc_boot": "Test AUC, 95% cell bootstrap", "per_fold": "Per fold", "verdict": "Verdict", "rule": "Rule",
+    # preparation
+    "cells_raw": "Cells before QC", "cells_qc": "Cells after QC", "cells_kept": "Cells kept (subsampled)",
+    "median_genes_raw": "Median genes per cell, before QC", "median_genes_qc": "Median genes per cell, after QC",
+    "mean_pct_mt_raw": "Mitochondrial counts (%), before QC", "mean_pct_mt_qc": "Mitochondrial counts (%), after QC",
+    "share_removed_by_qc": "Share removed by QC", "train": "Training cells", "val": "Validation cells",
+    "test": "Test cells", "factor": "Factor", "all PCs": "All top PCs",
     # training
     "best_epoch": "Best epoch", "epochs_run": "Epochs run", "train_seconds": "Training time (s)",
     "depth": "Depth (layers)", "width": "Width (units)", "epochs": "Epoch budget", "batch_size": "Batch size",
@@ -59,6 +65,7 @@ COUNTS: frozenset[str] = frozenset({
     "n_test", "n_cells", "cells", "libraries", "patients", "folds", "gsm_total", "gsm_correct", "A_gsm_correct",
     "logreg_gsm_correct", "pairs_total", "pairs_right", "assignments", "seeds", "seed", "best_epoch", "epochs_run",
     "depth", "width", "epochs", "batch_size", "rank", "tested_in", "day", "test_day", "val_day",
+    "cells_raw", "cells_qc", "cells_kept", "median_genes_raw", "median_genes_qc", "train", "val", "test",
 })
 
 
