@@ -16,10 +16,11 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,7 +68,7 @@ class Outcome:
     ok: bool
     seconds: float
     notebook: str  # the executed notebook (the `.failed.ipynb` one on failure)
-    log: str  # the execution's log file: the kernel's and the libraries' messages
+    log: str  # the execution's log file (the kernel's and the libraries' messages); "" under Dask
     error: str = ""
 
 
@@ -94,10 +95,15 @@ def execute_task(task: Task) -> Outcome:
     log_file = output.with_name(f"{task.id}.log")
     output.parent.mkdir(parents=True, exist_ok=True)
     log_file.unlink(missing_ok=True)  # the log of this execution only
-    os.environ[LOG_ENV] = str(log_file)
+    # A process-pool worker runs one task at a time in its main thread: its descriptors and environment can be
+    # the task's. A Dask worker runs tasks in threads that share them, so there the kernel's output stays in
+    # the notebook (the book drops its stderr) rather than mixing several executions in one log.
+    private = threading.current_thread() is threading.main_thread()
+    if private:
+        os.environ[LOG_ENV] = str(log_file)
     start = time.perf_counter()
     try:
-        with fds_to(log_file):
+        with fds_to(log_file) if private else nullcontext():
             papermill.execute_notebook(
                 task.source,
                 str(running),
@@ -110,18 +116,18 @@ def execute_task(task: Task) -> Outcome:
             )
     except PapermillExecutionError as exc:
         error = f"cell {exc.cell_index} (In [{exc.exec_count}]) raised {exc.ename}: {exc.evalue}"
-        return _failure(task, running, failed, log_file, start, error)
+        return _failure(task, running, failed, log_file if private else None, start, error)
     except Exception as exc:  # kernel death, bad parameters: anything papermill raises must come back as data
-        return _failure(task, running, failed, log_file, start, f"{type(exc).__name__}: {exc}")
+        return _failure(task, running, failed, log_file if private else None, start, f"{type(exc).__name__}: {exc}")
     os.replace(running, output)
     failed.unlink(missing_ok=True)
-    return Outcome(task.id, True, time.perf_counter() - start, str(output), str(log_file))
+    return Outcome(task.id, True, time.perf_counter() - start, str(output), str(log_file) if private else "")
 
 
-def _failure(task: Task, running: Path, failed: Path, log_file: Path, start: float, error: str) -> Outcome:
+def _failure(task: Task, running: Path, failed: Path, log_file: Path | None, start: float, error: str) -> Outcome:
     if running.exists():
         os.replace(running, failed)
-    return Outcome(task.id, False, time.perf_counter() - start, str(failed), str(log_file), error)
+    return Outcome(task.id, False, time.perf_counter() - start, str(failed), str(log_file or ""), error)
 
 
 # --------------------------------------------------------------------------- scheduling
@@ -245,13 +251,14 @@ def _run_graph(
                     }
                     save_ledger(ledger)
                 else:
-                    log.error("FAILED %s after %.1f s: %s (log: %s)", e.id, outcome.seconds, outcome.error,
-                              shown_path(outcome.log))
+                    log.error("FAILED %s after %.1f s: %s%s", e.id, outcome.seconds, outcome.error,
+                              f" (log: {shown_path(outcome.log)})" if outcome.log else "")
                     failures.append(outcome)
     if failures:
         first = failures[0]
         skipped = f"; {len(waiting)} execution(s) not started" if waiting else ""
-        raise NotebookFailed(f"notebook {first.notebook} failed: {first.error}; its log: {first.log}{skipped}")
+        log_note = f"; its log: {first.log}" if first.log else ""
+        raise NotebookFailed(f"notebook {first.notebook} failed: {first.error}{log_note}{skipped}")
     return outcomes
 
 
