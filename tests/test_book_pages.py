@@ -34,8 +34,10 @@ def executed_notebook() -> nbformat.NotebookNode:
         code('raw_dir = "/abs/outputs/data"', metadata={"tags": ["injected-parameters"]}),
         code("import lmna_scrna", outputs=[nbformat.v4.new_output("execute_result", data={"text/plain": "Config()"})]),
         code("train()", outputs=[nbformat.v4.new_output("stream", name="stderr", text="WARNING:tensorflow:retracing"),
+                                 nbformat.v4.new_output("display_data", data={
+                                     pages.WIDGET_MIME: {"model_id": "1"}, "text/plain": "parse GSMs: 0%"}),
                                  nbformat.v4.new_output("stream", name="stdout", text="result")]),
-    ])
+    ], metadata={"widgets": {"application/vnd.jupyter.widget-state+json": {}}})
 
 
 def test_page_removes_parameters_hides_code_drops_stderr_and_opens_with_its_header() -> None:
@@ -46,6 +48,7 @@ def test_page_removes_parameters_hides_code_drops_stderr_and_opens_with_its_head
                      ("code", ["hide-cell"]), ("code", ["hide-input"])]
     assert [c.source for c in nb.cells[:3]] == ["# 03 · Model A", "HEADER", "text"]
     assert [o.get("name") for o in nb.cells[-1].outputs] == ["stdout"]
+    assert "widgets" not in nb.metadata  # its rendering would fetch a script from a CDN
 
 
 def test_rerun_command_gives_the_split_file_and_exactly_this_executions_overrides(

@@ -267,6 +267,9 @@ notebook_logging()
 os.write(2, b"E0000 failed call to cuInit\\n")  # what TensorFlow's C++ side writes
 logging.getLogger("lmna_scrna.x").info("an info line")
 warnings.warn("a library warning", FutureWarning)
+from tqdm.auto import tqdm
+for _ in tqdm(range(3), desc="a progress bar"):
+    pass
 print("a result")
 """
 
@@ -278,6 +281,7 @@ def test_kernel_and_library_noise_goes_to_the_log_not_the_notebook(project: Path
     nb = nbformat.read(project / "outputs/notebooks/noisy.ipynb", as_version=4)
     streams = [(o["name"], o["text"]) for c in nb.cells for o in c.get("outputs", []) if o["output_type"] == "stream"]
     assert streams == [("stdout", "a result\n")]
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if "a progress bar" in str(o)]
     log = (project / "outputs/notebooks/noisy.log").read_text()
     for line in ("E0000 failed call to cuInit", "an info line", "a library warning", "Kernel is running over TCP"):
         assert line in log

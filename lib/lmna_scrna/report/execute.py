@@ -36,7 +36,7 @@ from ..paths import outputs_dir, shown_path
 from .ledger import (data_fingerprint, execution_keys, is_fresh, library_fingerprint, load_ledger,
                      notebooks_out_dir, save_ledger)
 from .plan import Execution, Profile, load_profile
-from .quiet import KERNEL_ENV, LOG_ENV, fds_to
+from .quiet import KERNEL_ARGUMENTS, KERNEL_ENV, LOG_ENV, fds_to
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,7 @@ def execute_task(task: Task) -> Outcome:
                 kernel_name=KERNEL_NAME,
                 cwd=task.cwd,
                 progress_bar=False,
-                # The kernel's own fds stay ours (the log): ipykernel would copy C++ output into the notebook.
-                extra_arguments=["--IPKernelApp.capture_fd_output=False"],
+                extra_arguments=KERNEL_ARGUMENTS,
             )
     except PapermillExecutionError as exc:
         error = f"cell {exc.cell_index} (In [{exc.exec_count}]) raised {exc.ename}: {exc.evalue}"

@@ -9,7 +9,9 @@ the copies the book renders are prepared, at build time, by `prepare_page`:
 - the set-up cell (imports and configuration: the first code cell after the
   parameters) is hidden whole behind a toggle (``hide-cell``), every other code
   cell's input only (``hide-input``): its results stay on the page;
-- stderr output is dropped (under the runner it goes to the execution's log);
+- stderr output and progress widgets are dropped (under the runner they go
+  to the execution's log), and with them the widget state, whose rendering
+  would fetch a script from a CDN: the book stays offline;
 - a box right under the title names the data the page was built on and the
   exact ``papermill`` command that re-executes it, paths relative to the project.
 """
@@ -27,6 +29,7 @@ from ..paths import PROJECT_ROOT, outputs_dir, shown_path
 
 REMOVED_TAGS = frozenset({"parameters", "injected-parameters"})
 HEADER_TAG = "lmna-page-header"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def project_path(path: str | Path) -> str:
@@ -98,6 +101,13 @@ def _add_tag(cell: nbformat.NotebookNode, tag: str) -> None:
         tags.append(tag)
 
 
+def _noise(output: nbformat.NotebookNode) -> bool:
+    """An output that is no result: a stderr stream or a (progress) widget."""
+    if output.output_type == "stream":
+        return output.get("name") == "stderr"
+    return WIDGET_MIME in output.get("data", {})
+
+
 def prepare_page(nb: nbformat.NotebookNode, header: str) -> nbformat.NotebookNode:
     """Tag and clean an executed notebook for reading, and put `header` right under its title."""
     setup_seen = False
@@ -110,7 +120,8 @@ def prepare_page(nb: nbformat.NotebookNode, header: str) -> nbformat.NotebookNod
         else:
             _add_tag(cell, "hide-input" if setup_seen else "hide-cell")
             setup_seen = True
-        cell.outputs = [o for o in cell.get("outputs", []) if not (o.output_type == "stream" and o.name == "stderr")]
+        cell.outputs = [o for o in cell.get("outputs", []) if not _noise(o)]
+    nb.metadata.pop("widgets", None)
     box = nbformat.v4.new_markdown_cell(header, metadata={"tags": [HEADER_TAG]})
     at = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("# ")), None)
     if at is None:

@@ -26,6 +26,15 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: (a bar redrawn in a notebook output is a stack of lines on the page).
 KERNEL_ENV: dict[str, str] = {"TF_CPP_MIN_LOG_LEVEL": "2", "TQDM_DISABLE": "1"}
 
+#: Arguments of a notebook kernel under the runner. ipykernel would copy what is written to the process's
+#: file descriptors (TensorFlow's C++ logs) into the notebook: it stays in the log instead. `tqdm.auto` would
+#: draw ipywidgets, which ignore TQDM_DISABLE and need a script from a CDN to render: the plain bar is
+#: used, before any library imports it, and TQDM_DISABLE silences it.
+KERNEL_ARGUMENTS: list[str] = [
+    "--IPKernelApp.capture_fd_output=False",
+    "--IPKernelApp.exec_lines=import tqdm.auto, tqdm.std; tqdm.auto.tqdm, tqdm.auto.trange = tqdm.std.tqdm, tqdm.std.trange",
+]
+
 
 @contextmanager
 def fds_to(path: Path) -> Iterator[None]:
