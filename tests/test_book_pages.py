@@ -91,6 +91,13 @@ def test_header_names_data_and_command_without_the_machines_paths(tmp_path: Path
     assert "0123456789ab" in line and "0.1.0" in line and "2026-01-01" in line and "/generated/provenance" in line
 
 
+def test_findings_are_glued_under_flat_names() -> None:
+    flat = pages.flat_numbers({"day_matched_auc": 0.7, "day_matched_ci": (0.6, 0.8),
+                               "ranking_A": {"p": 0.25, "assignments": 24, "verdict": "none"}})
+    assert flat == {"day_matched_auc": 0.7, "day_matched_ci_lo": 0.6, "day_matched_ci_hi": 0.8, "ranking_A_p": 0.25,
+                    "ranking_A_assignments": 24, "ranking_A_min_p": 1 / 24, "ranking_A_verdict": "none"}
+
+
 def test_shown_paths_are_relative_to_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "out"))
     assert shown_path(tmp_path / "out" / "runs" / "dm_t9_v0_A") == "outputs/runs/dm_t9_v0_A"

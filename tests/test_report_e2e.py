@@ -8,6 +8,7 @@ changed without touching the repository) and builds a temp copy of book/.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 import yaml
 
@@ -182,6 +184,7 @@ def test_pages_show_results_first_and_nothing_from_the_build_machine(smoke: dict
         assert not [n for n in NOISE if n in body], f"{page.name} shows library noise"
         assert not browser.execute_script(BROKEN_IMAGES), f"broken image(s) on {page.name}"
         assert not browser.find_elements(By.CSS_SELECTOR, "table tbody th"), f"index column on {page.name}"
+        assert not re.search(r'<script[^>]+src="https?://', source), f"{page.name} fetches a remote script"
         if page.parent.name != "notebooks":
             continue
         notebook = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["executions"][
@@ -190,6 +193,10 @@ def test_pages_show_results_first_and_nothing_from_the_build_machine(smoke: dict
         assert "injected-parameters" not in source and "raw_dir =" not in source, f"parameters shown on {page.name}"
         assert f"{page.stem}.ipynb" in source, f"no download of the executed notebook on {page.name}"
         assert "notebook_logging()" not in body, f"code shown before the results on {page.name}"
+    browser.get((html / "methods.html").as_uri())
+    body = browser.find_element(By.TAG_NAME, "body").text
+    day_matched = pd.read_csv(smoke["outputs"] / "tables" / "leakage_ladder.csv")["A_auc"].iloc[2]
+    assert f"{day_matched:.3f}" in body and "glue" not in body, "the methods page cites the run's numbers (glue)"
     browser.get((html / "notebooks" / "train_A_dm_t19_v0.html").as_uri())
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "-f params/splits/dm_t19_v0.yaml" in body and "-p epochs 4" in body
