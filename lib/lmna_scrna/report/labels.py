@@ -76,7 +76,7 @@ def label(name: str) -> str:
 
 def _cell(value: Any, digits: int, count: bool = False) -> str:
     """One value as text: floats to `digits` (counts as whole numbers), booleans as yes/no, missing as "–"."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)):
         return "–"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
