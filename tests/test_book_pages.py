@@ -116,8 +116,10 @@ def test_table_for_people_merges_pairs_names_columns_and_drops_the_index() -> No
     assert list(shown.columns) == ["Split", "Test cells", "Test AUC", "95% interval over folds",
                                    "Test libraries right of threshold", "Exact permutation p"]
     assert shown.iloc[0].tolist() == ["dm_t9_v0", "1391", "0.710 ± 0.020", "-0.100 to 0.250", "1.5", "–"]
-    html = labels.show_table(table, "One row per split.").to_html()
-    assert "row label" not in html and "<caption>One row per split.</caption>" in html and "test_auc" not in html
+    assert labels.for_people(table.assign(ci_lo=0.1)).iloc[0, 3] == "0.100–0.250"
+    html = labels.show_table(table, "One row per split & model.")._repr_html_()
+    assert html.startswith('<p class="table-caption"><em>One row per split &amp; model.</em></p>')
+    assert "row label" not in html and "test_auc" not in html and "<th" in html
     with pytest.raises(ValueError, match="caption"):
         labels.show_table(table, "")
 

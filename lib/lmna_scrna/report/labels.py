@@ -9,13 +9,14 @@ caption that says what a row is.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.io.formats.style import Styler
 
 #: Code name → the words a table shows. Metrics are unitless (AUC, accuracy, shares) unless a unit is named.
 LABELS: dict[str, str] = {
@@ -112,14 +113,32 @@ def _mean_sd(mean: float, sd: float, digits: int, count: bool) -> str:
 
 
 def _interval(lo: float, hi: float, digits: int) -> str:
+    """"lo–hi"; "lo to hi" when a bound is negative, where a dash would read as a minus sign."""
     if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
         return "–"
-    return f"{lo:.{digits}f} to {hi:.{digits}f}"
+    return f"{lo:.{digits}f}" + ("–" if min(lo, hi) >= 0 else " to ") + f"{hi:.{digits}f}"
 
 
-def show_table(table: pd.DataFrame, caption: str, digits: int = 3, labels: Mapping[str, str] | None = None) -> Styler:
-    """A table as a page shows it: `for_people`, no index column, and a caption saying what a row is."""
+@dataclass(frozen=True)
+class Table:
+    """A table as a page shows it: its caption as a paragraph above it, then the table without an index column.
+
+    The caption sits outside the table so that it wraps at the page's width even when a wide table scrolls.
+    """
+
+    caption: str
+    shown: pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        table = self.shown.style.hide(axis="index").set_table_attributes('class="dataframe"')  # the book's look
+        return f'<p class="table-caption"><em>{html.escape(self.caption)}</em></p>\n{table.to_html()}'
+
+    def __repr__(self) -> str:
+        return f"{self.caption}\n{self.shown.to_string(index=False)}"
+
+
+def show_table(table: pd.DataFrame, caption: str, digits: int = 3, labels: Mapping[str, str] | None = None) -> Table:
+    """A table for a page: `for_people` (columns in words, pairs merged, no index) under a caption saying what a row is."""
     if not caption:
         raise ValueError("show_table needs a caption that says what one row is")
-    styled = for_people(table, digits, labels).style.hide(axis="index").set_caption(caption)
-    return styled.set_table_attributes('class="dataframe"')  # the book's table look (padding, rules)
+    return Table(caption, for_people(table, digits, labels))

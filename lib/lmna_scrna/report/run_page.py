@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pandas.io.formats.style import Styler
 
 from ..io.study import load_samples
 from ..paths import shown_path
-from .labels import show_table
+from .labels import Table, show_table
 
 #: Per-seed columns of the results table, in reading order (day accuracy added for Model B).
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -67,7 +66,7 @@ def results_table(run: dict[str, Any]) -> pd.DataFrame:
     return table.rename_axis("trained").reset_index()
 
 
-def show_results(run: dict[str, Any]) -> Styler:
+def show_results(run: dict[str, Any]) -> Table:
     """`results_table` for the page."""
     return show_table(results_table(run), (
         f"Model {run['config']['model']} on the test libraries: one row per training seed, then the logistic-regression "
@@ -84,7 +83,7 @@ def gsm_results(run: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(run["metrics"][first_seed(run)]["gsm"]).round(3)
 
 
-def show_gsm_results(run: dict[str, Any]) -> Styler:
+def show_gsm_results(run: dict[str, Any]) -> Table:
     """`gsm_results` for the page."""
     return show_table(gsm_results(run), (
         f"One row per test library (GSM), training seed {first_seed(run)}: its mean patient probability over its "
