@@ -33,7 +33,8 @@ def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     notebooks.mkdir(parents=True)
     executions = {}
     for exec_id in IDS:
-        name = "03_train_A.ipynb" if exec_id.startswith("train") else f"{exec_id}.ipynb"
+        name = {"prepare": "01_prepare.ipynb", "train": "03_train_A.ipynb", "compare": "06_compare.ipynb"}[
+            exec_id.split("_")[0]]
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 03 · Model A\n\ntext")])
         nbformat.write(nb, notebooks / f"{exec_id}.ipynb")
         executions[exec_id] = {"key": exec_id, "notebook": name, "stage": "train", "seconds": 1.5,
@@ -80,10 +81,13 @@ def test_build_copies_labels_and_skips_an_unchanged_book(report: Path, monkeypat
     index = book.build_book(report / "book")
     assert index == report / "book" / "_build" / "html" / "index.html" and len(calls) == 1
     copied = nbformat.read(report / "book" / "notebooks" / "train_A_original.ipynb", as_version=4)
-    assert copied.cells[0].source.startswith("# 03 · Model A — train_A_original\n")
+    assert copied.cells[0].source == "# 03 · Model A — train_A_original"
     single = nbformat.read(report / "book" / "notebooks" / "compare.ipynb", as_version=4)
-    assert single.cells[0].source.startswith("# 03 · Model A\n")  # ran once: title kept
+    assert single.cells[0].source == "# 03 · Model A"  # ran once: title kept
     assert "Provenance" in (report / "book" / "generated" / "provenance.md").read_text()
+    assert copied.cells[1].metadata["tags"] == ["lmna-page-header"]  # prepared for reading (test_book_pages)
+    assert "papermill notebooks/03_train_A.ipynb" in copied.cells[1].source
+    assert "not produced by this build" in (report / "book" / "generated" / "headline.md").read_text()
 
     book.build_book(report / "book")
     assert len(calls) == 1, "an unchanged book was rebuilt"

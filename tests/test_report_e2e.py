@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 import yaml
 
@@ -26,22 +27,34 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 
-def run(outputs: Path, *argv: str) -> tuple[float, str]:
-    """A child Python process with LMNA_OUTPUTS set; returns (seconds, stdout)."""
+#: Library noise that belongs in a notebook's log file, never on the terminal or a page.
+NOISE = ("cuInit", "I0000", "E0000", "absl::", "Kernel is running over TCP", "WARNING:tensorflow", "retracing",
+         "Traceback")
+
+
+def run(outputs: Path, *argv: str) -> tuple[float, str, str]:
+    """A child Python process with LMNA_OUTPUTS set; returns (seconds, stdout, stderr)."""
     env = {**os.environ, "LMNA_OUTPUTS": str(outputs), "TF_CPP_MIN_LOG_LEVEL": "2"}
     start = time.perf_counter()
     result = subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    return time.perf_counter() - start, result.stdout
+    return time.perf_counter() - start, result.stdout, result.stderr
 
 
 def report(profile: Path, outputs: Path) -> float:
-    """`lmna-scrna report` as `make report` runs it (the book is built separately, into a temp copy)."""
-    return run(outputs, "-m", "lmna_scrna.cli", "report", "--profile", str(profile), "--jobs", "2", "--no-book")[0]
+    """`lmna-scrna report` as `make report` runs it (the book is built separately, into a temp copy).
+
+    The terminal shows the runner's progress only: library noise goes to each notebook's log file.
+    """
+    seconds, stdout, stderr = run(outputs, "-m", "lmna_scrna.cli", "report", "--profile", str(profile), "--jobs", "2",
+                                  "--no-book")
+    terminal = stdout + stderr
+    assert not [n for n in NOISE if n in terminal], terminal[-4000:]
+    return seconds
 
 
 def build_book(book: Path, outputs: Path) -> tuple[float, Path]:
-    seconds, out = run(outputs, "-c", "import sys; from pathlib import Path; from lmna_scrna.report.book import build_book; "
+    seconds, out, _ = run(outputs, "-c", "import sys; from pathlib import Path; from lmna_scrna.report.book import build_book; "
                        "print(build_book(Path(sys.argv[1])))", str(book))
     return seconds, Path(out.strip().splitlines()[-1])
 
@@ -118,8 +131,6 @@ def browser(tmp_path: Path):
 def test_book_pages_images_and_table1_in_chromium(smoke: dict[str, Path], browser) -> None:
     from selenium.webdriver.common.by import By
 
-    from lmna_scrna.paths import outputs_dir
-
     html = smoke["index"].parent
     ids = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["report"]["executions"]
     pages = [html / "intro.html", html / "data.html", html / "methods.html", html / "generated" / "provenance.html"]
@@ -135,10 +146,69 @@ def test_book_pages_images_and_table1_in_chromium(smoke: dict[str, Path], browse
     assert images >= len(ids), "notebook pages should show their figures"
 
     browser.get((html / "intro.html").as_uri())
-    assert "simulated default data" in browser.find_element(By.TAG_NAME, "body").text
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "simulated default data" in body and "fingerprint" in body and "Main findings" in body
+    assert any("figure2_auc_by_split" in src for src in browser.execute_script(
+        "return Array.from(document.images).map(i => i.src)")), "the intro shows the headline figure"
+    screenshot(browser, "book_intro.png")
     browser.get((html / "notebooks" / "compare.html").as_uri())
     body = browser.find_element(By.TAG_NAME, "body").text
-    assert "Table 1" in body and "dm_t19_v0" in body and "test_auc" in body
-    screenshot = outputs_dir() / "book_compare.png"
-    screenshot.parent.mkdir(parents=True, exist_ok=True)
-    assert browser.save_screenshot(str(screenshot))
+    assert "Table 1" in body and "dm_t19_v0" in body and "Test AUC" in body and "Genotype loss" in body
+    screenshot(browser, "book_compare.png")
+
+
+def screenshot(browser, name: str) -> None:
+    """Save what the browser shows under LMNA_OUTPUTS, for a person to look at."""
+    from lmna_scrna.paths import outputs_dir
+
+    path = outputs_dir() / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    browser.set_window_size(1280, 2400)
+    assert browser.save_screenshot(str(path))
+
+
+def test_pages_show_results_first_and_nothing_from_the_build_machine(smoke: dict[str, Path], browser) -> None:
+    """Items 1, 3 and 4 of the book's reading contract, on every page of the smoke book."""
+    from selenium.webdriver.common.by import By
+
+    html = smoke["index"].parent
+    ids = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["report"]["executions"]
+    machine = [str(PROJECT_ROOT), str(smoke["root"]), str(smoke["outputs"])]
+    pages = [html / "intro.html", html / "data.html", html / "methods.html", html / "generated" / "provenance.html"]
+    for page in pages + [html / "notebooks" / f"{exec_id}.html" for exec_id in ids]:
+        browser.get(page.as_uri())
+        source, body = browser.page_source, browser.find_element(By.TAG_NAME, "body").text
+        assert not [p for p in machine if p in source], f"{page.name} shows an absolute path of the build machine"
+        assert "WARNING" not in source and "Traceback" not in source, f"{page.name} shows a library's log or error"
+        assert not [n for n in NOISE if n in body], f"{page.name} shows library noise"
+        assert not browser.execute_script(BROKEN_IMAGES), f"broken image(s) on {page.name}"
+        assert not browser.find_elements(By.CSS_SELECTOR, "table tbody th"), f"index column on {page.name}"
+        assert "@jupyter-widgets/html-manager" not in source, f"{page.name} fetches the widget manager from a CDN"
+        if page.parent.name != "notebooks":
+            continue
+        notebook = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["executions"][
+            page.stem]["notebook"]
+        assert "How this page was made" in body and f"papermill notebooks/{notebook}" in body, page.name
+        assert "injected-parameters" not in source and "raw_dir =" not in source, f"parameters shown on {page.name}"
+        assert f"{page.stem}.ipynb" in source, f"no download of the executed notebook on {page.name}"
+        assert "notebook_logging()" not in body, f"code shown before the results on {page.name}"
+    browser.get((html / "methods.html").as_uri())
+    body = browser.find_element(By.TAG_NAME, "body").text
+    day_matched = pd.read_csv(smoke["outputs"] / "tables" / "leakage_ladder.csv")["A_auc"].iloc[2]
+    inference = pd.read_csv(smoke["outputs"] / "tables" / "gsm_inference.csv")
+    pooled = inference[inference["split"] == "pooled leave-one-day-out"].set_index("model").loc["A"]
+    prose = " ".join(body.split())
+    assert f"{day_matched:.3f}" in prose and f"enumerates {int(pooled['assignments'])} label assignments" in prose, \
+        "the methods page cites the run's numbers (glue)"
+    browser.get((html / "notebooks" / "train_A_dm_t19_v0.html").as_uri())
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "-f params/splits/dm_t19_v0.yaml" in body and "-p epochs 4" in body
+    assert "Test AUC" in body and "test_auc" not in body and "Run folder: outputs/runs/dm_t19_v0_A" in body
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    folded = browser.find_elements(By.CSS_SELECTOR, "details.hide.above-input")
+    assert folded, "code inputs are hidden behind a toggle"
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", folded[0])
+    folded[0].find_element(By.TAG_NAME, "summary").click()
+    WebDriverWait(browser, 10).until(lambda _: folded[0].get_attribute("open") is not None)
+    assert "notebook_logging()" in folded[0].get_attribute("textContent"), "the toggle opens on the code"

@@ -226,6 +226,7 @@ def test_failure_names_cell_keeps_partial_and_last_good(project: Path) -> None:
     assert "train_a.failed.ipynb" in message and "ValueError: boom in cell 2" in message
     assert "cell 3" in message  # papermill's injected-parameters cell comes before the failing one
     assert "not started" in message  # compare waits for train_a and never starts
+    assert "its log: " in message and (project / "outputs/notebooks/train_a.log").is_file()
     partial = nbformat.read(project / "outputs/notebooks/train_a.failed.ipynb", as_version=4)
     assert any(o.get("ename") == "ValueError" for c in partial.cells for o in c.get("outputs", []))
     assert (project / "outputs/notebooks/train_a.ipynb").read_text() == good
@@ -257,3 +258,30 @@ def test_dask_scheduler_executes_the_plan(project: Path, dask_cluster) -> None:
     assert sorted(ran) == ["compare", "prepare_a", "prepare_b", "train_a", "train_b"]
     assert written(project, "compare")["value"] == 99
     assert execute(project, scheduler=dask_cluster.scheduler_address) == []
+
+
+NOISY_CELL = """
+import logging, os, sys, warnings
+from lmna_scrna.report.quiet import notebook_logging
+notebook_logging()
+os.write(2, b"E0000 failed call to cuInit\\n")  # what TensorFlow's C++ side writes
+logging.getLogger("lmna_scrna.x").info("an info line")
+warnings.warn("a library warning", FutureWarning)
+from tqdm.auto import tqdm
+for _ in tqdm(range(3), desc="a progress bar"):
+    pass
+print("a result")
+"""
+
+
+def test_kernel_and_library_noise_goes_to_the_log_not_the_notebook(project: Path) -> None:
+    make_notebook(project / "notebooks" / "noisy.ipynb", [PARAMS, NOISY_CELL])
+    write_profile(project, [{"id": "noisy", "notebook": "noisy", "stage": "compare"}])
+    execute(project)
+    nb = nbformat.read(project / "outputs/notebooks/noisy.ipynb", as_version=4)
+    streams = [(o["name"], o["text"]) for c in nb.cells for o in c.get("outputs", []) if o["output_type"] == "stream"]
+    assert streams == [("stdout", "a result\n")]
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if "a progress bar" in str(o)]
+    log = (project / "outputs/notebooks/noisy.log").read_text()
+    for line in ("E0000 failed call to cuInit", "an info line", "a library warning", "Kernel is running over TCP"):
+        assert line in log

@@ -188,10 +188,9 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    # The project's own progress at INFO; other libraries (papermill, TensorFlow) only when something is wrong.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger(__package__).setLevel(logging.DEBUG if args.verbose else logging.INFO)
     in_main_thread = threading.current_thread() is threading.main_thread()  # signals can be set only there
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:

@@ -51,3 +51,16 @@ def calibration_dir(replicate: str | None = None) -> Path:
     """Calibration replicates of notebook 07: outputs/calibration/<replicate>/result.json."""
     root = outputs_dir() / "calibration"
     return root if replicate is None else root / replicate
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as a page or message shows it: relative to the project, never the build machine's absolute root.
+
+    Paths under the outputs folder are shown under ``outputs/`` (its default
+    place) even when `LMNA_OUTPUTS` moved it; any other path by its name only.
+    """
+    path = Path(path).resolve()
+    for root, shown in ((outputs_dir().resolve(), Path("outputs")), (PROJECT_ROOT, Path())):
+        if path.is_relative_to(root):
+            return (shown / path.relative_to(root)).as_posix()
+    return path.name

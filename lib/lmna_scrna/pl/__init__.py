@@ -13,12 +13,17 @@ from .design import (
 )
 from .evaluation import plot_library_contrasts
 from .qc import hvg_plot, qc_summary, qc_violins, split_size_plot, split_sizes
-from .style import GENOTYPE_COLORS, PARTITION_COLORS, save_figure
+from .style import DAY_COLORS, GENOTYPE_COLORS, MODEL_COLORS, PARTITION_COLORS, apply_style, save_figure
 from .training import plot_confusion, plot_gsm_probability, plot_history, plot_roc, plot_roc_curves, seed_figures
 
+apply_style()  # one look for every figure, set once when the plotting package is imported
+
 __all__ = [
+    "DAY_COLORS",
     "GENOTYPE_COLORS",
+    "MODEL_COLORS",
     "PARTITION_COLORS",
+    "apply_style",
     "design_grid",
     "embed_train_fitted",
     "embedding_plot",

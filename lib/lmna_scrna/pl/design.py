@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from ..pp.gsm_pass import subsample
 from ..pp.splits import PARTITIONS, Split
 from ..io.study import CONDITIONS
-from .style import GENOTYPE_COLORS, PARTITION_COLORS
+from .style import DAY_COLORS, FULL_WIDTH, GENOTYPE_COLORS, PARTITION_COLORS
 
 FACTORS: tuple[str, ...] = ("day", "condition", "gsm")
 _MIXED = "mixed"
@@ -148,7 +148,7 @@ def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = FAC
     coords = adata.obsm[f"X_{basis}"][:, :2]
     frame = adata.obs[list(factors) + ["split"]].astype(str).assign(x=coords[:, 0], y=coords[:, 1])
     frame["cells"] = np.where(frame["split"] == "train", "train", "held out")
-    fig, axes = plt.subplots(1, len(factors), figsize=(6 * len(factors), 5))
+    fig, axes = plt.subplots(1, len(factors), figsize=(FULL_WIDTH * 1.6, 4.2))
     for ax, factor in zip(np.atleast_1d(axes), factors):
         hue_order = sorted(frame[factor].unique(), key=lambda v: (len(v), v))
         sns.scatterplot(data=frame, x="x", y="y", hue=factor, hue_order=hue_order, style="cells",
@@ -163,7 +163,9 @@ def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = FAC
 
 
 def _palette(factor: str, n: int) -> dict[str, str] | str:
-    """The genotype colours of every figure for genotype; a qualitative palette otherwise."""
+    """The report's genotype and day colours for those factors; a qualitative palette otherwise (GSMs)."""
     if factor == "condition":
         return GENOTYPE_COLORS
+    if factor == "day":
+        return {str(day): color for day, color in DAY_COLORS.items()}
     return "tab20" if n > 10 else "tab10"

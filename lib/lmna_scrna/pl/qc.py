@@ -89,7 +89,7 @@ def split_sizes(obs: pd.DataFrame) -> pd.DataFrame:
 def split_size_plot(obs: pd.DataFrame) -> Figure:
     """Left: cells per GSM coloured by partition; right: cells per partition and genotype."""
     sizes = split_sizes(obs)
-    by_gsm = sizes.pivot_table(index="gsm", columns="split", values="cells", aggfunc="sum", fill_value=0)
+    by_gsm = sizes.pivot_table(index="gsm", columns="split", values="cells", aggfunc="sum", fill_value=0, observed=False)
     by_gsm = by_gsm.reindex(columns=[p for p in PARTITIONS if p in by_gsm.columns])
     labels = [f"{g}\n{c[0]} d{d}" for g, c, d in sizes.drop_duplicates("gsm")[["gsm", "condition", "day"]].itertuples(index=False)]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [3, 1]})

@@ -1,19 +1,58 @@
-"""One look for every figure: the palettes of genotypes and partitions, and how a figure is saved."""
+"""One look for every figure: palettes (genotype, day, partition, model), fonts and sizes, and how a figure is saved.
+
+`apply_style` runs when `lmna_scrna.pl` is imported, so every figure of the
+report, and any a reader draws in a notebook after importing the package,
+shares the same fonts, sizes and colour cycle; figures are sized for the
+book's text column (about 8 inches at 120 dpi) so their labels stay readable.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import seaborn as sns
 from matplotlib.figure import Figure
 
 from ..atomic import atomic_path
+from ..io.study import DAYS
 
 PARTITION_COLORS: dict[str, str] = {"train": "#4C72B0", "val": "#DD8452", "test": "#C44E52"}
-GENOTYPE_COLORS: dict[str, str] = {"Control": "#8172B3", "Patient": "#CCB974"}
+#: Control and Patient in every figure: a colour-blind-safe blue/vermillion pair (Okabe–Ito).
+GENOTYPE_COLORS: dict[str, str] = {"Control": "#0072B2", "Patient": "#D55E00"}
+#: Differentiation days in order, light to dark along one sequential scale, so "later" reads as "darker".
+DAY_COLORS: dict[int, str] = dict(zip(DAYS, sns.color_palette("crest", len(DAYS)).as_hex()))
+#: The two networks and the linear baselines, wherever models are compared.
+MODEL_COLORS: dict[str, str] = {"A": "#4C72B0", "B": "#55A868", "logreg": "#8C8C8C", "pseudobulk": "#B07AA1"}
+
+#: Widths a figure is drawn at (inches): the book's text column and half of it.
+FULL_WIDTH, HALF_WIDTH = 8.0, 4.2
+
+RC_PARAMS: dict[str, object] = {
+    "figure.dpi": 100,
+    "savefig.dpi": 120,
+    "font.family": "DejaVu Sans",
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.title_fontsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": False,
+    "figure.constrained_layout.use": False,
+}
 
 
-def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+def apply_style() -> None:
+    """Set the report's look globally (seaborn's ticks theme, our fonts and sizes, the model colours as cycle)."""
+    sns.set_theme(style="ticks", palette=list(MODEL_COLORS.values()), rc=RC_PARAMS)
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = int(RC_PARAMS["savefig.dpi"])) -> Path:
     """Write `fig` as PNG atomically (a killed run leaves no truncated image)."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
     return Path(path)
+

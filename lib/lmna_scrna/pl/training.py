@@ -22,7 +22,7 @@ from sklearn.metrics import confusion_matrix, roc_curve
 
 from ..tl.evaluate import auc_or_nan, day_columns
 from ..io.study import CONDITIONS, DAYS
-from .style import save_figure
+from .style import GENOTYPE_COLORS, save_figure
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -88,7 +88,7 @@ def plot_gsm_probability(pred: pd.DataFrame, threshold: float, ax: Axes | None =
     fig, ax = _axes(ax, (1.6 + 1.3 * pred["gsm"].nunique(), 3.8))
     data = pred.assign(label=pred["gsm"] + "\n" + pred["condition"] + " d" + pred["day"].astype(str))
     order = sorted(data["label"].unique())
-    sns.violinplot(data=data, x="label", y="p_geno", hue="condition", hue_order=list(CONDITIONS),
+    sns.violinplot(data=data, x="label", y="p_geno", hue="condition", hue_order=list(CONDITIONS), palette=GENOTYPE_COLORS,
                    order=order, cut=0, density_norm="width", inner=None, ax=ax)
     means = data.groupby("label")["p_geno"].mean().reindex(order)
     ax.scatter(range(len(order)), means, color="black", marker="D", zorder=3, label="GSM mean")

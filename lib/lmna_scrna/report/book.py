@@ -1,10 +1,12 @@
 """Build the Jupyter Book (1.x, offline) from the executed notebooks, without re-running them.
 
 The book's hand-written pages live in ``book/``; at build time this module
-copies the last report's executed notebooks into ``book/notebooks/`` and
-writes two pages into ``book/generated/`` from the run itself: the intro's
-findings (every number computed by `tables`) and the provenance table. Both
-folders are generated and not committed.
+copies the last report's executed notebooks into ``book/notebooks/``, prepared
+for reading by `pages` (results first, code hidden, a header saying how to
+re-execute the page), and writes into ``book/generated/`` from the run itself:
+the intro's findings (every number computed by `tables`), its headline figure
+and one-line provenance, and the provenance page. Both folders are generated
+and not committed.
 """
 
 from __future__ import annotations
@@ -25,12 +27,16 @@ from .findings import findings
 from .paper import paper_table1
 from ..atomic import write_text_atomic
 from ..errors import InputError, LmnaError
-from ..paths import PROJECT_ROOT, processed_path
-from .ledger import load_ledger, notebooks_out_dir
+from ..paths import PROJECT_ROOT, figures_dir, processed_path, shown_path
+from .ledger import library_fingerprint, load_ledger, notebooks_out_dir
+from .pages import header_markdown, prepare_page, provenance_line
+from .plan import NOTEBOOKS_DIR, notebook_parameters
 
 log = logging.getLogger(__name__)
 
 BOOK_DIR = PROJECT_ROOT / "book"
+#: The figure that tells the story, shown on the intro (copied into the book at build time).
+HEADLINE_FIGURE = ("compare", "figure2_auc_by_split.png")
 
 
 def build_book(book_dir: Path = BOOK_DIR) -> Path:
@@ -50,11 +56,14 @@ def build_book(book_dir: Path = BOOK_DIR) -> Path:
     if index.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
         log.info("book unchanged since its last build: %s", index)
         return index
-    copy_notebooks(report["executions"], ledger, book_dir / "notebooks")
+    source = data_source(ledger)
+    copy_notebooks(report, ledger, book_dir / "notebooks", source)
     generated = book_dir / "generated"
     generated.mkdir(exist_ok=True)
     (generated / "findings.md").write_text(findings_markdown(report, ledger))
     (generated / "provenance.md").write_text(provenance_markdown(report, ledger))
+    (generated / "provenance_line.md").write_text(provenance_line(report, source))
+    (generated / "headline.md").write_text(headline_figure(generated))
     _jupyter_book(book_dir)
     write_text_atomic(stamp_file, stamp)
     return index
@@ -63,6 +72,7 @@ def build_book(book_dir: Path = BOOK_DIR) -> Path:
 def _stamp(book_dir: Path, report: dict[str, Any], ledger: dict[str, Any]) -> str:
     """Identity of a build's inputs: the executions (by content key) and the hand-written pages."""
     digest = hashlib.sha256(str(notebooks_out_dir().resolve()).encode())
+    digest.update(library_fingerprint().encode())  # the pages' preparation is library code
     for exec_id in report["executions"]:
         digest.update(f"{exec_id}={ledger.get(exec_id, {}).get('key')}\n".encode())
     for page in sorted(p for p in book_dir.iterdir() if p.is_file()):
@@ -70,20 +80,38 @@ def _stamp(book_dir: Path, report: dict[str, Any], ledger: dict[str, Any]) -> st
     return digest.hexdigest()
 
 
-def copy_notebooks(ids: list[str], ledger: dict[str, Any], dest: Path) -> None:
-    """Copy each executed notebook; when a notebook ran more than once, its title names the execution."""
+def copy_notebooks(report: dict[str, Any], ledger: dict[str, Any], dest: Path, source: str) -> None:
+    """Copy each executed notebook, prepared for reading; a notebook run more than once has the execution in its title."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
+    ids = report["executions"]
     notebooks = [ledger[i]["notebook"] for i in ids if i in ledger]
     for exec_id in ids:
-        source = notebooks_out_dir() / f"{exec_id}.ipynb"
-        if not source.is_file():
-            raise InputError(f"executed notebook {source} is missing: re-run `lmna-scrna report`")
-        nb = nbformat.read(source, as_version=4)
-        if notebooks.count(ledger[exec_id]["notebook"]) > 1:
+        source_nb = notebooks_out_dir() / f"{exec_id}.ipynb"
+        if not source_nb.is_file() or exec_id not in ledger:
+            raise InputError(f"executed notebook {source_nb} is missing: re-run `lmna-scrna report`")
+        entry = ledger[exec_id]
+        nb = nbformat.read(source_nb, as_version=4)
+        if notebooks.count(entry["notebook"]) > 1:
             _label_title(nb, exec_id)
+        accepts = notebook_parameters(NOTEBOOKS_DIR / entry["notebook"])
+        prepare_page(nb, header_markdown(exec_id, entry, report, source, accepts))
         nbformat.write(nb, dest / f"{exec_id}.ipynb")
+
+
+def headline_figure(generated: Path) -> str:
+    """Copy the story's figure beside the generated pages; its markdown, or a sentence saying it is missing."""
+    figure = figures_dir(HEADLINE_FIGURE[0]) / HEADLINE_FIGURE[1]
+    if not figure.is_file():
+        return f"*The headline figure ({shown_path(figure)}) was not produced by this build.*\n"
+    shutil.copyfile(figure, generated / figure.name)
+    return (
+        f"```{{figure}} /generated/{figure.name}\n:alt: Genotype test AUC by split scheme, Model A and Model B\n:width: 100%\n\n"
+        "Genotype test ROC-AUC of Model A and Model B by split (mean over training seeds; Δ = B − A). From the "
+        "paper's original split to the day-matched leave-one-day-out folds, each split removes one shortcut "
+        "between training and test; {doc}`/notebooks/compare` gives the tables and intervals.\n```\n"
+    )
 
 
 def _label_title(nb: nbformat.NotebookNode, label: str) -> None:
@@ -195,7 +223,7 @@ def provenance_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
         [
             ("lmna-scrna version", report["version"]),
             ("profile", report["profile"]),
-            ("data folder", report["data_dir"]),
+            ("data folder", shown_path(report["data_dir"])),
             ("data fingerprint", report["data_fingerprint"]),
             ("data source", data_source(ledger)),
             ("seeds", "; ".join(", ".join(map(str, s)) for s in seeds) or "none"),

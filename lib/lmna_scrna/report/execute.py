@@ -4,7 +4,9 @@ Only stale executions run (see `ledger`); each is submitted once its
 dependencies have finished, up to the executor's capacity. papermill writes a
 notebook cell by cell into a temp name that replaces ``<id>.ipynb`` only on
 success; a failure keeps ``<id>.failed.ipynb``, stops new submissions, and
-raises `NotebookFailed` naming it and the failing cell.
+raises `NotebookFailed` naming it, the failing cell and the execution's log
+file (``<id>.log``), where everything the kernel and its libraries printed goes
+(see `quiet`): the terminal shows only the runner's progress.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,10 +32,11 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from .. import __version__
 from ..errors import InputError, LmnaError
 from ..io.simulation import resolve_raw_dir
-from ..paths import outputs_dir
+from ..paths import outputs_dir, shown_path
 from .ledger import (data_fingerprint, execution_keys, is_fresh, library_fingerprint, load_ledger,
                      notebooks_out_dir, save_ledger)
 from .plan import Execution, Profile, load_profile
+from .quiet import KERNEL_ARGUMENTS, KERNEL_ENV, LOG_ENV, fds_to
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,7 @@ class Outcome:
     ok: bool
     seconds: float
     notebook: str  # the executed notebook (the `.failed.ipynb` one on failure)
+    log: str  # the execution's log file (the kernel's and the libraries' messages); "" under Dask
     error: str = ""
 
 
@@ -87,31 +92,41 @@ def execute_task(task: Task) -> Outcome:
     output = Path(task.output)
     running = output.with_name(f".{task.id}.running.ipynb")
     failed = output.with_name(f"{task.id}.failed.ipynb")
+    log_file = output.with_name(f"{task.id}.log")
     output.parent.mkdir(parents=True, exist_ok=True)
+    log_file.unlink(missing_ok=True)  # the log of this execution only
+    # A process-pool worker runs one task at a time in its main thread: its descriptors and environment can be
+    # the task's. A Dask worker runs tasks in threads that share them, so there the kernel's output stays in
+    # the notebook (the book drops its stderr) rather than mixing several executions in one log.
+    private = threading.current_thread() is threading.main_thread()
+    if private:
+        os.environ[LOG_ENV] = str(log_file)
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            task.source,
-            str(running),
-            parameters=task.parameters,
-            kernel_name=KERNEL_NAME,
-            cwd=task.cwd,
-            progress_bar=False,
-        )
+        with fds_to(log_file) if private else nullcontext():
+            papermill.execute_notebook(
+                task.source,
+                str(running),
+                parameters=task.parameters,
+                kernel_name=KERNEL_NAME,
+                cwd=task.cwd,
+                progress_bar=False,
+                extra_arguments=KERNEL_ARGUMENTS,
+            )
     except PapermillExecutionError as exc:
         error = f"cell {exc.cell_index} (In [{exc.exec_count}]) raised {exc.ename}: {exc.evalue}"
-        return _failure(task, running, failed, start, error)
+        return _failure(task, running, failed, log_file if private else None, start, error)
     except Exception as exc:  # kernel death, bad parameters: anything papermill raises must come back as data
-        return _failure(task, running, failed, start, f"{type(exc).__name__}: {exc}")
+        return _failure(task, running, failed, log_file if private else None, start, f"{type(exc).__name__}: {exc}")
     os.replace(running, output)
     failed.unlink(missing_ok=True)
-    return Outcome(task.id, True, time.perf_counter() - start, str(output))
+    return Outcome(task.id, True, time.perf_counter() - start, str(output), str(log_file) if private else "")
 
 
-def _failure(task: Task, running: Path, failed: Path, start: float, error: str) -> Outcome:
+def _failure(task: Task, running: Path, failed: Path, log_file: Path | None, start: float, error: str) -> Outcome:
     if running.exists():
         os.replace(running, failed)
-    return Outcome(task.id, False, time.perf_counter() - start, str(failed), error)
+    return Outcome(task.id, False, time.perf_counter() - start, str(failed), str(log_file or ""), error)
 
 
 # --------------------------------------------------------------------------- scheduling
@@ -147,7 +162,7 @@ def _task(e: Execution, runtime: Mapping[str, Any]) -> Task:
         output=str(notebooks_out_dir() / f"{e.id}.ipynb"),
         parameters={**e.parameters, **e.runtime(runtime)},
         cwd=str(e.notebook.parent),
-        env={"LMNA_OUTPUTS": str(outputs_dir()), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")},
+        env={**KERNEL_ENV, "LMNA_OUTPUTS": str(outputs_dir())},
     )
 
 
@@ -211,7 +226,7 @@ def _run_graph(
                 for e in [e for e in waiting.values() if not any(a in waiting or a in _ids(running) for a in e.after)]:
                     if len(running) >= capacity:
                         break
-                    log.info("start  %s (%s)", e.id, e.notebook.name)
+                    log.debug("start  %s (%s)", e.id, e.notebook.name)
                     running[executor.submit(execute_task, _task(e, runtime))] = waiting.pop(e.id)
             if not running:
                 break
@@ -229,17 +244,20 @@ def _run_graph(
                         "stage": e.stage,
                         "split": e.split,
                         "parameters": e.parameters,
+                        "params_file": str(e.params_file) if e.params_file else None,
                         "seconds": round(outcome.seconds, 1),
                         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     }
                     save_ledger(ledger)
                 else:
-                    log.error("FAILED %s after %.1f s: %s", e.id, outcome.seconds, outcome.error)
+                    log.error("FAILED %s after %.1f s: %s%s", e.id, outcome.seconds, outcome.error,
+                              f" (log: {shown_path(outcome.log)})" if outcome.log else "")
                     failures.append(outcome)
     if failures:
         first = failures[0]
         skipped = f"; {len(waiting)} execution(s) not started" if waiting else ""
-        raise NotebookFailed(f"notebook {first.notebook} failed: {first.error}{skipped}")
+        log_note = f"; its log: {first.log}" if first.log else ""
+        raise NotebookFailed(f"notebook {first.notebook} failed: {first.error}{log_note}{skipped}")
     return outcomes
 
 

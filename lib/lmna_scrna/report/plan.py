@@ -96,6 +96,7 @@ class Execution:
     after: tuple[str, ...] = ()  # ids this execution waits for
     split: str | None = None  # name of the split it works on (from its split file), None for global ones
     accepts: frozenset[str] = frozenset()  # the names its notebook's parameters cell declares
+    params_file: Path | None = None  # the split file merged like `papermill -f` (shown in its page's command)
 
     def runtime(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Values known only at run time (the raw-data folder), kept to the names the notebook declares."""
@@ -237,6 +238,7 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
     base = path.parent
     split_params: dict[str, Any] = {}
     split: str | None = None
+    split_file: Path | None = None
     files: list[Path] = []
     if entry.get("params_file"):
         split_file = (base / entry["params_file"]).resolve()
@@ -246,7 +248,7 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
     if entry.get("sweep_file"):
         sweep = load_sweep(base / entry["sweep_file"])
         if split is None:
-            split_params, split = sweep.split, sweep.split_name
+            split_params, split, split_file = sweep.split, sweep.split_name, sweep.split_file
         files += [sweep.path, sweep.split_file]
         variants = {sweep_run_name(run): {**values, "run_name": sweep_run_name(run)} for run, values in sweep.runs.items()}
     if entry.get("grid"):
@@ -274,6 +276,7 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
                 after=tuple(str(a) for a in entry.get("after") or ()),
                 split=split,
                 accepts=accepts,
+                params_file=split_file,
             )
         )
     return executions

@@ -13,6 +13,8 @@ from typing import Any
 import pandas as pd
 
 from ..io.study import load_samples
+from ..paths import shown_path
+from .labels import Table, show_table
 
 #: Per-seed columns of the results table, in reading order (day accuracy added for Model B).
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -35,7 +37,7 @@ def training_summary(run: dict[str, Any], data_path: Path) -> str:
         f"Trained **Model {cfg['model']}** on `{Path(data_path).name}` ({cfg['source']} data) for "
         f"{len(cfg['seeds'])} seed(s): {sum(cells['train'].values()):,} train, "
         f"{sum(cells['val'].values()):,} validation and {sum(cells['test'].values()):,} test cells. "
-        f"Run folder: `{run['path']}`."
+        f"Run folder: `{shown_path(run['path'])}`."
     )
 
 
@@ -57,10 +59,19 @@ def results_summary(run: dict[str, Any]) -> str:
 
 
 def results_table(run: dict[str, Any]) -> pd.DataFrame:
-    """One row per seed, then the baseline: the metrics of `RESULT_COLUMNS`."""
+    """One row per seed, then the baseline (named in the first column): the metrics of `RESULT_COLUMNS`."""
     columns = list(RESULT_COLUMNS) + (["day_acc"] if run["config"]["model"] == "B" else [])
     table = pd.DataFrame({f"seed {s}": m for s, m in run["metrics"].items()} | {"baseline": run["baseline"]}).T
-    return table.reindex(columns=columns).astype(float).round(3)
+    table = table.reindex(columns=columns).astype(float).round(3)
+    return table.rename_axis("trained").reset_index()
+
+
+def show_results(run: dict[str, Any]) -> Table:
+    """`results_table` for the page."""
+    return show_table(results_table(run), (
+        f"Model {run['config']['model']} on the test libraries: one row per training seed, then the logistic-regression "
+        "baseline on the same features and split. Losses are from the logits."
+    ), labels={"trained": "Trained"})
 
 
 def first_seed(run: dict[str, Any]) -> int:
@@ -70,6 +81,14 @@ def first_seed(run: dict[str, Any]) -> int:
 def gsm_results(run: dict[str, Any]) -> pd.DataFrame:
     """Per test GSM of the first seed: mean patient probability and the calls at both thresholds."""
     return pd.DataFrame(run["metrics"][first_seed(run)]["gsm"]).round(3)
+
+
+def show_gsm_results(run: dict[str, Any]) -> Table:
+    """`gsm_results` for the page."""
+    return show_table(gsm_results(run), (
+        f"One row per test library (GSM), training seed {first_seed(run)}: its mean patient probability over its "
+        "cells and whether that falls on the right side of the validation-chosen threshold and of 0.5."
+    ))
 
 
 def day_head_summary(run: dict[str, Any]) -> str:

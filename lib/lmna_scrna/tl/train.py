@@ -110,11 +110,17 @@ MONITOR = "val_geno_auc_exact"
 
 
 class Logits:
-    """One prediction function per trained network, reused for every set of cells (no retracing)."""
+    """One prediction function per trained network, reused for every set of cells (no retracing).
+
+    Its input signature (any number of float32 cells) makes it trace once: without one, the last, shorter
+    batch traced it again, and a kernel training several networks (the sweep) drew TensorFlow's
+    "frequent retracing" warning.
+    """
 
     def __init__(self, model: keras.Model) -> None:
         self._model = logit_model(model)
-        self._predict = tf.function(lambda x: self._model(x, training=False), reduce_retracing=True)
+        cells = tf.TensorSpec(shape=(None, model.input_shape[-1]), dtype=tf.float32)
+        self._predict = tf.function(lambda x: self._model(x, training=False), input_signature=[cells])
 
     def __call__(self, X: np.ndarray) -> dict[str, np.ndarray]:
         parts = [self._predict(batch) for batch in tf.data.Dataset.from_tensor_slices(X).batch(PREDICT_BATCH)]
@@ -188,7 +194,7 @@ def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path) -> dict
     train_seconds = time.perf_counter() - start
     bar.close()
 
-    logits = Logits(model)
+    logits = exact.logits or Logits(model)  # the callback's function: it reads the restored weights, no new trace
     p_val = probability(logits(data.X[val])["geno"].reshape(-1))
     pred = prediction_frame(data, test, logits(data.X[test]))
     metrics = genotype_metrics(pred, y_val, p_val)

@@ -1,0 +1,183 @@
+"""A page for readers: its preparation, its re-run command, tables in words, the quiet kernel, one figure style."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import matplotlib
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+from papermill.cli import _resolve_type
+from test_tables import fake_run
+
+from lmna_scrna.io.study import CONDITIONS, DAYS
+from lmna_scrna.paths import PROJECT_ROOT, shown_path
+from lmna_scrna.report import labels, pages, quiet, tables
+
+REPORT = {"profile": "smoke", "data_dir": "", "data_fingerprint": "0123456789abcdef", "version": "0.1.0",
+          "finished": "2026-01-01T00:00:00+00:00"}
+
+
+def executed_notebook() -> nbformat.NotebookNode:
+    """An executed notebook as papermill leaves it: title, parameters, injected parameters, code with outputs."""
+    code = nbformat.v4.new_code_cell
+    return nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 03 · Model A\n\ntext"),
+        code("epochs = 40", metadata={"tags": ["parameters"]}),
+        code('raw_dir = "/abs/outputs/data"', metadata={"tags": ["injected-parameters"]}),
+        code("import lmna_scrna", outputs=[nbformat.v4.new_output("execute_result", data={"text/plain": "Config()"})]),
+        code("train()", outputs=[nbformat.v4.new_output("stream", name="stderr", text="WARNING:tensorflow:retracing"),
+                                 nbformat.v4.new_output("display_data", data={
+                                     pages.WIDGET_MIME: {"model_id": "1"}, "text/plain": "parse GSMs: 0%"}),
+                                 nbformat.v4.new_output("stream", name="stdout", text="result")]),
+    ], metadata={"widgets": {"application/vnd.jupyter.widget-state+json": {}}})
+
+
+def test_page_removes_parameters_hides_code_drops_stderr_and_opens_with_its_header() -> None:
+    nb = pages.prepare_page(executed_notebook(), "HEADER")
+    kinds = [(c.cell_type, c.metadata.get("tags", [])) for c in nb.cells]
+    assert kinds == [("markdown", []), ("markdown", [pages.HEADER_TAG]), ("markdown", []),
+                     ("code", ["parameters", "remove-cell"]), ("code", ["injected-parameters", "remove-cell"]),
+                     ("code", ["hide-cell"]), ("code", ["hide-input"])]
+    assert [c.source for c in nb.cells[:3]] == ["# 03 · Model A", "HEADER", "text"]
+    assert [o.get("name") for o in nb.cells[-1].outputs] == ["stdout"]
+    assert "widgets" not in nb.metadata  # its rendering would fetch a script from a CDN
+
+
+def test_rerun_command_gives_the_split_file_and_exactly_this_executions_overrides(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
+    split_file = tmp_path / "copy" / "params" / "splits" / "dm_t16_v0.yaml"  # a copy of params/, as the tests use
+    split_file.parent.mkdir(parents=True)
+    split_file.write_text("split: day_matched\ntest_day: 16\nval_day: 0\n")
+    parameters = {"split": "day_matched", "test_day": 16, "val_day": 0, "epochs": 4, "seeds": [42, 43],
+                  "activation": "relu", "lr": 0.001, "sweep_a_file": str(PROJECT_ROOT / "params/sweeps/sweep_A.yaml")}
+    entry = {"notebook": "03_train_A.ipynb", "parameters": parameters, "params_file": str(split_file)}
+    real = {**REPORT, "data_dir": str(tmp_path / "real")}
+    command = pages.rerun_command("train_A_dm_t16_v0", entry, real, frozenset({"raw_dir", *parameters}))
+    assert all(line.startswith("    -") for line in command.splitlines()[2:]), "one option per line"
+    argv = shlex.split(command.replace(" \\\n", " "))
+    assert argv[:3] == ["papermill", "notebooks/03_train_A.ipynb", "outputs/notebooks/train_A_dm_t16_v0.ipynb"]
+    assert argv[3:5] == ["-f", "params/splits/dm_t16_v0.yaml"]
+    given: dict = {}  # what papermill's CLI makes of the options, in its own order
+    for i in range(5, len(argv)):
+        if argv[i] == "-p":
+            given[argv[i + 1]] = _resolve_type(argv[i + 2])
+        elif argv[i] == "-y":
+            given.update(yaml.safe_load(argv[i + 1]))
+    expected = {k: v for k, v in parameters.items() if k not in ("split", "test_day", "val_day")}
+    assert given == {**expected, "sweep_a_file": "params/sweeps/sweep_A.yaml", "raw_dir": "real"}
+    assert str(tmp_path) not in command and str(PROJECT_ROOT) not in command
+    default = {**REPORT, "data_dir": str(tmp_path / "outputs" / "data" / "simulated_smoke")}
+    assert "raw_dir" not in pages.rerun_command("x", entry, default, frozenset({"raw_dir"}))
+
+
+def test_header_names_data_and_command_without_the_machines_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
+    entry = {"notebook": "06_compare.ipynb", "parameters": {"profile": "smoke"}, "finished": "2026-01-02T03:04:05+00:00",
+             "seconds": 8.0}
+    report = {**REPORT, "data_dir": str(tmp_path / "data" / "simulated_smoke")}
+    header = pages.header_markdown("compare", entry, report, "simulated", frozenset({"profile"}))
+    assert "papermill notebooks/06_compare.ipynb \\\n    outputs/notebooks/compare.ipynb \\\n    -p profile smoke" in header
+    assert "`outputs/data/simulated_smoke`" in header and "0123456789ab" in header and str(tmp_path) not in header
+    line = pages.provenance_line(report, "simulated")
+    assert "0123456789ab" in line and "0.1.0" in line and "2026-01-01" in line and "/generated/provenance" in line
+
+
+def test_findings_are_glued_under_flat_names() -> None:
+    flat = pages.flat_numbers({"day_matched_auc": 0.7, "day_matched_ci": (0.6, 0.8),
+                               "ranking_A": {"p": 0.25, "assignments": 24, "verdict": "none"}})
+    assert flat == {"day_matched_auc": 0.7, "day_matched_ci_lo": 0.6, "day_matched_ci_hi": 0.8, "ranking_A_p": 0.25,
+                    "ranking_A_assignments": 24, "ranking_A_min_p": 1 / 24, "ranking_A_verdict": "none"}
+
+
+def test_shown_paths_are_relative_to_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "out"))
+    assert shown_path(tmp_path / "out" / "runs" / "dm_t9_v0_A") == "outputs/runs/dm_t9_v0_A"
+    assert shown_path(PROJECT_ROOT / "params" / "samples.csv") == "params/samples.csv"
+    assert shown_path(tmp_path / "elsewhere" / "GSE269705") == "GSE269705"
+
+
+# --------------------------------------------------------------------------- tables for people
+
+
+def test_table_for_people_merges_pairs_names_columns_and_drops_the_index() -> None:
+    table = pd.DataFrame({"split": ["dm_t9_v0"], "n_test": [1391.0], "test_auc_mean": [0.71], "test_auc_sd": [0.02],
+                          "ci_lo": [-0.1], "ci_hi": [0.25], "gsm_correct": [1.5], "p_value": [float("nan")]},
+                         index=["row label"])
+    shown = labels.for_people(table)
+    assert list(shown.columns) == ["Split", "Test cells", "Test AUC", "95% interval over folds",
+                                   "Test libraries right of threshold", "Exact permutation p"]
+    assert shown.iloc[0].tolist() == ["dm_t9_v0", "1391", "0.710 ± 0.020", "-0.100 to 0.250", "1.5", "–"]
+    assert labels.for_people(table.assign(ci_lo=0.1)).iloc[0, 3] == "0.100–0.250"
+    html = labels.show_table(table, "One row per split & model.")._repr_html_()
+    assert html.startswith('<p class="table-caption"><em>One row per split &amp; model.</em></p>')
+    assert "row label" not in html and "test_auc" not in html and "<th" in html
+    with pytest.raises(ValueError, match="caption"):
+        labels.show_table(table, "")
+
+
+def test_every_column_of_the_report_tables_has_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
+    for i, split in enumerate([*tables.REPORT_SPLITS, tables.LEAKAGE_SPLIT]):
+        fake_run(f"{split}_A", 0.1 * i - 0.2)
+        fake_run(f"{split}_B", 0.1 * i, model="B")
+    shown = [tables.table1(tables.REPORT_SPLITS), tables.lodo_summary(tables.REPORT_SPLITS),
+             tables.leakage_ladder(tables.LEAKAGE_SPLIT, "original", tables.REPORT_SPLITS),
+             tables.baseline_comparison(tables.REPORT_SPLITS), tables.sweep_table(["dm_t19_v0_A", "dm_t19_v0_B"])]
+    for table in shown:
+        unnamed = [c for c in labels.for_people(table).columns if c not in labels.LABELS.values()]
+        assert not unnamed, f"columns without words: {unnamed}"
+
+
+# --------------------------------------------------------------------------- a quiet kernel and terminal
+
+
+def test_notebook_logging_sends_logs_warnings_and_stderr_to_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log_file = tmp_path / "train.log"
+    monkeypatch.setenv(quiet.LOG_ENV, str(log_file))
+    monkeypatch.setattr(sys, "stderr", sys.stderr)  # restored after the test
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        assert quiet.notebook_logging() == log_file
+        logging.getLogger("lmna_scrna.test").info("an info line")
+        logging.getLogger("tensorflow").warning("5 out of the last 9 calls triggered tf.function retracing")
+        warnings.warn("a library warning", FutureWarning, stacklevel=1)
+        print("printed to stderr", file=sys.stderr)
+        sys.stderr.flush()
+    finally:
+        logging.captureWarnings(False)
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    text = log_file.read_text()
+    for line in ("an info line", "retracing", "a library warning", "printed to stderr"):
+        assert line in text
+
+
+def test_fds_to_catches_a_child_process_output(tmp_path: Path) -> None:
+    log_file = tmp_path / "kernel.log"
+    with quiet.fds_to(log_file):
+        subprocess.run([sys.executable, "-c", "import os; os.write(2, b'E0000 cuInit failed\\n'); print('out')"],
+                       check=True)
+    assert log_file.read_text().splitlines() == ["E0000 cuInit failed", "out"]
+
+
+# --------------------------------------------------------------------------- one figure style
+
+
+def test_importing_pl_sets_one_style_and_palettes_cover_every_label() -> None:
+    import lmna_scrna.pl as pl
+
+    matplotlib.rcParams["font.size"] = 3
+    pl.apply_style()
+    assert matplotlib.rcParams["font.size"] == pl.style.RC_PARAMS["font.size"]
+    assert set(pl.GENOTYPE_COLORS) == set(CONDITIONS) and set(pl.DAY_COLORS) == set(DAYS)
+    assert len(set(pl.DAY_COLORS.values())) == len(DAYS)
