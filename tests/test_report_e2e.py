@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from lmna_scrna.paths import PROJECT_ROOT
+from lmna_scrna.report.plan import load_profile
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +78,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_smoke_report_executes_every_notebook(smoke: dict[str, Path]) -> None:
     ids = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["report"]["executions"]
-    assert executed(smoke["outputs"]) == set(ids) and len(ids) == 27
+    assert executed(smoke["outputs"]) == set(ids) and len(ids) == len(load_profile(smoke["profile"]).executions) == 30
     for exec_id in ids:
         nb = nbformat.read(smoke["outputs"] / "notebooks" / f"{exec_id}.ipynb", as_version=4)
         assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", [])), exec_id
@@ -97,7 +98,7 @@ def test_changing_one_split_file_reruns_only_its_dependents(smoke: dict[str, Pat
     split_file.write_text(split_file.read_text() + "max_cells: 400\n")
     report(smoke["profile"], smoke["outputs"])
     assert executed(smoke["outputs"]) == {
-        "prepare_random_cells", "train_A_random_cells", "train_B_random_cells", "compare"}
+        "prepare_random_cells", "train_A_random_cells", "train_B_random_cells", "compare", "calibration"}
 
 
 # --------------------------------------------------------------------------- the book in a real browser
