@@ -11,6 +11,7 @@ a live writer's, nor any other host's.
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import logging
 import os
@@ -121,3 +122,41 @@ def write_text_atomic(target: str | Path, text: str) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_text(text)
     return Path(target)
+
+
+@contextmanager
+def sole_writer(target: str | Path, what: str) -> Iterator[None]:
+    """Hold `target`'s writer lock for the block, or refuse at once: two writers of one result lose both.
+
+    The lock is an flock on a hidden file beside the target, so a killed
+    writer releases it with its process. The file is removed on release;
+    a writer that locked a file another one has just removed tries again
+    on the new one, so two writers never both believe they hold the lock.
+    """
+    target = Path(target)
+    lock_path = target.parent / f".{target.name}.lock"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise InputError(
+                f"{what} is being written by another process ({holder}); wait for it to finish, or use another name"
+            ) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"host {_host()}, PID {os.getpid()}".encode(), 0)
+    try:
+        yield
+    finally:
+        os.unlink(lock_path)
+        os.close(fd)

@@ -105,13 +105,23 @@ def _run_prepare(args: argparse.Namespace) -> int:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train Model A or B on a processed .h5ad; write outputs/runs/<run>/")
     p.add_argument("--data", type=Path, required=True, help="processed split (.h5ad)")
-    p.add_argument("--run", required=True, help="run name (folder under outputs/runs)")
+    p.add_argument("--run", required=True, type=_run_name, help="run name (one folder name under outputs/runs)")
     p.add_argument("--seeds", type=int, nargs="+", default=[42])
     defaults = TrainConfig()
     for name, value in vars(defaults).items():
         if name == "seed":
             continue
         p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+
+
+def _run_name(value: str) -> str:
+    """argparse type of --run: a bad name is refused before any work, naming the option (exit 2)."""
+    from .paths import check_run_name
+
+    try:
+        return check_run_name(value)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _run_train(args: argparse.Namespace) -> int:

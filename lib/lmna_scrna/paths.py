@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .errors import InputError
+
 #: Repository root (lib/lmna_scrna/paths.py -> two levels up from the package).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,9 +39,24 @@ def processed_path(split_name: str) -> Path:
     return outputs_dir() / "processed" / f"{split_name}.h5ad"
 
 
+def check_run_name(run_name: str) -> str:
+    """Refuse a run name that is not one plain folder name: a run is replaced whole, so a name that
+    resolves to `runs/` itself, a parent or an absolute path would let it replace someone else's folder."""
+    bad = (
+        not isinstance(run_name, str) or not run_name.strip() or run_name in (".", "..")
+        or "/" in run_name or "\\" in run_name or "\0" in run_name or run_name.startswith(".")
+    )
+    if bad:
+        raise InputError(
+            f"run name {run_name!r}: must be one folder name under runs/ (letters, digits, '_', '-' …), "
+            "not empty, '.', '..', hidden, or a path"
+        )
+    return run_name
+
+
 def run_dir(run_name: str) -> Path:
     """One training run (all its seeds), e.g. outputs/runs/dm_t19_v0_A."""
-    return outputs_dir() / "runs" / run_name
+    return outputs_dir() / "runs" / check_run_name(run_name)
 
 
 def figures_dir(name: str) -> Path:

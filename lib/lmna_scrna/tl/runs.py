@@ -20,6 +20,7 @@ new and old seeds that looks finished, and never destroys the last good run.
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -31,8 +32,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..atomic import atomic_path, write_text_atomic
+from ..atomic import atomic_path, sole_writer, write_text_atomic
 from ..errors import InputError
+from ..paths import check_run_name, shown_path
 from .evaluate import to_json
 
 log = logging.getLogger(__name__)
@@ -58,24 +60,28 @@ def baseline_dir(run_dir: Path) -> Path:
 def building(run_dir: Path) -> Iterator[Path]:
     """Yield a hidden folder to build a run in; on success it replaces ``run_dir`` whole.
 
-    Leftovers of an earlier build of the same run that was killed are removed
-    first. On failure the partial build is removed and ``run_dir`` is untouched.
+    One writer per run at a time (`atomic.sole_writer`): a second one is refused
+    with one line instead of deleting the first one's build. Holding the lock,
+    any other build folder of this run is a killed writer's and is removed. On
+    failure the partial build is removed and ``run_dir`` is untouched.
     """
     run_dir = Path(run_dir)
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    for stale in run_dir.parent.glob(f"{_BUILDING}{run_dir.name}.*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    work = run_dir.parent / f"{_BUILDING}{run_dir.name}.{os.getpid()}"
-    work.mkdir()
-    try:
-        yield work
-        old = run_dir.parent / f"{_BUILDING}{run_dir.name}.{os.getpid()}.old"
-        if run_dir.exists():
-            os.replace(run_dir, old)
-        os.replace(work, run_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    check_run_name(run_dir.name)
+    with sole_writer(run_dir, f"run {run_dir.name} ({shown_path(run_dir)})"):
+        for stale in run_dir.parent.glob(f"{_BUILDING}{glob.escape(run_dir.name)}.*"):
+            log.info("removing %s, left by a killed run", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+        work = run_dir.parent / f"{_BUILDING}{run_dir.name}.{os.getpid()}"
+        work.mkdir()
+        try:
+            yield work
+            old = run_dir.parent / f"{_BUILDING}{run_dir.name}.{os.getpid()}.old"
+            if run_dir.exists():
+                os.replace(run_dir, old)
+            os.replace(work, run_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:

@@ -248,7 +248,7 @@ def train_run(
     if not seeds:
         raise InputError("seeds: at least one seed is needed")
     seeds = [int(s) for s in seeds]
-    run_dir = Path(out_dir) / run_name if out_dir is not None else paths.run_dir(run_name)
+    run_dir = Path(out_dir) / paths.check_run_name(run_name) if out_dir is not None else paths.run_dir(run_name)
     data = load_processed(data_path)
     counts = check_split(data)
     log.info("run %s: model %s on %s (%s data), cells %s", run_name, config.model, data.path, data.source, counts)
