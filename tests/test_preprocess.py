@@ -161,7 +161,7 @@ def test_order_independence_and_determinism(study, sheet, tmp_path):
 
 def test_cache_hit_parses_no_raw_file(study, sheet, tmp_path, monkeypatch):
     raw, _ = study
-    monkeypatch.setattr(gsm_pass, "PARSE_WORKERS", 1)  # count parses in this process
+    monkeypatch.setattr(gsm_pass, "MAX_PARSE_WORKERS", 1)  # count parses in this process
     calls = []
     real = tenx.read_gsm
     monkeypatch.setattr(tenx, "read_gsm", lambda *a, **k: calls.append(a[1]) or real(*a, **k))

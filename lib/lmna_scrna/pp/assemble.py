@@ -45,7 +45,7 @@ from ..atomic import atomic_path
 from ..config import PrepParams
 from ..errors import InputError, one_line
 from .genes import FeatureScaling, GeneStats, fit_scaling, gene_table
-from .gsm_pass import CachedGSM, load_gsms
+from .gsm_pass import CachedGSM, ProcessedGSM, load_gsms
 from ..paths import cache_dir as default_cache_dir
 from ..paths import processed_path
 from .splits import Split, assign_cells
@@ -70,7 +70,11 @@ def cache_split(
     return cached
 
 
-def _check_same_genes(cached: dict[str, CachedGSM]) -> None:
+#: A per-GSM result as split assembly reads it: cached on disk, or held in memory.
+GSMResult = CachedGSM | ProcessedGSM
+
+
+def _check_same_genes(cached: dict[str, GSMResult]) -> None:
     """All GSMs must share one gene list; name the GSM(s) that differ from the majority's list."""
     groups: dict[tuple[str, ...], list[str]] = {}
     for gsm, c in cached.items():
@@ -84,12 +88,12 @@ def _check_same_genes(cached: dict[str, CachedGSM]) -> None:
     )
 
 
-def cell_partitions(cached: dict[str, CachedGSM], split: Split, seed: int) -> dict[str, np.ndarray]:
+def cell_partitions(cached: dict[str, GSMResult], split: Split, seed: int) -> dict[str, np.ndarray]:
     """The partition label of every kept cell of every GSM."""
     return {gsm: assign_cells(split, gsm, c.n_kept, seed) for gsm, c in cached.items()}
 
 
-def train_stats(cached: dict[str, CachedGSM], partitions: dict[str, np.ndarray]) -> GeneStats:
+def train_stats(cached: dict[str, GSMResult], partitions: dict[str, np.ndarray]) -> GeneStats:
     """Summed per-gene statistics of the train cells only.
 
     A GSM wholly in train contributes its cached sums (no matrix load); a GSM
@@ -121,7 +125,7 @@ class FittedSplit:
     params: PrepParams
     source: str  # "simulated" or "real"
     info: pd.DataFrame  # the sample sheet indexed by GSM
-    cached: dict[str, CachedGSM]
+    cached: dict[str, GSMResult]
     partitions: dict[str, np.ndarray]
     stats: GeneStats
     scaling: FeatureScaling
@@ -141,7 +145,14 @@ def fit_split(
 ) -> FittedSplit:
     """Pass 1 in full: cache the GSMs, assign cells, fit HVGs and scaling on train."""
     raw_dir = Path(raw_dir)
-    cached = cache_split(raw_dir, split, sheet, params, cache_dir)
+    source = "simulated" if (raw_dir / "ground_truth.json").is_file() else "real"
+    return fit_gsms(cache_split(raw_dir, split, sheet, params, cache_dir), split, sheet, params, source)
+
+
+def fit_gsms(
+    cached: dict[str, GSMResult], split: Split, sheet: pd.DataFrame, params: PrepParams, source: str
+) -> FittedSplit:
+    """Assign cells, fit HVGs and scaling on train, for per-GSM results already at hand (in GSM order)."""
     partitions = cell_partitions(cached, split, params.seed)
     stats = train_stats(cached, partitions)
     scaling = fit_scaling(stats, params)
@@ -149,7 +160,6 @@ def fit_split(
         "%s: %d train cells, %d HVGs fitted (of %d genes)",
         split.name, stats.n_cells, scaling.genes.size, stats.sum.size,
     )
-    source = "simulated" if (raw_dir / "ground_truth.json").is_file() else "real"
     return FittedSplit(split, params, source, sheet.set_index("gsm"), cached, partitions, stats, scaling)
 
 
@@ -170,7 +180,17 @@ def write_split(fit: FittedSplit, out: Path) -> Path:
 
     On any error nothing is written and an existing file at ``out`` is left as it was.
     """
-    out, split, cached, scaling = Path(out), fit.split, fit.cached, fit.scaling
+    out = Path(out)
+    adata = assemble_split(fit)
+    with atomic_path(out) as tmp:
+        adata.write_h5ad(tmp)
+    log.info("%s: wrote %s (%d cells x %d genes)", fit.split.name, out, adata.n_obs, adata.n_vars)
+    return out
+
+
+def assemble_split(fit: FittedSplit) -> ad.AnnData:
+    """Pass 2 in memory: the split's scaled cells × HVGs AnnData, exactly what `write_split` stores."""
+    split, cached, scaling = fit.split, fit.cached, fit.scaling
     obs_parts, qc_rows = [], []
     for gsm, c in cached.items():
         obs_parts.append(_obs_block(gsm, c.barcodes, fit.partitions[gsm], fit.info.loc[gsm]))
@@ -195,7 +215,7 @@ def write_split(fit: FittedSplit, out: Path) -> Path:
     # per-gene nonzero counts: the output and one GSM's block are the only large arrays alive.
     progress = tqdm(cached.values(), desc=f"{split.name}: scale GSMs", unit="GSM")
     scaled = (scaling.transform(c.load_X()) for c in progress)
-    adata = ad.AnnData(
+    return ad.AnnData(
         X=_stack_rows(
             scaled, n_rows=len(obs), nnz=sum(int(c.stats.nnz[scaling.genes].sum()) for c in cached.values()),
             width=scaling.genes.size,
@@ -212,10 +232,6 @@ def write_split(fit: FittedSplit, out: Path) -> Path:
             "version": __version__,
         },
     )
-    with atomic_path(out) as tmp:
-        adata.write_h5ad(tmp)
-    log.info("%s: wrote %s (%d cells x %d genes)", split.name, out, adata.n_obs, adata.n_vars)
-    return out
 
 
 def dataset_fingerprint(inputs: dict[str, str], params: PrepParams, split: Split) -> str:
@@ -320,6 +336,11 @@ def load_processed(path: str | Path) -> ProcessedData:
         adata = ad.read_h5ad(path)
     except (OSError, KeyError, ValueError, TypeError) as exc:  # not HDF5, or HDF5 without AnnData's groups
         raise InputError(f"processed data {path} is not a readable .h5ad ({one_line(exc)})") from None
+    return processed_data(adata, path)
+
+
+def processed_data(adata: ad.AnnData, path: Path) -> ProcessedData:
+    """The training view of a processed split (read from ``path``, or assembled in memory and named so)."""
     missing = [c for c in REQUIRED_OBS if c not in adata.obs]
     if missing:
         raise InputError(f"processed data {path} lacks obs column(s) {', '.join(missing)}")

@@ -44,6 +44,7 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_path
+from ..threads import budget
 from ..config import PrepParams
 from ..errors import InputError
 from ..io.study import gsm_number
@@ -54,9 +55,9 @@ log = logging.getLogger(__name__)
 MT_PREFIX = "MT-"
 #: Bump when the cached content or its meaning changes, so old caches are not reused.
 CACHE_FORMAT = 2
-#: Processes that parse cache misses at once: one per core, at most two
-#: (each holds one GSM's matrices, about 0.8 GB at 5,000 cells × 24,000 genes).
-PARSE_WORKERS = min(2, os.cpu_count() or 1)
+#: Most processes that parse cache misses at once (each holds one GSM's matrices, about 0.8 GB at
+#: 5,000 cells × 24,000 genes); fewer when the process's thread budget (`threads.budget`) is smaller.
+MAX_PARSE_WORKERS = 2
 #: PrepParams fields that change the per-GSM result (HVG and scaling ones do not).
 CACHE_PARAMS: tuple[str, ...] = ("seed", "min_genes", "max_genes", "max_pct_mt", "max_cells", "target_sum")
 #: prctl option asking the kernel to signal a process when its parent exits (linux/prctl.h).
@@ -129,6 +130,18 @@ class ProcessedGSM:
     gene_symbols: np.ndarray
     stats: GeneStats  # over the kept cells
     qc: pd.DataFrame  # every raw cell: barcode, n_genes, total_counts, pct_mt, pass_qc, kept
+    input_fingerprint: str = ""  # of the raw files it came from ("" when it was never on disk)
+
+    # The reading interface of `CachedGSM`, so split assembly takes either (in-memory calibration replicates).
+    @property
+    def n_kept(self) -> int:
+        return self.stats.n_cells
+
+    def load_X(self) -> sp.csr_matrix:
+        return self.X
+
+    def load_qc(self) -> pd.DataFrame:
+        return self.qc
 
 
 def process_counts(counts: Counts, gsm: str, params: PrepParams) -> ProcessedGSM:
@@ -267,10 +280,10 @@ def load_gsms(
     """`load_gsm` for several GSMs; cache misses are parsed by up to `workers` processes at once.
 
     Parsing is CPU-bound and single-GSM, so a cold cache is filled on every
-    core (default PARSE_WORKERS); each worker holds one GSM, so peak memory
+    core of this process's budget (at most MAX_PARSE_WORKERS); each worker holds one GSM, so peak memory
     stays flat in the number of GSMs. Errors surface in GSM order, as in a serial run.
     """
-    workers = PARSE_WORKERS if workers is None else workers
+    workers = min(MAX_PARSE_WORKERS, budget()) if workers is None else workers
     misses = [g for g in gsms if not _intact(cache_file(raw_dir, g, params, cache_dir)[0])]
     if workers > 1 and len(misses) > 1:
         spawn = multiprocessing.get_context("spawn")  # no fork of a process holding threads

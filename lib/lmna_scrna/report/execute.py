@@ -29,7 +29,7 @@ from typing import Any
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from .. import __version__
+from .. import __version__, threads
 from ..errors import InputError, LmnaError
 from ..io.simulation import resolve_raw_dir
 from ..paths import outputs_dir, shown_path
@@ -133,8 +133,8 @@ def _failure(task: Task, running: Path, failed: Path, log_file: Path | None, sta
 
 
 @contextmanager
-def open_executor(jobs: int, scheduler: str | None) -> Iterator[tuple[Executor, int]]:
-    """A concurrent.futures executor and how many tasks to keep in flight on it.
+def open_executor(jobs: int, scheduler: str | None) -> Iterator[tuple[Executor, int, int]]:
+    """A concurrent.futures executor, how many tasks to keep in flight on it, and each task's thread budget.
 
     ``scheduler`` is the address of a running Dask scheduler: its client's
     executor runs the same task function on the cluster's workers. Otherwise a
@@ -145,24 +145,27 @@ def open_executor(jobs: int, scheduler: str | None) -> Iterator[tuple[Executor, 
         from distributed import Client
 
         with Client(scheduler) as client:
-            capacity = max(1, sum(client.nthreads().values()))
+            slots = client.nthreads()
+            capacity = max(1, sum(slots.values()))
+            # each worker thread runs one kernel: a kernel's share is its worker's cores over its threads
+            shares = [cores // max(1, slots[w]) for w, cores in client.run(threads.cores).items()]
             with client.get_executor(pure=False) as executor:
-                yield executor, capacity
+                yield executor, capacity, max(1, min(shares, default=1))
         return
     if jobs < 1:
         raise InputError(f"--jobs must be at least 1 (got {jobs})")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as executor:
-        yield executor, jobs
+        yield executor, jobs, threads.threads_per_job(jobs)
 
 
-def _task(e: Execution, runtime: Mapping[str, Any]) -> Task:
+def _task(e: Execution, runtime: Mapping[str, Any], kernel_threads: int) -> Task:
     return Task(
         id=e.id,
         source=str(e.notebook),
         output=str(notebooks_out_dir() / f"{e.id}.ipynb"),
         parameters={**e.parameters, **e.runtime(runtime)},
         cwd=str(e.notebook.parent),
-        env={**KERNEL_ENV, "LMNA_OUTPUTS": str(outputs_dir())},
+        env={**KERNEL_ENV, **threads.thread_env(kernel_threads), "LMNA_OUTPUTS": str(outputs_dir())},
     )
 
 
@@ -191,8 +194,9 @@ def execute_profile(
     runtime = {"raw_dir": str(data_dir)}
     outcomes: list[Outcome] = []
     if todo:
-        with open_executor(jobs, scheduler) as (executor, capacity), logging_redirect_tqdm():
-            outcomes = _run_graph(todo, keys, ledger, runtime, executor, capacity)
+        with open_executor(jobs, scheduler) as (executor, capacity, kernel_threads), logging_redirect_tqdm():
+            log.info("%d notebook(s) at once, %d thread(s) each", capacity, kernel_threads)
+            outcomes = _run_graph(todo, keys, ledger, runtime, executor, capacity, kernel_threads)
     ledger["report"] = {
         "profile": profile.name,
         "data_dir": str(data_dir),
@@ -214,6 +218,7 @@ def _run_graph(
     runtime: Mapping[str, Any],
     executor: Executor,
     capacity: int,
+    kernel_threads: int,
 ) -> list[Outcome]:
     """Submit each execution once its dependencies are done; record every success in the ledger."""
     waiting = dict(todo)
@@ -227,7 +232,7 @@ def _run_graph(
                     if len(running) >= capacity:
                         break
                     log.debug("start  %s (%s)", e.id, e.notebook.name)
-                    running[executor.submit(execute_task, _task(e, runtime))] = waiting.pop(e.id)
+                    running[executor.submit(execute_task, _task(e, runtime, kernel_threads))] = waiting.pop(e.id)
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -19,10 +19,14 @@ Profile schema (paths are relative to the profile file)::
       - id: sweep
         notebook: 03_train_A
         sweep_file: ../sweeps/sweep_A.yaml      # one execution per run listed there (id sweep_<run>)
-      - id: calibration
+      - id: replicates
         notebook: 07_calibration_replicate
         grid: {effect_scale: [0, 1], sim_seed: [1, 2]}   # one execution per combination
-                                                # (id calibration_effect_scale0_sim_seed1, …)
+                                                # (id replicates_effect_scale0_sim_seed1, …)
+      - id: calibration
+        notebook: 07_calibration_replicate
+        calibration_file: ../calibration/full.yaml   # one execution per batch of replicates it lists
+                                                # (id calibration_null_s1-10, …; `tl.calibration_design`)
 
 Parameters are merged in this order, later winning: the split's params_file,
 the sweep run's or grid point's settings, the profile's ``parameters``, its ``stages`` entry,
@@ -56,6 +60,7 @@ import yaml
 from ..errors import InputError, one_line
 from ..paths import PROJECT_ROOT, params_dir
 from ..pp.splits import split_identity
+from ..tl.calibration_design import load_design
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
@@ -253,6 +258,8 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
         variants = {sweep_run_name(run): {**values, "run_name": sweep_run_name(run)} for run, values in sweep.runs.items()}
     if entry.get("grid"):
         variants = _grid_points(str(entry["id"]), entry["grid"], path)
+    if entry.get("calibration_file"):
+        variants = _calibration_batches(str(entry["id"]), str(entry["calibration_file"]), base)
     accepts = notebook_parameters(notebook)
     own = {**((spec.get("stages") or {}).get(stage) or {}), **(entry.get("parameters") or {})}
     executions = []
@@ -290,6 +297,16 @@ def _grid_points(exec_id: str, grid: Any, path: Path) -> dict[str, dict[str, Any
     return {
         "_".join([exec_id, *(f"{n}{v}" for n, v in zip(names, values))]): dict(zip(names, values))
         for values in itertools.product(*(grid[n] for n in names))
+    }
+
+
+def _calibration_batches(exec_id: str, design_file: str, base: Path) -> dict[str, dict[str, Any]]:
+    """One execution per batch of calibration replicates of the design (id <exec_id>_<condition>_s<first>-<last>)."""
+    design = load_design(base / design_file)
+    return {
+        f"{exec_id}_{batch.id}": {"calibration_file": design_file, "condition": batch.condition,
+                                  "sim_seeds": list(batch.seeds)}
+        for batch in design.batches()
     }
 
 

@@ -1,100 +1,177 @@
-"""One calibration replicate: simulate a study with a known effect, run the report's protocol, score it.
+"""Calibration replicates: simulate a study with known effects, run the report's protocol, score it.
 
-With 12 libraries a day-matched AUC of 0.8 could come from library effects
-alone. The simulator knows the truth, so the protocol can be run on data with
-no genotype effect (the null) and with scaled effects (power): how often would
-the report's own decision rules claim a genotype signal? Each replicate is one
-notebook execution (`07_calibration_replicate`), so the runner's process pool
-or Dask cluster runs them side by side and its ledger skips finished ones.
+With 12 libraries a day-matched AUC of 0.8 could come from library or line
+effects alone. The simulator knows the truth, so the protocol is run on
+studies with no genotype effect, with a line effect only, and with scaled
+genotype effects (`calibration_design`): how often would the report's own
+decision rules claim a genotype signal?
 
 The protocol is the report's: the leave-one-day-out folds, preprocessing
-fitted on training libraries, Model A, and the two decisions the report makes —
-the fold interval of the day-matched test AUC excluding 0.5 (`inference.RULE`
-applied to AUC − 0.5), and the pooled library ranking's exact permutation
-p-value at or below `ALPHA`.
+fitted on training libraries, Model A with the build's hyperparameters, and
+the two decisions the report makes — the fold interval of the day-matched test
+AUC excluding 0.5, and the pooled library ranking's exact permutation p-value
+at or below `ALPHA`. A replicate never touches the disk until its result:
+the simulated counts go straight through the per-GSM pass (no gzip written and
+parsed again), every fold is assembled in memory, and the cell-level logistic
+baseline, which no decision uses, is not fitted. The result is the same as
+simulating to files, preparing and training a run folder (tested).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from tqdm.auto import tqdm
 
 from ..atomic import write_text_atomic
 from ..config import PrepParams, TrainConfig
 from ..errors import InputError
-from ..io.sim_params import LIBRARY_BATCH_LOG_SD
-from ..io.simulation import simulate
+from ..io.sim_model import Effects, build_design, simulate_library
+from ..io.sim_params import GENERATOR_VERSION, PROFILES
 from ..io.study import load_samples
-from ..io.tenx import read_gsm
-from ..pp.assemble import prepare_split
-from ..pp.splits import leave_one_day_out
+from ..pp.assemble import assemble_split, fit_gsms, processed_data, ProcessedData
+from ..pp.gsm_pass import ProcessedGSM, process_counts
+from ..pp.splits import Split, leave_one_day_out
+from .calibration_design import Condition, replicate_dir
+from .calibration_match import matched_effects
+
+__all__ = ["ALPHA", "ReplicateSpec", "decide", "fold_result", "load_result", "matched_effects", "run_batch",
+           "run_replicate"]
 from .inference import fold_interval, gsm_auc, ranking_permutation_test
-from .runs import load_run, run_name
-from .train import train_run
+from .train import fit_seed
 
 log = logging.getLogger(__name__)
 
 #: Significance level of the library-ranking decision.
 ALPHA = 0.05
-#: Simulation size of every replicate (`io.sim_params.PROFILES`).
-SIM_PROFILE = "calibration"
 RESULT_FILE = "result.json"
 
 
-def replicate_id(effect_scale: float, sim_seed: int, library_effect_scale: float = 1.0) -> str:
-    """Folder name of a replicate, e.g. "e0.25_l1_s3"."""
-    return f"e{effect_scale:g}_l{library_effect_scale:g}_s{sim_seed}"
+@dataclass(frozen=True)
+class ReplicateSpec:
+    """Everything a replicate's result depends on; a stored result with another spec is stale."""
+
+    condition: str
+    sim_seed: int
+    data: str
+    effect_scale: float
+    line_effect_scale: float
+    library_effect_scale: float
+
+    def effects(self) -> Effects:
+        return Effects(patient=self.effect_scale, library=self.library_effect_scale)
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """Simulated counts in the shape the per-GSM pass reads (`gsm_pass.Counts`)."""
+
+    X: sp.csr_matrix
+    barcodes: np.ndarray
+    gene_ids: np.ndarray
+    gene_symbols: np.ndarray
+
+
+def simulated_gsms(spec: ReplicateSpec, sheet: pd.DataFrame, prep: PrepParams) -> dict[str, ProcessedGSM]:
+    """Every GSM of the sheet simulated and put through the per-GSM pass in memory, in accession order."""
+    size = PROFILES[spec.data]
+    design = build_design(size.n_genes, spec.sim_seed)
+    out = {}
+    for row in sheet.sort_values("gsm").itertuples(index=False):
+        library = simulate_library(design, str(row.gsm), str(row.condition), int(row.day), size, spec.sim_seed,
+                                   spec.effects())
+        counts = _Counts(library.counts, library.barcodes, design.gene_ids.astype(str), design.symbols.astype(str))
+        out[str(row.gsm)] = process_counts(counts, str(row.gsm), prep)
+    return out
+
+
+def fold_data(gsms: dict[str, ProcessedGSM], fold: Split, sheet: pd.DataFrame, prep: PrepParams) -> ProcessedData:
+    """One fold's processed split, fitted on its training libraries and assembled in memory."""
+    fit = fit_gsms({g: gsms[g] for g in fold.gsms}, fold, sheet, prep, source="simulated")
+    return processed_data(assemble_split(fit), Path(f"(in memory) {fold.name}"))
 
 
 def run_replicate(
-    out_dir: Path,
-    effect_scale: float,
-    sim_seed: int,
-    library_effect_scale: float = 1.0,
+    spec: ReplicateSpec,
     prep: PrepParams = PrepParams(),
     config: TrainConfig = TrainConfig(),
-    seeds: tuple[int, ...] = (42,),
+    seeds: Sequence[int] = (42,),
 ) -> dict[str, Any]:
-    """Simulate, prepare every leave-one-day-out fold, train Model A, score; write and return the result.
-
-    Bulky intermediates (raw files, cache, processed splits) are removed once
-    scored; ``result.json`` is written last, so its presence marks a finished
-    replicate.
-    """
-    out_dir = Path(out_dir)
-    raw = simulate(out_dir / "data", profile=SIM_PROFILE, seed=sim_seed, effect_scale=effect_scale,
-                   library_effect_scale=library_effect_scale)
+    """Simulate, prepare every leave-one-day-out fold, train Model A per seed, score; return the result."""
     sheet = load_samples()
+    gsms = simulated_gsms(spec, sheet, prep)
     folds = []
     for fold in leave_one_day_out(sheet):
-        path = prepare_split(raw, fold, sheet, prep, out_dir / "processed" / f"{fold.name}.h5ad", cache_dir=out_dir / "cache")
-        run = load_run(train_run(path, run_name(fold.name, "A"), config, seeds=seeds, out_dir=out_dir / "runs"))
-        folds.append(_fold_result(fold.name, run))
-    result = {
-        "effect_scale": effect_scale, "library_effect_scale": library_effect_scale, "sim_seed": sim_seed,
-        "folds": folds, **decide(folds),
-    }
-    for bulky in ("data", "cache", "processed"):
-        shutil.rmtree(out_dir / bulky, ignore_errors=True)
-    write_text_atomic(out_dir / RESULT_FILE, json.dumps(result, indent=2) + "\n")
-    log.info("replicate %s: mean AUC %.3f, ranking p %.3f", out_dir.name, result["mean_auc"], result["ranking_p"])
-    return result
+        data = fold_data(gsms, fold, sheet, prep)
+        per_seed = [fit_seed(data, dataclasses.replace(config, seed=int(s))).metrics for s in seeds]
+        folds.append(fold_result(fold.name, per_seed))
+    return {"spec": _spec_record(spec, prep, config, seeds), "folds": folds, **decide(folds)}
 
 
-def _fold_result(split: str, run: dict[str, Any]) -> dict[str, Any]:
-    """A fold's test AUC (mean over seeds) and its libraries' scores (mean patient probability)."""
-    rows = [g for m in run["metrics"].values() for g in m["gsm"]]
+def run_batch(
+    condition: Condition,
+    sim_seeds: Sequence[int],
+    library_effect_scale: float,
+    line_effect_scale: float,
+    prep: PrepParams = PrepParams(),
+    config: TrainConfig = TrainConfig(),
+    seeds: Sequence[int] = (42,),
+) -> list[dict[str, Any]]:
+    """Run (or reuse) the replicates of one condition for these simulation seeds, one result.json each.
+
+    A stored result is reused only if it was made with the same spec, network,
+    training seeds and preprocessing: an interrupted batch resumes where it stopped.
+    """
+    results = []
+    for sim_seed in tqdm(sim_seeds, desc=f"{condition.name} replicates", unit="replicate"):
+        spec = ReplicateSpec(condition.name, int(sim_seed), condition.data, condition.effect_scale,
+                             line_effect_scale, library_effect_scale)
+        folder = replicate_dir(condition.name, int(sim_seed))
+        stored = _stored(folder, _spec_record(spec, prep, config, seeds))
+        if stored is None:
+            stored = run_replicate(spec, prep, config, seeds)
+            write_text_atomic(folder / RESULT_FILE, json.dumps(stored, indent=1) + "\n")
+            log.info("replicate %s s%d: mean AUC %.3f, ranking p %.3f", condition.name, sim_seed,
+                     stored["mean_auc"], stored["ranking_p"])
+        results.append(stored)
+    return results
+
+
+def _spec_record(spec: ReplicateSpec, prep: PrepParams, config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
+    network = {k: v for k, v in config.to_dict().items() if k != "seed"}
+    return {**dataclasses.asdict(spec), "generator_version": GENERATOR_VERSION, "network": network,
+            "train_seeds": [int(s) for s in seeds], "prep": prep.to_dict()}
+
+
+def _stored(folder: Path, spec: dict[str, Any]) -> dict[str, Any] | None:
+    path = folder / RESULT_FILE
+    if not path.is_file():
+        return None
+    try:
+        result = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    return result if result.get("spec") == json.loads(json.dumps(spec)) else None
+
+
+def fold_result(split: str, per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A fold's test AUC (mean over seeds) and its libraries' scores (mean patient probability over seeds)."""
+    rows = [g for m in per_seed for g in m["gsm"]]
     gsms = sorted({r["gsm"] for r in rows})
     scores = [float(np.mean([r["mean_p"] for r in rows if r["gsm"] == g])) for g in gsms]
     labels = [int(next(r["y_true"] for r in rows if r["gsm"] == g)) for g in gsms]
     return {
         "split": split,
-        "test_auc": float(np.mean([m["test_auc"] for m in run["metrics"].values()])),
+        "test_auc": float(np.mean([m["test_auc"] for m in per_seed])),
         "gsms": gsms, "scores": scores, "labels": labels,
         "gsm_auc": gsm_auc(np.array(scores), np.array(labels)),
     }
@@ -112,56 +189,8 @@ def decide(folds: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-#: The two control libraries of one day (day 9, replicates A and B) whose difference is library effect alone.
-CONTROL_PAIR: tuple[str, str] = ("GSM8325049", "GSM8325050")
-#: Genes need this many counts in each library's pseudobulk for their log ratio to be mostly library, not sampling.
-MIN_PSEUDOBULK_COUNTS = 200
-
-
-def matched_library_scale(raw_dir: Path, pair: tuple[str, str] = CONTROL_PAIR) -> tuple[float, str]:
-    """The library-effect scale calibration replicates should use for this build's data, and how it was set.
-
-    Simulated data carry their true scale in ``ground_truth.json``. For real
-    data it is estimated from two control libraries of the same day: the
-    robust variance of their pseudobulk log ratios over well-expressed genes,
-    less the sampling and cell-composition noise measured between random
-    halves of each library, is set against what the simulator's library
-    signatures give at scale 1 (√2 · `LIBRARY_BATCH_LOG_SD` in sd).
-    """
-    truth = Path(raw_dir) / "ground_truth.json"
-    if truth.is_file():
-        scale = float(json.loads(truth.read_text()).get("library_effect_scale", 1.0))
-        return scale, "the simulator's own library-effect scale (the truth of this build's data)"
-    counts = [read_gsm(raw_dir, gsm).X for gsm in pair]
-    a, b = (np.asarray(x.sum(axis=0)).ravel() for x in counts)
-    keep = (a >= MIN_PSEUDOBULK_COUNTS) & (b >= MIN_PSEUDOBULK_COUNTS)
-    if keep.sum() < 100:
-        raise InputError(f"{pair[0]} and {pair[1]} in {raw_dir} share too few well-expressed genes to estimate library effects")
-    between = _robust_var(_log_ratio(a, b, keep))
-    # Sampling and cell-composition noise, from random halves of each library: a half-vs-half ratio
-    # carries twice the noise variance of one full library, and a full-vs-full ratio two libraries' worth.
-    rng = np.random.default_rng(0)
-    halves = []
-    for x in counts:
-        order = rng.permutation(x.shape[0])
-        first, second = (np.asarray(x[order[i::2]].sum(axis=0)).ravel() for i in (0, 1))
-        halves.append(_robust_var(_log_ratio(first, second, keep)))
-    noise = sum(halves) / 4
-    scale = float(np.sqrt(max(between - noise, 0.0)) / (np.sqrt(2) * LIBRARY_BATCH_LOG_SD))
-    return scale, f"estimated from {pair[0]} and {pair[1]} (two day-9 control libraries) of this build's data"
-
-
-def _log_ratio(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    return np.log(a[keep] / a.sum()) - np.log(b[keep] / b.sum())
-
-
-def _robust_var(values: np.ndarray) -> float:
-    """Variance from the median absolute deviation (a few genes with real differences do not dominate)."""
-    return float((1.4826 * np.median(np.abs(values - np.median(values)))) ** 2)
-
-
-def load_result(out_dir: Path) -> dict[str, Any]:
-    path = Path(out_dir) / RESULT_FILE
+def load_result(condition: str, sim_seed: int) -> dict[str, Any]:
+    path = replicate_dir(condition, sim_seed) / RESULT_FILE
     if not path.is_file():
         raise InputError(f"calibration replicate {path} does not exist: run its 07_calibration_replicate execution")
     return json.loads(path.read_text())

@@ -160,3 +160,25 @@ def verdict(interval: Interval, first: str, second: str) -> str:
     if interval.hi < 0:
         return f"{second} better"
     return "no difference detected"
+
+
+def clopper_pearson(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """Exact (Clopper–Pearson) interval of a rate of k in n: the honest width of a handful of replicates.
+
+    0 of 5 false positives is compatible with a rate anywhere from 0 to 0.52;
+    the interval says so where the bare rate would not.
+    """
+    if n <= 0 or not 0 <= k <= n:
+        return float("nan"), float("nan")
+    alpha = 1 - level
+    lo = 0.0 if k == 0 else float(stats.beta.ppf(alpha / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return lo, hi
+
+
+def empirical_p(observed: float, null: Sequence[float]) -> tuple[float, float]:
+    """One-sided empirical p of `observed` against null replicates, (1 + #{null ≥ observed}) / (1 + n),
+    and its floor 1 / (1 + n): with n replicates no p can be smaller, so n ≥ 19 is needed to reach 0.05."""
+    values = np.asarray(null, dtype=float)
+    n = values.size
+    return float((1 + (values >= observed).sum()) / (1 + n)), 1.0 / (1 + n)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import sklearn
 import tensorflow as tf
 from tqdm import tqdm
 
-from .. import paths
+from .. import paths, threads
 from ..atomic import atomic_path, write_text_atomic
 from ..config import TrainConfig
 from ..errors import InputError
@@ -43,6 +44,7 @@ from .evaluate import (
 from .models import build_model, check_config, logit_model
 
 log = logging.getLogger(__name__)
+threads.limit_tensorflow()
 
 PREDICT_BATCH = 4096
 
@@ -79,10 +81,14 @@ def make_dataset(
     index = tf.data.Dataset.range(len(X))
     if shuffle_seed is not None:
         index = index.shuffle(len(X), seed=shuffle_seed, reshuffle_each_iteration=True)
+    options = tf.data.Options()  # the input pipeline's own pool stays inside the process's thread budget
+    options.threading.private_threadpool_size = threads.budget()
+    options.threading.max_intra_op_parallelism = 1
     return (
         index.batch(batch_size)
         .map(lambda i: (tf.gather(X_t, i), {k: tf.gather(v, i) for k, v in y_t.items()}))
         .prefetch(tf.data.AUTOTUNE)
+        .with_options(options)
     )
 
 
@@ -168,8 +174,18 @@ def prediction_frame(data: ProcessedData, mask: np.ndarray, logits: dict[str, np
     return frame
 
 
-def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path) -> dict[str, Any]:
-    """Train one seed (config.seed), evaluate it, write seed_<s>/ (see `runs`); return its metrics."""
+@dataclass(frozen=True)
+class FittedSeed:
+    """One trained network and what it says about the split's cells (nothing written yet)."""
+
+    model: keras.Model
+    history: pd.DataFrame
+    predictions: pd.DataFrame  # test cells, see `prediction_frame`
+    metrics: dict[str, Any]
+
+
+def fit_seed(data: ProcessedData, config: TrainConfig) -> FittedSeed:
+    """Train one seed (config.seed) with early stopping on the exact validation AUC, and evaluate it."""
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     train, val, test = data.mask("train"), data.mask("val"), data.mask("test")
@@ -202,13 +218,19 @@ def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path) -> dict
         metrics |= day_metrics(pred, config.loss_w_day, metrics["test_geno_loss"])
     history = _history_frame(fit.history)
     metrics |= {"best_epoch": stopper.best_epoch + 1, "epochs_run": len(history), "train_seconds": train_seconds}
+    return FittedSeed(model, history, pred, metrics)
 
-    runs.write_seed(seed_dir, history, pred, metrics)
+
+def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path) -> dict[str, Any]:
+    """Train one seed (config.seed), evaluate it, write seed_<s>/ (see `runs`); return its metrics."""
+    fitted = fit_seed(data, config)
+    metrics = fitted.metrics
+    runs.write_seed(seed_dir, fitted.history, fitted.predictions, metrics)
     with atomic_path(seed_dir / "model.keras") as tmp:
-        model.save(tmp)
+        fitted.model.save(tmp)
     log.info("seed %d: test AUC %.3f, GSMs right %d/%d, best epoch %d of %d, %.1f s", config.seed,
              metrics["test_auc"], metrics["gsm_correct"], metrics["gsm_total"], metrics["best_epoch"],
-             metrics["epochs_run"], train_seconds)
+             metrics["epochs_run"], metrics["train_seconds"])
     return metrics
 
 

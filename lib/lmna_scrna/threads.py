@@ -1,0 +1,62 @@
+"""How many threads each process may keep busy, set in one place for every library that spawns them.
+
+`lmna-scrna report --jobs N` runs N notebook kernels at once. Left alone, each
+kernel's TensorFlow sizes its intra-op and inter-op pools to every core, BLAS
+and OpenMP do the same, and tf.data adds its own pool: on 2 cores two kernels
+ran ~8 busy threads and spent their time in context switches. So the runner
+gives each kernel a budget of ``cores // jobs`` threads (`thread_env`), the
+kernel's libraries read it from the environment before they start, and the
+project's own TensorFlow code applies it again (`limit_tensorflow`) so a kernel
+started by hand in Jupyter with the variable set behaves the same.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: The variable carrying a process's thread budget (set by the runner for every kernel).
+BUDGET_ENV = "LMNA_THREADS"
+#: Thread-count variables read at start-up by the numeric libraries a kernel loads.
+_LIBRARY_ENV = (
+    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+)
+
+
+def cores() -> int:
+    """Cores this process may run on (the affinity mask, which containers and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_job(jobs: int) -> int:
+    """Threads each of `jobs` concurrent processes may use without their sum exceeding the cores."""
+    return max(1, cores() // max(1, jobs))
+
+
+def budget() -> int:
+    """This process's thread budget: what the runner gave it, else every core."""
+    value = os.environ.get(BUDGET_ENV, "")
+    return int(value) if value.isdigit() and int(value) > 0 else cores()
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment that holds a process and the libraries it loads to `threads` busy threads.
+
+    TensorFlow's inter-op pool only schedules ops side by side, which a small
+    sequential network has little of, so it gets one thread.
+    """
+    return {BUDGET_ENV: str(threads), "TF_NUM_INTEROP_THREADS": "1", **{name: str(threads) for name in _LIBRARY_ENV}}
+
+
+def limit_tensorflow() -> None:
+    """Apply the budget to TensorFlow's pools (before its first op; later it is fixed and this is a no-op)."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(budget())
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already ran an op: its pools are fixed for this process
+        pass

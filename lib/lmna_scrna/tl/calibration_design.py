@@ -1,0 +1,151 @@
+"""The calibration's design: which simulated studies are run, how many of each, in which batches.
+
+One file (``params/calibration/<profile>.yaml``) is read by the report's plan
+(one notebook execution per batch of replicates), by every replicate (which
+seeds it runs) and by the calibration page (which results it reads), so a
+count changes in one place. Light on imports: the plan reads it without
+starting TensorFlow.
+
+Conditions, each a set of simulated studies with known effects:
+
+* ``null``: no genotype and no line effect — only days and libraries differ;
+* ``line``: no genotype effect, but a per-line signature shared by every
+  library of a cell line (the confound of this study: one patient line
+  against two sister lines). ``line_units`` measures it in units of the
+  between-control-library difference; ``matched`` takes the build's own;
+* ``power``: a planted genotype effect (``effect_scale``) and no line effect;
+* ``size``: the null at a larger simulated size, to show that the null's AUC
+  distribution does not move with the replicates' reduced size.
+
+Replicate k of every condition uses simulation seed ``first_seed + k``:
+conditions share their random draws (common random numbers), so a curve over
+line scales compares like with like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import InputError
+from ..io.sim_params import PROFILES
+from ..paths import calibration_dir
+
+#: The roles a condition can play on the calibration page.
+ROLES: tuple[str, ...] = ("null", "line", "power", "size")
+#: Replicates needed for an empirical p to reach 0.05: with n replicates the smallest p is 1 / (n + 1).
+MIN_REPLICATES_FOR_P05 = 19
+MATCHED = "matched"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One kind of simulated study and how many replicates of it are run."""
+
+    name: str
+    role: str
+    effect_scale: float  # multiplies the planted genotype effect (0: none)
+    line_units: float | str  # line effect in between-control-library units, or MATCHED to the build's data
+    replicates: int
+    data: str  # simulation size (`io.sim_params.PROFILES`)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Replicates one notebook execution runs (kernel start and imports are paid once per batch)."""
+
+    condition: str
+    seeds: tuple[int, ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.condition}_s{self.seeds[0]}-{self.seeds[-1]}"
+
+
+@dataclass(frozen=True)
+class CalibrationDesign:
+    path: Path
+    conditions: tuple[Condition, ...]
+    batch_size: int
+    first_seed: int
+
+    def condition(self, name: str) -> Condition:
+        for c in self.conditions:
+            if c.name == name:
+                return c
+        raise InputError(f"calibration design {self.path}: no condition {name!r} "
+                         f"(it has {', '.join(c.name for c in self.conditions)})")
+
+    def seeds(self, condition: Condition) -> tuple[int, ...]:
+        return tuple(range(self.first_seed, self.first_seed + condition.replicates))
+
+    def batches(self) -> list[Batch]:
+        """Every condition's seeds cut into batches of at most `batch_size`."""
+        out = []
+        for c in self.conditions:
+            seeds = self.seeds(c)
+            out += [Batch(c.name, seeds[i : i + self.batch_size]) for i in range(0, len(seeds), self.batch_size)]
+        return out
+
+    def replicates(self) -> int:
+        return sum(c.replicates for c in self.conditions)
+
+
+def replicate_dir(condition: str, sim_seed: int) -> Path:
+    """outputs/calibration/<condition>/s<seed>/ (its result.json marks a finished replicate)."""
+    return calibration_dir(condition) / f"s{sim_seed}"
+
+
+def load_design(path: str | Path) -> CalibrationDesign:
+    """Read and check a calibration design file; every error names the file and the field."""
+    path = Path(path)
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"calibration design {path} cannot be read: {exc}") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("conditions"), list) or not spec["conditions"]:
+        raise InputError(f"calibration design {path}: needs a non-empty `conditions` list")
+    batch_size = _positive_int(spec.get("batch_size", 10), "batch_size", path)
+    first_seed = _positive_int(spec.get("first_seed", 1), "first_seed", path)
+    conditions = tuple(_condition(c, i, path) for i, c in enumerate(spec["conditions"], start=1))
+    names = [c.name for c in conditions]
+    if len(set(names)) != len(names):
+        raise InputError(f"calibration design {path}: condition names must be unique (got {', '.join(names)})")
+    if "null" not in {c.role for c in conditions}:
+        raise InputError(f"calibration design {path}: needs a condition with role `null`")
+    return CalibrationDesign(path, conditions, batch_size, first_seed)
+
+
+def _condition(entry: Any, number: int, path: Path) -> Condition:
+    where = f"calibration design {path}, condition {number}"
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
+        raise InputError(f"{where}: needs a `name`")
+    where = f"{where} ({entry['name']})"
+    role = entry.get("role")
+    if role not in ROLES:
+        raise InputError(f"{where}: role {role!r} is not one of {', '.join(ROLES)}")
+    effect = _scale(entry.get("effect_scale", 0.0), "effect_scale", where)
+    units = entry.get("line_units", 0.0)
+    if units != MATCHED:
+        units = _scale(units, "line_units", where)
+    if role in ("null", "size") and (effect != 0 or units != 0):
+        raise InputError(f"{where}: a {role} condition has effect_scale 0 and line_units 0")
+    data = entry.get("data", "calibration")
+    if data not in PROFILES:
+        raise InputError(f"{where}: data {data!r} is not a simulation size ({', '.join(PROFILES)})")
+    return Condition(entry["name"], role, effect, units, _positive_int(entry.get("replicates"), "replicates", where), data)
+
+
+def _scale(value: Any, name: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise InputError(f"{where}: {name}={value!r} must be a finite number >= 0")
+    return float(value)
+
+
+def _positive_int(value: Any, name: str, where: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"{where}: {name}={value!r} must be an integer >= 1")
+    return value
