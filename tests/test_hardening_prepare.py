@@ -151,16 +151,16 @@ def test_cache_damaged_after_opening_names_the_file(tmp_path):
 # --- item 8: sheet and reader gaps -----------------------------------------------------------
 
 
-SHEET_HEADER = "gsm,condition,day,replicate\n"
+SHEET_HEADER = "gsm,condition,day,replicate,donor,line\n"
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
         ("", "has a header but no rows"),
-        ("GSM1,Control,0,A\nSRR5,Control,0,A\n", r"row 2: gsm 'SRR5' is not a GEO sample accession"),
-        ("GSM1,Control,0,A\nGSM12x,Control,0,A\n", r"row 2: gsm 'GSM12x'"),
-        ("GSM1,Control,0,A\nGSM2,Control,0,\n", r"row 2 \(GSM2\): empty replicate"),
+        ("GSM1,Control,0,A,d,unknown\nSRR5,Control,0,A,d,unknown\n", r"row 2: gsm 'SRR5' is not a GEO sample accession"),
+        ("GSM1,Control,0,A,d,unknown\nGSM12x,Control,0,A,d,unknown\n", r"row 2: gsm 'GSM12x'"),
+        ("GSM1,Control,0,A,d,unknown\nGSM2,Control,0,,d,unknown\n", r"row 2 \(GSM2\): empty replicate"),
     ],
     ids=["no-rows", "not-gsm", "gsm-suffix", "empty-replicate"],
 )

@@ -63,13 +63,15 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
                    help="multiplies the planted patient effect (0 = no genotype effect: the null)")
     p.add_argument("--library-effect-scale", type=float, default=1.0,
                    help="multiplies the library (batch and depth) effects")
+    p.add_argument("--line-effect-scale", type=float, default=1.0,
+                   help="multiplies each iPSC line's gene-wise signature (0 = lines differ only by genotype)")
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from .io.simulation import simulate
 
     print(simulate(args.out, profile=args.profile, seed=args.seed, effect_scale=args.effect_scale,
-                   library_effect_scale=args.library_effect_scale))
+                   library_effect_scale=args.library_effect_scale, line_effect_scale=args.line_effect_scale))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from .extract import safe_extract
 from .geo import download, fetch_raw
+from .sim_model import default_lines
 from .simulation import resolve_raw_dir, simulate
 from .study import days_with_both_genotypes, gsm_number, load_samples
 from .layouts import find_gsm_files
@@ -10,6 +11,7 @@ from .tenx import read_gsm
 
 __all__ = [
     "days_with_both_genotypes",
+    "default_lines",
     "download",
     "fetch_raw",
     "file_fingerprint",

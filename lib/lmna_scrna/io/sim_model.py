@@ -13,39 +13,47 @@ The generator is built so that each question of the paper has a real answer:
 * **library effects** (depth and a gene-wise log-fold batch signature), so a
   cell-level random split leaks library identity and looks better than a
   GSM-level split;
+* a **line effect**: a gene-wise log-fold signature per iPSC line, shared by
+  every library of the line, as the real study's three lines (one patient,
+  two of her sister's) would carry; on the patient side it coincides with
+  genotype, so even a day-matched split can score on the line alone;
 * negative-binomial (gamma-Poisson) UMI counts with gene-wise dispersion,
   real symbols for the 13 mitochondrial genes and for known markers, and
   planted QC failures (low-gene droplets, high-mitochondrial cells, doublets
   above 6000 genes) for the preprocessing to remove.
 
 Every GSM draws from its own generator seeded by (seed, GSM accession number),
-so a library's files do not depend on the other rows of the sheet or their
-order; gzip headers carry no time or name, so a seed gives byte-identical files.
+and every line's signature from one seeded by (seed, line name), so a
+library's files do not depend on the other rows of the sheet or their order;
+gzip headers carry no time or name, so a seed gives byte-identical files.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import InputError
 from .sim_params import (
     BARCODE_LENGTH, BASE_LOG_SD, CELL_DEPTH_FACTOR_RANGE, CELL_DEPTH_LOG_SD, CHUNK_ENTRIES, CYCLING_FRACTION,
-    DAY_BATCH_LOG_SD, DEPTH_SOLVER_STEPS, DIRECT_NB_MEAN, DOUBLET_GENES_RANGE, DOUBLET_UMIS_BOUNDS,
-    GENE_ID_OFFSET, HIGH_MT_DEPTH_FACTOR, HIGH_MT_FRACTION_RANGE, LATE_EFFECT_DAY, LIBRARY_BATCH_LOG_SD,
-    LIBRARY_DEPTH_FACTOR_RANGE, LIBRARY_DEPTH_LOG_SD, LMNA_BASE_LOG, LMNA_CARDIOMYOCYTE_LOADING,
+    DAY_BATCH_LOG_SD, DEPTH_SOLVER_STEPS, DOUBLET_GENES_RANGE, DOUBLET_UMIS_BOUNDS, GENE_ID_OFFSET,
+    HIGH_MT_DEPTH_FACTOR, HIGH_MT_FRACTION_RANGE, LATE_EFFECT_DAY, LIBRARY_BATCH_LOG_SD, LIBRARY_DEPTH_FACTOR_RANGE,
+    LIBRARY_DEPTH_LOG_SD, LINE_LOG_SD, LINES_PER_UNKNOWN_DONOR, LMNA_BASE_LOG, LMNA_CARDIOMYOCYTE_LOADING,
     LMNA_PATIENT_LOG_FC, LOW_GENES_UMIS_RANGE, MARKERS, MARKER_LOADING, MARKER_OFF_LOG, MEDIAN_OVERDISPERSION,
     MODULES, MT_FRACTION_HEALTHY_MAX, MT_FRACTION_LOG_SD, MT_FRACTION_MEDIAN, MT_GENES, OFF_TARGET_FRACTION,
     OFF_TARGET_TRAJECTORY_SHARE, OVERDISPERSION_LOG_SD, PATIENT_GENE_FRACTION, PATIENT_LATE_SHARE,
     PATIENT_LOG_FC_SD, PATIENT_MEDIAN_LOG_FC, PROGRAM_GENE_FRACTION, PROGRAM_LOADING_SD, PSEUDOTIME_SD, Profile,
     QC_FAIL_FRACTION_RANGE, QC_KINDS, QC_KIND_PROBS, TRAJECTORY_ACTIVITY, TRAJECTORY_MODULES,
 )
-from .study import DAYS, gsm_number
+from .sim_sampler import sample_negative_binomial
+from .study import DAYS, UNKNOWN_LINE, gsm_number
 
-# Spawn-key roots that keep the random streams of the design, days and GSMs apart.
-_DESIGN_STREAM, _DAY_STREAM, _GSM_STREAM = 0, 1, 2
+# Spawn-key roots that keep the random streams of the design, days, GSMs and lines apart.
+_DESIGN_STREAM, _DAY_STREAM, _GSM_STREAM, _LINE_STREAM = 0, 1, 2, 3
 
 @dataclass(frozen=True)
 class Design:
@@ -68,16 +76,19 @@ class Design:
 
 @dataclass(frozen=True)
 class Effects:
-    """Scales of the planted effects, for calibrating the protocol (1 and 1: the default data).
+    """Scales of the planted effects, for calibrating the protocol (all 1: the default data).
 
     ``patient`` multiplies every planted patient log-fold change (0: no
     genotype effect at all, the null); ``library`` multiplies each library's
-    depth log-factor and gene-wise batch signature. Random draws do not depend
-    on either, so only the scaled effects change between two settings.
+    depth log-factor and gene-wise batch signature; ``line`` multiplies each
+    line's gene-wise signature (0: the three lines differ in nothing but
+    genotype). Random draws do not depend on any of them, so only the scaled
+    effects change between two settings.
     """
 
     patient: float = 1.0
     library: float = 1.0
+    line: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -151,20 +162,43 @@ def _day_batch(seed: int, day: int, n_genes: int) -> np.ndarray:
     return _rng(seed, _DAY_STREAM, day).normal(0.0, DAY_BATCH_LOG_SD, n_genes)
 
 
+def _line_signature(seed: int, line: str, n_genes: int) -> np.ndarray:
+    """Gene-wise signature of one iPSC line at scale 1, from a stream keyed by the line's name (CRC-32)."""
+    return _rng(seed, _LINE_STREAM, zlib.crc32(line.encode())).normal(0.0, LINE_LOG_SD, n_genes)
+
+
+def default_lines(sheet: pd.DataFrame) -> dict[str, str]:
+    """The simulated line of each GSM: the sheet's line where it names one, else one of the donor's lines.
+
+    The sheet leaves the sister's two lines unassigned (`study.UNKNOWN_LINE`);
+    the simulator needs one, so a donor's unnamed libraries are dealt to
+    ``<donor>_iPSC1``, ``<donor>_iPSC2`` alternately by day (day 0 → 1, day 2
+    → 2, …). Both lines then span early and late days, the two day-9 control
+    libraries share a line (their difference stays library effect alone), and
+    each GSM's line depends on its own row only.
+    """
+    lines = {}
+    for row in sheet.itertuples(index=False):
+        k = DAYS.index(int(row.day)) % LINES_PER_UNKNOWN_DONOR + 1
+        lines[str(row.gsm)] = f"{row.donor}_iPSC{k}" if row.line == UNKNOWN_LINE else str(row.line)
+    return lines
+
+
 # ---------------------------------------------------------------------------
 # One library
 # ---------------------------------------------------------------------------
 
 
 def simulate_library(
-    design: Design, gsm: str, condition: str, day: int, size: Profile, seed: int, effects: Effects = Effects()
+    design: Design, gsm: str, condition: str, day: int, size: Profile, seed: int, effects: Effects = Effects(),
+    *, line: str,
 ) -> Library:
-    """Simulate one GSM from its own random stream, in chunks of cells to bound memory."""
+    """Simulate one GSM of iPSC line `line` from its own random stream, in chunks of cells to bound memory."""
     rng = _rng(seed, _GSM_STREAM, gsm_number(gsm))
     day_pos = DAYS.index(day)
     depth_log = effects.library * rng.normal(0.0, LIBRARY_DEPTH_LOG_SD)
     depth_factor = float(np.clip(np.exp(depth_log), *LIBRARY_DEPTH_FACTOR_RANGE))
-    log_profile = _library_log_profile(design, rng, condition, day, seed, effects)
+    log_profile = _library_log_profile(design, rng, condition, day, seed, effects, line)
 
     n = size.n_cells
     kind = _qc_kinds(rng, n)
@@ -197,12 +231,13 @@ def simulate_library(
 
 
 def _library_log_profile(
-    design: Design, rng: np.random.Generator, condition: str, day: int, seed: int, effects: Effects
+    design: Design, rng: np.random.Generator, condition: str, day: int, seed: int, effects: Effects, line: str
 ) -> np.ndarray:
-    """Gene baselines plus the day's batch, this library's batch and, for the patient, its effect."""
+    """Gene baselines plus the day's batch, the line's and this library's signatures and, for the patient, its effect."""
     n_genes = design.base.size
     batch = effects.library * rng.normal(0.0, LIBRARY_BATCH_LOG_SD, n_genes)
-    log_profile = design.base + _day_batch(seed, day, n_genes) + batch
+    line_signature = effects.line * _line_signature(seed, line, n_genes)
+    log_profile = design.base + _day_batch(seed, day, n_genes) + line_signature + batch
     if condition == "Patient":
         active = (design.patient_from_day >= 0) & (design.patient_from_day <= day)
         log_profile += np.where(active, effects.patient * design.patient_log_fc, 0.0)
@@ -286,57 +321,6 @@ def _depth_for_genes(p: np.ndarray, r: np.ndarray, target: np.ndarray) -> np.nda
         below = _expected_genes(p, r, np.exp(mid)) < target
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
     return np.exp(hi)
-
-
-def sample_negative_binomial(mu: np.ndarray, r: np.ndarray, rng: np.random.Generator) -> sp.csr_matrix:
-    """Exact NB(mean mu, size r) counts (gamma-Poisson) as CSR; `mu` is cells x genes, `r` per gene.
-
-    A gamma and a Poisson draw per entry cost ~60 ns on 10^8 mostly-zero
-    entries per library. Since P(count > 0) <= mu, one float32 uniform v per
-    entry proves most entries zero (v >= mu); only the candidates (v < mu,
-    about the nonzero fraction) are resolved exactly: large means by numpy,
-    the rest by inverting the NB distribution (`_invert_negative_binomial`).
-    """
-    n_genes = mu.shape[1]
-    candidates = np.flatnonzero(rng.random(mu.shape, dtype=np.float32) < mu)
-    rows, cols = np.divmod(candidates, n_genes)
-    mean = mu.ravel()[candidates].astype(np.float64)
-    size = r[cols]
-    values = np.zeros(candidates.size, dtype=np.int64)
-    direct = mean > DIRECT_NB_MEAN
-    values[direct] = rng.negative_binomial(size[direct], size[direct] / (size[direct] + mean[direct]))
-    small = ~direct
-    values[small] = _invert_negative_binomial(mean[small], size[small], rng)
-    keep = values > 0
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=mu.shape[0]))])
-    return sp.csr_matrix((values[keep].astype(np.int32), cols[keep], indptr), shape=mu.shape)
-
-
-def _invert_negative_binomial(mean: np.ndarray, size: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """NB draws for entries known to satisfy v < min(mean, 1), v the screening uniform.
-
-    Given that event, v is uniform on (0, min(mean, 1)), so a fresh w drawn
-    there stands in for it; the count is the least k whose survival S(k) =
-    P(N > k) is <= w. S(0) = 1 - (r / (r + mean))^r, and S falls by the pmf,
-    updated by p(k) = p(k-1) (k - 1 + r) / k * mean / (r + mean); only
-    entries still above S take another step, so the loop touches few values.
-    """
-    w = rng.random(mean.size) * np.minimum(mean, 1.0)
-    q = mean / (mean + size)
-    log_p0 = size * np.log1p(-q)
-    values = np.zeros(mean.size, dtype=np.int64)
-    active = np.flatnonzero(w < -np.expm1(log_p0))
-    w, q, size = w[active], q[active], size[active]
-    pmf, survival = np.exp(log_p0[active]), -np.expm1(log_p0[active])
-    k = 0
-    while active.size:
-        k += 1
-        values[active] = k
-        pmf = pmf * (k - 1 + size) / k * q
-        survival = survival - pmf
-        go_on = (w < survival) & (pmf > 0.0)
-        active, w, q, size, pmf, survival = (a[go_on] for a in (active, w, q, size, pmf, survival))
-    return values
 
 
 def _barcodes(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 
 #: Bumped whenever the generative model or file format changes, so a cached
 #: dataset made by an older generator is never mistaken for a current one.
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"  # 1.1: a gene-wise signature per iPSC line
 
 # ---------------------------------------------------------------------------
 # Sizes
@@ -99,7 +99,7 @@ MEDIAN_OVERDISPERSION = 0.25
 OVERDISPERSION_LOG_SD = 0.5
 
 # ---------------------------------------------------------------------------
-# Genotype, day batch and library effects
+# Genotype, day batch, library and line effects
 # ---------------------------------------------------------------------------
 
 #: Share of genes carrying the patient effect, and the share of those whose
@@ -119,6 +119,18 @@ DAY_BATCH_LOG_SD = 0.15
 LIBRARY_BATCH_LOG_SD = 0.12
 LIBRARY_DEPTH_LOG_SD = 0.25
 LIBRARY_DEPTH_FACTOR_RANGE = (0.7, 1.4)
+#: Each iPSC line's own gene-wise signature (genetic background, reprogramming
+#: and clonal history), shared by every library of the line and present on
+#: every day; one signature per line lumps donor and clone together. iPSC
+#: lines differ by more than libraries of one line do (donor background is a
+#: major source of iPSC expression variation: Kilpinen et al., Nature 2017,
+#: 546:370), so it is set somewhat above LIBRARY_BATCH_LOG_SD (1.25x). Over
+#: all genes it carries more signal than the patient effect on a few percent
+#: of genes: the default data face the confound the real design has.
+LINE_LOG_SD = 0.15
+#: The sister gave two non-mutant lines (Zaragoza et al., Cells 2024); the
+#: simulator deals a donor's libraries of unnamed line among this many lines.
+LINES_PER_UNKNOWN_DONOR = 2
 
 # ---------------------------------------------------------------------------
 # Cells: depth, mitochondria and planted QC failures

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
@@ -27,11 +28,11 @@ from ..atomic import temp_dir
 from ..errors import InputError
 from ..paths import default_raw_dir
 from .sim_params import (
-    GENERATOR_VERSION, GROUND_TRUTH_FILE, GZIP_LEVEL, LATE_EFFECT_DAY, MARKERS, MARKER_FILE, MODULES, MT_GENES,
-    PROFILES, Profile, TRAJECTORY_ACTIVITY,
+    GENERATOR_VERSION, GROUND_TRUTH_FILE, GZIP_LEVEL, LATE_EFFECT_DAY, LINE_LOG_SD, MARKERS, MARKER_FILE, MODULES,
+    MT_GENES, PROFILES, Profile, TRAJECTORY_ACTIVITY,
 )
-from .sim_model import Design, Effects, Library, build_design, simulate_library
-from .study import DAYS, load_samples
+from .sim_model import Design, Effects, Library, build_design, default_lines, simulate_library
+from .study import DAYS, UNKNOWN_LINE, line_problems, load_samples
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +48,28 @@ def simulate(
     sheet: pd.DataFrame | str | Path | None = None,
     effect_scale: float = 1.0,
     library_effect_scale: float = 1.0,
+    line_effect_scale: float = 1.0,
+    lines: Mapping[str, str] | None = None,
 ) -> Path:
     """Write every GSM of the sheet as GEO flat 10x files plus ground_truth.json; return out_dir.
 
     The folder appears complete or not at all (built beside it, then renamed).
     A folder already holding this profile, seed, sheet and generator version
     is returned as is; any other existing content is refused, never replaced.
-    ``effect_scale`` and ``library_effect_scale`` scale the planted patient and
-    library effects (`sim_model.Effects`; 0 plants none), for calibration.
+    ``effect_scale``, ``library_effect_scale`` and ``line_effect_scale`` scale
+    the planted patient, library and line effects (`sim_model.Effects`; 0
+    plants none), for calibration. ``lines`` gives each GSM's simulated iPSC
+    line (default `sim_model.default_lines`); it must agree with the lines
+    the sheet names.
     """
-    effects = Effects(patient=_scale(effect_scale, "effect_scale"), library=_scale(library_effect_scale, "library_effect_scale"))
+    effects = Effects(patient=_scale(effect_scale, "effect_scale"),
+                      library=_scale(library_effect_scale, "library_effect_scale"),
+                      line=_scale(line_effect_scale, "line_effect_scale"))
     if profile not in PROFILES:
         raise InputError(f"unknown simulation profile {profile!r}; expected one of {', '.join(PROFILES)}")
     out = Path(out_dir)
     samples = sheet if isinstance(sheet, pd.DataFrame) else load_samples(sheet)
+    assignment = _line_assignment(samples, lines)
     marker = {
         "profile": profile,
         "seed": int(seed),
@@ -68,13 +77,16 @@ def simulate(
         "gsms": [str(g) for g in samples["gsm"]],
     }
     if effects != Effects():  # default data keep the marker they always had
-        marker |= {"effect_scale": effects.patient, "library_effect_scale": effects.library}
+        marker |= {"effect_scale": effects.patient, "library_effect_scale": effects.library,
+                   "line_effect_scale": effects.line}
+    if assignment != default_lines(samples):
+        marker["lines"] = assignment
     if _reusable(out, marker):
         log.info("simulated dataset %s already complete (profile %s, seed %d): reused", out, profile, seed)
         return out
     tmp = temp_dir(out)  # normal permissions; a killed run's leftovers removed
     try:
-        _write_dataset(tmp, samples, PROFILES[profile], profile, int(seed), effects)
+        _write_dataset(tmp, samples, PROFILES[profile], profile, int(seed), effects, assignment)
         (tmp / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")
         try:
             os.rename(tmp, out)  # replaces nothing but an empty folder
@@ -121,6 +133,28 @@ def _reusable(out: Path, marker: dict) -> bool:
     raise InputError(f"{out} already exists and is not a complete simulated dataset; choose another --out")
 
 
+def _line_assignment(samples: pd.DataFrame, lines: Mapping[str, str] | None) -> dict[str, str]:
+    """Each GSM's simulated line: the default, or `lines` checked against the sheet like the sheet itself."""
+    if lines is None:
+        return default_lines(samples)
+    gsms = [str(g) for g in samples["gsm"]]
+    problems = [f"{g}: no line given" for g in gsms if g not in lines]
+    problems += [f"{g}: not in the sheet" for g in lines if g not in gsms]
+    if problems:
+        raise InputError("lines: " + "; ".join(problems))
+    assignment = {g: str(lines[g]).strip() for g in gsms}
+    for row in samples.itertuples(index=False):
+        given = assignment[str(row.gsm)]
+        if given == UNKNOWN_LINE:
+            problems.append(f"{row.gsm}: a simulated library needs a line, not {UNKNOWN_LINE!r}")
+        elif row.line != UNKNOWN_LINE and given != row.line:
+            problems.append(f"{row.gsm}: the sheet names line {row.line!r}, not {given!r}")
+    problems += line_problems(samples.assign(line=[assignment[g] for g in gsms]))
+    if problems:
+        raise InputError("lines: " + "; ".join(problems))
+    return assignment
+
+
 def _scale(value: float, name: str) -> float:
     if not (isinstance(value, (int, float)) and 0 <= value < float("inf")):
         raise InputError(f"{name}={value!r}: must be a finite number >= 0 (1 = the default effect, 0 = none)")
@@ -128,18 +162,20 @@ def _scale(value: float, name: str) -> float:
 
 
 def _write_dataset(
-    folder: Path, samples: pd.DataFrame, size: Profile, profile: str, seed: int, effects: Effects
+    folder: Path, samples: pd.DataFrame, size: Profile, profile: str, seed: int, effects: Effects,
+    lines: dict[str, str],
 ) -> None:
     """Generate and write each GSM, then the ground truth (features are shared by all GSMs)."""
     design = build_design(size.n_genes, seed)
     features = _features_bytes(design)
     per_gsm = {}
     for row in tqdm(list(samples.itertuples(index=False)), desc="simulate GSMs", unit="GSM"):
-        library = simulate_library(design, str(row.gsm), str(row.condition), int(row.day), size, seed, effects)
-        stem = f"{row.gsm}_{row.condition}_day{row.day}{row.replicate}_filtered"
+        gsm = str(row.gsm)
+        library = simulate_library(design, gsm, str(row.condition), int(row.day), size, seed, effects, line=lines[gsm])
+        stem = f"{gsm}_{row.condition}_day{row.day}{row.replicate}_filtered"
         _write_library(folder, stem, library, features)
-        per_gsm[row.gsm] = library.truth
-    truth = _ground_truth(design, size, profile, seed, per_gsm, effects)
+        per_gsm[gsm] = library.truth
+    truth = _ground_truth(design, size, profile, seed, per_gsm, effects, lines)
     (folder / GROUND_TRUTH_FILE).write_text(json.dumps(truth, indent=1) + "\n")
 
 
@@ -177,7 +213,9 @@ def _write_library(folder: Path, stem: str, library: Library, features: bytes) -
     _write_gz(folder / f"{stem}_features.tsv.gz", features)
 
 
-def _ground_truth(design: Design, size: Profile, profile: str, seed: int, per_gsm: dict, effects: Effects) -> dict:
+def _ground_truth(
+    design: Design, size: Profile, profile: str, seed: int, per_gsm: dict, effects: Effects, lines: dict[str, str]
+) -> dict:
     """Everything a reader needs to check what a method should find in this dataset."""
     patient = np.flatnonzero(design.patient_from_day >= 0)
     program = np.flatnonzero(np.abs(design.loadings).sum(axis=0) > 0)
@@ -188,6 +226,9 @@ def _ground_truth(design: Design, size: Profile, profile: str, seed: int, per_gs
         "seed": seed,
         "effect_scale": effects.patient,
         "library_effect_scale": effects.library,
+        "line_effect_scale": effects.line,
+        "line_log_sd": LINE_LOG_SD,  # sd of each line's gene-wise signature at scale 1
+        "lines": lines,
         "size": asdict(size),
         "late_effect_day": LATE_EFFECT_DAY,
         "trajectory_activity": {m: dict(zip(map(str, DAYS), a, strict=True)) for m, a in TRAJECTORY_ACTIVITY.items()},
