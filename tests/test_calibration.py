@@ -1,5 +1,5 @@
-"""Calibration: the replicate's decisions, the null/power tables, the profile grid, and attribution
-on a constructed network whose true genes are known."""
+"""Calibration: the design and its plan, the replicate's decisions, rates with exact intervals, the line
+curve, and attribution on a constructed network whose true genes are known."""
 
 from __future__ import annotations
 
@@ -12,12 +12,20 @@ import pandas as pd
 import pytest
 import yaml
 
+from scipy import stats
+
 from lmna_scrna.errors import InputError
-from lmna_scrna.paths import calibration_dir
-from lmna_scrna.report import calibration_tables
+from lmna_scrna.io.sim_params import LIBRARY_BATCH_LOG_SD, LINE_LOG_SD
+from lmna_scrna.paths import PROJECT_ROOT
+from lmna_scrna.report import attribution_tables, calibration_tables
+from lmna_scrna.report.calibration_words import calibration_paragraphs
 from lmna_scrna.report.plan import load_profile
 from lmna_scrna.tl import attribution
-from lmna_scrna.tl.calibration import RESULT_FILE, decide, replicate_id
+from lmna_scrna.tl.calibration import decide
+from lmna_scrna.tl.calibration_design import (
+    MATCHED, MIN_REPLICATES_FOR_P05, RESULT_FILE, load_design, replicate_dir,
+)
+from lmna_scrna.tl.inference import clopper_pearson, empirical_p
 
 
 def _fold(split: str, auc: float, scores: list[float], labels: list[int]) -> dict:
@@ -35,59 +43,91 @@ def test_decisions_follow_the_reports_rules() -> None:
     assert not d["auc_decision"] and not d["ranking_decision"]
 
 
-def _write_replicate(scale: float, seed: int, mean_auc: float, claim: bool) -> None:
-    folder = calibration_dir(replicate_id(scale, seed))
-    folder.mkdir(parents=True)
-    folds = [{"split": f"dm_t{d}_v0", "test_auc": mean_auc, "gsm_auc": 1.0 if claim else 0.5} for d in (9, 16)]
-    result = {"folds": folds, "mean_auc": mean_auc, "auc_decision": claim, "ranking_p": 0.04 if claim else 0.5,
-              "ranking_decision": claim}
-    (folder / RESULT_FILE).write_text(json.dumps(result))
+def _result(condition: str, seed: int, mean_auc: float, claim: bool, line: float = 0.0) -> dict:
+    spec = {"condition": condition, "sim_seed": seed, "data": "calibration", "effect_scale": 0.0,
+            "line_effect_scale": line, "library_effect_scale": 1.0}
+    return {"spec": spec, "folds": [], "mean_auc": mean_auc, "auc_ci_lo": mean_auc - 0.1, "auc_ci_hi": mean_auc + 0.1,
+            "auc_decision": claim, "ranking_pairs_right": 5.0 if claim else 3.0, "ranking_pairs_total": 5,
+            "ranking_p": 0.04 if claim else 0.5, "ranking_decision": claim}
 
 
-def test_calibration_tables_give_false_positive_rate_power_and_an_empirical_p(tmp_path, monkeypatch) -> None:
+def _design(tmp_path: Path, conditions: list[dict]) -> Path:
+    path = tmp_path / "design.yaml"
+    path.write_text(yaml.safe_dump({"batch_size": 3, "first_seed": 1, "conditions": conditions}))
+    return path
+
+
+def test_calibration_tables_give_rates_with_exact_intervals_empirical_p_and_the_line_curve(tmp_path, monkeypatch):
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
-    for seed, auc in zip(range(1, 5), (0.45, 0.55, 0.62, 0.5)):
-        _write_replicate(0.0, seed, auc, claim=(seed == 3))
-    for seed in (1, 2):
-        _write_replicate(1.0, seed, 0.9, claim=True)
-    replicates = [(0.0, s) for s in range(1, 5)] + [(1.0, 1), (1.0, 2)]
-    table = calibration_tables.calibration_table(replicates)
-    assert len(table) == 6 * 2 and set(table["split"]) == {"dm_t9_v0", "dm_t16_v0"}
-    summary = calibration_tables.calibration_summary(table).set_index("effect_scale")
-    assert summary.loc[0.0, "auc_rule_rate"] == 0.25 and summary.loc[0.0, "meaning"] == "false-positive rate"
-    assert summary.loc[1.0, "ranking_rule_rate"] == 1.0 and summary.loc[1.0, "meaning"] == "power"
-    p, n = calibration_tables.null_p_value(0.6, table)
-    assert (p, n) == (pytest.approx(2 / 5), 4)  # one null replicate (0.62) reaches 0.6: (1 + 1) / (1 + 4)
+    design = load_design(_design(tmp_path, [
+        {"name": "null", "role": "null", "replicates": 4},
+        {"name": "line_matched", "role": "line", "line_units": "matched", "replicates": 2},
+        {"name": "line_2", "role": "line", "line_units": 2, "replicates": 2},
+    ]))
+    aucs = {"null": (0.45, 0.55, 0.62, 0.5), "line_matched": (0.7, 0.8), "line_2": (0.85, 0.95)}
+    for name, values in aucs.items():
+        line = {"null": 0.0, "line_matched": 1.25 * LIBRARY_BATCH_LOG_SD / LINE_LOG_SD,
+                "line_2": 2 * LIBRARY_BATCH_LOG_SD / LINE_LOG_SD}[name]
+        for seed, auc in enumerate(values, start=1):
+            folder = replicate_dir(name, seed)
+            folder.mkdir(parents=True)
+            (folder / RESULT_FILE).write_text(json.dumps(_result(name, seed, auc, claim=auc > 0.6, line=line)))
+    table = calibration_tables.calibration_table(design)
+    assert len(table) == 8 and table.loc[table["condition"] == "line_2", "line_units"].tolist() == pytest.approx([2, 2])
+    summary = calibration_tables.calibration_summary(table, observed_auc=0.6, observed_pairs=5).set_index("condition")
+    null = summary.loc["null"]
+    assert (null["auc_rule_claims"], null["replicates"]) == (1, 4)
+    assert (null["auc_rule_lo"], null["auc_rule_hi"]) == pytest.approx(clopper_pearson(1, 4))
+    assert (null["empirical_p"], null["p_floor"]) == (pytest.approx(2 / 5), pytest.approx(1 / 5))  # 0.62 reaches 0.6
+    curve = calibration_tables.sensitivity_curve(summary.reset_index())
+    assert curve["line_units"].tolist() == pytest.approx([0.0, 1.25, 2.0])
+    # mean AUC 0.53 at 0 units, 0.75 at 1.25: 0.6 is crossed at 1.25 * (0.6 - 0.53) / (0.75 - 0.53)
+    assert calibration_tables.crossing(curve, 0.6) == pytest.approx(1.25 * 0.07 / 0.22)
+    assert calibration_tables.crossing(curve, 0.99) is None
+    h = calibration_tables.headline(table, 0.6, 5)
+    assert h["null"]["reach_auc"] == 1 and h["line"]["line_units"] == pytest.approx(1.25)
+    words = calibration_paragraphs(h)
+    assert "1 of 4 studies (95% interval 0.01–0.81)" in words["nulls"] and "floor" not in words["nulls"].split(".")[0]
+    assert "smallest p 4 studies allow is 0.200" in words["nulls"]
     with pytest.raises(InputError, match="07_calibration_replicate"):
-        calibration_tables.calibration_table([(0.5, 9)])
+        calibration_tables.calibration_table(load_design(_design(tmp_path, [{"name": "null", "role": "null",
+                                                                              "replicates": 9}])))
 
 
-def test_profile_grid_expands_to_one_execution_per_point(tmp_path) -> None:
-    nb = tmp_path / "notebooks"
-    nb.mkdir()
-    import nbformat
+def test_clopper_pearson_matches_scipy_and_empirical_p_has_its_floor():
+    for k, n in ((0, 5), (0, 19), (1, 19), (3, 10), (10, 10)):
+        exact = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+        assert clopper_pearson(k, n) == pytest.approx((exact.low, exact.high), abs=1e-12)
+    assert clopper_pearson(0, 5)[1] == pytest.approx(0.5218, abs=1e-4)  # "0 of 5" allows a rate up to 0.52
+    assert empirical_p(0.9, [0.5] * 19) == (pytest.approx(0.05), pytest.approx(0.05))
+    assert empirical_p(0.9, [0.5] * 5)[0] == pytest.approx(1 / 6)
 
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [nbformat.v4.new_code_cell("effect_scale = 0.0\nsim_seed = 1\nepochs = 8",
-                                                metadata={"tags": ["parameters"]})]
-    nbformat.write(notebook, nb / "07_calibration_replicate.ipynb")
-    profile = tmp_path / "p.yaml"
-    entry = {"id": "cal", "notebook": "07_calibration_replicate", "grid": {"effect_scale": [0.0, 0.5], "sim_seed": [1, 2, 3]},
-             "parameters": {"epochs": 2}}
-    profile.write_text(yaml.safe_dump({"executions": [entry]}))
-    plan = load_profile(profile, notebooks_dir=nb).by_id()
-    assert len(plan) == 6 and plan["cal_effect_scale0.5_sim_seed3"].parameters == {"effect_scale": 0.5, "sim_seed": 3,
-                                                                                   "epochs": 2}
-    assert plan["cal_effect_scale0.0_sim_seed1"].stage == "simulate"
-    entry["grid"] = {"effect_scal": [0.0]}
-    profile.write_text(yaml.safe_dump({"executions": [entry]}))
-    with pytest.raises(InputError, match="declares no parameter effect_scal"):
-        load_profile(profile, notebooks_dir=nb)
-    entry["grid"] = {"effect_scale": []}
-    profile.write_text(yaml.safe_dump({"executions": [entry]}))
-    with pytest.raises(InputError, match="`grid` must map names to non-empty lists"):
-        load_profile(profile, notebooks_dir=nb)
+
+def test_the_full_design_can_reject_and_the_plan_runs_each_replicate_once():
+    design = load_design(PROJECT_ROOT / "params" / "calibration" / "full.yaml")
+    by_role = {c.name: c for c in design.conditions}
+    assert by_role["null"].replicates >= MIN_REPLICATES_FOR_P05 and by_role["null"].line_units == 0
+    assert by_role["line_matched"].replicates >= MIN_REPLICATES_FOR_P05 and by_role["line_matched"].line_units == MATCHED
+    assert all(c.replicates >= 5 for c in design.conditions) and design.replicates() >= 60
+    plan = [e for e in load_profile("full").executions if e.notebook.stem == "07_calibration_replicate"]
+    planned = sorted((e.parameters["condition"], s) for e in plan for s in e.parameters["sim_seeds"])
+    assert planned == sorted((c.name, s) for c in design.conditions for s in design.seeds(c))
+    assert all(len(e.parameters["sim_seeds"]) <= design.batch_size for e in plan)
+    page = load_profile("full").by_id()["calibration"]
+    assert page.parameters["calibration_file"] == plan[0].parameters["calibration_file"]
+    assert set(page.after) >= {e.id for e in plan}
+
+
+@pytest.mark.parametrize("condition, message", [
+    ({"name": "x", "role": "nul", "replicates": 3}, "role 'nul'"),
+    ({"name": "x", "role": "null", "replicates": 0}, "replicates=0"),
+    ({"name": "x", "role": "null", "effect_scale": 1, "replicates": 3}, "null condition has effect_scale 0"),
+    ({"name": "x", "role": "line", "line_units": -1, "replicates": 3}, "line_units=-1"),
+    ({"name": "x", "role": "null", "data": "huge", "replicates": 3}, "data 'huge'"),
+])
+def test_a_bad_design_names_the_condition_and_field(tmp_path, condition, message):
+    with pytest.raises(InputError, match=message):
+        load_design(_design(tmp_path, [condition]))
 
 
 def _known_network(n_genes: int, weights: dict[int, float]) -> keras.Model:
@@ -125,7 +165,7 @@ def test_attribution_finds_the_genes_a_constructed_network_uses() -> None:
 def test_attribution_summary_per_fold_and_method() -> None:
     table = pd.DataFrame({"split": ["a"] * 3, "method": ["m"] * 3, "rank": [1, 2, 3],
                           "planted": [True, False, True], "day_program": [False, True, False]})
-    summary = calibration_tables.attribution_summary(table)
+    summary = attribution_tables.attribution_summary(table)
     assert summary.loc[0, "planted_at_20"] == pytest.approx(2 / 3)
 
 
@@ -139,7 +179,7 @@ def test_library_scale_is_the_truth_on_simulated_data_and_estimated_on_real(tmp_
     from lmna_scrna.io import sim_params
     from lmna_scrna.io.simulation import simulate
     from lmna_scrna.io.study import load_samples
-    from lmna_scrna.tl.calibration import matched_library_scale
+    from lmna_scrna.tl.calibration_match import matched_library_scale
 
     monkeypatch.setitem(sim_params.PROFILES, "pair", sim_params.Profile(n_cells=300, n_genes=3000, median_umis=4000.0))
     pair = load_samples().query("gsm in ['GSM8325049', 'GSM8325050']")

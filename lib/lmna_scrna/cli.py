@@ -55,9 +55,11 @@ def _run_download(args: argparse.Namespace) -> int:
 
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    from .io.sim_params import PROFILES
+
     p = sub.add_parser("simulate", help="write the simulated default dataset (GEO flat layout)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--profile", choices=("smoke", "full", "calibration"), default="full")
+    p.add_argument("--profile", choices=tuple(PROFILES), default="full")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--effect-scale", type=float, default=1.0,
                    help="multiplies the planted patient effect (0 = no genotype effect: the null)")

@@ -34,6 +34,8 @@ PROFILES: dict[str, Profile] = {
     "full": Profile(n_cells=5000, n_genes=24000, median_umis=5000.0),
     # the calibration replicates of notebook 07: many small datasets instead of one large one
     "calibration": Profile(n_cells=600, n_genes=4000, median_umis=4000.0),
+    # a few null replicates at a larger size, to show the null does not move with the replicates' size
+    "calibration_larger": Profile(n_cells=1500, n_genes=8000, median_umis=4000.0),
 }
 
 # ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Plotting: every figure of the report, in one style (`style`)."""
 
-from .calibration import plot_null_and_power
+from .calibration import plot_claim_rates, plot_sensitivity
 from .design import (
     design_grid,
     embed_train_fitted,
@@ -29,7 +29,8 @@ __all__ = [
     "embedding_plot",
     "hvg_plot",
     "plot_library_contrasts",
-    "plot_null_and_power",
+    "plot_claim_rates",
+    "plot_sensitivity",
     "partition_grid",
     "partition_table",
     "plot_confusion",

@@ -1,32 +1,54 @@
-"""Figures of the calibration page: the null distribution against the observed result, and the power curve."""
+"""Figures of the calibration page: the line-effect sensitivity curve, and how often each rule claims a signal."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+#: One colour per decision rule, the same in every calibration figure.
+RULE_COLORS = {"auc": "#4C72B0", "ranking": "#DD8452"}
+RULE_LABELS = {"auc": "AUC interval above 0.5", "ranking": "library ranking p ≤ 0.05"}
 
-def plot_null_and_power(table: pd.DataFrame, summary: pd.DataFrame, observed: float | None) -> Figure:
-    """Left: each replicate's mean day-matched AUC by effect scale (0 = the null), the observed value dashed.
-    Right: how often each decision rule claims a genotype signal, by effect scale."""
-    replicates = table.drop_duplicates(["effect_scale", "sim_seed"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    scales = sorted(replicates["effect_scale"].unique())
-    for i, scale in enumerate(scales):
-        values = replicates.loc[replicates["effect_scale"] == scale, "mean_auc"]
-        left.scatter([i] * len(values), values, color="#C44E52" if scale else "#7f7f7f", alpha=0.8, zorder=3)
-    if observed is not None:
-        left.axhline(observed, color="black", ls="--", lw=1, label=f"this build: {observed:.3f}")
-        left.legend(fontsize="small", loc="lower right")
-    left.axhline(0.5, color="grey", ls=":", lw=1)
-    left.set(xticks=range(len(scales)), xticklabels=[f"{s:g}" for s in scales], xlabel="effect scale (0 = null)",
-             ylabel="mean day-matched test AUC", ylim=(0, 1), title="Replicates (one point each)")
-    right.plot(summary["effect_scale"], summary["auc_rule_rate"], "o-", label="AUC interval above 0.5")
-    right.plot(summary["effect_scale"], summary["ranking_rule_rate"], "s-", label="library ranking p ≤ 0.05")
-    right.axhline(0.05, color="grey", ls=":", lw=1)
-    right.set(xlabel="effect scale (0 = null)", ylabel="share of replicates claiming a signal", ylim=(-0.02, 1.02),
-              title="False-positive rate (at 0) and power")
-    right.legend(fontsize="small", loc="upper left")
+
+def plot_sensitivity(table: pd.DataFrame, curve: pd.DataFrame, observed: float) -> Figure:
+    """Each no-genotype replicate's mean day-matched AUC against its line effect, the curve of means, this build."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    points = table[table["condition"].isin(curve["condition"])]
+    jitter = np.random.default_rng(0).uniform(-0.03, 0.03, len(points)) * max(1.0, curve["line_units"].max())
+    ax.scatter(points["line_units"] + jitter, points["mean_auc"], s=14, color="#7f7f7f", alpha=0.6,
+               label="one simulated study (no genotype effect)", zorder=2)
+    ax.errorbar(curve["line_units"], curve["mean_auc"], yerr=curve["sd_auc"], fmt="o-", color="black", capsize=3,
+                label="mean ± sd over studies", zorder=3)
+    ax.axhline(observed, color="#C44E52", ls="--", lw=1.2, label=f"this build's day-matched AUC, {observed:.3f}")
+    ax.axhline(0.5, color="grey", ls=":", lw=1)
+    ax.set(xlabel="line effect (units of the between-control-library difference)",
+           ylabel="mean day-matched test AUC", ylim=(0, 1.02), title="What a line effect alone produces")
+    ax.legend(fontsize="small", loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_claim_rates(summary: pd.DataFrame) -> Figure:
+    """Per condition, the share of studies in which each rule claims a signal, with 95% Clopper–Pearson bars.
+
+    The two rules are drawn side by side (never on top of each other); the
+    conditions are categories, in the design's order, so no axis pretends
+    they lie on one numeric scale.
+    """
+    fig, ax = plt.subplots(figsize=(7.2, 3.8))
+    x = np.arange(len(summary))
+    for offset, rule in ((-0.15, "auc"), (0.15, "ranking")):
+        rate = summary[f"{rule}_rule_rate"].to_numpy()
+        err = np.vstack([rate - summary[f"{rule}_rule_lo"], summary[f"{rule}_rule_hi"] - rate])
+        ax.errorbar(x + offset, rate, yerr=err, fmt="o", color=RULE_COLORS[rule], capsize=3, label=RULE_LABELS[rule])
+    ax.axhline(0.05, color="grey", ls=":", lw=1)
+    ax.text(len(summary) - 0.5, 0.06, "0.05", color="grey", fontsize="small", ha="right", va="bottom")
+    labels = [f"{c}\n({r}, n={n})" for c, r, n in zip(summary["condition"], summary["role"], summary["replicates"])]
+    ax.set_xticks(x, labels, fontsize="x-small")
+    ax.set(ylabel="share of studies claiming a signal", ylim=(-0.03, 1.03),
+           title="False positives (null, line) and power, with 95% intervals")
+    ax.legend(fontsize="small", loc="upper left")
     fig.tight_layout()
     return fig

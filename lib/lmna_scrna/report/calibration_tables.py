@@ -1,8 +1,10 @@
-"""The calibration page's tables: the protocol's null and power, and which genes the networks use.
+"""The calibration page's numbers: false-positive rates, power, the line-effect sensitivity curve.
 
-Reads the finished replicates (`tl.calibration`) and the main report's runs;
-computes nothing the replicates did not record except the summaries, so the
-page is cheap to rebuild.
+Reads the finished replicates (`tl.calibration_design.load_result`) and
+computes nothing they did not record except summaries, so the page is cheap
+to rebuild and the book's intro can read it without starting TensorFlow.
+Every rate comes with its exact 95% Clopper–Pearson interval and every
+empirical p with its floor, 1 / (1 + replicates).
 """
 
 from __future__ import annotations
@@ -12,83 +14,146 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import keras
 import pandas as pd
+from scipy import stats
 
-from ..paths import calibration_dir
-from ..pp.assemble import load_processed
-from ..tl import attribution
-from ..tl.calibration import load_result, replicate_id
-from ..tl.runs import baseline_dir, run_name, seed_dir
-from .tables import REPORT_SPLITS, is_day_matched, run
+from ..tl.calibration_design import CalibrationDesign, load_result
+from ..tl.calibration_match import line_units_for_scale
+from ..tl.inference import clopper_pearson, empirical_p
+from .library_tables import POOLED, gsm_inference
+from .tables import DAY_MATCHED_RUNG, LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
 
 
-def calibration_table(replicates: Sequence[tuple[float, int]], library_effect_scale: float = 1.0) -> pd.DataFrame:
-    """One row per (effect scale, simulation seed) replicate × fold: test AUC, library AUC, the replicate's decisions."""
+def build_observation(splits: Sequence[str] = REPORT_SPLITS) -> tuple[float, float]:
+    """This build's two numbers the calibration judges: Model A's mean day-matched test AUC and the library
+    pairs its pooled leave-one-day-out ranking orders right."""
+    ladder = leakage_ladder(LEAKAGE_SPLIT, "original", splits).set_index("scheme")
+    auc = float(ladder.loc[DAY_MATCHED_RUNG, "A_auc"])
+    pooled = gsm_inference(splits)
+    row = pooled[(pooled["split"] == POOLED) & (pooled["model"] == "A")].iloc[0]
+    return auc, float(row["pairs_right"])
+
+
+def batch_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per replicate of a batch: its effects, mean day-matched AUC with its fold interval, the decisions."""
     rows = []
-    for scale, seed in replicates:
-        result = load_result(calibration_dir(replicate_id(scale, seed, library_effect_scale)))
-        decisions = {k: result[k] for k in ("mean_auc", "auc_decision", "ranking_p", "ranking_decision")}
-        for fold in result["folds"]:
-            rows.append({"effect_scale": scale, "library_effect_scale": library_effect_scale, "sim_seed": seed,
-                         "split": fold["split"], "test_auc": fold["test_auc"], "gsm_auc": fold["gsm_auc"],
-                         **decisions})
+    for r in results:
+        spec = r["spec"]
+        rows.append({
+            "sim_seed": spec["sim_seed"], "effect_scale": spec["effect_scale"],
+            "line_units": line_units_for_scale(spec["line_effect_scale"], spec["library_effect_scale"]),
+            "mean_auc": r["mean_auc"], "auc_ci_lo": r["auc_ci_lo"], "auc_ci_hi": r["auc_ci_hi"],
+            "auc_decision": r["auc_decision"], "ranking_pairs_right": r["ranking_pairs_right"],
+            "ranking_pairs_total": r["ranking_pairs_total"], "ranking_p": r["ranking_p"],
+            "ranking_decision": r["ranking_decision"],
+        })
     return pd.DataFrame(rows)
 
 
-def calibration_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per effect scale: replicates, mean day-matched AUC, and how often each decision claims a signal.
-
-    At effect scale 0 those rates are the false-positive rates of the report's
-    rules; above 0 they are the protocol's power at that effect size.
-    """
-    per_replicate = table.drop_duplicates(["effect_scale", "sim_seed"])
-    summary = per_replicate.groupby("effect_scale").agg(
-        replicates=("sim_seed", "size"), mean_auc=("mean_auc", "mean"),
-        auc_rule_rate=("auc_decision", "mean"), ranking_rule_rate=("ranking_decision", "mean"),
-    ).reset_index()
-    summary["meaning"] = ["false-positive rate" if s == 0 else "power" for s in summary["effect_scale"]]
-    return summary
+def calibration_table(design: CalibrationDesign) -> pd.DataFrame:
+    """Every replicate of the design, one row each, labelled with its condition and role."""
+    parts = []
+    for c in design.conditions:
+        results = [load_result(c.name, seed) for seed in design.seeds(c)]
+        parts.append(batch_table(results).assign(condition=c.name, role=c.role, data=c.data))
+    table = pd.concat(parts, ignore_index=True)
+    return table[["condition", "role", "data", *[k for k in table.columns if k not in ("condition", "role", "data")]]]
 
 
-def null_p_value(observed: float, table: pd.DataFrame) -> tuple[float, int]:
-    """Empirical one-sided p of an observed mean day-matched AUC against the null replicates, (1 + k) / (1 + n)."""
-    null = table.loc[table["effect_scale"] == 0].drop_duplicates("sim_seed")["mean_auc"]
-    return float((1 + (null >= observed).sum()) / (1 + len(null))), int(len(null))
+def calibration_summary(table: pd.DataFrame, observed_auc: float, observed_pairs: float) -> pd.DataFrame:
+    """Per condition: how often each rule claims a signal (95% Clopper–Pearson) and where this build falls.
 
-
-def attribution_table(truth: dict[str, Any] | None, splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
-    """Per day-matched fold, every HVG ranked by Model A's gradient × input and by the logistic coefficients.
-
-    Model A's first training seed is used, on the fold's test cells; the
-    logistic baseline is ranked by its absolute coefficient. With `truth`
-    (simulated data) each gene says whether it carries a planted patient
-    effect and whether it belongs to the day program.
+    Under the null and line conditions a claim is a false positive; under the
+    power conditions it is a detection. ``reach_auc`` counts replicates whose
+    mean day-matched AUC is at least this build's, ``reach_ranking`` those that
+    rank at least as many library pairs right; ``empirical_p`` is (1 + reach_auc)
+    / (1 + replicates) and cannot fall below ``p_floor``.
     """
     rows = []
-    for split in (s for s in splits if is_day_matched(s)):
-        finished = run(run_name(split, "A"))
-        data = load_processed(finished["config"]["data_path"])
-        first = int(finished["config"]["seeds"][0])
-        model = keras.saving.load_model(seed_dir(Path(finished["path"]), first) / "model.keras")
-        scores = attribution.gradient_x_input(model, data.X[data.mask("test")])
-        ranked = attribution.rank_genes(scores, data.genes["gene_id"], data.genes["symbol"])
-        rows.append(attribution.mark_truth(ranked, truth).assign(split=split, method="Model A gradient × input"))
-        coef = pd.read_csv(baseline_dir(Path(finished["path"])) / "coefficients.csv")
-        ranked = attribution.rank_genes(coef["coefficient"].abs().to_numpy(), coef["gene_id"], coef["symbol"])
-        rows.append(attribution.mark_truth(ranked, truth).assign(split=split, method="logistic |coefficient|"))
-    table = pd.concat(rows, ignore_index=True)
-    return table[["split", "method", "rank", "gene_id", "symbol", "score", "planted", "day_program"]]
-
-
-def attribution_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per fold and method: share of planted genes and of day-program genes among the top 20/50/100."""
-    rows = [{"split": split, "method": method, **attribution.precision_at(group)}
-            for (split, method), group in table.groupby(["split", "method"], sort=False)]
+    for condition, group in table.groupby("condition", sort=False):
+        n = len(group)
+        row: dict[str, Any] = {
+            "condition": condition, "role": group["role"].iloc[0], "data": group["data"].iloc[0],
+            "effect_scale": float(group["effect_scale"].iloc[0]), "line_units": float(group["line_units"].mean()),
+            "replicates": n, "mean_auc": float(group["mean_auc"].mean()), "sd_auc": float(group["mean_auc"].std(ddof=1)),
+        }
+        for rule in ("auc", "ranking"):
+            k = int(group[f"{rule}_decision"].sum())
+            lo, hi = clopper_pearson(k, n)
+            row |= {f"{rule}_rule_claims": k, f"{rule}_rule_rate": k / n, f"{rule}_rule_lo": lo, f"{rule}_rule_hi": hi}
+        p, floor = empirical_p(observed_auc, group["mean_auc"])
+        row |= {"reach_auc": int((group["mean_auc"] >= observed_auc).sum()),
+                "reach_ranking": int((group["ranking_pairs_right"] >= observed_pairs).sum()),
+                "empirical_p": p, "p_floor": floor}
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def sensitivity_curve(summary: pd.DataFrame) -> pd.DataFrame:
+    """The null and line conditions at the calibration size, by line effect (units of the between-control-library
+    difference): how large a line effect alone must be to reproduce this build's AUC and library ranking."""
+    curve = summary[summary["role"].isin(["null", "line"]) & (summary["data"] == "calibration")]
+    return curve.sort_values("line_units").reset_index(drop=True)
+
+
+def crossing(curve: pd.DataFrame, observed_auc: float) -> float | None:
+    """Line units at which the curve's mean null AUC first reaches `observed_auc` (linear between points);
+    None when no point of the curve reaches it."""
+    units, auc = curve["line_units"].to_numpy(), curve["mean_auc"].to_numpy()
+    for i in range(len(units)):
+        if auc[i] >= observed_auc:
+            if i == 0:
+                return float(units[0])
+            return float(units[i - 1] + (observed_auc - auc[i - 1]) * (units[i] - units[i - 1]) / (auc[i] - auc[i - 1]))
+    return None
 
 
 def ground_truth(raw_dir: Path) -> dict[str, Any] | None:
     """The simulator's ground truth of a raw-data folder, None for real data."""
     path = Path(raw_dir) / "ground_truth.json"
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def headline(table: pd.DataFrame, observed_auc: float, observed_pairs: float) -> dict[str, Any]:
+    """What the intro and the calibration page say of the calibration, computed once from its table.
+
+    For each of the two nulls (no line effect; the matched line effect): the
+    rules' false-positive rates with their intervals and this build's
+    empirical p with its floor; the line effect at which the no-genotype curve
+    reaches this build's AUC; the power of the AUC rule at each effect scale.
+    """
+    summary = calibration_summary(table, observed_auc, observed_pairs).set_index("condition")
+    out: dict[str, Any] = {"observed_auc": observed_auc, "observed_pairs": observed_pairs,
+                           "replicates": int(len(table))}
+    for key, role in (("null", "null"), ("line", "line")):
+        rows = summary[(summary["role"] == role)]
+        if role == "line":  # the matched condition: the one whose line effect is the build's
+            rows = rows[rows.index.str.endswith("matched")]
+        if len(rows):
+            row = rows.iloc[0]
+            out[key] = {name: (row[name].item() if hasattr(row[name], "item") else row[name]) for name in (
+                "replicates", "line_units", "mean_auc", "sd_auc", "auc_rule_claims", "auc_rule_lo", "auc_rule_hi",
+                "ranking_rule_claims", "ranking_rule_lo", "ranking_rule_hi", "reach_auc", "reach_ranking",
+                "empirical_p", "p_floor")}
+    curve = sensitivity_curve(summary.reset_index())
+    out["crossing_units"] = crossing(curve, observed_auc) if len(curve) > 1 else None
+    out["curve_max_units"] = float(curve["line_units"].max()) if len(curve) else float("nan")
+    out["size"] = _size_shift(table)
+    power = summary[summary["role"] == "power"]
+    out["power"] = [{"effect_scale": float(r["effect_scale"]), "replicates": int(r["replicates"]),
+                     "auc_rule_claims": int(r["auc_rule_claims"]), "ranking_rule_claims": int(r["ranking_rule_claims"]),
+                     "auc_rule_lo": float(r["auc_rule_lo"]), "auc_rule_hi": float(r["auc_rule_hi"])}
+                    for _, r in power.iterrows()]
+    return out
+
+
+def _size_shift(table: pd.DataFrame) -> dict[str, Any] | None:
+    """The null's mean AUC at the larger size minus at the replicates' size, with a 95% Welch interval."""
+    small = table.loc[table["role"] == "null", "mean_auc"].to_numpy()
+    large = table.loc[table["role"] == "size", "mean_auc"].to_numpy()
+    if small.size < 2 or large.size < 2:
+        return None
+    ci = stats.ttest_ind(large, small, equal_var=False).confidence_interval(0.95)
+    return {"small_n": int(small.size), "small_mean": float(small.mean()), "small_sd": float(small.std(ddof=1)),
+            "large_n": int(large.size), "large_mean": float(large.mean()), "large_sd": float(large.std(ddof=1)),
+            "diff": float(large.mean() - small.mean()), "lo": float(ci.low), "hi": float(ci.high)}

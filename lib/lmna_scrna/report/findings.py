@@ -13,21 +13,22 @@ from typing import Any
 import pandas as pd
 
 from ..paths import outputs_dir
-from .library_tables import PSEUDOBULK, gsm_inference, negative_control, paired_differences
-from .tables import LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
+from .calibration_tables import headline
+from .library_tables import POOLED, PSEUDOBULK, gsm_inference, negative_control, paired_differences
+from .tables import DAY_MATCHED_RUNG, LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
 
 
 def findings(splits: Sequence[str] = REPORT_SPLITS, random_split: str = LEAKAGE_SPLIT) -> dict[str, Any]:
     """The headline numbers (means over training seeds unless named otherwise)."""
     ladder = leakage_ladder(random_split, "original", splits).set_index("scheme")
-    dm = ladder.iloc[2]
+    dm = ladder.loc[DAY_MATCHED_RUNG]
     paired = paired_differences(splits).set_index("comparison")
     inference = gsm_inference(splits)
-    pooled = inference[inference["split"] == "pooled leave-one-day-out"].set_index("model")
+    pooled = inference[inference["split"] == POOLED].set_index("model")
     control = negative_control(splits, ("A",))
     out: dict[str, Any] = {
-        "random_cells_auc": float(ladder.iloc[0]["A_auc"]),
-        "original_auc": float(ladder.iloc[1]["A_auc"]),
+        "random_cells_auc": float(ladder.loc["random cells", "A_auc"]),
+        "original_auc": float(ladder.loc["original", "A_auc"]),
         "day_matched_auc": float(dm["A_auc"]),
         "day_matched_ci": (float(dm["fold_ci_lo"]), float(dm["fold_ci_hi"])),
         "day_matched_folds": int(dm["folds"]),
@@ -51,16 +52,6 @@ def findings(splits: Sequence[str] = REPORT_SPLITS, random_split: str = LEAKAGE_
         }
     calibration = outputs_dir() / "tables" / "calibration.csv"
     if calibration.is_file():  # written by the calibration page, which runs before the book is built
-        out["calibration"] = _calibration(pd.read_csv(calibration), out["day_matched_auc"])
+        pairs = out.get("ranking_A", {}).get("right", float("nan"))
+        out["calibration"] = headline(pd.read_csv(calibration), out["day_matched_auc"], pairs)
     return out
-
-
-def _calibration(table: pd.DataFrame, observed: float) -> dict[str, Any]:
-    """Where this build's day-matched AUC falls against the simulated null, and the rules' false-positive rates."""
-    from .calibration_tables import calibration_summary, null_p_value
-
-    p, n = null_p_value(observed, table)
-    null = calibration_summary(table).set_index("effect_scale").loc[0.0]
-    return {"p": p, "replicates": n, "auc_rule_fpr": float(null["auc_rule_rate"]),
-            "ranking_rule_fpr": float(null["ranking_rule_rate"])}
-

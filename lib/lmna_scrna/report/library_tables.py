@@ -35,6 +35,9 @@ from .tables import MODELS, REPORT_SPLITS, is_day_matched, run
 #: The sample-level baseline's rows in the library tables.
 PSEUDOBULK = "pseudobulk"
 
+#: The `split` of the pooled leave-one-day-out row of `gsm_inference`.
+POOLED = "pooled leave-one-day-out"
+
 
 def boot_seed(*key: str) -> int:
     """A bootstrap seed fixed by what is resampled (same tables on every rebuild)."""
@@ -115,7 +118,7 @@ def gsm_inference(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] =
         if folds:
             test = ranking_permutation_test(folds)
             rows.append({
-                "model": model, "split": "pooled leave-one-day-out", "libraries": sum(len(s) for s, _ in folds),
+                "model": model, "split": POOLED, "libraries": sum(len(s) for s, _ in folds),
                 "patients": int(sum(y.sum() for _, y in folds)), "gsm_auc": test.pairs_right / test.pairs_total,
                 "in_pooled": True, "pairs_right": test.pairs_right, "pairs_total": test.pairs_total,
                 "p_value": test.p_value, "assignments": test.assignments,

@@ -19,14 +19,14 @@ Profile schema (paths are relative to the profile file)::
       - id: sweep
         notebook: 03_train_A
         sweep_file: ../sweeps/sweep_A.yaml      # one execution per run listed there (id sweep_<run>)
+      - id: points
+        notebook: 07_calibration_replicate
+        grid: {condition: [a, b], sim_seeds: [[1], [2]]}   # one execution per combination
+                                                # (id points_conditiona_sim_seeds[1], …)
       - id: replicates
         notebook: 07_calibration_replicate
-        grid: {effect_scale: [0, 1], sim_seed: [1, 2]}   # one execution per combination
-                                                # (id replicates_effect_scale0_sim_seed1, …)
-      - id: calibration
-        notebook: 07_calibration_replicate
         calibration_file: ../calibration/full.yaml   # one execution per batch of replicates it lists
-                                                # (id calibration_null_s1-10, …; `tl.calibration_design`)
+                                                # (id replicates_null_s1-10, …; `tl.calibration_design`)
 
 Parameters are merged in this order, later winning: the split's params_file,
 the sweep run's or grid point's settings, the profile's ``parameters``, its ``stages`` entry,

@@ -157,6 +157,9 @@ _DESIGN_CONFOUNDS = "donor, iPSC line, clone"
 #: The lines training and test libraries both hold: the patient's one line for certain.
 _SHARED_LINES = "the patient's line (and the sister's two, which library is which unknown)"
 
+#: The ladder's day-matched rung (looked up by this name, never by position).
+DAY_MATCHED_RUNG = "day-matched (mean over folds)"
+
 
 def leakage_ladder(
     random_split: str = LEAKAGE_SPLIT, original: str = "original", splits: Sequence[str] = REPORT_SPLITS
@@ -178,7 +181,7 @@ def leakage_ladder(
         {"scheme": "original", "unit": "GSM", "shared_by_train_and_test": _SHARED_LINES,
          "still_confounded_with_genotype": f"library, {_DESIGN_CONFOUNDS}, and day (test genotypes on different days)",
          "A_auc": metric(run_name(original, "A"), "test_auc")[0], "folds": 1, "fold_ci_lo": nan, "fold_ci_hi": nan},
-        {"scheme": "day-matched (mean over folds)", "unit": "GSM", "shared_by_train_and_test": _SHARED_LINES,
+        {"scheme": DAY_MATCHED_RUNG, "unit": "GSM", "shared_by_train_and_test": _SHARED_LINES,
          "still_confounded_with_genotype": f"library, {_DESIGN_CONFOUNDS} (one patient library per fold; one "
                                            "patient donor and line in all); day removed",
          "A_auc": dm.mean, "folds": dm.n, "fold_ci_lo": dm.lo, "fold_ci_hi": dm.hi},

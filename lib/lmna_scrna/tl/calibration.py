@@ -35,16 +35,16 @@ from tqdm.auto import tqdm
 from ..atomic import write_text_atomic
 from ..config import PrepParams, TrainConfig
 from ..errors import InputError
-from ..io.sim_model import Effects, build_design, simulate_library
+from ..io.sim_model import Effects, build_design, default_lines, simulate_library
 from ..io.sim_params import GENERATOR_VERSION, PROFILES
 from ..io.study import load_samples
 from ..pp.assemble import assemble_split, fit_gsms, processed_data, ProcessedData
 from ..pp.gsm_pass import ProcessedGSM, process_counts
 from ..pp.splits import Split, leave_one_day_out
-from .calibration_design import Condition, replicate_dir
+from .calibration_design import RESULT_FILE, Condition, replicate_dir
 from .calibration_match import matched_effects
 
-__all__ = ["ALPHA", "ReplicateSpec", "decide", "fold_result", "load_result", "matched_effects", "run_batch",
+__all__ = ["ALPHA", "ReplicateSpec", "decide", "fold_result", "matched_effects", "run_batch",
            "run_replicate"]
 from .inference import fold_interval, gsm_auc, ranking_permutation_test
 from .train import fit_seed
@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 
 #: Significance level of the library-ranking decision.
 ALPHA = 0.05
-RESULT_FILE = "result.json"
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class ReplicateSpec:
     library_effect_scale: float
 
     def effects(self) -> Effects:
-        return Effects(patient=self.effect_scale, library=self.library_effect_scale)
+        return Effects(patient=self.effect_scale, library=self.library_effect_scale, line=self.line_effect_scale)
 
 
 @dataclass(frozen=True)
@@ -85,10 +84,11 @@ def simulated_gsms(spec: ReplicateSpec, sheet: pd.DataFrame, prep: PrepParams) -
     """Every GSM of the sheet simulated and put through the per-GSM pass in memory, in accession order."""
     size = PROFILES[spec.data]
     design = build_design(size.n_genes, spec.sim_seed)
+    lines = default_lines(sheet)
     out = {}
     for row in sheet.sort_values("gsm").itertuples(index=False):
         library = simulate_library(design, str(row.gsm), str(row.condition), int(row.day), size, spec.sim_seed,
-                                   spec.effects())
+                                   spec.effects(), line=lines[str(row.gsm)])
         counts = _Counts(library.counts, library.barcodes, design.gene_ids.astype(str), design.symbols.astype(str))
         out[str(row.gsm)] = process_counts(counts, str(row.gsm), prep)
     return out
@@ -187,10 +187,3 @@ def decide(folds: list[dict[str, Any]]) -> dict[str, Any]:
         "ranking_pairs_right": ranking.pairs_right, "ranking_pairs_total": ranking.pairs_total,
         "ranking_p": ranking.p_value, "ranking_decision": bool(ranking.p_value <= ALPHA),
     }
-
-
-def load_result(condition: str, sim_seed: int) -> dict[str, Any]:
-    path = replicate_dir(condition, sim_seed) / RESULT_FILE
-    if not path.is_file():
-        raise InputError(f"calibration replicate {path} does not exist: run its 07_calibration_replicate execution")
-    return json.loads(path.read_text())

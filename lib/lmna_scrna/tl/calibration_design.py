@@ -24,6 +24,7 @@ line scales compares like with like.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ ROLES: tuple[str, ...] = ("null", "line", "power", "size")
 #: Replicates needed for an empirical p to reach 0.05: with n replicates the smallest p is 1 / (n + 1).
 MIN_REPLICATES_FOR_P05 = 19
 MATCHED = "matched"
+#: A replicate's folder holds this file once it finished.
+RESULT_FILE = "result.json"
 
 
 @dataclass(frozen=True)
@@ -149,3 +152,11 @@ def _positive_int(value: Any, name: str, where: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(f"{where}: {name}={value!r} must be an integer >= 1")
     return value
+
+
+def load_result(condition: str, sim_seed: int) -> dict[str, Any]:
+    """A finished replicate's result.json; a missing one names the execution that writes it."""
+    path = replicate_dir(condition, sim_seed) / RESULT_FILE
+    if not path.is_file():
+        raise InputError(f"calibration replicate {path} does not exist: run its 07_calibration_replicate execution")
+    return json.loads(path.read_text())

@@ -1,0 +1,50 @@
+"""Which genes the networks use: the calibration page's attribution tables (loads Keras models).
+
+Kept apart from `calibration_tables` so reading the calibration's numbers
+(the book's intro does) never starts TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import pandas as pd
+
+from ..pp.assemble import load_processed
+from ..tl import attribution
+from ..tl.runs import baseline_dir, run_name, seed_dir
+from .tables import REPORT_SPLITS, is_day_matched, run
+
+
+def attribution_table(truth: dict[str, Any] | None, splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
+    """Per day-matched fold, every HVG ranked by Model A's gradient × input and by the logistic coefficients.
+
+    Model A's first training seed is used, on the fold's test cells; the
+    logistic baseline is ranked by its absolute coefficient. With `truth`
+    (simulated data) each gene says whether it carries a planted patient
+    effect and whether it belongs to the day program.
+    """
+    rows = []
+    for split in (s for s in splits if is_day_matched(s)):
+        finished = run(run_name(split, "A"))
+        data = load_processed(finished["config"]["data_path"])
+        first = int(finished["config"]["seeds"][0])
+        model = keras.saving.load_model(seed_dir(Path(finished["path"]), first) / "model.keras")
+        scores = attribution.gradient_x_input(model, data.X[data.mask("test")])
+        ranked = attribution.rank_genes(scores, data.genes["gene_id"], data.genes["symbol"])
+        rows.append(attribution.mark_truth(ranked, truth).assign(split=split, method="Model A gradient × input"))
+        coef = pd.read_csv(baseline_dir(Path(finished["path"])) / "coefficients.csv")
+        ranked = attribution.rank_genes(coef["coefficient"].abs().to_numpy(), coef["gene_id"], coef["symbol"])
+        rows.append(attribution.mark_truth(ranked, truth).assign(split=split, method="logistic |coefficient|"))
+    table = pd.concat(rows, ignore_index=True)
+    return table[["split", "method", "rank", "gene_id", "symbol", "score", "planted", "day_program"]]
+
+
+def attribution_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per fold and method: share of planted genes and of day-program genes among the top 20/50/100."""
+    rows = [{"split": split, "method": method, **attribution.precision_at(group)}
+            for (split, method), group in table.groupby(["split", "method"], sort=False)]
+    return pd.DataFrame(rows)
