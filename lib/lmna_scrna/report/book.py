@@ -23,6 +23,9 @@ from typing import Any
 import nbformat
 import pandas as pd
 
+from ..tl.inference import RULE
+from .bottom_line import bottom_line_markdown
+from .calibration_words import null_sentence
 from .findings import findings
 from .paper import paper_table1
 from ..atomic import write_text_atomic
@@ -60,7 +63,13 @@ def build_book(book_dir: Path = BOOK_DIR) -> Path:
     copy_notebooks(report, ledger, book_dir / "notebooks", source)
     generated = book_dir / "generated"
     generated.mkdir(exist_ok=True)
-    (generated / "findings.md").write_text(findings_markdown(report, ledger))
+    try:
+        found: dict[str, Any] | str = findings()
+    except LmnaError as exc:  # a partial build (a failed stage) still gets a book saying what is missing
+        found = str(exc)
+    (generated / "bottom_line.md").write_text(
+        bottom_line_markdown(found, source) if isinstance(found, dict) else f"**Bottom line.** Not available: {found}\n")
+    (generated / "findings.md").write_text(findings_markdown(report, ledger, found))
     (generated / "provenance.md").write_text(provenance_markdown(report, ledger))
     (generated / "provenance_line.md").write_text(provenance_line(report, source))
     (generated / "headline.md").write_text(headline_figure(generated))
@@ -138,8 +147,8 @@ def data_source(ledger: dict[str, Any]) -> str:
     return "unknown"
 
 
-def findings_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
-    """The intro's data statement and headline results, every number taken from the runs."""
+def findings_markdown(report: dict[str, Any], ledger: dict[str, Any], f: dict[str, Any] | str) -> str:
+    """The intro's data statement and headline results (`findings`, or why they are missing), every number from the runs."""
     source = data_source(ledger)
     if source == "real":
         lines = ["**Data.** This build used the real GEO GSE269705 data (12 GSM libraries)."]
@@ -152,16 +161,14 @@ def findings_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
         ]
     else:
         lines = ["**Data.** No processed split was found, so the data source of this build is unknown."]
-    try:
-        f = findings()
-    except LmnaError as exc:
-        return "\n\n".join([*lines, f"**Findings.** Not available in this build: {exc}"]) + "\n"
+    if isinstance(f, str):
+        return "\n\n".join([*lines, f"**Findings.** Not available in this build: {f}"]) + "\n"
     lo, hi = f["day_matched_ci"]
     bullets = [
         f"- *Leakage ladder* (Model A test ROC-AUC, mean over training seeds): cells split at random (the test "
         f"libraries are in training) {f['random_cells_auc']:.3f}; the paper's original GSM split {f['original_auc']:.3f}; "
         f"day-matched splits {f['day_matched_auc']:.3f} (mean of {f['day_matched_folds']} held-out days, 95% interval "
-        f"over folds {lo:.3f}–{hi:.3f}). Day-matching removes the day from the test contrast, not the cell line: each "
+        f"over held-out days {lo:.3f}–{hi:.3f}). Day-matching removes the day from the test contrast, not the cell line: each "
         "fold still compares one patient library with one or two control libraries.",
         _paper_line(f, source),
     ]
@@ -169,8 +176,8 @@ def findings_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
                       ("a_vs_pseudobulk", "Model A − the pseudobulk model (library-level AUC)")):
         c = f[key]
         bullets.append(
-            f"- *{what}*: {c['mean']:+.3f} on average over {c['folds']} folds (95% interval over folds "
-            f"{c['ci'][0]:+.3f} to {c['ci'][1]:+.3f}): **{c['verdict']}**."
+            f"- *{what}*: {c['mean']:+.3f} on average over {c['folds']} held-out days, positive on {c['first_better']} "
+            f"of them (95% interval over held-out days {c['ci'][0]:+.3f} to {c['ci'][1]:+.3f}): **{c['verdict']}**."
         )
     for model, name in (("A", "Model A"), ("pseudobulk", "the pseudobulk model")):
         r = f.get(f"ranking_{model}")
@@ -190,16 +197,9 @@ def findings_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
         )
     if "calibration" in f:
         c = f["calibration"]
-        bullets.append(
-            f"- *Calibration against simulated nulls*: this build's day-matched AUC is reached or exceeded by the null "
-            f"replicates (no genotype effect) with empirical p = {c['p']:.3f} ({c['replicates']} replicates); at the "
-            f"null the AUC rule claimed a signal in {c['auc_rule_fpr']:.0%} and the library-ranking rule in "
-            f"{c['ranking_rule_fpr']:.0%} of replicates (calibration page)."
-        )
-    rule = (
-        "Comparisons use one rule: the 95% t interval over folds of the per-fold paired difference (training "
-        "seeds averaged within a fold); a difference is claimed only when it excludes 0."
-    )
+        bullets.append("- *Calibration against simulated studies with no genotype effect*: "
+                       + " ".join(null_sentence(c, k) for k in ("null", "line") if k in c) + " (calibration page).")
+    rule = f"Comparisons use one rule: the {RULE}."
     return "\n\n".join([*lines, "**Main findings**", "\n".join(bullets), rule]) + "\n"
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..paths import outputs_dir
 from .calibration_tables import headline
-from .library_tables import POOLED, PSEUDOBULK, gsm_inference, negative_control, paired_differences
+from .library_tables import POOLED, PSEUDOBULK, gsm_inference, library_calls, negative_control, paired_differences
 from .tables import DAY_MATCHED_RUNG, LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
 
 
@@ -37,7 +37,9 @@ def findings(splits: Sequence[str] = REPORT_SPLITS, random_split: str = LEAKAGE_
                             ("a_vs_pseudobulk", "Model A − pseudobulk")):
         row = paired.loc[comparison]
         out[key] = {"mean": float(row["mean"]), "ci": (float(row["ci_lo"]), float(row["ci_hi"])),
-                    "verdict": str(row["verdict"]), "folds": int(row["folds"])}
+                    "verdict": str(row["verdict"]), "folds": int(row["folds"]), "first_better": int(row["first_better"])}
+    out["calls"] = {str(r["model"]): {"right": float(r["called_right"]), "total": int(r["libraries"]),
+                                      "ranked": int(r["ranked_right"])} for _, r in library_calls(splits).iterrows()}
     for model in ("A", PSEUDOBULK):
         if model in pooled.index:
             row = pooled.loc[model]

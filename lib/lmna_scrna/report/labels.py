@@ -29,7 +29,13 @@ LABELS: dict[str, str] = {
         "Still confounded with genotype", "y_true": "Patient (1) or control (0)",
     # sizes
     "n_test": "Test cells", "n_cells": "Cells", "cells": "Cells", "libraries": "Libraries", "patients": "Patient libraries",
-    "folds": "Folds", "gsm_total": "Test libraries", "pairs_total": "Library pairs", "pairs_right": "Pairs ranked right",
+    "folds": "Folds", "first_better": "Folds the first is higher", "called_right": "Libraries called right at the threshold",
+    "ranked_right": "Libraries right of every opposite", "condition": "Condition", "role": "Kind of study",
+    "line_units": "Line effect (library differences)", "sd_auc": "sd over studies",
+    "auc_rule_claims": "AUC rule: claims", "ranking_rule_claims": "Ranking rule: claims", "reach_auc": "Studies reaching this AUC",
+    "reach_ranking": "Studies reaching this ranking", "auc_rule": "AUC rule: 95% interval of the rate",
+    "ranking_rule": "Ranking rule: 95% interval of the rate", "auc_ci": "95% interval over held-out days",
+    "ranking_pairs_right": "Library pairs ranked right", "ranking_pairs_total": "Library pairs", "empirical_p": "Empirical p", "p_floor": "Smallest possible p", "gsm_total": "Test libraries", "pairs_total": "Library pairs", "pairs_right": "Pairs ranked right",
     "assignments": "Label assignments",
     # cell-level metrics
     "test_auc": "Test AUC", "val_auc": "Validation AUC", "test_acc": "Accuracy at 0.5",
@@ -46,7 +52,7 @@ LABELS: dict[str, str] = {
     "threshold_right": "Share of seeds right of threshold", "tested_in": "Splits testing it",
     "gsm_auc": "Library-level AUC", "in_pooled": "In pooled test", "p_value": "Exact permutation p",
     # comparisons and intervals
-    "mean": "Mean difference", "ci": "95% interval over folds", "fold_ci": "95% interval over folds",
+    "mean": "Mean difference", "ci": "95% interval over held-out days", "fold_ci": "95% interval over held-out days",
     "test_auc_boot": "Test AUC, 95% cell bootstrap", "per_fold": "Per fold", "verdict": "Verdict", "rule": "Rule",
     # preparation
     "cells_raw": "Cells before QC", "cells_qc": "Cells after QC", "cells_kept": "Cells kept (subsampled)",
@@ -77,7 +83,8 @@ COUNTS: frozenset[str] = frozenset({
     "logreg_gsm_correct", "pairs_total", "pairs_right", "assignments", "seeds", "seed", "best_epoch", "epochs_run",
     "depth", "width", "epochs", "batch_size", "rank", "tested_in", "day", "test_day", "val_day",
     "cells_raw", "cells_qc", "cells_kept", "median_genes_raw", "median_genes_qc", "train", "val", "test",
-    "times_tested", "sim_seed", "replicates",
+    "times_tested", "sim_seed", "replicates", "first_better", "called_right", "ranked_right", "auc_rule_claims",
+    "ranking_rule_claims", "reach_auc", "reach_ranking", "ranking_pairs_right", "ranking_pairs_total",
 })
 
 

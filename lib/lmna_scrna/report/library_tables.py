@@ -69,6 +69,15 @@ def scores(split: str, model: str) -> pd.DataFrame:
     return _pseudobulk_scores(split) if model == PSEUDOBULK else _network_scores(split, model)
 
 
+def library_calls(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = (*MODELS, PSEUDOBULK)) -> pd.DataFrame:
+    """Per model, over the day-matched folds: test libraries on the right side of the validation-chosen threshold
+    (mean over seeds), beside how many the ranking puts right of every opposite library — calls and ranking differ."""
+    table = gsm_level([s for s in splits if is_day_matched(s)], models)
+    return table.groupby("model", sort=False).agg(
+        libraries=("gsm", "size"), called_right=("threshold_right", "sum"), ranked_right=("right_of_every_opposite", "sum"),
+    ).reset_index()
+
+
 def gsm_level(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = (*MODELS, PSEUDOBULK)) -> pd.DataFrame:
     """One row per split × model × tested GSM: score, rank in its fold, calls, and times tested.
 
@@ -161,7 +170,8 @@ def paired_differences(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
     for name, metric_name, first, second, diffs in comparisons:
         interval = fold_interval(diffs)
         rows.append({
-            "comparison": name, "metric": metric_name, "folds": interval.n, "mean": interval.mean,
+            "comparison": name, "metric": metric_name, "folds": interval.n,
+            "first_better": int(sum(d > 0 for d in diffs)), "mean": interval.mean,
             "ci_lo": interval.lo, "ci_hi": interval.hi,
             "verdict": verdict(interval, first if first != "B" else "Model B", second if second != "A" else "Model A"),
             "per_fold": "; ".join(f"{d:+.3f}" for d in diffs), "rule": RULE,

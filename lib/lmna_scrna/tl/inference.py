@@ -152,9 +152,12 @@ RULE = (
 
 
 def verdict(interval: Interval, first: str, second: str) -> str:
-    """"<first> better", "<second> better" or "no difference detected", by `RULE`."""
+    """"<first> better", "<second> better" or "no difference detected", by `RULE`; "uninformative" when the
+    interval has no width (both models at the ceiling in every fold is not evidence of equality)."""
     if math.isnan(interval.lo):
         return "not decidable (fewer than two folds)"
+    if interval.lo == interval.hi:  # every fold gave the same difference: an interval of no width says nothing
+        return "uninformative (the same in every fold, as when both are at the ceiling)"
     if interval.lo > 0:
         return f"{first} better"
     if interval.hi < 0:
