@@ -200,6 +200,7 @@ def sweep_table(names: Iterable[str]) -> pd.DataFrame:
         config = run(name)["config"]
         row: dict[str, Any] = {"run": name, **{k: config[k] for k in (
             "model", "depth", "width", "epochs", "batch_size", "activation", "optimizer", "loss_w_day")}}
+        row |= {k: config.get(k, default) for k, default in (("dropout", 0.3), ("head_width", 0))}  # older runs: defaults
         row["epochs_run"] = metric(name, "epochs_run")[0]
         for key in ("val_auc", "test_auc", "test_acc", "test_geno_loss"):
             row[f"{key}_mean"], row[f"{key}_sd"] = metric(name, key)
