@@ -60,6 +60,9 @@ LABELS: dict[str, str] = {
     "activation": "Activation", "optimizer": "Optimizer", "loss_w_day": "Day-loss weight",
     "dropout": "Dropout", "head_width": "Extra head layer (units; 0 = none)", "arch": "Backbone",
     "layer_widths": "Dense layer widths", "loss_geno": "Genotype loss", "threshold_rule": "Threshold rule",
+    "test_auc_keras": "Test AUC, Keras 200 thresholds", "val_auc_exact": "Validation AUC over epochs, exact",
+    "val_auc_keras": "Validation AUC over epochs, Keras", "best_epoch_keras": "Epoch Keras' AUC would pick",
+    "keras_minus_exact": "Keras − exact test AUC",
     "times_tested": "Splits testing it",
     # calibration and attribution
     "effect_scale": "Effect scale (0 = null)", "library_effect_scale": "Library-effect scale", "sim_seed": "Simulation seed",
@@ -77,6 +80,7 @@ LABELS: dict[str, str] = {
 COUNTS: frozenset[str] = frozenset({
     "n_test", "n_cells", "cells", "libraries", "patients", "folds", "gsm_total", "gsm_correct", "A_gsm_correct",
     "logreg_gsm_correct", "pairs_total", "pairs_right", "assignments", "seeds", "seed", "best_epoch", "epochs_run",
+    "best_epoch_keras",
     "depth", "width", "epochs", "batch_size", "head_width", "rank", "tested_in", "day", "test_day", "val_day",
     "cells_raw", "cells_qc", "cells_kept", "median_genes_raw", "median_genes_qc", "train", "val", "test",
     "times_tested", "sim_seed", "replicates",

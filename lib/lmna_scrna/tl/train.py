@@ -147,6 +147,20 @@ class ExactValidationAUC(keras.callbacks.Callback):
             logs[MONITOR] = auc_or_nan(self.y_val, z, "validation set")
 
 
+def keras_auc(y_true: np.ndarray, p: np.ndarray) -> float:
+    """The AUC Keras' streaming metric reports (200 thresholds over [0, 1], float32 probabilities).
+
+    Kept beside the exact AUC only to show what the paper's code saw: outputs
+    beyond the outermost thresholds (about 0.005 and 0.995) are lumped
+    together, so a confident model's ranking is partly lost. NaN for one class.
+    """
+    if len(np.unique(y_true)) < 2:
+        return float("nan")
+    metric = keras.metrics.AUC(num_thresholds=200)
+    metric.update_state(np.asarray(y_true, dtype=np.float32), np.asarray(p, dtype=np.float32))
+    return float(metric.result())
+
+
 def prediction_frame(data: ProcessedData, mask: np.ndarray, logits: dict[str, np.ndarray]) -> pd.DataFrame:
     """One row per cell: identity, truth, logits (float64) and the probabilities computed from them."""
     obs = data.obs[mask]
@@ -200,6 +214,7 @@ def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path) -> dict
     metrics = genotype_metrics(pred, y_val, p_val, threshold=config.threshold, loss_geno=config.loss_geno)
     if config.model == "B":
         metrics |= day_metrics(pred, config.loss_w_day, metrics["test_geno_loss"])
+    metrics["test_auc_keras"] = keras_auc(pred["y_true"].to_numpy(), pred["p_geno"].to_numpy())
     history = _history_frame(fit.history)
     metrics |= {"best_epoch": stopper.best_epoch + 1, "epochs_run": len(history), "train_seconds": train_seconds}
 
