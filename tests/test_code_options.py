@@ -203,3 +203,34 @@ def test_sweep_table_and_keras_gap_read_the_runs(data_path, tmp_path, monkeypatc
     assert gap["keras_minus_exact"] == pytest.approx(gap["test_auc_keras"] - gap["test_auc"])
     assert gap["val_auc_exact_lo"] <= gap["val_auc_exact_hi"] and 1 <= gap["best_epoch_keras"] <= 2
     assert tables.train_config("sweep_code_tiny") == dataclasses.replace(config, seed=42)
+
+
+@pytest.mark.slow
+def test_sweep_notebook_puts_table2_beside_the_paper_and_names_the_protocol(tmp_path, monkeypatch):
+    """05_sweep under papermill on two tiny paper-protocol runs and one Model B weight."""
+    import papermill as pm
+
+    from lmna_scrna.paths import PROJECT_ROOT
+
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
+    tables._load.cache_clear()
+    data = make_processed(tmp_path / "processed" / "dm_t19_v0.h5ad", n_cells=360, n_genes=20, signal=2.0)
+    split = params_dir() / "splits" / "dm_t19_v0.yaml"
+    runs = {"code_A_d1_e20_b128_relu_adam": {"optimizer": "adam"}, "code_A_d1_e20_b128_relu_sgd": {"optimizer": "sgd"}}
+    (tmp_path / "a.yaml").write_text(json.dumps({"params_file": str(split), "protocol": {"dropout": 0.0, "head_width": 4},
+                                                 "runs": {k: {"depth": 1, **v} for k, v in runs.items()}}))
+    (tmp_path / "b.yaml").write_text(json.dumps({"params_file": str(split), "runs": {"code_B_w0.3": {"model": "B"}}}))
+    for name, overrides in runs.items():  # what the sweep's 03_train_A executions write (settings as in Table 2)
+        config = TrainConfig(width=8, depth=1, epochs=20, patience=1, batch_size=128, dropout=0.0, head_width=4,
+                             **overrides)  # patience 1: the tiny split stops after a few of its 20 epochs
+        train.train_run(data, plan.sweep_run_name(name), config, seeds=[42])
+    out = tmp_path / "05.ipynb"
+    pm.execute_notebook(PROJECT_ROOT / "notebooks" / "05_sweep.ipynb", out, kernel_name="python3", progress_bar=False,
+                        parameters={"sweep_a_file": str(tmp_path / "a.yaml"), "sweep_b_file": str(tmp_path / "b.yaml")},
+                        cwd=PROJECT_ROOT / "notebooks")
+    text = out.read_text()
+    assert "the paper code&#x27;s protocol" in text or "the paper code's protocol" in text
+    assert "Paper: test AUC (real data)" in text and "Keras" in text
+    assert "this build&#x27;s run" in text or "this build's run" in text
+    assert text.count("sweep_code_A_d1_e20_b128_relu_sgd") >= 2  # in Table 2 and matched beside the paper
+    assert (tmp_path / "runs" / "sweep_code_B_w0.3" / "summary.json").is_file()
