@@ -234,3 +234,9 @@ def test_sweep_notebook_puts_table2_beside_the_paper_and_names_the_protocol(tmp_
     assert "this build&#x27;s run" in text or "this build's run" in text
     assert text.count("sweep_code_A_d1_e20_b128_relu_sgd") >= 2  # in Table 2 and matched beside the paper
     assert (tmp_path / "runs" / "sweep_code_B_w0.3" / "summary.json").is_file()
+
+
+def test_an_inverted_auc_is_explained_not_flipped():
+    words = paper.inverted_auc_words(0.239, "the original split")
+    assert "0.239" in words and "reversed" in words and "0.761" in words and "never" in words
+    assert "not inverted" in paper.inverted_auc_words(0.8, "x") and "0.200" not in paper.inverted_auc_words(0.8, "x")
