@@ -240,3 +240,37 @@ def test_an_inverted_auc_is_explained_not_flipped():
     words = paper.inverted_auc_words(0.239, "the original split")
     assert "0.239" in words and "reversed" in words and "0.761" in words and "never" in words
     assert "not inverted" in paper.inverted_auc_words(0.8, "x") and "0.200" not in paper.inverted_auc_words(0.8, "x")
+
+
+@pytest.mark.slow
+def test_training_notebook_passes_the_code_options_to_model_b(data_path, tmp_path, monkeypatch):
+    import papermill as pm
+
+    from lmna_scrna.paths import PROJECT_ROOT
+
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
+    options = {"arch": "cnn", "widths": [8, 4], "conv_filters": 2, "kernel_size": 3, "pool_size": 2,
+               "optimizer": "rmsprop", "loss_geno": "mean_squared_error", "threshold": 0.6}
+    pm.execute_notebook(PROJECT_ROOT / "notebooks" / "04_train_B.ipynb", tmp_path / "04.ipynb", kernel_name="python3",
+                        progress_bar=False, cwd=PROJECT_ROOT / "notebooks",
+                        parameters={"data_path": str(data_path), "run_name": "nb_B", "epochs": 1, "seeds": [3], **options})
+    config = json.loads((tmp_path / "runs" / "nb_B" / "config.json").read_text())
+    assert {k: config[k] for k in options} == options and config["model"] == "B"
+    text = (tmp_path / "04.ipynb").read_text()
+    assert "the fixed threshold 0.6" in text and "mean squared error" in text
+
+
+@pytest.mark.slow
+def test_prepare_notebook_reads_the_raw_set(raw_and_filtered, tmp_path, monkeypatch):
+    import papermill as pm
+
+    from lmna_scrna.paths import PROJECT_ROOT
+
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
+    folder, _ = raw_and_filtered
+    small = {k: v for k, v in SMALL_PARAMS.to_dict().items() if k != "matrix_kind"}
+    pm.execute_notebook(PROJECT_ROOT / "notebooks" / "01_prepare.ipynb", tmp_path / "01.ipynb", kernel_name="python3",
+                        progress_bar=False, cwd=PROJECT_ROOT / "notebooks",
+                        parameters={"raw_dir": str(folder), "out_path": str(tmp_path / "r.h5ad"), "matrix_kind": "raw",
+                                    **small})
+    assert ad.read_h5ad(tmp_path / "r.h5ad").uns["params"]["matrix_kind"] == "raw"
