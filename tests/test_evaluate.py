@@ -9,7 +9,14 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss, roc_auc_score, roc_curve
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    brier_score_loss,
+    log_loss,
+    roc_auc_score,
+    roc_curve,
+)
 
 from scipy.special import logit
 
@@ -20,6 +27,7 @@ from lmna_scrna.tl.evaluate import (
     day_logit_columns,
     day_metrics,
     genotype_metrics,
+    squared_error_loss,
     summarise,
     to_json,
     youden_threshold,
@@ -56,6 +64,25 @@ def test_genotype_metrics_equal_sklearn(known):
     assert m["test_bal_acc"] == pytest.approx(balanced_accuracy_score(y, p >= threshold))
     assert m["test_geno_loss"] == pytest.approx(log_loss(y, p))
     assert m["test_combined_loss"] == m["test_geno_loss"]
+
+
+def test_a_fixed_threshold_replaces_the_validation_choice_everywhere(known):
+    y, p, y_val, p_val = known
+    m = genotype_metrics(_test_frame(y, p), y_val, p_val, threshold=0.7)
+    assert m["threshold"] == 0.7 and m["threshold_rule"] == "fixed"
+    assert m["test_bal_acc"] == pytest.approx(balanced_accuracy_score(y, p >= 0.7))
+    assert m["test_acc_at_threshold"] == pytest.approx(accuracy_score(y, p >= 0.7))
+    assert all(r["correct"] == ((r["mean_p"] >= 0.7) == bool(r["y_true"])) for r in m["gsm"])
+    assert m["test_acc"] == pytest.approx(accuracy_score(y, p >= 0.5))  # accuracy at 0.5 stays as the paper's
+    assert genotype_metrics(_test_frame(y, p), y_val, p_val)["threshold_rule"] == "youden_validation"
+
+
+def test_mse_genotype_loss_is_the_brier_score_from_logits_and_stays_exact_when_saturated(known):
+    y, p, y_val, p_val = known
+    m = genotype_metrics(_test_frame(y, p), y_val, p_val, loss_geno="mean_squared_error")
+    assert m["test_geno_loss"] == pytest.approx(brier_score_loss(y, p)) and m["test_combined_loss"] == m["test_geno_loss"]
+    # a confidently wrong cell costs 1 per cell, a confidently right one 0 (the float64 sigmoid of a large logit)
+    assert squared_error_loss(np.array([1, 0]), np.array([-40.0, -40.0])) == pytest.approx(0.5)
 
 
 def test_gsm_level_mean_probability_and_side_of_threshold(known):

@@ -149,3 +149,16 @@ def test_training_notebooks_differ_only_in_the_model_and_its_day_head() -> None:
     only_a = [s for s in a if s not in b]
     assert len(only_a) == 2 and len(only_b) == 4  # title; model line; B: + day-head text and cell
     assert any('MODEL = "B"' in s for s in only_b) and any("## Day head" in s for s in only_b)
+
+
+@pytest.mark.parametrize(
+    ("notebook", "names"),
+    [
+        ("01_prepare", {"matrix_kind"}),
+        ("03_train_A", {"arch", "widths", "conv_filters", "kernel_size", "pool_size", "loss_geno", "threshold"}),
+        ("04_train_B", {"arch", "widths", "conv_filters", "kernel_size", "pool_size", "loss_geno", "threshold"}),
+    ],
+)
+def test_the_paper_codes_options_are_notebook_parameters(notebook: str, names: set[str]) -> None:
+    """The options taken from the paper's code reach the notebooks by the same path as the others."""
+    assert names <= set(_defaults(notebook))

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from . import __version__
-from .config import PrepParams, TrainConfig
+from .config import MATRIX_KINDS, PrepParams, TrainConfig
 from .errors import InputError, LmnaError
 from .paths import outputs_dir
 
@@ -88,6 +88,10 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sheet", type=Path, default=None)
     defaults = PrepParams()
     for name, value in vars(defaults).items():
+        if name == "matrix_kind":  # named --kind as on `inspect` (and in the paper's code)
+            p.add_argument("--kind", "--matrix-kind", dest=name, choices=MATRIX_KINDS, default=value,
+                           help="which 10x matrix set of each GSM to read")
+            continue
         p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
 
 
@@ -112,10 +116,22 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", required=True, type=_run_name, help="run name (one folder name under outputs/runs)")
     p.add_argument("--seeds", type=int, nargs="+", default=[42])
     defaults = TrainConfig()
+    special = {
+        "widths": {"type": _widths, "help": "per-layer widths, e.g. 512,256 (default: depth x width)"},
+        "threshold": {"type": float, "help": "fixed decision threshold (default: Youden's J on validation)"},
+    }
     for name, value in vars(defaults).items():
         if name == "seed":
             continue
-        p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+        p.add_argument("--" + name.replace("_", "-"), **special.get(name, {"type": type(value)}), default=value)
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    """``--widths 512,256`` → (512, 256); the range check is `tl.models.check_config`'s."""
+    try:
+        return tuple(int(w) for w in text.replace(" ", "").split(",") if w)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
 
 
 def _run_name(value: str) -> str:

@@ -12,6 +12,9 @@ from typing import Any
 
 from .errors import InputError
 
+#: The 10x matrix sets a GSM may be read from (as `io.layouts.KINDS`; this base module imports nothing above it).
+MATRIX_KINDS: tuple[str, ...] = ("filtered", "raw")
+
 
 @dataclass(frozen=True)
 class PrepParams:
@@ -26,11 +29,16 @@ class PrepParams:
     min_cells_per_gene: int = 10
     n_hvg: int = 1000
     clip: float = 10.0
+    matrix_kind: str = "filtered"  # which 10x matrix set to read per GSM: filtered | raw (the paper code's --kind)
 
     def check(self) -> None:
         """Refuse parameters that would write a NaN, empty or constant .h5ad, naming the parameter at fault."""
         for name, value in self.to_dict().items():
             kind = type(PrepParams.__dataclass_fields__[name].default)
+            if kind is str:
+                if value not in MATRIX_KINDS:
+                    raise InputError(f"PrepParams.{name}={value!r}: must be one of {', '.join(MATRIX_KINDS)}")
+                continue
             if isinstance(value, bool) or not isinstance(value, numbers.Integral if kind is int else numbers.Real):
                 raise InputError(f"PrepParams.{name}={value!r}: must be {'an integer' if kind is int else 'a number'}")
         rules = (
@@ -70,6 +78,18 @@ class TrainConfig:
     loss_w_day: float = 0.3
     head_width: int = 0  # the paper's code adds Dense(width // 2) before the heads; its text does not
     seed: int = 42
+    # Options of the paper's code (checked in tl.models.check_config):
+    arch: str = "mlp"  # mlp | cnn (a Conv1D block over the genes before the dense layers)
+    widths: tuple[int, ...] = ()  # per-layer widths of the dense layers; () = depth x width
+    conv_filters: int = 32  # cnn only
+    kernel_size: int = 5  # cnn only
+    pool_size: int = 2  # cnn only
+    loss_geno: str = "binary_crossentropy"  # or mean_squared_error (on the sigmoid probability)
+    threshold: float | None = None  # fixed evaluation threshold; None = Youden's J on validation
+
+    def __post_init__(self) -> None:
+        if isinstance(self.widths, (list, tuple)):  # YAML and JSON give lists: keep a hashable, comparable tuple
+            object.__setattr__(self, "widths", tuple(self.widths))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

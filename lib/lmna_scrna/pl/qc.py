@@ -29,8 +29,12 @@ def qc_violins(qc: pd.DataFrame, params: PrepParams) -> Figure:
     order = sorted(qc["gsm"].unique())
     fig, axes = plt.subplots(len(panels), 1, figsize=(max(8.0, 0.7 * len(order)), 9), sharex=True)
     for ax, (col, label, limits) in zip(axes, panels):
-        sns.violinplot(data=qc, x="gsm", y=col, order=order, ax=ax, cut=0, density_norm="width",
-                       inner=None, color="#9ecae1", linewidth=0.6, log_scale=col == "total_counts")
+        log = col == "total_counts"
+        shown = qc[qc[col] > 0] if log else qc  # a raw (unfiltered) matrix has empty barcodes; a log axis has no 0
+        if log and len(shown) < len(qc):
+            label += f"\n({len(qc) - len(shown):,} barcodes with 0 not shown)"
+        sns.violinplot(data=shown, x="gsm", y=col, order=order, ax=ax, cut=0, density_norm="width",
+                       inner=None, color="#9ecae1", linewidth=0.6, log_scale=log)
         for limit in limits:
             ax.axhline(limit, color="#C44E52", linestyle="--", linewidth=1)
         ax.set_ylabel(label)

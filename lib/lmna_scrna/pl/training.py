@@ -83,7 +83,9 @@ def plot_confusion(y_true: Any, y_pred: Any, labels: list[str], title: str) -> F
     return fig
 
 
-def plot_gsm_probability(pred: pd.DataFrame, threshold: float, ax: Axes | None = None) -> Figure:
+def plot_gsm_probability(
+    pred: pd.DataFrame, threshold: float, ax: Axes | None = None, rule: str = "val Youden J"
+) -> Figure:
     """Patient probability of every test cell per GSM (violin), GSM mean marked, threshold drawn."""
     fig, ax = _axes(ax, (1.6 + 1.3 * pred["gsm"].nunique(), 3.8))
     data = pred.assign(label=pred["gsm"] + "\n" + pred["condition"] + " d" + pred["day"].astype(str))
@@ -92,7 +94,7 @@ def plot_gsm_probability(pred: pd.DataFrame, threshold: float, ax: Axes | None =
                    order=order, cut=0, density_norm="width", inner=None, ax=ax)
     means = data.groupby("label")["p_geno"].mean().reindex(order)
     ax.scatter(range(len(order)), means, color="black", marker="D", zorder=3, label="GSM mean")
-    ax.axhline(threshold, color="crimson", ls="--", label=f"threshold {threshold:.2f} (val Youden J)")
+    ax.axhline(threshold, color="crimson", ls="--", label=f"threshold {threshold:.2f} ({rule})")
     ax.axhline(0.5, color="grey", ls=":", lw=1, label="0.5")
     ax.set(xlabel="", ylabel="patient probability", ylim=(-0.02, 1.02), title="test cells per GSM")
     ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
@@ -113,7 +115,8 @@ def seed_figures(
         "roc": plot_roc(pred["y_true"], pred["p_geno"]),
         "confusion": plot_confusion(pred["y_true"], (pred["p_geno"] >= threshold).astype(int), geno_labels,
                                     f"genotype at {threshold:.2f}"),
-        "gsm_probability": plot_gsm_probability(pred, threshold),
+        "gsm_probability": plot_gsm_probability(
+            pred, threshold, rule="fixed" if metrics.get("threshold_rule") == "fixed" else "val Youden J"),
     }
     if day_columns()[0] in pred:
         y_pred = pred[day_columns()].to_numpy().argmax(axis=1)

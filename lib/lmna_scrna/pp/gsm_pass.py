@@ -265,11 +265,12 @@ def write_cache(result: ProcessedGSM, path: Path) -> None:
             f[name] = value
 
 
-def cache_file(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path, kind: str = "filtered") -> tuple[Path, str]:
-    """Where a GSM's cached result lives, and the fingerprint of its input files."""
+def cache_file(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path) -> tuple[Path, str]:
+    """Where a GSM's cached result lives, and the fingerprint of its input files (its `matrix_kind` set)."""
     from ..io.layouts import find_gsm_files  # needed only here; keeps the math modules light
     from ..io.raw_folder import file_fingerprint
 
+    kind = params.matrix_kind
     fingerprint = file_fingerprint(find_gsm_files(raw_dir, gsm, kind).paths)
     return Path(cache_dir) / f"{gsm}-{cache_key(gsm, fingerprint, params, kind)}.h5", fingerprint
 
@@ -320,7 +321,7 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path, kind: str = "filtered") -> CachedGSM:
+def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path) -> CachedGSM:
     """The cached per-GSM result, computing and storing it first on a cache miss.
 
     A hit costs only the fingerprint of the input files (sizes and a few MiB
@@ -328,7 +329,7 @@ def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path, kind:
     """
     from ..io import tenx
 
-    path, fingerprint = cache_file(raw_dir, gsm, params, cache_dir, kind)
+    path, fingerprint = cache_file(raw_dir, gsm, params, cache_dir)
     if _intact(path):
         log.debug("%s: cache hit %s", gsm, path.name)
         return CachedGSM(gsm, path, fingerprint)
@@ -344,7 +345,7 @@ def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path, kind:
             if path.exists():
                 log.warning("%s: cache file %s is damaged; parsing the GSM again", gsm, path)
             log.info("%s: parsing %s", gsm, raw_dir)
-            write_cache(process_counts(tenx.read_gsm(raw_dir, gsm, kind), gsm, params), path)
+            write_cache(process_counts(tenx.read_gsm(raw_dir, gsm, params.matrix_kind), gsm, params), path)
     return CachedGSM(gsm, path, fingerprint)
 
 

@@ -64,6 +64,11 @@ LABELS: dict[str, str] = {
     "best_epoch": "Best epoch", "epochs_run": "Epochs run", "train_seconds": "Training time (s)",
     "depth": "Depth (layers)", "width": "Width (units)", "epochs": "Epoch budget", "batch_size": "Batch size",
     "activation": "Activation", "optimizer": "Optimizer", "loss_w_day": "Day-loss weight",
+    "dropout": "Dropout", "head_width": "Extra head layer (units; 0 = none)", "arch": "Backbone",
+    "layer_widths": "Dense layer widths", "loss_geno": "Genotype loss", "threshold_rule": "Threshold rule",
+    "test_auc_keras": "Test AUC, Keras 200 thresholds", "val_auc_exact": "Validation AUC over epochs, exact",
+    "val_auc_keras": "Validation AUC over epochs, Keras", "best_epoch_keras": "Epoch Keras' AUC would pick",
+    "keras_minus_exact": "Keras − exact test AUC",
     "times_tested": "Splits testing it",
     # calibration and attribution
     "effect_scale": "Effect scale (0 = null)", "library_effect_scale": "Library-effect scale", "sim_seed": "Simulation seed",
@@ -81,7 +86,8 @@ LABELS: dict[str, str] = {
 COUNTS: frozenset[str] = frozenset({
     "n_test", "n_cells", "cells", "libraries", "patients", "folds", "gsm_total", "gsm_correct", "A_gsm_correct",
     "logreg_gsm_correct", "pairs_total", "pairs_right", "assignments", "seeds", "seed", "best_epoch", "epochs_run",
-    "depth", "width", "epochs", "batch_size", "rank", "tested_in", "day", "test_day", "val_day",
+    "best_epoch_keras",
+    "depth", "width", "epochs", "batch_size", "head_width", "rank", "tested_in", "day", "test_day", "val_day",
     "cells_raw", "cells_qc", "cells_kept", "median_genes_raw", "median_genes_qc", "train", "val", "test",
     "times_tested", "sim_seed", "replicates", "first_better", "called_right", "ranked_right", "auc_rule_claims",
     "ranking_rule_claims", "reach_auc", "reach_ranking", "ranking_pairs_right", "ranking_pairs_total",

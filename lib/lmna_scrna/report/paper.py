@@ -50,3 +50,68 @@ def beside_paper(table1: pd.DataFrame, source: str, path: Path | None = None) ->
             row[f"this build acc ({source} data)"] = ours.loc[key, "test_acc_mean"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: The settings that identify a run of the paper's Table 2, then its three reported numbers.
+TABLE2_SETTINGS = ("depth", "epochs", "batch_size", "activation", "optimizer")
+TABLE2_COLUMNS = (*TABLE2_SETTINGS, "test_auc", "test_acc", "test_loss")
+
+
+def paper_table2(path: Path | None = None) -> pd.DataFrame:
+    """The paper's Table 2 (its Model A sweep on test day 19): one row per run, settings then results."""
+    data = _load(path)
+    rows = [{"run": run, **dict(zip(TABLE2_COLUMNS, values))} for run, values in data["table2"].items()]
+    return pd.DataFrame(rows).assign(source=data["source"])
+
+
+def beside_paper_table2(sweep: pd.DataFrame, source: str, path: Path | None = None) -> pd.DataFrame:
+    """The paper's Table 2 beside this build's sweep (a `tables.sweep_table`), rows matched on the settings.
+
+    A paper run with no run of the same settings here keeps empty columns
+    rather than being matched by name. This build's AUC is the exact
+    (scikit-learn) test AUC, mean over its training seeds.
+    """
+    paper = paper_table2(path)
+    ours = sweep.set_index(list(TABLE2_SETTINGS))
+    rows = []
+    for _, p in paper.iterrows():
+        key = tuple(p[s] for s in TABLE2_SETTINGS)
+        row = {"run": p["run"], **{s: p[s] for s in TABLE2_SETTINGS},
+               "paper AUC (real data)": p["test_auc"], "paper acc (real data)": p["test_acc"]}
+        if key in ours.index:
+            match = ours.loc[[key]].iloc[0]
+            row[f"this build's run ({source} data)"] = match["run"]
+            row[f"this build AUC ({source} data)"] = match["test_auc_mean"]
+            row[f"this build acc ({source} data)"] = match["test_acc_mean"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def protocol_words(sweep: pd.DataFrame) -> str:
+    """Which protocol a sweep table's runs were trained with, read from their dropout and head_width.
+
+    The paper's code ran its sweep with dropout 0.0 and an extra head layer;
+    its text describes dropout 0.3 and none. Anything else is named as such.
+    """
+    dropouts, heads = sorted(set(sweep["dropout"])), sorted(set(sweep["head_width"]))
+    settings = (f"dropout {', '.join(f'{d:g}' for d in dropouts)}, "
+                + ("no extra head layer" if heads == [0] else f"extra head layer of {', '.join(map(str, heads))} units"))
+    if dropouts == [0.0] and 0 not in heads:
+        return f"the paper code's protocol ({settings})"
+    if dropouts == [0.3] and heads == [0]:
+        return f"the paper text's protocol ({settings})"
+    return f"neither the paper code's nor its text's protocol ({settings})"
+
+
+def inverted_auc_words(auc: float, where: str) -> str:
+    """What an AUC below 0.5 means, and why the report does not flip it as the paper code's ``--invert_prob`` can."""
+    never = ("The paper's code can flip such scores (`--invert_prob`: p → 1 − p, so an AUC a becomes 1 − a); this "
+             "report never does, because choosing the direction after seeing the test labels lets the test set decide.")
+    if not auc < 0.5:  # also NaN
+        return f"On {where}, Model A's test AUC is {auc:.3f}: not inverted in this build. {never}"
+    return (
+        f"On {where}, Model A's test AUC is {auc:.3f}, below 0.5: the ranking is reversed, patients scoring "
+        f"systematically lower than controls. The score follows something whose link to genotype flips between "
+        f"training and test (the paper reads it as a day shortcut). {never} Flipped, it would read {1 - auc:.3f}. "
+        f"That number measures how strong the reversal is, not how well the model generalises."
+    )

@@ -129,7 +129,8 @@ class Sweep:
     split: dict[str, Any]  # the split file's identity: split (kind), test_day, val_day
     split_name: str
     split_file: Path
-    runs: dict[str, dict[str, Any]]
+    runs: dict[str, dict[str, Any]]  # each run's overrides, over the sweep's `protocol`
+    protocol: dict[str, Any] = field(default_factory=dict)  # settings every run shares (e.g. dropout 0.0)
 
 
 # --------------------------------------------------------------------------- parameter files
@@ -158,15 +159,19 @@ def profile_path(profile: str | Path) -> Path:
 
 
 def load_sweep(path: str | Path) -> Sweep:
-    """Read a sweep file: ``params_file`` (the split, relative to the sweep file) and ``runs``."""
+    """Read a sweep file: ``params_file`` (the split, relative to the sweep file), ``runs`` and an optional
+    ``protocol`` (settings shared by every run; a run's own value wins)."""
     path = Path(path).resolve()
     data = _read_yaml(path)
     if "params_file" not in data or not isinstance(data.get("runs"), dict) or not data["runs"]:
         raise InputError(f"sweep file {path} needs `params_file` (the split) and a non-empty `runs` mapping")
     split_file = (path.parent / data["params_file"]).resolve()
-    runs = {str(name): dict(values or {}) for name, values in data["runs"].items()}
+    protocol = data.get("protocol") or {}
+    if not isinstance(protocol, dict):
+        raise InputError(f"sweep file {path}: `protocol` must map parameter names to values")
+    runs = {str(name): {**protocol, **(values or {})} for name, values in data["runs"].items()}
     split, name = read_split_file(split_file)
-    return Sweep(path=path, split=split, split_name=name, split_file=split_file, runs=runs)
+    return Sweep(path=path, split=split, split_name=name, split_file=split_file, runs=runs, protocol=dict(protocol))
 
 
 def read_split_file(path: Path) -> tuple[dict[str, Any], str]:

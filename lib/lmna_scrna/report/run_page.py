@@ -29,6 +29,12 @@ def mean_sd(run: dict[str, Any], key: str) -> str:
     return f"{s['mean']:.3f}" + (f" ± {s['sd']:.3f} (sd over training seeds)" if s["sd"] is not None else "")
 
 
+def threshold_words(config: dict[str, Any]) -> str:
+    """How a run's threshold was set: fixed in advance (``threshold``) or chosen on validation."""
+    fixed = config.get("threshold")
+    return "the validation-chosen threshold (Youden's J)" if fixed is None else f"the fixed threshold {fixed:g}"
+
+
 def training_summary(run: dict[str, Any], data_path: Path) -> str:
     """One paragraph: model, data, seeds and the cells of each partition."""
     cfg = run["config"]
@@ -45,14 +51,16 @@ def results_summary(run: dict[str, Any]) -> str:
     """The run's headline numbers beside the linear baseline's, in words (no verdict: one split cannot decide)."""
     summary, base = run["summary"]["metrics"], run["baseline"]
     n_gsm = int(summary["gsm_total"]["mean"])
+    loss_note = (" The genotype loss is the mean squared error of the patient probability (the loss trained), "
+                 "not a cross-entropy in nats." if run["config"].get("loss_geno") == "mean_squared_error" else "")
     verdict = (
         "One split is one fold: whether the network beats the baseline is decided over all folds on the "
         "comparison page."
     )
     return (
         f"Test genotype ROC-AUC **{mean_sd(run, 'test_auc')}** (baseline logistic regression "
-        f"{base['test_auc']:.3f}); accuracy at 0.5 {mean_sd(run, 'test_acc')}; balanced accuracy at the "
-        f"validation threshold {mean_sd(run, 'test_bal_acc')}. Per library, on average "
+        f"{base['test_auc']:.3f}); accuracy at 0.5 {mean_sd(run, 'test_acc')}; balanced accuracy at "
+        f"{threshold_words(run['config'])} {mean_sd(run, 'test_bal_acc')}.{loss_note} Per library, on average "
         f"{summary['gsm_correct']['mean']:.1f} of {n_gsm} test GSMs fall on the right side of the threshold "
         f"(baseline {base['gsm_correct']} of {base['gsm_total']}). {verdict}"
     )
@@ -87,7 +95,7 @@ def show_gsm_results(run: dict[str, Any]) -> Table:
     """`gsm_results` for the page."""
     return show_table(gsm_results(run), (
         f"One row per test library (GSM), training seed {first_seed(run)}: its mean patient probability over its "
-        "cells and whether that falls on the right side of the validation-chosen threshold and of 0.5."
+        f"cells and whether that falls on the right side of {threshold_words(run['config'])} and of 0.5."
     ))
 
 

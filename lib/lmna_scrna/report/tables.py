@@ -212,6 +212,7 @@ def sweep_table(names: Iterable[str]) -> pd.DataFrame:
         config = run(name)["config"]
         row: dict[str, Any] = {"run": name, **{k: config[k] for k in (
             "model", "depth", "width", "epochs", "batch_size", "activation", "optimizer", "loss_w_day")}}
+        row |= {k: config.get(k, default) for k, default in (("dropout", 0.3), ("head_width", 0))}  # older runs: defaults
         row["epochs_run"] = metric(name, "epochs_run")[0]
         for key in ("val_auc", "test_auc", "test_acc", "test_geno_loss"):
             row[f"{key}_mean"], row[f"{key}_sd"] = metric(name, key)
@@ -242,3 +243,29 @@ def roc_inputs(runs: dict[str, str]) -> dict[str, tuple[np.ndarray, np.ndarray]]
         first = pred[pred["seed"] == finished["config"]["seeds"][0]]
         out[label] = (first["y_true"].to_numpy(), first["p_geno"].to_numpy())
     return out
+
+
+def keras_auc_gap(names: Iterable[str]) -> pd.DataFrame:
+    """What the paper's code would have seen: Keras' 200-threshold AUC beside the exact AUC, per run.
+
+    Per run (first seed): the exact test AUC and Keras' test AUC; the range over
+    epochs of the validation AUC each way; the epoch early stopping restored
+    (chosen on the exact AUC) and the epoch Keras' AUC would have picked among
+    the same epochs. Runs trained before ``test_auc_keras`` was recorded give NaN.
+    """
+    rows = []
+    for name in names:
+        finished = run(name)
+        seed = finished["config"]["seeds"][0]
+        history, metrics = finished["histories"][seed], finished["metrics"][seed]
+        rows.append({
+            "run": name, "test_auc": _number(metrics["test_auc"]),
+            "test_auc_keras": _number(metrics.get("test_auc_keras")),
+            "val_auc_exact_lo": history["val_geno_auc_exact"].min(), "val_auc_exact_hi": history["val_geno_auc_exact"].max(),
+            "val_auc_keras_lo": history["val_geno_auc"].min(), "val_auc_keras_hi": history["val_geno_auc"].max(),
+            "best_epoch": int(metrics["best_epoch"]),
+            "best_epoch_keras": int(history.loc[history["val_geno_auc"].idxmax(), "epoch"]),
+        })
+    table = pd.DataFrame(rows)
+    table["keras_minus_exact"] = table["test_auc_keras"] - table["test_auc"]
+    return table

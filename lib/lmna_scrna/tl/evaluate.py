@@ -1,5 +1,5 @@
 """Honest evaluation: cell-level metrics from scikit-learn, a threshold chosen on
-validation (not on test), GSM-level results, summaries over seeds.
+validation (not on test) or fixed in advance, GSM-level results, summaries over seeds.
 
 The GSM is the independent unit of this study (labels are inherited per
 library), so next to the cell-level numbers every run reports, per test GSM,
@@ -79,21 +79,43 @@ def categorical_log_loss(y: np.ndarray, z: np.ndarray) -> float:
     return float(np.mean(logsumexp(z, axis=1) - z[np.arange(len(z)), np.asarray(y, dtype=int)]))
 
 
+def squared_error_loss(y: np.ndarray, z: np.ndarray) -> float:
+    """Mean squared error of the patient probability, the genotype loss when ``loss_geno="mean_squared_error"``.
+
+    It is mean over cells of (y − sigmoid(z))² with y the 0/1 label and the
+    sigmoid taken in float64 from the logit (the Brier score): what Keras'
+    MeanSquaredError minimises on the sigmoid output, in [0, 1], in
+    probability² per cell rather than nats, so not comparable with a cross-entropy.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    return float(np.mean((y - probability(z)) ** 2))
+
+
+#: The reported genotype loss of each `TrainConfig.loss_geno`, computed exactly from logits.
+GENO_LOSS_FUNCTIONS = {"binary_crossentropy": binary_log_loss, "mean_squared_error": squared_error_loss}
+
+
 def probability(z: np.ndarray) -> np.ndarray:
     """Patient probability from a logit, in float64 (kept beside the logit in predictions)."""
     return expit(np.asarray(z, dtype=np.float64))
 
 
-def genotype_metrics(test: pd.DataFrame, y_val: np.ndarray, p_val: np.ndarray) -> dict[str, Any]:
+def genotype_metrics(
+    test: pd.DataFrame, y_val: np.ndarray, p_val: np.ndarray,
+    threshold: float | None = None, loss_geno: str = "binary_crossentropy",
+) -> dict[str, Any]:
     """Every genotype metric of one model on one split.
 
     `test` holds one row per test cell with gsm, condition, day, y_true,
-    z_geno (the logit) and p_geno (its float64 sigmoid).
+    z_geno (the logit) and p_geno (its float64 sigmoid). ``threshold`` None
+    chooses it on validation (Youden's J); a number fixes it (``threshold_rule``
+    records which). The genotype loss is the one the model minimised (`GENO_LOSS_FUNCTIONS`).
     """
     y, p = test["y_true"].to_numpy(), test["p_geno"].to_numpy()
-    threshold = youden_threshold(y_val, p_val)
+    rule = "youden_validation" if threshold is None else "fixed"
+    threshold = youden_threshold(y_val, p_val) if threshold is None else float(threshold)
     gsm = gsm_table(test, threshold)
-    geno_loss = binary_log_loss(y, test["z_geno"].to_numpy())
+    geno_loss = GENO_LOSS_FUNCTIONS[loss_geno](y, test["z_geno"].to_numpy())
     return {
         "n_test": int(len(test)),
         "test_auc": auc_or_nan(y, p, "test set"),
@@ -102,6 +124,7 @@ def genotype_metrics(test: pd.DataFrame, y_val: np.ndarray, p_val: np.ndarray) -
         "test_combined_loss": geno_loss,
         "val_auc": auc_or_nan(y_val, p_val, "validation set"),
         "threshold": threshold,
+        "threshold_rule": rule,
         "test_acc_at_threshold": float(accuracy_score(y, p >= threshold)),
         "test_bal_acc": float(balanced_accuracy_score(y, p >= threshold)),
         "gsm": [

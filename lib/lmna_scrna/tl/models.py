@@ -12,6 +12,13 @@ computed from them exactly, never from float32 probabilities that round to 1.
 The paper's code puts a ``Dense(width // 2)`` layer before the heads that its
 text does not describe; ``head_width`` > 0 adds such a layer (0, the text's
 architecture, is the default).
+
+Options of the paper's code, all off by default: ``widths`` gives each dense
+layer its own width (then ``width`` and ``depth`` are not used); ``arch="cnn"``
+puts one Conv1D block (``conv_filters`` filters of ``kernel_size`` genes,
+BatchNorm, activation, MaxPool of ``pool_size``) over the gene vector before
+the dense layers; ``optimizer="rmsprop"``; and ``loss_geno="mean_squared_error"``
+trains the genotype head on the squared error of its sigmoid probability.
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ from ..io.study import DAYS
 #: Activations offered to the sweep; any other name is refused up front rather
 #: than failing deep inside Keras after the data are loaded.
 ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "gelu", "elu", "selu", "swish", "sigmoid", "leaky_relu")
-OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+OPTIMIZERS: tuple[str, ...] = ("adam", "sgd", "rmsprop")
 MODELS: tuple[str, ...] = ("A", "B")
+ARCHS: tuple[str, ...] = ("mlp", "cnn")
+GENO_LOSSES: tuple[str, ...] = ("binary_crossentropy", "mean_squared_error")
 
 
 def check_config(config: TrainConfig) -> None:
@@ -50,13 +59,56 @@ def check_config(config: TrainConfig) -> None:
         raise InputError(f"TrainConfig.loss_w_day={config.loss_w_day!r}: must be >= 0")
     if config.head_width < 0:
         raise InputError(f"TrainConfig.head_width={config.head_width!r}: must be >= 0 (0 = no extra layer)")
+    check_code_options(config)
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def check_code_options(config: TrainConfig) -> None:
+    """The options taken from the paper's code: architecture, per-layer widths, genotype loss, threshold."""
+    if config.arch not in ARCHS:
+        raise InputError(f"TrainConfig.arch={config.arch!r}: expected one of {', '.join(ARCHS)}")
+    if not isinstance(config.widths, tuple) or not all(_positive_int(w) for w in config.widths):
+        raise InputError(f"TrainConfig.widths={config.widths!r}: must be a list of integers >= 1 (empty = depth x width)")
+    for name in ("conv_filters", "kernel_size", "pool_size"):
+        if not _positive_int(getattr(config, name)):
+            raise InputError(f"TrainConfig.{name}={getattr(config, name)!r}: must be an integer >= 1")
+    if config.loss_geno not in GENO_LOSSES:
+        raise InputError(f"TrainConfig.loss_geno={config.loss_geno!r}: expected one of {', '.join(GENO_LOSSES)}")
+    t = config.threshold
+    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= t <= 1.0):
+        raise InputError(f"TrainConfig.threshold={t!r}: must be a probability in [0, 1], or None (Youden's J on validation)")
+
+
+def layer_widths(config: TrainConfig) -> tuple[int, ...]:
+    """Width of each dense layer of the backbone: ``widths`` when given, else ``depth`` x ``width``."""
+    return config.widths or (config.width,) * config.depth
+
+
+def _conv_block(inputs: keras.KerasTensor, config: TrainConfig) -> keras.KerasTensor:
+    """The paper code's CNN front: genes as a 1-D sequence, one Conv1D -> BatchNorm -> Activation -> MaxPool.
+
+    The HVG order (by variance) has no spatial meaning, so a kernel sees
+    neighbours in that list, not in the genome; it is offered to re-run the code's options.
+    """
+    n_genes = inputs.shape[-1]
+    if config.pool_size > n_genes:
+        raise InputError(f"TrainConfig.pool_size={config.pool_size}: larger than the {n_genes} input genes")
+    x = keras.layers.Reshape((n_genes, 1), name="genes_as_sequence")(inputs)
+    x = keras.layers.Conv1D(config.conv_filters, config.kernel_size, padding="same", use_bias=False, name="conv")(x)
+    x = keras.layers.BatchNormalization(name="conv_bn")(x)
+    x = keras.layers.Activation(config.activation, name="conv_act")(x)
+    x = keras.layers.MaxPooling1D(config.pool_size, name="conv_pool")(x)
+    return keras.layers.Flatten(name="conv_flat")(x)
 
 
 def build_backbone(inputs: keras.KerasTensor, config: TrainConfig) -> keras.KerasTensor:
-    """The shared MLP trunk. Dense has no bias because the BatchNorm after it adds one."""
-    x = inputs
-    for i in range(config.depth):
-        x = keras.layers.Dense(config.width, use_bias=False, name=f"dense_{i}")(x)
+    """The shared trunk (after the conv block for ``arch="cnn"``). Dense has no bias: the BatchNorm after it adds one."""
+    x = _conv_block(inputs, config) if config.arch == "cnn" else inputs
+    for i, units in enumerate(layer_widths(config)):
+        x = keras.layers.Dense(units, use_bias=False, name=f"dense_{i}")(x)
         x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
         x = keras.layers.Activation(config.activation, name=f"act_{i}")(x)
         x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
@@ -85,10 +137,19 @@ def logit_model(model: keras.Model) -> keras.Model:
 
 
 def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
-    """Adam, or SGD with the configured momentum (the paper's sweep compares the two)."""
+    """Adam, SGD with the configured momentum (the paper's sweep compares the two), or RMSprop (Keras defaults)."""
     if config.optimizer == "adam":
         return keras.optimizers.Adam(learning_rate=config.lr)
+    if config.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=config.lr)
     return keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum)
+
+
+def _geno_loss(config: TrainConfig) -> keras.losses.Loss:
+    """Binary cross-entropy, or the paper code's option: mean squared error of the sigmoid probability."""
+    if config.loss_geno == "mean_squared_error":
+        return keras.losses.MeanSquaredError()
+    return keras.losses.BinaryCrossentropy()
 
 
 def _geno_metrics() -> list[keras.metrics.Metric]:
@@ -97,14 +158,14 @@ def _geno_metrics() -> list[keras.metrics.Metric]:
 
 
 def build_model_a(n_genes: int, config: TrainConfig, jit_compile: bool | str = "auto") -> keras.Model:
-    """Model A: backbone + sigmoid genotype head, binary cross-entropy; compiled."""
+    """Model A: backbone + sigmoid genotype head, binary cross-entropy (or `loss_geno`); compiled."""
     check_config(config)
     inputs = keras.Input(shape=(n_genes,), name="expression")
     geno = _geno_head(_head_input(build_backbone(inputs, config), config))
     model = keras.Model(inputs, {"geno": geno}, name="model_A")
     model.compile(
         optimizer=make_optimizer(config),
-        loss={"geno": keras.losses.BinaryCrossentropy()},
+        loss={"geno": _geno_loss(config)},
         metrics={"geno": _geno_metrics()},
         jit_compile=jit_compile,
     )
@@ -120,7 +181,7 @@ def build_model_b(n_genes: int, config: TrainConfig, jit_compile: bool | str = "
     model = keras.Model(inputs, {"geno": geno, "day": day}, name="model_B")
     model.compile(
         optimizer=make_optimizer(config),
-        loss={"geno": keras.losses.BinaryCrossentropy(), "day": keras.losses.SparseCategoricalCrossentropy()},
+        loss={"geno": _geno_loss(config), "day": keras.losses.SparseCategoricalCrossentropy()},
         loss_weights={"geno": 1.0, "day": config.loss_w_day},
         metrics={"geno": _geno_metrics(), "day": [keras.metrics.SparseCategoricalAccuracy(name="acc")]},
         jit_compile=jit_compile,

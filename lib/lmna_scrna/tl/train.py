@@ -41,7 +41,7 @@ from .evaluate import (
     scalar_metrics,
     summarise,
 )
-from .models import build_model, check_config, logit_model
+from .models import build_model, check_config, layer_widths, logit_model
 
 log = logging.getLogger(__name__)
 threads.limit_tensorflow()
@@ -153,6 +153,20 @@ class ExactValidationAUC(keras.callbacks.Callback):
             logs[MONITOR] = auc_or_nan(self.y_val, z, "validation set")
 
 
+def keras_auc(y_true: np.ndarray, p: np.ndarray) -> float:
+    """The AUC Keras' streaming metric reports (200 thresholds over [0, 1], float32 probabilities).
+
+    Kept beside the exact AUC only to show what the paper's code saw: outputs
+    beyond the outermost thresholds (about 0.005 and 0.995) are lumped
+    together, so a confident model's ranking is partly lost. NaN for one class.
+    """
+    if len(np.unique(y_true)) < 2:
+        return float("nan")
+    metric = keras.metrics.AUC(num_thresholds=200)
+    metric.update_state(np.asarray(y_true, dtype=np.float32), np.asarray(p, dtype=np.float32))
+    return float(metric.result())
+
+
 def prediction_frame(data: ProcessedData, mask: np.ndarray, logits: dict[str, np.ndarray]) -> pd.DataFrame:
     """One row per cell: identity, truth, logits (float64) and the probabilities computed from them."""
     obs = data.obs[mask]
@@ -213,9 +227,10 @@ def fit_seed(data: ProcessedData, config: TrainConfig) -> FittedSeed:
     logits = exact.logits or Logits(model)  # the callback's function: it reads the restored weights, no new trace
     p_val = probability(logits(data.X[val])["geno"].reshape(-1))
     pred = prediction_frame(data, test, logits(data.X[test]))
-    metrics = genotype_metrics(pred, y_val, p_val)
+    metrics = genotype_metrics(pred, y_val, p_val, threshold=config.threshold, loss_geno=config.loss_geno)
     if config.model == "B":
         metrics |= day_metrics(pred, config.loss_w_day, metrics["test_geno_loss"])
+    metrics["test_auc_keras"] = keras_auc(pred["y_true"].to_numpy(), pred["p_geno"].to_numpy())
     history = _history_frame(fit.history)
     metrics |= {"best_epoch": stopper.best_epoch + 1, "epochs_run": len(history), "train_seconds": train_seconds}
     return FittedSeed(model, history, pred, metrics)
@@ -234,15 +249,15 @@ def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path) -> dict
     return metrics
 
 
-def run_baseline(data: ProcessedData, out_dir: Path, seed: int) -> dict[str, Any]:
-    """Logistic regression on the same features and split; same metrics; writes baseline/."""
+def run_baseline(data: ProcessedData, out_dir: Path, seed: int, threshold: float | None = None) -> dict[str, Any]:
+    """Logistic regression on the same features and split; same metrics and threshold rule; writes baseline/."""
     train, val, test = data.mask("train"), data.mask("val"), data.mask("test")
     y = data.obs["y_geno"].to_numpy().astype(int)
     start = time.perf_counter()
     model, c = fit_baseline(data.X[train], y[train], data.X[val], y[val], seed=seed)
     seconds = time.perf_counter() - start
     pred = prediction_frame(data, test, {"geno": model.decision_function(data.X[test])})
-    metrics = genotype_metrics(pred, y[val], probability(model.decision_function(data.X[val])))
+    metrics = genotype_metrics(pred, y[val], probability(model.decision_function(data.X[val])), threshold=threshold)
     metrics |= {"C": c, "train_seconds": seconds}
     runs.write_parquet(pred, out_dir / "predictions.parquet")
     runs.write_json(out_dir / "metrics.json", metrics)
@@ -283,6 +298,7 @@ def train_run(
         "source": data.source,
         "split": data.split,
         "n_genes": int(data.X.shape[1]),
+        "layer_widths": list(layer_widths(config)),
         "cells": counts,
         "early_stopping_monitor": f"{MONITOR}: validation genotype ROC-AUC from scikit-learn on every cell, each epoch",
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "scikit-learn": sklearn.__version__},
@@ -293,7 +309,7 @@ def train_run(
             seed: train_seed(data, dataclasses.replace(config, seed=seed), runs.seed_dir(work, seed))
             for seed in tqdm(seeds, desc=f"{run_name} seeds", unit="seed", disable=len(seeds) == 1)
         }
-        baseline = run_baseline(data, runs.baseline_dir(work), seed=seeds[0])
+        baseline = run_baseline(data, runs.baseline_dir(work), seed=seeds[0], threshold=config.threshold)
         summary = {
             "run": run_name,
             "model": config.model,
