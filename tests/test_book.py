@@ -12,6 +12,7 @@ import pytest
 from test_tables import fake_run
 
 from lmna_scrna.report import book, tables
+from lmna_scrna.report.bottom_line import bottom_line_markdown
 from lmna_scrna.report.findings import findings
 from lmna_scrna.errors import InputError
 from lmna_scrna.paths import processed_path
@@ -51,15 +52,32 @@ def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_findings_state_the_data_source_and_numbers_from_the_runs(report: Path) -> None:
     whole = json.loads((report / "outputs/notebooks/ledger.json").read_text())
-    text = book.findings_markdown(whole["report"], whole["executions"])
     f = findings()
+    text = book.findings_markdown(whole["report"], whole["executions"], f)
     assert "**simulated default data**" in text and "profile `smoke`" in text
     assert f"{f['original_auc']:.3f}" in text and f"{f['day_matched_auc']:.3f}" in text
     assert f"{f['b_vs_a']['mean']:+.3f}" in text and f["b_vs_a"]["verdict"] in text
-    assert "95% interval over folds" in text and "exact permutation p" in text
+    assert "95% interval over held-out days" in text and "exact permutation p" in text
     assert "none by design" not in text and "genotype alone" not in text
     assert "the paper reported Model A AUCs of 0.239 on the original split and 0.820–0.944" in text
     assert "different data, not a replication" in text
+
+
+def test_bottom_line_says_what_was_found_how_sure_and_what_the_design_cannot_separate(report: Path) -> None:
+    f = findings()
+    text = bottom_line_markdown(f, "simulated")
+    assert text.startswith("**Bottom line** — the **simulated** default data, not the real study:")
+    r = f["ranking_A"]
+    assert f"{r['right']:g} of {r['total']} library pairs" in text and f"smallest p these folds allow is {1 / r['assignments']:.3f}" in text
+    calls = f["calls"]["A"]
+    assert f"{calls['total']} test libraries right" in text
+    c = f["a_vs_logreg"]
+    assert f"on {c['first_better']} of {c['folds']} held-out days" in text
+    assert "donor, line and clone" in text and "patient line is distinguishable" in text
+    f["a_vs_pseudobulk"]["verdict"] = "uninformative (the same in every fold, as when both are at the ceiling)"
+    assert "library-level comparison is uninformative" in bottom_line_markdown(f, "real")
+    calls["right"] = calls["total"] - 1.5
+    assert f"called only {calls['right']:.3g} of {calls['total']}" in bottom_line_markdown(f, "real")
 
 
 def test_provenance_lists_version_fingerprint_seeds_and_every_execution(report: Path) -> None:

@@ -43,17 +43,17 @@ def test_decisions_follow_the_reports_rules() -> None:
     assert not d["auc_decision"] and not d["ranking_decision"]
 
 
-def _result(condition: str, seed: int, mean_auc: float, claim: bool, line: float = 0.0) -> dict:
-    spec = {"condition": condition, "sim_seed": seed, "data": "calibration", "effect_scale": 0.0,
+def _result(scenario: str, seed: int, mean_auc: float, claim: bool, line: float = 0.0) -> dict:
+    spec = {"scenario": scenario, "sim_seed": seed, "data": "calibration", "effect_scale": 0.0,
             "line_effect_scale": line, "library_effect_scale": 1.0}
     return {"spec": spec, "folds": [], "mean_auc": mean_auc, "auc_ci_lo": mean_auc - 0.1, "auc_ci_hi": mean_auc + 0.1,
             "auc_decision": claim, "ranking_pairs_right": 5.0 if claim else 3.0, "ranking_pairs_total": 5,
             "ranking_p": 0.04 if claim else 0.5, "ranking_decision": claim}
 
 
-def _design(tmp_path: Path, conditions: list[dict]) -> Path:
+def _design(tmp_path: Path, scenarios: list[dict]) -> Path:
     path = tmp_path / "design.yaml"
-    path.write_text(yaml.safe_dump({"batch_size": 3, "first_seed": 1, "conditions": conditions}))
+    path.write_text(yaml.safe_dump({"batch_size": 3, "first_seed": 1, "scenarios": scenarios}))
     return path
 
 
@@ -73,8 +73,8 @@ def test_calibration_tables_give_rates_with_exact_intervals_empirical_p_and_the_
             folder.mkdir(parents=True)
             (folder / RESULT_FILE).write_text(json.dumps(_result(name, seed, auc, claim=auc > 0.6, line=line)))
     table = calibration_tables.calibration_table(design)
-    assert len(table) == 8 and table.loc[table["condition"] == "line_2", "line_units"].tolist() == pytest.approx([2, 2])
-    summary = calibration_tables.calibration_summary(table, observed_auc=0.6, observed_pairs=5).set_index("condition")
+    assert len(table) == 8 and table.loc[table["scenario"] == "line_2", "line_units"].tolist() == pytest.approx([2, 2])
+    summary = calibration_tables.calibration_summary(table, observed_auc=0.6, observed_pairs=5).set_index("scenario")
     null = summary.loc["null"]
     assert (null["auc_rule_claims"], null["replicates"]) == (1, 4)
     assert (null["auc_rule_lo"], null["auc_rule_hi"]) == pytest.approx(clopper_pearson(1, 4))
@@ -105,29 +105,29 @@ def test_clopper_pearson_matches_scipy_and_empirical_p_has_its_floor():
 
 def test_the_full_design_can_reject_and_the_plan_runs_each_replicate_once():
     design = load_design(PROJECT_ROOT / "params" / "calibration" / "full.yaml")
-    by_role = {c.name: c for c in design.conditions}
+    by_role = {c.name: c for c in design.scenarios}
     assert by_role["null"].replicates >= MIN_REPLICATES_FOR_P05 and by_role["null"].line_units == 0
     assert by_role["line_matched"].replicates >= MIN_REPLICATES_FOR_P05 and by_role["line_matched"].line_units == MATCHED
-    assert all(c.replicates >= 5 for c in design.conditions) and design.replicates() >= 60
+    assert all(c.replicates >= 5 for c in design.scenarios) and design.replicates() >= 60
     plan = [e for e in load_profile("full").executions if e.notebook.stem == "07_calibration_replicate"]
-    planned = sorted((e.parameters["condition"], s) for e in plan for s in e.parameters["sim_seeds"])
-    assert planned == sorted((c.name, s) for c in design.conditions for s in design.seeds(c))
+    planned = sorted((e.parameters["scenario"], s) for e in plan for s in e.parameters["sim_seeds"])
+    assert planned == sorted((c.name, s) for c in design.scenarios for s in design.seeds(c))
     assert all(len(e.parameters["sim_seeds"]) <= design.batch_size for e in plan)
     page = load_profile("full").by_id()["calibration"]
     assert page.parameters["calibration_file"] == plan[0].parameters["calibration_file"]
     assert set(page.after) >= {e.id for e in plan}
 
 
-@pytest.mark.parametrize("condition, message", [
+@pytest.mark.parametrize("scenario, message", [
     ({"name": "x", "role": "nul", "replicates": 3}, "role 'nul'"),
     ({"name": "x", "role": "null", "replicates": 0}, "replicates=0"),
-    ({"name": "x", "role": "null", "effect_scale": 1, "replicates": 3}, "null condition has effect_scale 0"),
+    ({"name": "x", "role": "null", "effect_scale": 1, "replicates": 3}, "null scenario has effect_scale 0"),
     ({"name": "x", "role": "line", "line_units": -1, "replicates": 3}, "line_units=-1"),
     ({"name": "x", "role": "null", "data": "huge", "replicates": 3}, "data 'huge'"),
 ])
-def test_a_bad_design_names_the_condition_and_field(tmp_path, condition, message):
+def test_a_bad_design_names_the_scenario_and_field(tmp_path, scenario, message):
     with pytest.raises(InputError, match=message):
-        load_design(_design(tmp_path, [condition]))
+        load_design(_design(tmp_path, [scenario]))
 
 
 def _known_network(n_genes: int, weights: dict[int, float]) -> keras.Model:

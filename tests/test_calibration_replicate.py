@@ -14,7 +14,7 @@ from lmna_scrna.io.study import load_samples
 from lmna_scrna.pp.assemble import prepare_split
 from lmna_scrna.pp.splits import leave_one_day_out
 from lmna_scrna.tl import calibration
-from lmna_scrna.tl.calibration_design import RESULT_FILE, Condition, replicate_dir
+from lmna_scrna.tl.calibration_design import RESULT_FILE, Scenario, replicate_dir
 from lmna_scrna.tl.calibration_match import line_scale_for_units, line_units_for_scale, matched_effects
 from lmna_scrna.tl.runs import load_run, run_name
 from lmna_scrna.tl.train import train_run
@@ -47,14 +47,14 @@ def test_in_memory_replicate_equals_the_file_path(tmp_path):
 
 def test_a_batch_writes_one_result_each_and_reuses_only_the_same_spec(tmp_path, monkeypatch):
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
-    condition = Condition("null", "null", 0.0, 0.0, 2, "tiny")
+    scenario = Scenario("null", "null", 0.0, 0.0, 2, "tiny")
     calls = []
     real = calibration.run_replicate
     monkeypatch.setattr(calibration, "run_replicate", lambda *a, **k: calls.append(a[0].sim_seed) or real(*a, **k))
-    first = calibration.run_batch(condition, [1, 2], 1.0, 0.0, config=NET)
+    first = calibration.run_batch(scenario, [1, 2], 1.0, 0.0, config=NET)
     assert calls == [1, 2] and all((replicate_dir("null", s) / RESULT_FILE).is_file() for s in (1, 2))
-    assert calibration.run_batch(condition, [1, 2], 1.0, 0.0, config=NET) == first and calls == [1, 2]
-    calibration.run_batch(condition, [2], 1.0, 0.0, config=TrainConfig(width=8, depth=1, epochs=1, patience=1))
+    assert calibration.run_batch(scenario, [1, 2], 1.0, 0.0, config=NET) == first and calls == [1, 2]
+    calibration.run_batch(scenario, [2], 1.0, 0.0, config=TrainConfig(width=8, depth=1, epochs=1, patience=1))
     assert calls == [1, 2, 2], "a result made with another network was reused"
     stored = json.loads((replicate_dir("null", 2) / RESULT_FILE).read_text())
     assert stored["spec"]["network"]["width"] == 8 and stored["spec"]["effect_scale"] == 0.0
@@ -63,8 +63,8 @@ def test_a_batch_writes_one_result_each_and_reuses_only_the_same_spec(tmp_path, 
 def test_line_units_round_trip_and_matching_reads_the_truth(tmp_path):
     assert line_units_for_scale(line_scale_for_units(2.5, 1.5), 1.5) == pytest.approx(2.5)
     raw = simulate(tmp_path / "data", profile="tiny", seed=1, line_effect_scale=2.0)
-    matched = matched_effects(raw, Condition("line_matched", "line", 0.0, "matched", 1, "tiny"))
+    matched = matched_effects(raw, Scenario("line_matched", "line", 0.0, "matched", 1, "tiny"))
     assert matched.line_effect_scale == pytest.approx(2.0) and matched.library_effect_scale == 1.0
     assert matched.line_units == pytest.approx(line_units_for_scale(2.0, 1.0))
-    fixed = matched_effects(raw, Condition("line_3", "line", 0.0, 3.0, 1, "tiny"))
+    fixed = matched_effects(raw, Scenario("line_3", "line", 0.0, 3.0, 1, "tiny"))
     assert fixed.line_units == 3.0 and "set by the design" in fixed.how

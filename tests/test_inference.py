@@ -161,7 +161,8 @@ def test_gsm_level_counts_a_library_tested_twice_and_the_pool_counts_it_once(stu
 def test_paired_differences_and_negative_control_tables(study_runs: None) -> None:
     paired = library_tables.paired_differences().set_index("comparison")
     assert paired.loc["Model B − Model A", "folds"] == 4
-    assert paired.loc["Model B − Model A", "verdict"] in {"Model B better", "Model A better", "no difference detected"}
+    assert paired.loc["Model B − Model A", "verdict"] in {"Model B better", "Model A better", "no difference detected",
+                                                         "uninformative (the same in every fold, as when both are at the ceiling)"}
     control = library_tables.negative_control()
     assert set(control["split"]) == {"dm_t9_v0"}  # the one fold testing two control libraries
     kinds = control.groupby("contrast").size()
@@ -178,7 +179,8 @@ def test_findings_carry_intervals_and_verdicts(study_runs: None) -> None:
         fake_run(f"{split}_B", 0.8, model="B")
     f = findings.findings()
     assert f["day_matched_folds"] == 4
-    assert f["b_vs_a"]["verdict"] in {"Model B better", "Model A better", "no difference detected"}
+    assert f["b_vs_a"]["verdict"] in {"Model B better", "Model A better", "no difference detected",
+                                      "uninformative (the same in every fold, as when both are at the ceiling)"}
     assert f["ranking_A"]["assignments"] == 24
     assert f["library_only"]["split"] == "dm_t9_v0"
 
@@ -189,3 +191,12 @@ def test_paper_tables_are_read_and_labelled_as_real_data() -> None:
     ours = pd.DataFrame({"split": ["original"], "model": ["A"], "test_auc_mean": [0.5], "test_acc_mean": [0.6]})
     beside = paper.beside_paper(ours, "simulated")
     assert "this build AUC (simulated data)" in beside and "paper AUC (real data)" in beside
+
+
+def test_a_zero_width_interval_is_uninformative_not_no_difference():
+    from lmna_scrna.tl.inference import fold_interval, verdict
+
+    ceiling = fold_interval([0.0, 0.0, 0.0, 0.0])  # both models rank every pair right in every fold
+    assert verdict(ceiling, "A", "B").startswith("uninformative")
+    assert verdict(fold_interval([0.1, -0.1, 0.05, 0.0]), "A", "B") == "no difference detected"
+    assert verdict(fold_interval([0.2, 0.3, 0.25, 0.3]), "A", "B") == "A better"

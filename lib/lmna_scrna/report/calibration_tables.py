@@ -51,29 +51,34 @@ def batch_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def calibration_table(design: CalibrationDesign) -> pd.DataFrame:
-    """Every replicate of the design, one row each, labelled with its condition and role."""
+    """Every replicate of the design, one row each, labelled with its scenario and role."""
     parts = []
-    for c in design.conditions:
+    for c in design.scenarios:
         results = [load_result(c.name, seed) for seed in design.seeds(c)]
-        parts.append(batch_table(results).assign(condition=c.name, role=c.role, data=c.data))
+        parts.append(batch_table(results).assign(scenario=c.name, role=c.role, data=c.data))
     table = pd.concat(parts, ignore_index=True)
-    return table[["condition", "role", "data", *[k for k in table.columns if k not in ("condition", "role", "data")]]]
+    return table[["scenario", "role", "data", *[k for k in table.columns if k not in ("scenario", "role", "data")]]]
+
+
+def read_calibration(path: Path) -> pd.DataFrame:
+    """calibration.csv as the page wrote it (a scenario or role called "null" stays a word, not a missing value)."""
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
 def calibration_summary(table: pd.DataFrame, observed_auc: float, observed_pairs: float) -> pd.DataFrame:
-    """Per condition: how often each rule claims a signal (95% Clopper–Pearson) and where this build falls.
+    """Per scenario: how often each rule claims a signal (95% Clopper–Pearson) and where this build falls.
 
-    Under the null and line conditions a claim is a false positive; under the
-    power conditions it is a detection. ``reach_auc`` counts replicates whose
+    Under the null and line scenarios a claim is a false positive; under the
+    power scenarios it is a detection. ``reach_auc`` counts replicates whose
     mean day-matched AUC is at least this build's, ``reach_ranking`` those that
     rank at least as many library pairs right; ``empirical_p`` is (1 + reach_auc)
     / (1 + replicates) and cannot fall below ``p_floor``.
     """
     rows = []
-    for condition, group in table.groupby("condition", sort=False):
+    for scenario, group in table.groupby("scenario", sort=False):
         n = len(group)
         row: dict[str, Any] = {
-            "condition": condition, "role": group["role"].iloc[0], "data": group["data"].iloc[0],
+            "scenario": scenario, "role": group["role"].iloc[0], "data": group["data"].iloc[0],
             "effect_scale": float(group["effect_scale"].iloc[0]), "line_units": float(group["line_units"].mean()),
             "replicates": n, "mean_auc": float(group["mean_auc"].mean()), "sd_auc": float(group["mean_auc"].std(ddof=1)),
         }
@@ -89,8 +94,23 @@ def calibration_summary(table: pd.DataFrame, observed_auc: float, observed_pairs
     return pd.DataFrame(rows)
 
 
+def summary_for_page(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary narrowed to what a reader compares, each claim count with its interval in one cell."""
+    def claims(row: pd.Series, rule: str) -> str:
+        return (f"{row[f'{rule}_rule_claims']} of {row['replicates']} "
+                f"({row[f'{rule}_rule_lo']:.2f}–{row[f'{rule}_rule_hi']:.2f})")
+
+    return pd.DataFrame({
+        "scenario": summary["scenario"], "role": summary["role"], "line_units": summary["line_units"],
+        "effect_scale": summary["effect_scale"], "auc_mean": summary["mean_auc"], "auc_sd": summary["sd_auc"],
+        "auc_rule_text": [claims(r, "auc") for _, r in summary.iterrows()],
+        "ranking_rule_text": [claims(r, "ranking") for _, r in summary.iterrows()],
+        "p_text": [f"{r['empirical_p']:.3f} (floor {r['p_floor']:.3f})" for _, r in summary.iterrows()],
+    })
+
+
 def sensitivity_curve(summary: pd.DataFrame) -> pd.DataFrame:
-    """The null and line conditions at the calibration size, by line effect (units of the between-control-library
+    """The null and line scenarios at the calibration size, by line effect (units of the between-control-library
     difference): how large a line effect alone must be to reproduce this build's AUC and library ranking."""
     curve = summary[summary["role"].isin(["null", "line"]) & (summary["data"] == "calibration")]
     return curve.sort_values("line_units").reset_index(drop=True)
@@ -122,12 +142,12 @@ def headline(table: pd.DataFrame, observed_auc: float, observed_pairs: float) ->
     empirical p with its floor; the line effect at which the no-genotype curve
     reaches this build's AUC; the power of the AUC rule at each effect scale.
     """
-    summary = calibration_summary(table, observed_auc, observed_pairs).set_index("condition")
+    summary = calibration_summary(table, observed_auc, observed_pairs).set_index("scenario")
     out: dict[str, Any] = {"observed_auc": observed_auc, "observed_pairs": observed_pairs,
                            "replicates": int(len(table))}
     for key, role in (("null", "null"), ("line", "line")):
         rows = summary[(summary["role"] == role)]
-        if role == "line":  # the matched condition: the one whose line effect is the build's
+        if role == "line":  # the matched scenario: the one whose line effect is the build's
             rows = rows[rows.index.str.endswith("matched")]
         if len(rows):
             row = rows.iloc[0]

@@ -24,7 +24,7 @@ def null_sentence(h: dict[str, Any], key: str) -> str:
     c = h[key]
     n = int(c["replicates"])
     what = ("no genotype and no line effect" if key == "null" else
-            f"no genotype effect but a line effect of {c['line_units']:.2g} between-control-library differences "
+            f"no genotype effect but a line effect of {c['line_units']:.3g} between-control-library differences "
             "(this build's)")
     return (
         f"With {what}, the AUC rule claimed a genotype signal in "
@@ -33,6 +33,22 @@ def null_sentence(h: dict[str, Any], key: str) -> str:
         f"day-matched AUC, {h['observed_auc']:.3f}, was reached by {c['reach_auc']} of them ({_p(c['empirical_p'], c['p_floor'])}); "
         f"its library ranking ({h['observed_pairs']:g} pairs right) by {c['reach_ranking']}."
     )
+
+
+def brief(h: dict[str, Any]) -> str:
+    """The calibration in two clauses for the intro: the line-only null first (the design's worry), then the plain null."""
+    parts = []
+    for key, what in (("line", "a line difference as large as this build's ({units:.3g} library differences) and no "
+                               "genotype effect"), ("null", "neither a line nor a genotype effect")):
+        if key in h:
+            c = h[key]
+            n = int(c["replicates"])
+            parts.append(
+                f"with {what.format(units=c['line_units'])}, the AUC rule claimed a signal in "
+                f"{_rate(c['auc_rule_claims'], n, c['auc_rule_lo'], c['auc_rule_hi'])}, and {c['reach_auc']} reached "
+                f"this build's AUC ({_p(c['empirical_p'], c['p_floor'])})"
+            )
+    return "; ".join(parts)
 
 
 def sensitivity_sentence(h: dict[str, Any]) -> str:
@@ -47,7 +63,7 @@ def sensitivity_sentence(h: dict[str, Any]) -> str:
 
 def power_sentence(h: dict[str, Any]) -> str:
     if not h["power"]:
-        return "No power condition was run."
+        return "No power scenario was run."
     parts = [f"{p['auc_rule_claims']} of {p['replicates']} at effect scale {p['effect_scale']:g} "
              f"({p['auc_rule_lo']:.2f}–{p['auc_rule_hi']:.2f})" for p in h["power"]]
     return ("With a planted genotype effect and no line effect (1 = the default data's effect), the AUC rule "

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ..paths import outputs_dir
-from .calibration_tables import headline
+from .calibration_tables import headline, read_calibration
 from .library_tables import POOLED, PSEUDOBULK, gsm_inference, library_calls, negative_control, paired_differences
 from .tables import DAY_MATCHED_RUNG, LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
 
@@ -55,5 +55,5 @@ def findings(splits: Sequence[str] = REPORT_SPLITS, random_split: str = LEAKAGE_
     calibration = outputs_dir() / "tables" / "calibration.csv"
     if calibration.is_file():  # written by the calibration page, which runs before the book is built
         pairs = out.get("ranking_A", {}).get("right", float("nan"))
-        out["calibration"] = headline(pd.read_csv(calibration), out["day_matched_auc"], pairs)
+        out["calibration"] = headline(read_calibration(calibration), out["day_matched_auc"], pairs)
     return out

@@ -30,8 +30,10 @@ LABELS: dict[str, str] = {
     # sizes
     "n_test": "Test cells", "n_cells": "Cells", "cells": "Cells", "libraries": "Libraries", "patients": "Patient libraries",
     "folds": "Folds", "first_better": "Folds the first is higher", "called_right": "Libraries called right at the threshold",
-    "ranked_right": "Libraries right of every opposite", "condition": "Condition", "role": "Kind of study",
-    "line_units": "Line effect (library differences)", "sd_auc": "sd over studies",
+    "ranked_right": "Libraries right of every opposite", "role": "Kind of study",
+    "scenario": "Simulated scenario", "auc": "Mean day-matched AUC (± sd over studies)",
+    "auc_rule_text": "AUC rule claims (95% interval)", "ranking_rule_text": "Ranking rule claims (95% interval)",
+    "p_text": "This build's empirical p (floor)", "line_units": "Line effect (library differences)", "sd_auc": "sd over studies",
     "auc_rule_claims": "AUC rule: claims", "ranking_rule_claims": "Ranking rule: claims", "reach_auc": "Studies reaching this AUC",
     "reach_ranking": "Studies reaching this ranking", "auc_rule": "AUC rule: 95% interval of the rate",
     "ranking_rule": "Ranking rule: 95% interval of the rate", "auc_ci": "95% interval over held-out days",

@@ -21,8 +21,8 @@ Profile schema (paths are relative to the profile file)::
         sweep_file: ../sweeps/sweep_A.yaml      # one execution per run listed there (id sweep_<run>)
       - id: points
         notebook: 07_calibration_replicate
-        grid: {condition: [a, b], sim_seeds: [[1], [2]]}   # one execution per combination
-                                                # (id points_conditiona_sim_seeds[1], …)
+        grid: {scenario: [a, b], sim_seeds: [[1], [2]]}   # one execution per combination
+                                                # (id points_scenarioa_sim_seeds[1], …)
       - id: replicates
         notebook: 07_calibration_replicate
         calibration_file: ../calibration/full.yaml   # one execution per batch of replicates it lists
@@ -306,10 +306,10 @@ def _grid_points(exec_id: str, grid: Any, path: Path) -> dict[str, dict[str, Any
 
 
 def _calibration_batches(exec_id: str, design_file: str, base: Path) -> dict[str, dict[str, Any]]:
-    """One execution per batch of calibration replicates of the design (id <exec_id>_<condition>_s<first>-<last>)."""
+    """One execution per batch of calibration replicates of the design (id <exec_id>_<scenario>_s<first>-<last>)."""
     design = load_design(base / design_file)
     return {
-        f"{exec_id}_{batch.id}": {"calibration_file": design_file, "condition": batch.condition,
+        f"{exec_id}_{batch.id}": {"calibration_file": design_file, "scenario": batch.scenario,
                                   "sim_seeds": list(batch.seeds)}
         for batch in design.batches()
     }

@@ -41,7 +41,7 @@ from ..io.study import load_samples
 from ..pp.assemble import assemble_split, fit_gsms, processed_data, ProcessedData
 from ..pp.gsm_pass import ProcessedGSM, process_counts
 from ..pp.splits import Split, leave_one_day_out
-from .calibration_design import RESULT_FILE, Condition, replicate_dir
+from .calibration_design import RESULT_FILE, Scenario, replicate_dir
 from .calibration_match import matched_effects
 
 __all__ = ["ALPHA", "ReplicateSpec", "decide", "fold_result", "matched_effects", "run_batch",
@@ -59,7 +59,7 @@ ALPHA = 0.05
 class ReplicateSpec:
     """Everything a replicate's result depends on; a stored result with another spec is stale."""
 
-    condition: str
+    scenario: str
     sim_seed: int
     data: str
     effect_scale: float
@@ -118,7 +118,7 @@ def run_replicate(
 
 
 def run_batch(
-    condition: Condition,
+    scenario: Scenario,
     sim_seeds: Sequence[int],
     library_effect_scale: float,
     line_effect_scale: float,
@@ -126,21 +126,21 @@ def run_batch(
     config: TrainConfig = TrainConfig(),
     seeds: Sequence[int] = (42,),
 ) -> list[dict[str, Any]]:
-    """Run (or reuse) the replicates of one condition for these simulation seeds, one result.json each.
+    """Run (or reuse) the replicates of one scenario for these simulation seeds, one result.json each.
 
     A stored result is reused only if it was made with the same spec, network,
     training seeds and preprocessing: an interrupted batch resumes where it stopped.
     """
     results = []
-    for sim_seed in tqdm(sim_seeds, desc=f"{condition.name} replicates", unit="replicate"):
-        spec = ReplicateSpec(condition.name, int(sim_seed), condition.data, condition.effect_scale,
+    for sim_seed in tqdm(sim_seeds, desc=f"{scenario.name} replicates", unit="replicate"):
+        spec = ReplicateSpec(scenario.name, int(sim_seed), scenario.data, scenario.effect_scale,
                              line_effect_scale, library_effect_scale)
-        folder = replicate_dir(condition.name, int(sim_seed))
+        folder = replicate_dir(scenario.name, int(sim_seed))
         stored = _stored(folder, _spec_record(spec, prep, config, seeds))
         if stored is None:
             stored = run_replicate(spec, prep, config, seeds)
             write_text_atomic(folder / RESULT_FILE, json.dumps(stored, indent=1) + "\n")
-            log.info("replicate %s s%d: mean AUC %.3f, ranking p %.3f", condition.name, sim_seed,
+            log.info("replicate %s s%d: mean AUC %.3f, ranking p %.3f", scenario.name, sim_seed,
                      stored["mean_auc"], stored["ranking_p"])
         results.append(stored)
     return results

@@ -6,7 +6,7 @@ seeds it runs) and by the calibration page (which results it reads), so a
 count changes in one place. Light on imports: the plan reads it without
 starting TensorFlow.
 
-Conditions, each a set of simulated studies with known effects:
+Scenarios, each a set of simulated studies with known effects:
 
 * ``null``: no genotype and no line effect — only days and libraries differ;
 * ``line``: no genotype effect, but a per-line signature shared by every
@@ -17,8 +17,8 @@ Conditions, each a set of simulated studies with known effects:
 * ``size``: the null at a larger simulated size, to show that the null's AUC
   distribution does not move with the replicates' reduced size.
 
-Replicate k of every condition uses simulation seed ``first_seed + k``:
-conditions share their random draws (common random numbers), so a curve over
+Replicate k of every scenario uses simulation seed ``first_seed + k``:
+scenarios share their random draws (common random numbers), so a curve over
 line scales compares like with like.
 """
 
@@ -35,7 +35,7 @@ from ..errors import InputError
 from ..io.sim_params import PROFILES
 from ..paths import calibration_dir
 
-#: The roles a condition can play on the calibration page.
+#: The roles a scenario can play on the calibration page.
 ROLES: tuple[str, ...] = ("null", "line", "power", "size")
 #: Replicates needed for an empirical p to reach 0.05: with n replicates the smallest p is 1 / (n + 1).
 MIN_REPLICATES_FOR_P05 = 19
@@ -45,7 +45,7 @@ RESULT_FILE = "result.json"
 
 
 @dataclass(frozen=True)
-class Condition:
+class Scenario:
     """One kind of simulated study and how many replicates of it are run."""
 
     name: str
@@ -60,46 +60,46 @@ class Condition:
 class Batch:
     """Replicates one notebook execution runs (kernel start and imports are paid once per batch)."""
 
-    condition: str
+    scenario: str
     seeds: tuple[int, ...]
 
     @property
     def id(self) -> str:
-        return f"{self.condition}_s{self.seeds[0]}-{self.seeds[-1]}"
+        return f"{self.scenario}_s{self.seeds[0]}-{self.seeds[-1]}"
 
 
 @dataclass(frozen=True)
 class CalibrationDesign:
     path: Path
-    conditions: tuple[Condition, ...]
+    scenarios: tuple[Scenario, ...]
     batch_size: int
     first_seed: int
 
-    def condition(self, name: str) -> Condition:
-        for c in self.conditions:
+    def scenario(self, name: str) -> Scenario:
+        for c in self.scenarios:
             if c.name == name:
                 return c
-        raise InputError(f"calibration design {self.path}: no condition {name!r} "
-                         f"(it has {', '.join(c.name for c in self.conditions)})")
+        raise InputError(f"calibration design {self.path}: no scenario {name!r} "
+                         f"(it has {', '.join(c.name for c in self.scenarios)})")
 
-    def seeds(self, condition: Condition) -> tuple[int, ...]:
-        return tuple(range(self.first_seed, self.first_seed + condition.replicates))
+    def seeds(self, scenario: Scenario) -> tuple[int, ...]:
+        return tuple(range(self.first_seed, self.first_seed + scenario.replicates))
 
     def batches(self) -> list[Batch]:
-        """Every condition's seeds cut into batches of at most `batch_size`."""
+        """Every scenario's seeds cut into batches of at most `batch_size`."""
         out = []
-        for c in self.conditions:
+        for c in self.scenarios:
             seeds = self.seeds(c)
             out += [Batch(c.name, seeds[i : i + self.batch_size]) for i in range(0, len(seeds), self.batch_size)]
         return out
 
     def replicates(self) -> int:
-        return sum(c.replicates for c in self.conditions)
+        return sum(c.replicates for c in self.scenarios)
 
 
-def replicate_dir(condition: str, sim_seed: int) -> Path:
-    """outputs/calibration/<condition>/s<seed>/ (its result.json marks a finished replicate)."""
-    return calibration_dir(condition) / f"s{sim_seed}"
+def replicate_dir(scenario: str, sim_seed: int) -> Path:
+    """outputs/calibration/<scenario>/s<seed>/ (its result.json marks a finished replicate)."""
+    return calibration_dir(scenario) / f"s{sim_seed}"
 
 
 def load_design(path: str | Path) -> CalibrationDesign:
@@ -109,21 +109,21 @@ def load_design(path: str | Path) -> CalibrationDesign:
         spec = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise InputError(f"calibration design {path} cannot be read: {exc}") from None
-    if not isinstance(spec, dict) or not isinstance(spec.get("conditions"), list) or not spec["conditions"]:
-        raise InputError(f"calibration design {path}: needs a non-empty `conditions` list")
+    if not isinstance(spec, dict) or not isinstance(spec.get("scenarios"), list) or not spec["scenarios"]:
+        raise InputError(f"calibration design {path}: needs a non-empty `scenarios` list")
     batch_size = _positive_int(spec.get("batch_size", 10), "batch_size", path)
     first_seed = _positive_int(spec.get("first_seed", 1), "first_seed", path)
-    conditions = tuple(_condition(c, i, path) for i, c in enumerate(spec["conditions"], start=1))
-    names = [c.name for c in conditions]
+    scenarios = tuple(_scenario(c, i, path) for i, c in enumerate(spec["scenarios"], start=1))
+    names = [c.name for c in scenarios]
     if len(set(names)) != len(names):
-        raise InputError(f"calibration design {path}: condition names must be unique (got {', '.join(names)})")
-    if "null" not in {c.role for c in conditions}:
-        raise InputError(f"calibration design {path}: needs a condition with role `null`")
-    return CalibrationDesign(path, conditions, batch_size, first_seed)
+        raise InputError(f"calibration design {path}: scenario names must be unique (got {', '.join(names)})")
+    if "null" not in {c.role for c in scenarios}:
+        raise InputError(f"calibration design {path}: needs a scenario with role `null`")
+    return CalibrationDesign(path, scenarios, batch_size, first_seed)
 
 
-def _condition(entry: Any, number: int, path: Path) -> Condition:
-    where = f"calibration design {path}, condition {number}"
+def _scenario(entry: Any, number: int, path: Path) -> Scenario:
+    where = f"calibration design {path}, scenario {number}"
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
         raise InputError(f"{where}: needs a `name`")
     where = f"{where} ({entry['name']})"
@@ -135,11 +135,11 @@ def _condition(entry: Any, number: int, path: Path) -> Condition:
     if units != MATCHED:
         units = _scale(units, "line_units", where)
     if role in ("null", "size") and (effect != 0 or units != 0):
-        raise InputError(f"{where}: a {role} condition has effect_scale 0 and line_units 0")
+        raise InputError(f"{where}: a {role} scenario has effect_scale 0 and line_units 0")
     data = entry.get("data", "calibration")
     if data not in PROFILES:
         raise InputError(f"{where}: data {data!r} is not a simulation size ({', '.join(PROFILES)})")
-    return Condition(entry["name"], role, effect, units, _positive_int(entry.get("replicates"), "replicates", where), data)
+    return Scenario(entry["name"], role, effect, units, _positive_int(entry.get("replicates"), "replicates", where), data)
 
 
 def _scale(value: Any, name: str, where: str) -> float:
@@ -154,9 +154,9 @@ def _positive_int(value: Any, name: str, where: object) -> int:
     return value
 
 
-def load_result(condition: str, sim_seed: int) -> dict[str, Any]:
+def load_result(scenario: str, sim_seed: int) -> dict[str, Any]:
     """A finished replicate's result.json; a missing one names the execution that writes it."""
-    path = replicate_dir(condition, sim_seed) / RESULT_FILE
+    path = replicate_dir(scenario, sim_seed) / RESULT_FILE
     if not path.is_file():
         raise InputError(f"calibration replicate {path} does not exist: run its 07_calibration_replicate execution")
     return json.loads(path.read_text())

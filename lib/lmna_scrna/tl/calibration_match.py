@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InputError
 from ..io.sim_params import LIBRARY_BATCH_LOG_SD, LINE_LOG_SD
 from ..io.tenx import read_gsm
-from .calibration_design import MATCHED, Condition
+from .calibration_design import MATCHED, Scenario
 
 #: Line difference assumed for real data, in units of the between-control-library difference.
 REAL_DATA_LINE_UNITS = 1.0
@@ -50,11 +50,11 @@ def line_units_for_scale(line_effect_scale: float, library_effect_scale: float) 
     return float(line_effect_scale / line_scale_for_units(1.0, library_effect_scale))
 
 
-def matched_effects(raw_dir: Path, condition: Condition) -> MatchedEffects:
-    """The library and line effects a condition's replicates simulate, for this build's data."""
+def matched_effects(raw_dir: Path, scenario: Scenario) -> MatchedEffects:
+    """The library and line effects a scenario's replicates simulate, for this build's data."""
     library, how = matched_library_scale(raw_dir)
-    if condition.line_units != MATCHED:
-        units = float(condition.line_units)
+    if scenario.line_units != MATCHED:
+        units = float(scenario.line_units)
         line_how = "line effect set by the design"
     else:
         truth = Path(raw_dir) / "ground_truth.json"
