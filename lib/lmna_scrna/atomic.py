@@ -11,7 +11,9 @@ a live writer's, nor any other host's.
 
 from __future__ import annotations
 
+import fcntl
 import glob
+import io
 import logging
 import os
 import re
@@ -21,8 +23,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import InputError, one_line
+
+if TYPE_CHECKING:
+    import h5py
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +73,13 @@ def temp_dir(target: str | Path) -> Path:
     private), since it becomes an ordinary data folder.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(target)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".part", dir=target.parent))
-    tmp.chmod(0o777 & ~_umask())
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(target)
+        tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".part", dir=target.parent))
+        tmp.chmod(0o777 & ~_umask())
+    except OSError as exc:  # under a file, read-only, full
+        raise InputError(f"cannot write {target}: {one_line(exc)}") from None
     return tmp
 
 
@@ -114,6 +123,48 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@contextmanager
+def hdf5_atomic(target: str | Path) -> Iterator[h5py.File]:
+    """Yield an HDF5 file built in memory; write it to `target` atomically once it is complete.
+
+    libhdf5 cannot recover from a failed write: after a full disk its next
+    close crashes the interpreter (exit 139). Built in memory, the file meets
+    the disk only through ordinary writes, whose failure is a plain OSError,
+    for the price of holding one copy of the file in memory.
+    """
+    import h5py  # only the writers of HDF5 files pay for the import
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        yield f
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
+
+
+@contextmanager
+def exclusive(lock_path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path` (created if absent), and remove the file on release.
+
+    A waiter may lock a file its holder has just removed, so after locking the
+    path is checked to still name the locked file; if not, locking starts over.
+    """
+    lock_path = Path(lock_path)
+    while True:
+        fh = lock_path.open("w")
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            if os.stat(lock_path).st_ino == os.fstat(fh.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        fh.close()
+    try:
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)  # still locked: no one can take the removed file for the live one
+        fh.close()
 
 
 def write_text_atomic(target: str | Path, text: str) -> Path:
