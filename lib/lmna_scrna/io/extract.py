@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from ..atomic import temp_dir
 from ..errors import InputError, one_line
+from ..paths import require_file
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +34,7 @@ def safe_extract(tar_path: str | Path, out_dir: str | Path) -> Path:
     leaves no trace; tarfile's "data" filter is a second guard, not the only
     one. Member paths are kept, so GEO's flat per-GSM files land flat in `out_dir`.
     """
-    tar_path, out_dir = Path(tar_path), Path(out_dir)
-    if not tar_path.is_file():
-        raise InputError(f"{tar_path}: no such tar file")
+    tar_path, out_dir = require_file(tar_path, "tar file"), Path(out_dir)
     if out_dir.exists():
         raise InputError(f"{out_dir} already exists; remove it to extract {tar_path} again")
     try:

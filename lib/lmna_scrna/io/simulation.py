@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from ..atomic import temp_dir
 from ..errors import InputError
-from ..paths import default_raw_dir
+from ..paths import default_raw_dir, require_dir
 from .sim_params import (
     GENERATOR_VERSION, GROUND_TRUTH_FILE, GZIP_LEVEL, LATE_EFFECT_DAY, MARKERS, MARKER_FILE, MODULES, MT_GENES,
     PROFILES, Profile, TRAJECTORY_ACTIVITY,
@@ -94,10 +94,7 @@ def resolve_raw_dir(raw_dir: str | Path | None, profile: str = "full") -> Path:
     step, while an explicit folder (real GEO files) is never simulated into.
     """
     if raw_dir is not None:
-        path = Path(raw_dir).resolve()
-        if not path.is_dir():
-            raise InputError(f"raw-data folder {path} does not exist or is not a folder")
-        return path
+        return require_dir(Path(raw_dir).resolve(), "raw-data folder")
     log.info("no raw-data folder given: using the simulated %r data set", profile)
     return simulate(default_raw_dir(profile), profile=profile).resolve()
 

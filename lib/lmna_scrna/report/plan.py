@@ -54,7 +54,7 @@ from typing import Any
 import yaml
 
 from ..errors import InputError, one_line
-from ..paths import PROJECT_ROOT, params_dir
+from ..paths import PROJECT_ROOT, params_dir, require_file
 from ..pp.splits import split_identity
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
@@ -131,8 +131,7 @@ class Sweep:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise InputError(f"parameter file {path} does not exist")
+    require_file(path, "parameter file")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError as exc:
