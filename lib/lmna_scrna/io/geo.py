@@ -4,10 +4,13 @@ The download streams into a `.part` file that a later call resumes with an
 HTTP Range request. The first reply's validators (ETag, Last-Modified, size)
 are kept beside the `.part` and sent back as `If-Range`, so a file changed on
 the server restarts from byte 0 instead of splicing two versions. Only a file
-whose size matches what the server announced and that starts like a tar gets
-its final name, so a file called `GSE269705_RAW.tar` is always complete. A lock
-on the `.part` keeps two downloads into one folder from both appending.
-The tar is then unpacked by `extract.safe_extract`: all of it or nothing.
+whose size matches what the server announced, or whose end the server
+confirmed, gets its final name, so a file called `GSE269705_RAW.tar` is always
+complete. A body that does not start like a tar (an HTML error page) is refused
+before it touches the `.part`. A lock on the `.part` keeps two downloads into
+one folder from both appending. The tar is then unpacked by
+`extract.safe_extract`: all of it or nothing; a tar it refuses is moved aside,
+so the next run downloads it afresh rather than failing on it again.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from tqdm import tqdm
 from .. import __version__
 from ..atomic import write_text_atomic
 from ..errors import InputError, one_line
-from .extract import safe_extract
+from .extract import RefusedArchive, safe_extract
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +48,9 @@ TIMEOUT_S = 60.0
 _USER_AGENT = f"lmna-scrna/{__version__} (+python urllib)"
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)")
-#: Where a POSIX (ustar, GNU or pax) tar header holds its magic.
+#: Where a POSIX (ustar, GNU or pax) tar header holds its magic, in the first block of the file.
 _TAR_MAGIC = (257, b"ustar")
+_TAR_BLOCK = 512
 
 
 @dataclass(frozen=True)
@@ -84,23 +88,40 @@ def download(url: str, dest_file: str | Path, *, timeout: float = TIMEOUT_S) -> 
             fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise InputError(f"{part} is being written by another download; wait for it to finish") from None
-        have = os.fstat(out.fileno()).st_size
-        saved = _load_validators(saved_path) if have else None
-        reply = _resume(url, have, saved, timeout)
-        if reply.body is None:  # 416: nothing after the partial file; complete only if the sizes agree
-            _check_size(url, part, reply.total)
-            logger.info("%s already holds the whole file", part)
-        else:
-            _log_start(url, have, reply)
-            if reply.validators is not None and (reply.start == 0 or saved is None):
-                write_text_atomic(saved_path, json.dumps(reply.validators))
-            _stream(url, reply, part, out)
-            _confirm_end(url, _check_size(url, part, reply.total), timeout)
-        _check_tar_magic(url, part, saved_path)
+        try:
+            _fill(url, part, out, saved_path, timeout)
+        except BaseException:
+            if not os.fstat(out.fileno()).st_size:  # nothing to resume from: leave no empty file behind
+                part.unlink(missing_ok=True)
+                saved_path.unlink(missing_ok=True)
+            raise
         os.replace(part, dest)
     saved_path.unlink(missing_ok=True)
     logger.info("downloaded %s", dest)
     return dest
+
+
+def _fill(url: str, part: Path, out: BinaryIO, saved_path: Path, timeout: float) -> None:
+    """Bring `part` (open as `out`, locked) to the whole file, checking its size and its end."""
+    have = os.fstat(out.fileno()).st_size
+    saved = _load_validators(saved_path) if have else None
+    reply = _resume(url, have, saved, timeout)
+    if reply.body is None:  # 416: nothing after the partial file; complete only if the sizes agree
+        _check_size(url, part, reply.total)
+        logger.info("%s already holds the whole file", part)
+        return
+    _log_start(url, have, reply)
+    if reply.start == 0:  # a new file: only a tar may replace what the .part holds
+        kept = f"; {part} ({have} bytes) is kept as it was" if have else ""
+        head = _tar_head(url, reply, kept)
+        if reply.validators is not None:
+            write_text_atomic(saved_path, json.dumps(reply.validators))
+        out.truncate(0)
+        out.write(head)
+    elif saved is None and reply.validators is not None:
+        write_text_atomic(saved_path, json.dumps(reply.validators))
+    _stream(url, reply, part, out)
+    _confirm_end(url, part, _check_size(url, part, reply.total), reply.total is not None, timeout)
 
 
 def _resume(url: str, have: int, saved: dict[str, str | int | None] | None, timeout: float) -> _Reply:
@@ -111,6 +132,10 @@ def _resume(url: str, have: int, saved: dict[str, str | int | None] | None, time
     one has changed the file too: then the download restarts from byte 0.
     """
     reply = _request(url, have, timeout, if_range=_if_range(saved))
+    if reply.status == 416 and reply.total is not None and reply.total > have:
+        # It refuses a range it holds: asking again would loop; only the whole file can be had.
+        logger.warning("%s refused bytes %d- of its %d bytes (HTTP 416): restarting from byte 0", url, have, reply.total)
+        return _request(url, 0, timeout)
     size = None if saved is None else saved.get("size")
     if have and reply.start and size is not None and reply.total is not None and reply.total != size:
         if reply.body is not None:
@@ -141,19 +166,23 @@ def _load_validators(path: Path) -> dict[str, str | int | None] | None:
     return saved if isinstance(saved, dict) else None
 
 
-def _check_tar_magic(url: str, part: Path, saved_path: Path) -> None:
-    """Refuse a body that is not a tar (an HTML error page served with 200), and drop it.
+def _tar_head(url: str, reply: _Reply, kept: str) -> bytes:
+    """The first block of a body that starts the file, refused unless it starts like a tar.
 
-    Resuming such a file could never give the tar, so it is removed rather than kept.
+    Read before anything is written, so an HTML error page served with 200
+    neither truncates a partial download nor replaces its validators.
     """
+    assert reply.body is not None
     offset, magic = _TAR_MAGIC
-    with part.open("rb") as fh:
-        head = fh.read(offset + len(magic))
-    if head[offset:] == magic:
-        return
-    part.unlink()
-    saved_path.unlink(missing_ok=True)
-    raise InputError(f"{url}: the server sent something that is not a tar (it starts with {head[:40]!r})")
+    try:
+        head = reply.body.read(_TAR_BLOCK)
+    except (OSError, http.client.HTTPException) as exc:
+        reply.body.close()
+        raise InputError(f"{url}: transfer interrupted in its first block ({_one_line(exc)}){kept}") from None
+    if head[offset : offset + len(magic)] != magic:
+        reply.body.close()
+        raise InputError(f"{url}: the server sent something that is not a tar (it starts with {head[:40]!r}){kept}")
+    return head
 
 
 def fetch_raw(url: str, dest_dir: str | Path, *, timeout: float = TIMEOUT_S) -> Path:
@@ -165,9 +194,17 @@ def fetch_raw(url: str, dest_dir: str | Path, *, timeout: float = TIMEOUT_S) -> 
     dest_dir = Path(dest_dir)
     raw_dir = dest_dir / "raw"
     if raw_dir.is_dir():
+        if not any(p.is_file() for p in raw_dir.rglob("*")):  # an extraction always holds a file
+            raise InputError(f"{raw_dir} holds no file, so it is no finished extraction; remove it and run again")
         logger.info("reusing %s (already extracted)", raw_dir)
         return raw_dir
-    return safe_extract(download(url, dest_dir / TAR_NAME, timeout=timeout), raw_dir)
+    tar_path = download(url, dest_dir / TAR_NAME, timeout=timeout)
+    try:
+        return safe_extract(tar_path, raw_dir)
+    except RefusedArchive as exc:
+        aside = tar_path.with_name(tar_path.name + ".refused")
+        os.replace(tar_path, aside)
+        raise InputError(f"{exc}; moved the tar to {aside}, so the next run downloads it afresh") from None
 
 
 def _request(url: str, start: int, timeout: float, if_range: str | None = None) -> _Reply:
@@ -247,19 +284,16 @@ def _log_start(url: str, have: int, reply: _Reply) -> None:
 
 
 def _stream(url: str, reply: _Reply, part: Path, out: BinaryIO) -> None:
-    """Write the reply's body into `part` (open as `out`, for appending) from `reply.start` on.
+    """Append the rest of the reply's body to `part` (open as `out`, for appending).
 
-    A restart from 0 truncates the partial file; a resumed reply appends to it.
     `read1` hands over whatever has arrived (up to a chunk), so bytes received
     before a stall or reset reach the disk and a later call need not fetch them again.
     """
     assert reply.body is not None
     try:
-        if not reply.start:
-            out.truncate(0)
         with reply.body as body, tqdm(
             total=reply.total,
-            initial=reply.start,
+            initial=os.fstat(out.fileno()).st_size,
             unit="B",
             unit_scale=True,
             unit_divisor=1024,
@@ -288,24 +322,31 @@ def _check_size(url: str, part: Path, total: int | None) -> int:
     return size
 
 
-def _confirm_end(url: str, size: int, timeout: float) -> None:
+def _confirm_end(url: str, part: Path, size: int, announced: bool, timeout: float) -> None:
     """Ask for the bytes after `size`; only a 416 proves the file ends there.
 
     HTTP framing cannot reveal a Content-Length smaller than the file (the
-    client stops reading where the header says), so one tiny ranged request
-    confirms the end before the file gets its final name. A server that
-    ignores Range answers 200; then there is nothing more to check.
+    client stops reading where the header says), and a body of unknown length
+    ends wherever the connection drops, so one tiny ranged request confirms
+    the end before the file gets its final name. When the size was announced
+    and the server ignores Range (200), there is nothing more to check; when
+    it was not, nothing else can prove the file complete.
     """
-    if size == 0:
-        return
     reply = _request(url, size, timeout)
     if reply.body is not None:
         reply.body.close()
-    if reply.status == 206 or (reply.status == 416 and reply.total != size):
-        found = "more" if reply.total is None else str(reply.total)
-        raise InputError(f"{url}: got the {size} bytes the server announced, but it holds {found} bytes")
-    if reply.status != 416:
-        logger.debug("%s ignores Range requests; cannot confirm the file ends at %d bytes", url, size)
+    if reply.status == 416 and reply.total == size:
+        return
+    found = "more" if reply.total is None else str(reply.total)
+    if reply.status in (206, 416):
+        got = "the bytes the server announced" if announced else "bytes of a reply that announced no size"
+        raise InputError(f"{url}: got {size} {got}, but it holds {found} bytes; run again to resume from {part}")
+    if not announced:
+        raise InputError(
+            f"{url}: got {size} bytes of a reply that announced no size, and the server ignores Range requests, "
+            f"so nothing shows the file ends there; {part} is kept but cannot be confirmed complete"
+        )
+    logger.debug("%s ignores Range requests; cannot confirm the file ends at %d bytes", url, size)
 
 
 def _one_line(exc: BaseException) -> str:

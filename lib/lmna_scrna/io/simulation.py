@@ -24,7 +24,8 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ..atomic import temp_dir
-from ..errors import InputError
+from ..config import check_seed
+from ..errors import InputError, one_line
 from ..paths import default_raw_dir, require_dir
 from .sim_params import (
     GENERATOR_VERSION, GROUND_TRUTH_FILE, GZIP_LEVEL, LATE_EFFECT_DAY, MARKERS, MARKER_FILE, MODULES, MT_GENES,
@@ -57,13 +58,14 @@ def simulate(
     library effects (`sim_model.Effects`; 0 plants none), for calibration.
     """
     effects = Effects(patient=_scale(effect_scale, "effect_scale"), library=_scale(library_effect_scale, "library_effect_scale"))
+    seed = check_seed(seed, "seed")
     if profile not in PROFILES:
         raise InputError(f"unknown simulation profile {profile!r}; expected one of {', '.join(PROFILES)}")
     out = Path(out_dir)
     samples = sheet if isinstance(sheet, pd.DataFrame) else load_samples(sheet)
     marker = {
         "profile": profile,
-        "seed": int(seed),
+        "seed": seed,
         "generator_version": GENERATOR_VERSION,
         "gsms": [str(g) for g in samples["gsm"]],
     }
@@ -74,12 +76,11 @@ def simulate(
         return out
     tmp = temp_dir(out)  # normal permissions; a killed run's leftovers removed
     try:
-        _write_dataset(tmp, samples, PROFILES[profile], profile, int(seed), effects)
+        _write_dataset(tmp, samples, PROFILES[profile], profile, seed, effects)
         (tmp / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")
-        try:
-            os.rename(tmp, out)  # replaces nothing but an empty folder
-        except OSError as exc:
-            raise InputError(f"cannot place simulated data at {out}: {exc}") from exc
+        os.rename(tmp, out)  # replaces nothing but an empty folder
+    except OSError as exc:  # a full disk, or `out` appeared meanwhile
+        raise InputError(f"cannot write simulated data to {out}: {one_line(exc)}") from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
