@@ -105,3 +105,33 @@ def test_killed_prepare_leaves_no_worker_behind(tmp_path, sheet, sig):
     else:
         assert proc.returncode == -signal.SIGKILL
     assert not out.exists()
+
+
+def test_ctrl_c_while_parse_workers_start_prints_no_traceback(tmp_path, sheet):
+    """A terminal's Ctrl-C signals the whole process group, workers still importing included."""
+    raw, cache, out = tmp_path / "raw", tmp_path / "cache", tmp_path / "out.h5ad"
+    write_study(raw, sheet, n_cells=30)
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL_PARAMS.to_dict().items()]
+    env = {**os.environ, "PYTHONPATH": str(Path(lmna_scrna.__file__).parents[1])}
+    with (tmp_path / "stderr.txt").open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lmna_scrna.cli", "prepare", "--raw", str(raw), "--split", "original",
+             "--out", str(out), "--cache", str(cache), *args],
+            env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,  # its own group, as in a shell
+        )
+        spawned: set[int] = set()
+        try:
+            wait_until(lambda: len(workers(proc.pid)) >= 1, "a parse worker to start")
+            spawned = children(proc.pid)
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the parent and its workers at once
+            proc.wait(timeout=WAIT_S)
+            wait_until(lambda: not any(alive(p) for p in spawned), "the workers to stop")
+        finally:
+            for pid in [proc.pid, *spawned]:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+    err = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().splitlines()[-1].rsplit("\r", 1)[-1] == "lmna-scrna prepare: interrupted"
+    assert not out.exists()
