@@ -86,8 +86,8 @@ class CachedGSM:
             raise InputError(f"{self.gsm}: cache file {self.path} is damaged ({exc}); delete it to parse again") from None
         if altered:
             raise InputError(
-                f"{self.gsm}: cache file {self.path} was altered after it was written ({', '.join(altered)} "
-                "no longer match their checksums); delete it to parse again"
+                f"{self.gsm}: cache file {self.path} was altered after it was written (the checksum of "
+                f"{', '.join(altered)} no longer matches); delete it to parse again"
             )
         return [np.char.decode(a, "utf-8") if a.dtype.kind == "S" else a for a in arrays]
 
