@@ -89,7 +89,10 @@ def download(url: str, dest_file: str | Path, *, timeout: float = TIMEOUT_S) -> 
         except BlockingIOError:
             raise InputError(f"{part} is being written by another download; wait for it to finish") from None
         try:
-            _fill(url, part, out, saved_path, timeout)
+            try:
+                _fill(url, part, out, saved_path, timeout)
+            except OSError as exc:  # writing the .part itself (a full disk): network errors are InputErrors
+                raise InputError(f"cannot write {part}: {one_line(exc)}") from None
         except BaseException:
             if not os.fstat(out.fileno()).st_size:  # nothing to resume from: leave no empty file behind
                 part.unlink(missing_ok=True)
