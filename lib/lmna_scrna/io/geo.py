@@ -20,20 +20,15 @@ import http.client
 import json
 import logging
 import os
-import re
-import urllib.error
-import urllib.request
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from tqdm import tqdm
 
-from .. import __version__
 from ..atomic import write_text_atomic
 from ..errors import InputError, one_line
 from .extract import RefusedArchive, safe_extract
+from .http_range import Reply, reason, request
 
 logger = logging.getLogger(__name__)
 
@@ -45,24 +40,9 @@ CHUNK_BYTES = 1 << 20
 #: Seconds any single connect or read may stall before the download gives up (resumable).
 TIMEOUT_S = 60.0
 
-_USER_AGENT = f"lmna-scrna/{__version__} (+python urllib)"
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
-_UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)")
 #: Where a POSIX (ustar, GNU or pax) tar header holds its magic, in the first block of the file.
 _TAR_MAGIC = (257, b"ustar")
 _TAR_BLOCK = 512
-
-
-@dataclass(frozen=True)
-class _Reply:
-    """How the server answered one GET: the body still to read (None for 416),
-    the file offset where that body starts, and the whole file's announced size."""
-
-    status: int
-    body: http.client.HTTPResponse | None
-    start: int
-    total: int | None
-    validators: dict[str, str | int | None] | None = None  # ETag, Last-Modified, size (200/206 only)
 
 
 def download(url: str, dest_file: str | Path, *, timeout: float = TIMEOUT_S) -> Path:
@@ -127,25 +107,25 @@ def _fill(url: str, part: Path, out: BinaryIO, saved_path: Path, timeout: float)
     _confirm_end(url, part, _check_size(url, part, reply.total), reply.total is not None, timeout)
 
 
-def _resume(url: str, have: int, saved: dict[str, str | int | None] | None, timeout: float) -> _Reply:
+def _resume(url: str, have: int, saved: dict[str, str | int | None] | None, timeout: float) -> Reply:
     """Ask for the bytes after `have`, only if the file is still the one the `.part` came from.
 
     `If-Range` makes a server whose file changed answer 200 with the whole new
     file. A server that ignores it but announces another size than the saved
     one has changed the file too: then the download restarts from byte 0.
     """
-    reply = _request(url, have, timeout, if_range=_if_range(saved))
+    reply = request(url, have, timeout, if_range=_if_range(saved))
     if reply.status == 416 and reply.total is not None and reply.total > have:
         # It refuses a range it holds: asking again would loop; only the whole file can be had.
         logger.warning("%s refused bytes %d- of its %d bytes (HTTP 416): restarting from byte 0", url, have, reply.total)
-        return _request(url, 0, timeout)
+        return request(url, 0, timeout)
     size = None if saved is None else saved.get("size")
     if have and reply.start and size is not None and reply.total is not None and reply.total != size:
         if reply.body is not None:
             reply.body.close()
         logger.warning("%s now holds %d bytes, not %s as when %d bytes were saved: restarting from byte 0",
                        url, reply.total, size, have)
-        reply = _request(url, 0, timeout)
+        reply = request(url, 0, timeout)
     return reply
 
 
@@ -169,7 +149,7 @@ def _load_validators(path: Path) -> dict[str, str | int | None] | None:
     return saved if isinstance(saved, dict) else None
 
 
-def _tar_head(url: str, reply: _Reply, kept: str) -> bytes:
+def _tar_head(url: str, reply: Reply, kept: str) -> bytes:
     """The first block of a body that starts the file, refused unless it starts like a tar.
 
     Read before anything is written, so an HTML error page served with 200
@@ -181,7 +161,10 @@ def _tar_head(url: str, reply: _Reply, kept: str) -> bytes:
         head = reply.body.read(_TAR_BLOCK)
     except (OSError, http.client.HTTPException) as exc:
         reply.body.close()
-        raise InputError(f"{url}: transfer interrupted in its first block ({_one_line(exc)}){kept}") from None
+        raise InputError(f"{url}: transfer interrupted in its first block ({reason(exc)}){kept}") from None
+    if len(head) < _TAR_BLOCK:  # the connection closed early: no verdict on what the file is
+        reply.body.close()
+        raise InputError(f"{url}: transfer interrupted in its first block (after {len(head)} bytes){kept}")
     if head[offset : offset + len(magic)] != magic:
         reply.body.close()
         raise InputError(f"{url}: the server sent something that is not a tar (it starts with {head[:40]!r}){kept}")
@@ -210,74 +193,7 @@ def fetch_raw(url: str, dest_dir: str | Path, *, timeout: float = TIMEOUT_S) -> 
         raise InputError(f"{exc}; moved the tar to {aside}, so the next run downloads it afresh") from None
 
 
-def _request(url: str, start: int, timeout: float, if_range: str | None = None) -> _Reply:
-    """GET `url` from byte `start` on and translate the answer into a `_Reply`.
-
-    A 206 must start exactly at `start` (anything else would splice wrong
-    bytes into the file); a 416 means the server has nothing at or after `start`.
-    """
-    headers = {"User-Agent": _USER_AGENT}
-    if start:
-        headers["Range"] = f"bytes={start}-"
-        if if_range is not None:
-            headers["If-Range"] = if_range
-    try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
-    except urllib.error.HTTPError as exc:
-        try:
-            if exc.code == 416 and start:
-                return _Reply(416, None, start, _unsatisfied_total(url, exc.headers, start))
-            raise InputError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-        finally:
-            exc.close()
-    except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError, timeouts, resets, bad URL
-        raise InputError(f"{url}: cannot download ({_one_line(exc)})") from None
-    if response.status != 206:
-        total = _content_length(response.headers)
-        return _Reply(response.status, response, 0, total, _validators(response.headers, total))
-    try:
-        first, total = _partial_range(url, response.headers, start)
-    except InputError:
-        response.close()
-        raise
-    return _Reply(206, response, first, total, _validators(response.headers, total))
-
-
-def _validators(headers: Mapping[str, str], total: int | None) -> dict[str, str | int | None]:
-    """What identifies this version of the file: kept beside the `.part` to check a resume against."""
-    return {"etag": headers.get("ETag"), "last_modified": headers.get("Last-Modified"), "size": total}
-
-
-def _partial_range(url: str, headers: Mapping[str, str], start: int) -> tuple[int, int | None]:
-    """Parse a 206's Content-Range into (first byte, file size); the size may be unknown ("*")."""
-    value = headers.get("Content-Range", "")
-    match = _CONTENT_RANGE.fullmatch(value.strip())
-    if match is None:
-        raise InputError(f"{url}: partial reply without a usable Content-Range ({value!r})")
-    first = int(match[1])
-    if first != start:
-        raise InputError(f"{url}: asked for bytes from {start} but the server sent bytes from {first}")
-    if match[3] != "*":
-        return first, int(match[3])
-    length = _content_length(headers)
-    return first, None if length is None else first + length
-
-
-def _unsatisfied_total(url: str, headers: Mapping[str, str], start: int) -> int:
-    """The file size a 416 announces; without it a partial file could not be told complete."""
-    value = headers.get("Content-Range", "")
-    match = _UNSATISFIED_RANGE.fullmatch(value.strip())
-    if match is None:
-        raise InputError(f"{url}: HTTP 416 for bytes {start}- without the file size ({value!r})")
-    return int(match[1])
-
-
-def _content_length(headers: Mapping[str, str]) -> int | None:
-    value = headers.get("Content-Length")
-    return int(value) if value is not None and value.strip().isdigit() else None
-
-
-def _log_start(url: str, have: int, reply: _Reply) -> None:
+def _log_start(url: str, have: int, reply: Reply) -> None:
     if have and reply.start == 0:
         logger.warning("%s changed since the partial download or ignored the Range request; restarting from byte 0", url)
     elif have:
@@ -286,7 +202,7 @@ def _log_start(url: str, have: int, reply: _Reply) -> None:
         logger.info("downloading %s", url)
 
 
-def _stream(url: str, reply: _Reply, part: Path, out: BinaryIO) -> None:
+def _stream(url: str, reply: Reply, part: Path, out: BinaryIO) -> None:
     """Append the rest of the reply's body to `part` (open as `out`, for appending).
 
     `read1` hands over whatever has arrived (up to a chunk), so bytes received
@@ -309,7 +225,7 @@ def _stream(url: str, reply: _Reply, part: Path, out: BinaryIO) -> None:
     except (OSError, http.client.HTTPException) as exc:
         got = part.stat().st_size if part.is_file() else 0
         raise InputError(
-            f"{url}: transfer interrupted after {got} bytes ({_one_line(exc)}); run again to resume from {part}"
+            f"{url}: transfer interrupted after {got} bytes ({reason(exc)}); run again to resume from {part}"
         ) from None
 
 
@@ -317,7 +233,7 @@ def _check_size(url: str, part: Path, total: int | None) -> int:
     """Compare the bytes on disk with the announced size; return the size."""
     size = part.stat().st_size
     if total is None:
-        logger.warning("%s announced no size; cannot check the %d bytes received", url, size)
+        logger.info("%s announced no size; asking the server whether %d bytes are all of it", url, size)
     elif size < total:
         raise InputError(f"{url}: got {size} bytes but the server announced {total}; run again to resume from {part}")
     elif size > total:
@@ -335,7 +251,7 @@ def _confirm_end(url: str, part: Path, size: int, announced: bool, timeout: floa
     and the server ignores Range (200), there is nothing more to check; when
     it was not, nothing else can prove the file complete.
     """
-    reply = _request(url, size, timeout)
+    reply = request(url, size, timeout)
     if reply.body is not None:
         reply.body.close()
     if reply.status == 416 and reply.total == size:
@@ -352,7 +268,3 @@ def _confirm_end(url: str, part: Path, size: int, announced: bool, timeout: floa
     logger.debug("%s ignores Range requests; cannot confirm the file ends at %d bytes", url, size)
 
 
-def _one_line(exc: BaseException) -> str:
-    """An exception as one short line (the CLI prints errors on one line)."""
-    reason = getattr(exc, "reason", None) if isinstance(exc, urllib.error.URLError) else exc
-    return one_line(reason) or type(exc).__name__
