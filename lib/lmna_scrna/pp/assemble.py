@@ -302,12 +302,12 @@ class ProcessedData:
 def resolve_data_path(data_path: str | Path | None, split_name: str) -> Path:
     """The processed file a training notebook reads; if missing, say which command writes it."""
     path = Path(data_path) if data_path is not None else processed_path(split_name)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(
             f"processed split {path} does not exist; write it with `papermill notebooks/01_prepare.ipynb "
             f"outputs/notebooks/01_prepare_{split_name}.ipynb -f params/splits/{split_name}.yaml` (or `make report`)"
         )
-    return path
+    return require_file(path, "processed split")
 
 
 def load_processed(path: str | Path) -> ProcessedData:
