@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -21,3 +23,21 @@ def write_10x_fixture() -> Callable[..., Written]:
 def sheet() -> pd.DataFrame:
     """The project's study sheet (params/samples.csv), validated."""
     return load_samples()
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs, nearly filled: a folder where any real write runs out of space.
+
+    Skipped where tmpfs cannot be mounted (it needs root, or a mount namespace).
+    """
+    mount = tmp_path / "full_disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs for the full-disk test ({done.stderr.decode().strip() or 'not root'})")
+    try:
+        (mount / "filler").write_bytes(bytes(2 * 1024 * 1024 - 64 * 1024))  # leave 64 KiB
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -68,7 +68,7 @@ def test_bottom_line_says_what_was_found_how_sure_and_what_the_design_cannot_sep
     text = bottom_line_markdown(f, "simulated")
     assert text.startswith("**Bottom line** — the **simulated** default data, not the real study:")
     r = f["ranking_A"]
-    assert f"{r['right']:g} of {r['total']} library pairs" in text and f"smallest p these folds allow is {1 / r['assignments']:.3f}" in text
+    assert f"{r['right']:g} of {r['total']} pairs" in text and f"smallest p these folds allow is {1 / r['assignments']:.3f}" in text
     calls = f["calls"]["A"]
     assert f"{calls['total']} test libraries right" in text
     c = f["a_vs_logreg"]

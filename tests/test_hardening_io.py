@@ -174,3 +174,143 @@ def test_member_name_too_long_for_the_file_system_is_one_line(tmp_path):
         safe_extract(tar_path, tmp_path / "raw")
     assert "\n" not in str(err.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.tar"]
+
+
+# --- issue 15, item 3: truncated, duplicate or empty archives --------------------------------
+
+
+def cut_before_third_header(payload: bytes) -> bytes:
+    """The tar cut exactly where its third member's header starts: every member read is whole."""
+    with tarfile.open(fileobj=io.BytesIO(payload)) as tar:
+        return payload[: tar.getmembers()[2].offset]
+
+
+@pytest.mark.parametrize("send_length", [True, False], ids=["content-length", "no-length"])
+def test_tar_cut_before_a_header_is_refused_moved_aside_and_refetched(serve, tmp_path, send_length):
+    whole = build_tar(fake_gsm_files())
+    server = serve(cut_before_third_header(whole))
+    server.send_length = send_length
+
+    with pytest.raises(InputError, match=r"without the end-of-archive marker, after 2 member.*moved the tar to") as err:
+        fetch_raw(server.url, tmp_path, timeout=TIMEOUT_S)
+    assert "\n" not in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{TAR_NAME}.refused"]
+
+    server.payload = whole  # the next run starts clean and gets the whole file
+    assert len(list(fetch_raw(server.url, tmp_path, timeout=TIMEOUT_S).iterdir())) == 3
+
+
+def test_body_of_unknown_size_cut_mid_member_never_gets_the_final_name(serve, tmp_path):
+    server = serve(build_tar(fake_gsm_files()))
+    server.send_length, server.ignore_range, server.cut_after = False, True, 30_000  # ends "cleanly" mid-member
+
+    with pytest.raises(InputError, match="announced no size, and the server ignores Range") as err:
+        download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / TAR_NAME).exists()
+
+
+def test_body_of_unknown_size_is_finished_after_a_416_confirms_its_end(serve, tmp_path):
+    server = serve(build_tar(fake_gsm_files()))
+    server.send_length, server.cut_after = False, 30_000
+
+    with pytest.raises(InputError, match="announced no size, but it holds .*run again to resume"):
+        download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S)
+    assert not (tmp_path / TAR_NAME).exists()
+
+    assert download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S).read_bytes() == server.payload
+    assert server.ranges[-2:] == ["bytes=30000-", f"bytes={len(server.payload)}-"]  # resumed, then the 416
+
+
+def test_duplicate_member_name_is_refused(tmp_path):
+    first = {"GSM8325046_x_filtered_barcodes.tsv.gz": b"first"}
+    again = tarfile.TarInfo("./GSM8325046_x_filtered_barcodes.tsv.gz")  # the same file, spelt otherwise
+    again.size = 6
+    tar_path = tmp_path / "dup.tar"
+    tar_path.write_bytes(build_tar(first, [again]))
+
+    with pytest.raises(InputError, match="dup.tar: member 'GSM8325046_x_filtered_barcodes.tsv.gz' occurs twice"):
+        safe_extract(tar_path, tmp_path / "raw")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dup.tar"]
+
+
+def test_tar_of_only_a_folder_is_refused(tmp_path):
+    folder = tarfile.TarInfo("GSM8325046_x")
+    folder.type = tarfile.DIRTYPE
+    tar_path = tmp_path / "dir.tar"
+    tar_path.write_bytes(build_tar({}, [folder]))
+
+    with pytest.raises(InputError, match=r"dir.tar: the tar holds no files \(1 folder"):
+        safe_extract(tar_path, tmp_path / "raw")
+    assert not (tmp_path / "raw").exists()
+
+
+def test_empty_raw_folder_is_not_reused(serve, tmp_path, capsys):
+    server = serve(build_tar(fake_gsm_files()))
+    (tmp_path / "raw").mkdir()
+
+    assert cli.main(["download", "--url", server.url, "--dest", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'raw'} holds no file" in one_error_line(capsys)
+    assert server.ranges == []
+
+
+# --- item 4: an HTML page on resume ------------------------------------------------------------
+
+
+def test_html_page_on_resume_keeps_the_part_and_its_validators(validating, tmp_path):
+    tar = build_tar(fake_gsm_files())
+    server = validating(tar)
+    server.cut_after = 20_000
+    part, saved = tmp_path / f"{TAR_NAME}.part", tmp_path / f"{TAR_NAME}.part.json"
+    with pytest.raises(InputError, match="run again to resume"):
+        download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S)
+    validators = saved.read_text()
+
+    server.payload = b"<html><body>Service temporarily unavailable</body></html>" * 30  # a new ETag: a 200
+    with pytest.raises(InputError, match=rf"not a tar .*{part.name} \(20000 bytes\) is kept"):
+        download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S)
+    assert part.read_bytes() == tar[:20_000]
+    assert saved.read_text() == validators
+
+    server.payload = tar  # the file is back: the kept part resumes where it stopped
+    assert download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S).read_bytes() == tar
+    assert server.ranges[-2] == "bytes=20000-"
+
+
+# --- item 5: a full disk --------------------------------------------------------------------------
+
+
+def test_download_and_extraction_onto_a_full_disk_are_one_line(serve, full_disk, tmp_path, capsys):
+    server = serve(build_tar({f"GSM{8325000 + i}_x_filtered_matrix.mtx.gz": bytes([i]) * 40_000 for i in range(3)}))
+
+    assert cli.main(["download", "--url", server.url, "--dest", str(full_disk / "geo")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("lmna-scrna download: error:") and "No space left on device" in err[-1]
+
+    tar_path = tmp_path / "ok.tar"
+    tar_path.write_bytes(server.payload)
+    with pytest.raises(InputError, match="cannot extract .*No space left") as err:
+        safe_extract(tar_path, full_disk / "raw")
+    assert "\n" not in str(err.value)
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler", "geo"]
+
+
+# --- item 8: a 416 that would loop, and an empty .part -------------------------------------------
+
+
+def test_416_for_a_range_inside_the_file_restarts_instead_of_looping(serve, tmp_path, caplog):
+    server = serve(build_tar(fake_gsm_files()))
+    (tmp_path / f"{TAR_NAME}.part").write_bytes(server.payload[:1000])
+    server.refuse_ranges = True
+
+    with caplog.at_level(logging.WARNING, logger="lmna_scrna.io.geo"):
+        dest = download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S)
+
+    assert dest.read_bytes() == server.payload
+    assert any("refused bytes 1000-" in r.getMessage() for r in caplog.records)
+
+
+def test_failed_download_leaves_no_empty_part(server_url, tmp_path):
+    with pytest.raises(InputError, match="404"):
+        download(server_url.replace(TAR_NAME, "missing.tar"), tmp_path / TAR_NAME, timeout=TIMEOUT_S)
+    assert list(tmp_path.iterdir()) == []

@@ -8,12 +8,15 @@ import stat
 import subprocess
 
 import pytest
+from _tenx_fixtures import SMALL_PARAMS, write_study
 from test_geo import build_tar, fake_gsm_files
 
 from lmna_scrna.atomic import _host, atomic_path, write_text_atomic
 from lmna_scrna.io import sim_params
 from lmna_scrna.io import simulation as sim
 from lmna_scrna.io.extract import safe_extract
+from lmna_scrna.pp.assemble import prepare_split
+from lmna_scrna.pp.splits import make_split
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +71,12 @@ def test_simulated_folder_has_normal_permissions_and_no_litter(tmp_path, dead_pi
 def test_temp_names_carry_the_writers_pid(tmp_path):
     with atomic_path(tmp_path / "t.json") as tmp:
         assert tmp.name.startswith(f".t.json.{_host()}-{os.getpid()}.")
+
+
+def test_finished_prepare_leaves_only_cache_files(tmp_path, sheet):
+    raw, cache = tmp_path / "raw", tmp_path / "cache"
+    write_study(raw, sheet.head(4), n_cells=30)
+    prepare_split(raw, make_split("random_cells", sheet.head(4)), sheet.head(4), SMALL_PARAMS, tmp_path / "x.h5ad",
+                  cache_dir=cache)
+
+    assert sorted(p.suffix for p in cache.iterdir()) == [".h5"] * 4  # no .lock beside them

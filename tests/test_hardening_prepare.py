@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import numpy as np
 import pytest
 from _tenx_fixtures import SMALL_PARAMS, write_study
 
+import lmna_scrna
 from lmna_scrna import cli
 from lmna_scrna.io import tenx
 from lmna_scrna.errors import InputError
@@ -51,7 +55,8 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 @pytest.mark.parametrize(
     ("name", "value"),
     [("target_sum", "nan"), ("target_sum", "inf"), ("n_hvg", "0"), ("clip", "0"), ("clip", "-1"),
-     ("clip", "nan"), ("max_cells", "-5"), ("max_pct_mt", "nan"), ("min_genes", "-1"), ("seed", "-1")],
+     ("clip", "nan"), ("max_cells", "-5"), ("max_pct_mt", "nan"), ("min_genes", "-1"), ("seed", "-1"),
+     ("seed", str(2**70))],
 )
 def test_bad_prep_parameter_is_one_line_naming_it(study, tmp_path, capsys, name, value):
     out = tmp_path / "x.h5ad"
@@ -280,3 +285,89 @@ def test_full_disk_while_writing_is_one_line_and_keeps_the_old_result(tmp_path):
             full.flush()
     assert "\n" not in str(err.value)
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["result.h5ad"]
+
+
+# --- issue 15 ----------------------------------------------------------------------------------------
+
+
+def error_lines(err: str) -> list[str]:
+    """What a terminal shows at the end: every \\r-redrawn progress bar reduced to its last state."""
+    return [line.rsplit("\r", 1)[-1] for line in err.splitlines() if line.rsplit("\r", 1)[-1].strip()]
+
+
+def run_cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in its own process: a crash (a segfault is exit 139) cannot take pytest down with it."""
+    env = {**os.environ, "PYTHONPATH": str(Path(lmna_scrna.__file__).parents[1])}
+    return subprocess.run([sys.executable, "-m", "lmna_scrna.cli", *argv], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("where", ["out", "cache"])
+def test_prepare_onto_a_full_disk_is_one_line_exit_2_no_segfault(study, full_disk, tmp_path, where):
+    out = full_disk / "x.h5ad" if where == "out" else tmp_path / "x.h5ad"
+    cache = full_disk / "c" if where == "cache" else tmp_path / "c"
+    done = run_cli(*prepare_cli(study, out, *small_args(), cache=cache))
+
+    assert done.returncode == 2, done.stderr[-2000:]
+    last = error_lines(done.stderr)
+    assert last[-1].startswith("lmna-scrna prepare: error: cannot write") and "No space left" in last[-1]
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in full_disk.iterdir()) == (["filler"] if where == "out" else ["c", "filler"])
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("lr", "inf"), ("momentum", "nan"), ("momentum", "-1"), ("loss-w-day", "inf"), ("dropout", "nan")],
+)
+def test_bad_training_number_is_refused_naming_it(option, value):
+    from lmna_scrna.config import TrainConfig
+
+    with pytest.raises(InputError, match=rf"TrainConfig\.{option.replace('-', '_')}={value}"):
+        TrainConfig(**{option.replace("-", "_"): float(value)}).check()
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [(["-1"], "seeds=-1"), ([str(2**70)], f"seeds={2**70}"), (["1", "1"], "1 given more than once")],
+    ids=["negative", "2**70", "twice"],
+)
+def test_bad_seeds_are_refused_before_loading_the_data(tmp_path, capsys, seeds, message):
+    missing = tmp_path / "no_such.h5ad"  # never read: the seeds are checked first
+    assert cli.main(["train", "--data", str(missing), "--run", "r", "--seeds", *seeds]) == 2
+    assert message in one_error_line(capsys)
+
+
+def test_cli_train_refuses_an_infinite_learning_rate_before_loading(tmp_path, capsys):
+    assert cli.main(["train", "--data", str(tmp_path / "no_such.h5ad"), "--run", "r", "--lr", "inf"]) == 2
+    assert "TrainConfig.lr=inf" in one_error_line(capsys)
+
+
+def test_fingerprint_covers_the_sheets_labels(study, sheet, tmp_path):
+    split = make_split("original", sheet)
+    first = prepare_split(study, split, sheet, SMALL_PARAMS, tmp_path / "a.h5ad", cache_dir=tmp_path / "c")
+    relabelled = sheet.copy()
+    relabelled.loc[relabelled["gsm"] == "GSM8325046", "replicate"] = "B"  # same files, same cache, other obs
+    second = prepare_split(study, split, relabelled, SMALL_PARAMS, tmp_path / "b.h5ad", cache_dir=tmp_path / "c")
+
+    assert load_processed(first).fingerprint != load_processed(second).fingerprint
+
+
+def test_altered_cache_is_an_error_naming_it_and_no_bar_follows_the_error(study, tmp_path, capsys):
+    import h5py
+
+    out, cache = tmp_path / "a.h5ad", tmp_path / "c"
+    assert cli.main(prepare_cli(study, out, *small_args(), cache=cache)) == 0
+    path, _ = cache_file(study, "GSM8325047", SMALL_PARAMS, cache)
+    with h5py.File(path, "r+") as f:  # valid HDF5, every dataset present: only a value differs
+        f["data"][0] = f["data"][0] + 1
+    capsys.readouterr()
+
+    assert cli.main(prepare_cli(study, tmp_path / "b.h5ad", *small_args(), cache=cache)) == 2
+    last = error_lines(capsys.readouterr().err)[-1]  # the error line is the last thing shown
+    assert last.startswith(f"lmna-scrna prepare: error: GSM8325047: cache file {path} was altered")
+
+
+def test_too_few_train_cells_blame_max_cells(study, sheet, tmp_path):
+    params = replace(SMALL_PARAMS, max_cells=1, min_cells_per_gene=10)  # the paper's 10, with 8 train GSMs
+    with pytest.raises(InputError, match=r"8 train cells, fewer than PrepParams\.min_cells_per_gene=10.*max_cells"):
+        prepare_split(study, make_split("original", sheet), sheet, params, tmp_path / "x.h5ad", tmp_path / "c")

@@ -105,3 +105,54 @@ def test_killed_prepare_leaves_no_worker_behind(tmp_path, sheet, sig):
     else:
         assert proc.returncode == -signal.SIGKILL
     assert not out.exists()
+
+
+def importing(pid: int) -> bool:
+    """Whether a worker's Python is up and importing the parse code (NumPy is mapped): Ctrl-C there used
+    to print a traceback, while one before Python installs its handler kills the worker silently."""
+    try:
+        return "numpy" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def test_ctrl_c_while_parse_workers_start_prints_no_traceback(tmp_path, sheet):
+    """A terminal's Ctrl-C signals the whole process group, workers still importing included.
+
+    The workers get it first here and the parent half a second later, one order the kernel may
+    deliver them in; the cache locks held by the test keep the parse from finishing meanwhile.
+    """
+    raw, cache, out = tmp_path / "raw", tmp_path / "cache", tmp_path / "out.h5ad"
+    write_study(raw, sheet, n_cells=30)
+    cache.mkdir()
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL_PARAMS.to_dict().items()]
+    env = {**os.environ, "PYTHONPATH": str(Path(lmna_scrna.__file__).parents[1])}
+    with ExitStack() as held:
+        for gsm in make_split("original", sheet).gsms:
+            lock = held.enter_context(cache_file(raw, gsm, SMALL_PARAMS, cache)[0].with_suffix(".lock").open("w"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        stderr = held.enter_context((tmp_path / "stderr.txt").open("w"))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lmna_scrna.cli", "prepare", "--raw", str(raw), "--split", "original",
+             "--out", str(out), "--cache", str(cache), *args],
+            env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+        )
+        spawned: set[int] = set()
+        try:
+            wait_until(lambda: any(importing(w) for w in workers(proc.pid)), "a parse worker to be importing")
+            spawned = children(proc.pid)
+            for pid in workers(proc.pid):
+                os.kill(pid, signal.SIGINT)
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=WAIT_S)
+            wait_until(lambda: not any(alive(p) for p in spawned), "the workers to stop")
+        finally:
+            for pid in [proc.pid, *spawned]:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+    err = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().splitlines()[-1].rsplit("\r", 1)[-1] == "lmna-scrna prepare: interrupted"
+    assert not out.exists()

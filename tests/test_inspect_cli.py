@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import scipy.io
 
 from lmna_scrna.cli import main
 from lmna_scrna.io.raw_folder import inspect_dir
@@ -71,3 +73,20 @@ def test_missing_folder_is_a_one_line_error(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "nowhere does not exist" in err
+
+
+@pytest.mark.parametrize("change", ["order", "length"])
+def test_gene_lists_that_differ_are_a_problem_as_for_prepare(study_dir, capsys, change):
+    features = next(study_dir.glob("GSM8325052_*features.tsv.gz"))
+    lines = gzip.decompress(features.read_bytes()).decode().splitlines(keepends=True)
+    lines = [lines[1], lines[0], *lines[2:]] if change == "order" else lines[1:]  # (the last rows are antibodies)
+    features.write_bytes(gzip.compress("".join(lines).encode()))
+    if change == "length":  # keep the triple consistent: drop the first gene's row from the matrix too
+        matrix = next(study_dir.glob("GSM8325052_*matrix.mtx.gz"))
+        counts = scipy.io.mmread(gzip.open(matrix)).tocsr()[1:]
+        with gzip.open(matrix, "wb") as fh:
+            scipy.io.mmwrite(fh, counts.tocoo(), field="integer")
+
+    assert main(["inspect", str(study_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "problem: GSM8325052: gene list differs from that of GSM8325046" in err

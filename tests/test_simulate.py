@@ -5,7 +5,10 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +17,7 @@ import pytest
 import scipy.io
 import scipy.sparse as sp
 
+import lmna_scrna
 from lmna_scrna.cli import main
 from lmna_scrna.io import sim_model, sim_params, sim_sampler
 from lmna_scrna.io import simulation as sim
@@ -345,3 +349,37 @@ def test_data_page_states_the_default_line_effect(sheet) -> None:
     days = {line: ", ".join(str(d) for d in sorted(set(sheet.loc[sheet["gsm"].map(lines) == line, "day"])))
             for line in ("sister_iPSC1", "sister_iPSC2")}
     assert f"days {days['sister_iPSC1']} on one line, days {days['sister_iPSC2']} on the other" in page
+
+
+# --------------------------------------------------------------------------- seed and path checked first; a full disk is one line
+
+
+def simulate_cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(lmna_scrna.__file__).parents[1])}
+    return subprocess.run([sys.executable, "-m", "lmna_scrna.cli", "simulate", *argv], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_negative_or_huge_seed_is_refused_naming_it(tmp_path, capsys):
+    for seed in ("-1", str(2**70)):
+        assert main(["simulate", "--out", str(tmp_path / "d"), "--seed", seed]) == 2
+        assert f"seed={seed}: must be an integer" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_under_a_file_is_one_line(tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    assert main(["simulate", "--out", str(a_file / "data")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot write {a_file / 'data'}" in err[0]
+
+
+def test_simulate_onto_a_full_disk_is_one_line_and_the_last_thing_shown(full_disk):
+    done = simulate_cli("--out", str(full_disk / "data"), "--profile", "smoke")
+
+    assert done.returncode == 2, done.stderr[-2000:]
+    shown = [line.rsplit("\r", 1)[-1] for line in done.stderr.splitlines()]  # a terminal shows a bar's last state
+    assert shown[-1].startswith(f"lmna-scrna simulate: error: cannot write simulated data to {full_disk / 'data'}")
+    assert "No space left on device" in shown[-1] and "Traceback" not in done.stderr
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]

@@ -105,3 +105,13 @@ def test_missing_column_is_named(tmp_path):
 def test_missing_sheet_is_named(tmp_path):
     with pytest.raises(InputError, match="nope.csv does not exist"):
         load_samples(tmp_path / "nope.csv")
+
+
+def test_header_with_spaces_after_commas_is_read(tmp_path):
+    spaced = GOOD.replace("gsm,condition,day,replicate", "gsm, condition, day, replicate")
+    assert load_samples(write_sheet(tmp_path, spaced))["condition"].tolist() == ["Control", "Patient", "Control"]
+
+
+def test_folder_given_for_the_sheet_says_so(tmp_path):
+    with pytest.raises(InputError, match=f"sample sheet {tmp_path} is a folder, not a file"):
+        load_samples(tmp_path)

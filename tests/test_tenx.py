@@ -119,13 +119,16 @@ def test_shape_disagreeing_with_names_is_refused(tmp_path, write_10x, which):
     [
         ("%%MatrixMarket matrix coordinate real general", "50 20 2\n1 1 2\n2 1 1.5\n", "non-integer"),
         ("%%MatrixMarket matrix coordinate integer general", "50 20 1\n2 1 1.5\n", "non-integer"),
-        ("%%MatrixMarket matrix coordinate real general", "50 20 1\n2 1 nan\n", "non-integer"),
+        ("%%MatrixMarket matrix coordinate real general", "50 20 1\n2 1 nan\n", "not a finite number"),
         ("%%MatrixMarket matrix coordinate integer general", "50 20 2\n1 1 3\n2 1 -1\n", "negative"),
+        ("%%MatrixMarket matrix coordinate real general", "50 20 1\n2 1 1e30\n", "too large to be a UMI count"),
+        ("%%MatrixMarket matrix coordinate integer general", "50 20 3\n1 1 3\n2 4 1\n1 1 2\n",
+         r"lists 1 \(gene, barcode\) entry more than once"),
         ("%%MatrixMarket matrix coordinate pattern general", "50 20 1\n2 1\n", "banner"),
         ("%%MatrixMarket matrix array integer general", "50 20\n", "banner"),
         ("%%MatrixMarket matrix coordinate integer general", "50 20 3\n1 1 3\n", "unreadable"),
     ],
-    ids=["real-fraction", "integer-fraction", "nan", "negative", "pattern", "dense", "short"],
+    ids=["real-fraction", "integer-fraction", "nan", "negative", "1e30", "duplicate", "pattern", "dense", "short"],
 )
 def test_bad_counts_are_refused(tmp_path, write_10x, banner, body, problem):
     written = write_10x(tmp_path, GSM)
@@ -279,18 +282,46 @@ def test_h5_matches_scanpy(tmp_path, write_10x, sc):
 @pytest.mark.parametrize(
     ("banner", "body"),
     [
-        ("%%MatrixMarket matrix coordinate integer general", "% a comment\n%\n3 2 4\n3 2 7\n1 1 2\n2 2 1\n3 2 1\n"),
+        ("%%MatrixMarket matrix coordinate integer general", "% a comment\n%\n3 2 3\n3 2 8\n1 1 2\n2 2 1\n"),
         ("%%MatrixMarket matrix coordinate integer general", "3 2 3\n1 1 2.0\n3 2 8\n2 2 1\n"),
         ("%%MatrixMarket matrix coordinate real general", "3 2 3\n1 1 2\n3 2 8e0\n2 2 1\n"),
         ("%%MatrixMarket matrix coordinate integer general", "3 2 3\n1 1 2\n3 2 8 \n2 2 1\n"),
     ],
-    ids=["comments-unsorted-duplicate", "whole-real-in-integer-file", "exponent", "trailing-space"],
+    ids=["comments-unsorted", "whole-real-in-integer-file", "exponent", "trailing-space"],
 )
 def test_mtx_variants_read_as_the_same_counts(tmp_path, write_10x, banner, body):
-    """Comments, unsorted and duplicate entries, whole reals and odd spacing all give the same counts."""
+    """Comments, unsorted entries, whole reals and odd spacing all give the same counts (repeats are refused)."""
     written = write_10x(tmp_path, GSM, n_cells=2, n_genes=3)
     write_mtx_text(written.paths[0], body, banner)
     got = read_gsm(tmp_path, GSM).X
     assert got.dtype == np.int32 and got.has_canonical_format
     assert got.toarray().tolist() == [[2, 0, 0], [0, 1, 8]]
 
+
+
+def test_duplicate_entries_in_h5_are_refused_naming_the_file(tmp_path, write_10x):
+    import h5py
+
+    w = write_10x(tmp_path, GSM, layout="h5")
+    with h5py.File(w.paths[0], "r+") as f:  # the first cell's second entry now repeats its first gene
+        indices = f["matrix/indices"][()]
+        start = f["matrix/indptr"][0]
+        indices[start + 1] = indices[start]
+        f["matrix/indices"][...] = indices
+    with pytest.raises(InputError, match=rf"{w.paths[0].name} lists 1 \(gene, barcode\) entry more than once"):
+        read_gsm(tmp_path, GSM)
+
+
+def test_placeholder_gene_ids_say_what_to_do(tmp_path, write_10x):
+    w = write_10x(tmp_path, GSM, n_genes=5)
+    with gzip.open(w.paths[2], "wt") as fh:  # Seurat's pbmc_small: unique symbols, one placeholder ID
+        fh.writelines(f"ENSGXXXXXX\t{s}\tGene Expression\n" for s in w.symbols)
+    with pytest.raises(InputError, match=r"'ENSGXXXXXX' occurs 5 times.*pbmc_small.*gene symbols, in its ID column"):
+        read_gsm(tmp_path, GSM)
+
+
+def test_file_given_for_the_raw_folder_says_so(tmp_path):
+    a_file = tmp_path / "raw"
+    a_file.write_text("x")
+    with pytest.raises(InputError, match=f"raw-data folder {a_file} is a file, not a folder"):
+        read_gsm(a_file, GSM)

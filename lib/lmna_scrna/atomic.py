@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import glob
+import io
 import logging
 import os
 import re
@@ -20,10 +21,14 @@ import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import InputError, one_line
+
+if TYPE_CHECKING:
+    import h5py
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +73,13 @@ def temp_dir(target: str | Path) -> Path:
     private), since it becomes an ordinary data folder.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(target)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".part", dir=target.parent))
-    tmp.chmod(0o777 & ~_umask())
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(target)
+        tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".part", dir=target.parent))
+        tmp.chmod(0o777 & ~_umask())
+    except OSError as exc:  # under a file, read-only, full
+        raise InputError(f"cannot write {target}: {one_line(exc)}") from None
     return tmp
 
 
@@ -117,6 +125,24 @@ def _umask() -> int:
     return mask
 
 
+@contextmanager
+def hdf5_atomic(target: str | Path) -> Iterator[h5py.File]:
+    """Yield an HDF5 file built in memory; write it to `target` atomically once it is complete.
+
+    libhdf5 cannot recover from a failed write: after a full disk its next
+    close crashes the interpreter (exit 139). Built in memory, the file meets
+    the disk only through ordinary writes, whose failure is a plain OSError,
+    for the price of holding one copy of the file in memory.
+    """
+    import h5py  # only the writers of HDF5 files pay for the import
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        yield f
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
+
+
 def write_text_atomic(target: str | Path, text: str) -> Path:
     """Write a small text file (JSON, CSV, YAML) atomically."""
     with atomic_path(target) as tmp:
@@ -125,38 +151,44 @@ def write_text_atomic(target: str | Path, text: str) -> Path:
 
 
 @contextmanager
-def sole_writer(target: str | Path, what: str) -> Iterator[None]:
-    """Hold `target`'s writer lock for the block, or refuse at once: two writers of one result lose both.
+def exclusive(lock_path: str | Path, refuse: str | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path` (created if absent), and remove the file on release.
 
-    The lock is an flock on a hidden file beside the target, so a killed
-    writer releases it with its process. The file is removed on release;
-    a writer that locked a file another one has just removed tries again
-    on the new one, so two writers never both believe they hold the lock.
+    By default a second holder waits. With `refuse` (what the lock guards, in
+    words) it is refused at once with an InputError naming the holder. The
+    lock is an flock, so a killed holder releases it with its process. A waiter
+    may lock a file its holder has just removed, so after locking the path is
+    checked to still name the locked file; if not, locking starts over.
     """
-    target = Path(target)
-    lock_path = target.parent / f".{target.name}.lock"
-    target.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = Path(lock_path)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if refuse else 0))
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise InputError(
-                f"{what} is being written by another process ({holder}); wait for it to finish, or use another name"
+                f"{refuse} is being written by another process ({holder}); wait for it to finish, or use another name"
             ) from None
         try:
-            same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
+            if os.stat(lock_path).st_ino == os.fstat(fd).st_ino:
+                break
         except FileNotFoundError:
-            same = False
-        if same:
-            break
+            pass
         os.close(fd)
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"host {_host()}, PID {os.getpid()}".encode(), 0)
     try:
         yield
     finally:
-        os.unlink(lock_path)
+        lock_path.unlink(missing_ok=True)  # still locked: no one can take the removed file for the live one
         os.close(fd)
+
+
+def sole_writer(target: str | Path, what: str) -> AbstractContextManager[None]:
+    """`target`'s writer lock (a hidden file beside it), refused at once when held: two writers of one result
+    lose both, so the second is told who holds it instead of waiting or deleting the first one's work."""
+    target = Path(target)
+    return exclusive(target.parent / f".{target.name}.lock", refuse=what)

@@ -216,6 +216,14 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
+def _close_progress_bars() -> None:
+    """Close the bars an error left open: closed when garbage-collected, they would be redrawn after the error line."""
+    from tqdm import tqdm
+
+    for bar in list(tqdm._instances):  # the live bars, of tqdm.auto's class too
+        bar.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The project's own progress at INFO; other libraries (papermill, TensorFlow) only when something is wrong.
@@ -226,9 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command][1](args)
     except LmnaError as exc:
+        _close_progress_bars()
         print(f"lmna-scrna {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
+        _close_progress_bars()
         terminated = isinstance(exc, Terminated)
         print(f"lmna-scrna {args.command}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
         return 128 + (signal.SIGTERM if terminated else signal.SIGINT)

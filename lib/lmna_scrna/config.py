@@ -5,6 +5,7 @@ Kept free of heavy imports so the CLI and papermill parameter files can use them
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from dataclasses import asdict, dataclass
@@ -14,6 +15,44 @@ from .errors import InputError
 
 #: The 10x matrix sets a GSM may be read from (as `io.layouts.KINDS`; this base module imports nothing above it).
 MATRIX_KINDS: tuple[str, ...] = ("filtered", "raw")
+#: Seeds go to NumPy's and TensorFlow's generators, which take 32-bit unsigned seeds.
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(value: object, name: str) -> int:
+    """`value` as a seed, or InputError naming `name`: an integer in [0, MAX_SEED] (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= MAX_SEED:
+        raise InputError(f"{name}={value!r}: must be an integer in [0, {MAX_SEED}]")
+    return int(value)
+
+
+def check_seeds(seeds: object) -> list[int]:
+    """Training seeds as a list: at least one, each a seed, none twice (a repeat trains the same network again)."""
+    values = [check_seed(s, "seeds") for s in seeds]  # type: ignore[attr-defined]
+    if not values:
+        raise InputError("seeds: at least one seed is needed")
+    repeated = sorted({s for s in values if values.count(s) > 1})
+    if repeated:
+        raise InputError(f"seeds: {', '.join(map(str, repeated))} given more than once; each seed trains one network")
+    return values
+
+
+def _check_types(params: object) -> None:
+    """Numeric fields must hold numbers: integers where the default is an int (a bool is neither)."""
+    for field in dataclasses.fields(params):  # type: ignore[arg-type]
+        value, kind = getattr(params, field.name), type(field.default)
+        if kind not in (int, float):  # names and lists are checked where their choices are known
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral if kind is int else numbers.Real):
+            meaning = "an integer" if kind is int else "a number"
+            raise InputError(f"{type(params).__name__}.{field.name}={value!r}: must be {meaning}")
+
+
+def _check_rules(params: object, rules: tuple[tuple[str, bool, str], ...]) -> None:
+    """Raise for the first (field, holds, meaning) rule that does not hold; NaN fails every comparison."""
+    for name, ok, meaning in rules:
+        if not ok:
+            raise InputError(f"{type(params).__name__}.{name}={getattr(params, name)!r}: must be {meaning}")
 
 
 @dataclass(frozen=True)
@@ -33,16 +72,11 @@ class PrepParams:
 
     def check(self) -> None:
         """Refuse parameters that would write a NaN, empty or constant .h5ad, naming the parameter at fault."""
-        for name, value in self.to_dict().items():
-            kind = type(PrepParams.__dataclass_fields__[name].default)
-            if kind is str:
-                if value not in MATRIX_KINDS:
-                    raise InputError(f"PrepParams.{name}={value!r}: must be one of {', '.join(MATRIX_KINDS)}")
-                continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral if kind is int else numbers.Real):
-                raise InputError(f"PrepParams.{name}={value!r}: must be {'an integer' if kind is int else 'a number'}")
-        rules = (
-            ("seed", self.seed >= 0, ">= 0"),
+        _check_types(self)
+        check_seed(self.seed, "PrepParams.seed")
+        if self.matrix_kind not in MATRIX_KINDS:
+            raise InputError(f"PrepParams.matrix_kind={self.matrix_kind!r}: must be one of {', '.join(MATRIX_KINDS)}")
+        _check_rules(self, (
             ("min_genes", self.min_genes >= 0, ">= 0"),
             ("max_genes", self.max_genes >= self.min_genes, f">= min_genes ({self.min_genes})"),
             ("max_pct_mt", 0 <= self.max_pct_mt <= 100, "in [0, 100]"),
@@ -51,10 +85,7 @@ class PrepParams:
             ("min_cells_per_gene", self.min_cells_per_gene >= 0, ">= 0"),
             ("n_hvg", self.n_hvg >= 1, ">= 1"),
             ("clip", self.clip > 0, "> 0"),
-        )
-        for name, ok, meaning in rules:
-            if not ok:  # comparisons with NaN are False, so NaN fails every rule
-                raise InputError(f"PrepParams.{name}={getattr(self, name)!r}: must be {meaning}")
+        ))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +121,27 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.widths, (list, tuple)):  # YAML and JSON give lists: keep a hashable, comparable tuple
             object.__setattr__(self, "widths", tuple(self.widths))
+
+    def check(self) -> None:
+        """Refuse sizes and rates TensorFlow would take and fail on (or train to NaN with), naming the field.
+
+        Names (model, activation, optimizer) are checked by `tl.models.check_config`,
+        which knows the choices; this checks the numbers, before any data are loaded.
+        """
+        _check_types(self)
+        check_seed(self.seed, "TrainConfig.seed")
+        _check_rules(self, (
+            ("width", self.width >= 1, ">= 1"),
+            ("depth", self.depth >= 1, ">= 1"),
+            ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
+            ("lr", 0 < self.lr < math.inf, "finite and > 0"),
+            ("momentum", 0 <= self.momentum < 1, "in [0, 1)"),
+            ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("epochs", self.epochs >= 1, ">= 1"),
+            ("patience", self.patience >= 0, ">= 0"),
+            ("loss_w_day", 0 <= self.loss_w_day < math.inf, "finite and >= 0"),
+            ("head_width", self.head_width >= 0, ">= 0 (0 = no extra layer)"),
+        ))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

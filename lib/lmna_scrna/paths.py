@@ -81,3 +81,21 @@ def shown_path(path: str | Path) -> str:
         if path.is_relative_to(root):
             return (shown / path.relative_to(root)).as_posix()
     return path.name
+
+
+def require_file(path: str | Path, what: str) -> Path:
+    """`path` if it is a file; else InputError saying `what` it should be and whether it is a folder or absent."""
+    path = Path(path)
+    if not path.is_file():
+        found = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise InputError(f"{what} {path} {found}")
+    return path
+
+
+def require_dir(path: str | Path, what: str) -> Path:
+    """`path` if it is a folder; else InputError saying `what` it should be and whether it is a file or absent."""
+    path = Path(path)
+    if not path.is_dir():
+        found = "is a file, not a folder" if path.exists() else "does not exist"
+        raise InputError(f"{what} {path} {found}")
+    return path

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import InputError
+from ..paths import require_dir
 
 
 Kind = Literal["filtered", "raw"]
@@ -69,8 +70,7 @@ def find_gsm_files(raw_dir: str | Path, gsm: str, kind: Kind = "filtered") -> Sa
     raw_dir = Path(raw_dir)
     if kind not in KINDS:
         raise InputError(f"kind {kind!r} must be one of {', '.join(KINDS)}")
-    if not raw_dir.is_dir():
-        raise InputError(f"raw-data folder {raw_dir} does not exist")
+    require_dir(raw_dir, "raw-data folder")
     entries = sorted(p for p in raw_dir.iterdir() if accession(p.name) == gsm)
     files = [p for p in entries if p.is_file()]
     found = _triples(raw_dir, files, gsm, rf"_{kind}_", "geo_flat") + _h5_files(raw_dir, files, gsm, kind)

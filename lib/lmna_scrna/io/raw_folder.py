@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from ..errors import InputError
+from ..paths import require_dir
 from .layouts import Kind, accession
 from .tenx import read_gsm
 
@@ -42,17 +44,34 @@ def file_fingerprint(paths: Iterable[str | Path]) -> str:
     return digest.hexdigest()
 
 
+def gene_list_problem(gene_ids: Mapping[str, Sequence[str]]) -> str | None:
+    """Name the GSMs whose gene list (order and length count) differs from the majority's; None if all agree.
+
+    Features are matched by position downstream, so every GSM must share one list.
+    """
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for gsm, ids in gene_ids.items():
+        groups.setdefault(tuple(ids), []).append(gsm)
+    if len(groups) <= 1:
+        return None
+    majority = max(groups, key=lambda ids: len(groups[ids]))  # on a tie, the group met first
+    odd = [g for ids, members in groups.items() if ids != majority for g in members]
+    return (
+        f"{', '.join(odd)}: gene list differs from that of {', '.join(groups[majority])} "
+        f"({len(majority)} genes); all GSMs must share one feature list, in one order"
+    )
+
+
 def inspect_dir(raw_dir: str | Path, sheet: pd.DataFrame, kind: Kind = "filtered") -> tuple[pd.DataFrame, list[str]]:
     """Read every GSM of `sheet` from `raw_dir`; return a table and every problem met.
 
     Problems do not stop the scan, so one run lists all that needs fixing:
     sheet GSMs without files, files of GSMs not in the sheet, unreadable files.
     """
-    raw_dir = Path(raw_dir)
-    if not raw_dir.is_dir():
-        raise InputError(f"raw-data folder {raw_dir} does not exist")
+    raw_dir = require_dir(raw_dir, "raw-data folder")
     problems: list[str] = []
     rows = []
+    gene_ids: dict[str, np.ndarray] = {}
     for sample in tqdm(sheet.itertuples(index=False), total=len(sheet), desc="inspect", unit="GSM", disable=None):
         row = {"gsm": sample.gsm, "condition": sample.condition, "day": sample.day, "replicate": sample.replicate}
         try:
@@ -61,9 +80,11 @@ def inspect_dir(raw_dir: str | Path, sheet: pd.DataFrame, kind: Kind = "filtered
             problems.append(str(exc))
             rows.append(row | {"cells": pd.NA, "genes": pd.NA, "nnz": pd.NA, "files": ""})
             continue
+        gene_ids[sample.gsm] = counts.gene_ids
         names = ", ".join(str(p.relative_to(raw_dir)) for p in counts.files)
         rows.append(row | {"cells": counts.X.shape[0], "genes": counts.X.shape[1], "nnz": counts.X.nnz, "files": names})
-    problems += _strangers(raw_dir, set(sheet["gsm"]))
+    genes = gene_list_problem(gene_ids)
+    problems += ([] if genes is None else [genes]) + _strangers(raw_dir, set(sheet["gsm"]))
     table = pd.DataFrame(rows, columns=["gsm", "condition", "day", "replicate", "cells", "genes", "nnz", "files"])
     return table.astype({"cells": "Int64", "genes": "Int64", "nnz": "Int64"}), problems
 

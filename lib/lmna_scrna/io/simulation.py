@@ -25,8 +25,9 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ..atomic import temp_dir
-from ..errors import InputError
-from ..paths import default_raw_dir
+from ..config import check_seed
+from ..errors import InputError, one_line
+from ..paths import default_raw_dir, require_dir
 from .sim_params import (
     GENERATOR_VERSION, GROUND_TRUTH_FILE, GZIP_LEVEL, LATE_EFFECT_DAY, LINE_LOG_SD, MARKERS, MARKER_FILE, MODULES,
     MT_GENES, PROFILES, Profile, TRAJECTORY_ACTIVITY,
@@ -65,6 +66,7 @@ def simulate(
     effects = Effects(patient=_scale(effect_scale, "effect_scale"),
                       library=_scale(library_effect_scale, "library_effect_scale"),
                       line=_scale(line_effect_scale, "line_effect_scale"))
+    seed = check_seed(seed, "seed")
     if profile not in PROFILES:
         raise InputError(f"unknown simulation profile {profile!r}; expected one of {', '.join(PROFILES)}")
     out = Path(out_dir)
@@ -72,7 +74,7 @@ def simulate(
     assignment = _line_assignment(samples, lines)
     marker = {
         "profile": profile,
-        "seed": int(seed),
+        "seed": seed,
         "generator_version": GENERATOR_VERSION,
         "gsms": [str(g) for g in samples["gsm"]],
     }
@@ -86,12 +88,11 @@ def simulate(
         return out
     tmp = temp_dir(out)  # normal permissions; a killed run's leftovers removed
     try:
-        _write_dataset(tmp, samples, PROFILES[profile], profile, int(seed), effects, assignment)
+        _write_dataset(tmp, samples, PROFILES[profile], profile, seed, effects, assignment)
         (tmp / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")
-        try:
-            os.rename(tmp, out)  # replaces nothing but an empty folder
-        except OSError as exc:
-            raise InputError(f"cannot place simulated data at {out}: {exc}") from exc
+        os.rename(tmp, out)  # replaces nothing but an empty folder
+    except OSError as exc:  # a full disk, or `out` appeared meanwhile
+        raise InputError(f"cannot write simulated data to {out}: {one_line(exc)}") from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -106,10 +107,7 @@ def resolve_raw_dir(raw_dir: str | Path | None, profile: str = "full") -> Path:
     step, while an explicit folder (real GEO files) is never simulated into.
     """
     if raw_dir is not None:
-        path = Path(raw_dir).resolve()
-        if not path.is_dir():
-            raise InputError(f"raw-data folder {path} does not exist or is not a folder")
-        return path
+        return require_dir(Path(raw_dir).resolve(), "raw-data folder")
     log.info("no raw-data folder given: using the simulated %r data set", profile)
     return simulate(default_raw_dir(profile), profile=profile).resolve()
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
-from ..paths import default_sheet_path
+from ..paths import default_sheet_path, require_file
 
 DAYS: tuple[int, ...] = (0, 2, 4, 9, 16, 19, 30)
 DAY_TO_CLASS: dict[int, int] = {d: i for i, d in enumerate(DAYS)}
@@ -45,13 +45,12 @@ def load_samples(path: str | Path | None = None) -> pd.DataFrame:
     Every problem is reported with its row number (1-based, header excluded)
     so a hand-edited sheet can be fixed without guessing.
     """
-    path = Path(path) if path is not None else default_sheet_path()
-    if not path.is_file():
-        raise InputError(f"sample sheet {path} does not exist")
+    path = require_file(path if path is not None else default_sheet_path(), "sample sheet")
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except Exception as exc:  # pandas raises several types for malformed CSV
         raise InputError(f"sample sheet {path} could not be parsed: {exc}") from exc
+    df.columns = df.columns.str.strip()  # "gsm, condition" names the columns a spreadsheet user meant
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"sample sheet {path} lacks column(s) {', '.join(missing)}")

@@ -42,6 +42,11 @@ GENE_EXPRESSION = "Gene Expression"
 
 #: Errors that reading a damaged or foreign file can raise (gzip, zlib, parsers, HDF5).
 _READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zlib.error, _GzipError)
+#: What to do about repeated gene IDs, which only hand-made files have.
+_GENE_ID_HINT = (
+    "; gene IDs must be unique, as Cell Ranger's are: a hand-made file with placeholder IDs (such as Seurat's "
+    "pbmc_small, where every ID is 'ENSGXXXXXX') needs unique IDs, or the gene symbols, in its ID column"
+)
 #: Banner of a MatrixMarket file we accept as counts (10x writes `integer general`).
 _BANNER = re.compile(rb"^%%MatrixMarket\s+matrix\s+coordinate\s+(integer|real)\s+general\s*$", re.IGNORECASE)
 
@@ -79,7 +84,7 @@ def _read_triple(files: SampleFiles) -> CountMatrix:
     assert files.barcodes is not None and files.features is not None
     barcodes = _unique(_read_tsv(files.barcodes, min_columns=1)[0].to_numpy(dtype=str), "barcode", files.barcodes)
     features = _read_tsv(files.features, min_columns=2)
-    _unique(features[0].to_numpy(dtype=str), "gene ID", files.features)
+    _unique(features[0].to_numpy(dtype=str), "gene ID", files.features, _GENE_ID_HINT)
     matrix = _read_mtx(files.matrix)  # genes × cells
     if matrix.shape != (len(features), len(barcodes)):
         raise InputError(
@@ -110,7 +115,7 @@ def _read_tsv(path: Path, min_columns: int) -> pd.DataFrame:
     return table
 
 
-def _unique(values: np.ndarray, what: str, path: Path) -> np.ndarray:
+def _unique(values: np.ndarray, what: str, path: Path, hint: str = "") -> np.ndarray:
     """`values`, refused if one repeats: duplicates would give non-unique obs/var names downstream.
 
     Gene IDs are refused rather than made unique as scanpy does for symbols:
@@ -122,7 +127,7 @@ def _unique(values: np.ndarray, what: str, path: Path) -> np.ndarray:
         repeated = names[counts > 1]
         raise InputError(
             f"{path}: {what} {str(repeated[0])!r} occurs {counts[counts > 1][0]} times "
-            f"({repeated.size} {what}(s) repeat)"
+            f"({repeated.size} {what}(s) repeat){hint}"
         )
     return values
 
@@ -181,22 +186,37 @@ def _to_cells_by_genes(matrix: sp.coo_matrix, path: Path) -> sp.csr_matrix:
     directly at its final width, never as a float64 copy to be cast again.
     """
     matrix.data = _as_counts(matrix.data, path)
-    return sp.csr_matrix(matrix.T)
+    X = sp.csr_matrix(matrix.T)  # sums repeated (row, column) entries
+    _refuse_duplicates(matrix.nnz - X.nnz, path)
+    return X
+
+
+def _refuse_duplicates(n_repeats: int, path: Path) -> None:
+    """A 10x matrix lists each (gene, barcode) once; scipy would sum repeats into a count no one measured."""
+    if n_repeats:
+        raise InputError(
+            f"{path} lists {n_repeats} (gene, barcode) entr{'y' if n_repeats == 1 else 'ies'} more than once; "
+            "a 10x matrix lists each once, so the file is damaged or was merged by hand"
+        )
 
 
 def _as_counts(values: np.ndarray, path: Path) -> np.ndarray:
     """`values` as int32 (int64 if a count exceeds int32): UMI counts are whole and >= 0."""
     if values.size == 0:
         return values.astype(np.int32)
-    dtype = np.int64 if values.max() > np.iinfo(np.int32).max else np.int32
-    with np.errstate(invalid="ignore"):  # NaN/inf cast to garbage here, caught just below
-        counts = values.astype(dtype, copy=False)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise InputError(f"{path} holds a count that is not a finite number ({values[~np.isfinite(values)][0]})")
+    if values.min() < 0:
+        raise InputError(f"{path} holds a negative count ({values.min()})")
+    top = values.max()
+    if top >= 2**63:  # beyond int64: no count of molecules, and a cast would wrap
+        raise InputError(f"{path} holds a count too large to be a UMI count ({top:g})")
+    dtype = np.int64 if top > np.iinfo(np.int32).max else np.int32
+    counts = values.astype(dtype, copy=False)
     if values.dtype.kind == "f":
         fractional = counts != values
         if fractional.any():
             raise InputError(f"{path} holds a non-integer count ({values[fractional][0]})")
-    if counts.min() < 0:
-        raise InputError(f"{path} holds a negative count ({counts.min()})")
     return counts
 
 
@@ -254,11 +274,13 @@ def _read_h5(path: Path) -> CountMatrix:
         X.check_format(full_check=True)  # indices in range, pointers monotone
     except ValueError as exc:
         raise InputError(f"{path}: inconsistent sparse arrays: {exc}") from exc
+    stored = X.nnz
     X.sum_duplicates()
+    _refuse_duplicates(stored - X.nnz, path)
     _unique(barcodes, "barcode", path)
     if probes:
         X, ids, symbols, types = _sum_probes(X, ids, symbols, types)
-    _unique(ids, "gene ID", path)
+    _unique(ids, "gene ID", path, _GENE_ID_HINT)
     return _keep_gene_expression(X, barcodes, ids, symbols, types, (path,))
 
 

@@ -35,19 +35,21 @@ from typing import Any
 from pathlib import Path
 
 import anndata as ad
+from anndata.io import write_elem
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..atomic import atomic_path
+from ..atomic import hdf5_atomic
 from ..config import PrepParams
 from ..errors import InputError, one_line
+from ..io.raw_folder import gene_list_problem
 from .genes import FeatureScaling, GeneStats, fit_scaling, gene_table
 from .gsm_pass import CachedGSM, ProcessedGSM, load_gsms
 from ..paths import cache_dir as default_cache_dir
-from ..paths import processed_path
+from ..paths import processed_path, require_file
 from .splits import Split, assign_cells
 
 log = logging.getLogger(__name__)
@@ -66,26 +68,14 @@ def cache_split(
         raise InputError(f"split {split.name}: GSM(s) {', '.join(missing)} are not in the sample sheet")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cached = load_gsms(Path(raw_dir), split.gsms, params, cache_dir)
-    _check_same_genes(cached)
+    problem = gene_list_problem({gsm: c.gene_ids for gsm, c in cached.items()})
+    if problem is not None:
+        raise InputError(problem)
     return cached
 
 
 #: A per-GSM result as split assembly reads it: cached on disk, or held in memory.
 GSMResult = CachedGSM | ProcessedGSM
-
-
-def _check_same_genes(cached: dict[str, GSMResult]) -> None:
-    """All GSMs must share one gene list; name the GSM(s) that differ from the majority's list."""
-    groups: dict[tuple[str, ...], list[str]] = {}
-    for gsm, c in cached.items():
-        groups.setdefault(tuple(c.gene_ids), []).append(gsm)
-    if len(groups) == 1:
-        return
-    majority = max(groups.values(), key=len)  # on a tie, the group of the first GSM in accession order
-    odd = [g for members in groups.values() if members is not majority for g in members]
-    raise InputError(
-        f"{', '.join(odd)}: gene list differs from that of {', '.join(majority)}; all GSMs must share one feature list"
-    )
 
 
 def cell_partitions(cached: dict[str, GSMResult], split: Split, seed: int) -> dict[str, np.ndarray]:
@@ -182,8 +172,9 @@ def write_split(fit: FittedSplit, out: Path) -> Path:
     """
     out = Path(out)
     adata = assemble_split(fit)
-    with atomic_path(out) as tmp:
-        adata.write_h5ad(tmp)
+    adata.strings_to_categoricals()  # as write_h5ad does
+    with hdf5_atomic(out) as f:  # built in memory, written with plain writes: a full disk is an error, not a crash
+        write_elem(f, "/", adata)
     log.info("%s: wrote %s (%d cells x %d genes)", fit.split.name, out, adata.n_obs, adata.n_vars)
     return out
 
@@ -227,16 +218,24 @@ def assemble_split(fit: FittedSplit) -> ad.AnnData:
             "split": _split_uns(split),
             "qc": pd.DataFrame(qc_rows).to_dict(orient="list"),
             "input_fingerprints": inputs,
-            "fingerprint": dataset_fingerprint(inputs, fit.params, split),
+            "fingerprint": dataset_fingerprint(inputs, fit.params, split, fit.info),
             "source": fit.source,
             "version": __version__,
         },
     )
 
 
-def dataset_fingerprint(inputs: dict[str, str], params: PrepParams, split: Split) -> str:
-    """Hash of input files, parameters and split: training records it to tie a run to its data."""
-    payload = {"inputs": inputs, "params": params.to_dict(), "split": split.to_dict()}
+def dataset_fingerprint(inputs: dict[str, str], params: PrepParams, split: Split, sheet: pd.DataFrame) -> str:
+    """Hash of input files, parameters, split and the split's labels: training records it to tie a run to its data.
+
+    `sheet` is the sample sheet indexed by GSM: relabelling a GSM changes
+    every cell's obs, so it must change the fingerprint too.
+    """
+    labels = {
+        gsm: {"condition": str(row["condition"]), "day": int(row["day"]), "replicate": str(row["replicate"])}
+        for gsm, row in sheet.loc[list(inputs)].iterrows()
+    }
+    payload = {"inputs": inputs, "labels": labels, "params": params.to_dict(), "split": split.to_dict()}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -319,19 +318,17 @@ class ProcessedData:
 def resolve_data_path(data_path: str | Path | None, split_name: str) -> Path:
     """The processed file a training notebook reads; if missing, say which command writes it."""
     path = Path(data_path) if data_path is not None else processed_path(split_name)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(
             f"processed split {path} does not exist; write it with `papermill notebooks/01_prepare.ipynb "
             f"outputs/notebooks/01_prepare_{split_name}.ipynb -f params/splits/{split_name}.yaml` (or `make report`)"
         )
-    return path
+    return require_file(path, "processed split")
 
 
 def load_processed(path: str | Path) -> ProcessedData:
     """Read a processed .h5ad (schema of the preprocessing contract) and densify X once."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"processed data {path} does not exist")
+    path = require_file(path, "processed data")
     try:
         adata = ad.read_h5ad(path)
     except (OSError, KeyError, ValueError, TypeError) as exc:  # not HDF5, or HDF5 without AnnData's groups

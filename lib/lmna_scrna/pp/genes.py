@@ -119,6 +119,12 @@ def select_hvg(stats: GeneStats, min_cells: int, n_hvg: int) -> np.ndarray:
 
 def fit_scaling(stats: GeneStats, params: PrepParams) -> FeatureScaling:
     """HVG list and scaling factors of one split, from its train cells' statistics only."""
+    if stats.n_cells < params.min_cells_per_gene:  # name the cause: too few cells, not too strict a threshold
+        raise InputError(
+            f"the split has {stats.n_cells} train cells, fewer than PrepParams.min_cells_per_gene="
+            f"{params.min_cells_per_gene}, so no gene can be selected; raise PrepParams.max_cells "
+            f"(now {params.max_cells} per GSM) or lower min_cells_per_gene"
+        )
     genes = select_hvg(stats, params.min_cells_per_gene, params.n_hvg)
     std = np.sqrt(stats.variance[genes])
     std[std == 0] = 1.0

@@ -102,7 +102,7 @@ def summary_for_page(summary: pd.DataFrame) -> pd.DataFrame:
 
     return pd.DataFrame({
         "scenario": summary["scenario"], "role": summary["role"], "line_units": summary["line_units"],
-        "effect_scale": summary["effect_scale"], "auc_mean": summary["mean_auc"], "auc_sd": summary["sd_auc"],
+        "effect_scale": summary["effect_scale"], "study_auc_mean": summary["mean_auc"], "study_auc_sd": summary["sd_auc"],
         "auc_rule_text": [claims(r, "auc") for _, r in summary.iterrows()],
         "ranking_rule_text": [claims(r, "ranking") for _, r in summary.iterrows()],
         "p_text": [f"{r['empirical_p']:.3f} (floor {r['p_floor']:.3f})" for _, r in summary.iterrows()],

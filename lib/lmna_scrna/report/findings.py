@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
 
 from ..paths import outputs_dir
 from .calibration_tables import headline, read_calibration

@@ -31,7 +31,7 @@ LABELS: dict[str, str] = {
     "n_test": "Test cells", "n_cells": "Cells", "cells": "Cells", "libraries": "Libraries", "patients": "Patient libraries",
     "folds": "Folds", "first_better": "Folds the first is higher", "called_right": "Libraries called right at the threshold",
     "ranked_right": "Libraries right of every opposite", "role": "Kind of study",
-    "scenario": "Simulated scenario", "auc": "Mean day-matched AUC (± sd over studies)",
+    "scenario": "Simulated scenario", "study_auc": "Mean day-matched AUC (± sd over studies)",
     "auc_rule_text": "AUC rule claims (95% interval)", "ranking_rule_text": "Ranking rule claims (95% interval)",
     "p_text": "This build's empirical p (floor)", "line_units": "Line effect (library differences)", "sd_auc": "sd over studies",
     "auc_rule_claims": "AUC rule: claims", "ranking_rule_claims": "Ranking rule: claims", "reach_auc": "Studies reaching this AUC",

@@ -55,11 +55,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from ..errors import InputError, one_line
+from ..errors import InputError
 from ..paths import PROJECT_ROOT, params_dir
-from ..pp.splits import split_identity
+from .param_files import load_sweep, read_split_file, read_yaml, sweep_run_name
 from ..tl.calibration_design import load_design
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
@@ -121,35 +120,6 @@ class Profile:
         return {e.id: e for e in self.executions}
 
 
-@dataclass(frozen=True)
-class Sweep:
-    """A sweep file: the split every run uses and each run's parameter overrides."""
-
-    path: Path
-    split: dict[str, Any]  # the split file's identity: split (kind), test_day, val_day
-    split_name: str
-    split_file: Path
-    runs: dict[str, dict[str, Any]]  # each run's overrides, over the sweep's `protocol`
-    protocol: dict[str, Any] = field(default_factory=dict)  # settings every run shares (e.g. dropout 0.0)
-
-
-# --------------------------------------------------------------------------- parameter files
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise InputError(f"parameter file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except UnicodeDecodeError as exc:
-        raise InputError(f"parameter file {path} is not UTF-8 text ({one_line(exc)})") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"parameter file {path} is not valid YAML: {one_line(exc)}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"parameter file {path} must hold a mapping of names to values")
-    return data
-
-
 def profile_path(profile: str | Path) -> Path:
     """A profile name ("smoke") means params/profiles/smoke.yaml; a path is taken as is."""
     path = Path(profile)
@@ -158,38 +128,12 @@ def profile_path(profile: str | Path) -> Path:
     return params_dir() / "profiles" / f"{profile}.yaml"
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Read a sweep file: ``params_file`` (the split, relative to the sweep file), ``runs`` and an optional
-    ``protocol`` (settings shared by every run; a run's own value wins)."""
-    path = Path(path).resolve()
-    data = _read_yaml(path)
-    if "params_file" not in data or not isinstance(data.get("runs"), dict) or not data["runs"]:
-        raise InputError(f"sweep file {path} needs `params_file` (the split) and a non-empty `runs` mapping")
-    split_file = (path.parent / data["params_file"]).resolve()
-    protocol = data.get("protocol") or {}
-    if not isinstance(protocol, dict):
-        raise InputError(f"sweep file {path}: `protocol` must map parameter names to values")
-    runs = {str(name): {**protocol, **(values or {})} for name, values in data["runs"].items()}
-    split, name = read_split_file(split_file)
-    return Sweep(path=path, split=split, split_name=name, split_file=split_file, runs=runs, protocol=dict(protocol))
-
-
-def read_split_file(path: Path) -> tuple[dict[str, Any], str]:
-    """A split parameter file's identity (split, test_day, val_day) and the name that follows from it."""
-    return split_identity(_read_yaml(path), where=f"split file {path}")
-
-
 @cache
 def notebook_parameters(notebook: Path) -> frozenset[str]:
     """The names a notebook's ``parameters`` cell declares (its signature, in papermill's terms)."""
     import papermill
 
     return frozenset(papermill.inspect_notebook(str(notebook)))
-
-
-def sweep_run_name(run: str) -> str:
-    """Execution id and run folder of a sweep run ("A_d1_e20_b128_relu_adam" → "sweep_A_d1_…")."""
-    return f"sweep_{run}"
 
 
 def _resolve_file_parameters(params: dict[str, Any], base: Path) -> tuple[dict[str, Any], list[Path]]:
@@ -214,7 +158,7 @@ def load_profile(profile: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Pr
     if not path.is_file():
         available = sorted(p.stem for p in (params_dir() / "profiles").glob("*.yaml"))
         raise InputError(f"profile {profile!r}: {path} does not exist (available: {', '.join(available) or 'none'})")
-    spec = _read_yaml(path)
+    spec = read_yaml(path)
     entries = spec.get("executions")
     if not isinstance(entries, list) or not entries:
         raise InputError(f"profile {path} has no `executions` list")

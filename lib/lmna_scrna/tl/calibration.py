@@ -34,7 +34,6 @@ from tqdm.auto import tqdm
 
 from ..atomic import write_text_atomic
 from ..config import PrepParams, TrainConfig
-from ..errors import InputError
 from ..io.sim_model import Effects, build_design, default_lines, simulate_library
 from ..io.sim_params import GENERATOR_VERSION, PROFILES
 from ..io.study import load_samples
@@ -138,8 +137,9 @@ def run_batch(
         folder = replicate_dir(scenario.name, int(sim_seed))
         stored = _stored(folder, _spec_record(spec, prep, config, seeds))
         if stored is None:
-            stored = run_replicate(spec, prep, config, seeds)
-            write_text_atomic(folder / RESULT_FILE, json.dumps(stored, indent=1) + "\n")
+            text = json.dumps(run_replicate(spec, prep, config, seeds), indent=1) + "\n"
+            write_text_atomic(folder / RESULT_FILE, text)
+            stored = json.loads(text)  # what a later reuse reads back (tuples as lists)
             log.info("replicate %s s%d: mean AUC %.3f, ranking p %.3f", scenario.name, sim_seed,
                      stored["mean_auc"], stored["ranking_p"])
         results.append(stored)

@@ -39,26 +39,14 @@ GENO_LOSSES: tuple[str, ...] = ("binary_crossentropy", "mean_squared_error")
 
 
 def check_config(config: TrainConfig) -> None:
-    """Refuse unknown names and impossible sizes, naming the parameter at fault."""
+    """Refuse unknown names (and, through `TrainConfig.check`, impossible numbers), naming the parameter."""
+    config.check()
     if config.model not in MODELS:
         raise InputError(f"TrainConfig.model={config.model!r}: expected one of {', '.join(MODELS)}")
     if config.activation not in ACTIVATIONS:
         raise InputError(f"TrainConfig.activation={config.activation!r}: expected one of {', '.join(ACTIVATIONS)}")
     if config.optimizer not in OPTIMIZERS:
         raise InputError(f"TrainConfig.optimizer={config.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
-    for name in ("width", "depth", "batch_size", "epochs"):
-        if getattr(config, name) < 1:
-            raise InputError(f"TrainConfig.{name}={getattr(config, name)!r}: must be >= 1")
-    if config.patience < 0:
-        raise InputError(f"TrainConfig.patience={config.patience!r}: must be >= 0")
-    if not 0.0 <= config.dropout < 1.0:
-        raise InputError(f"TrainConfig.dropout={config.dropout!r}: must be in [0, 1)")
-    if not config.lr > 0:  # also refuses NaN
-        raise InputError(f"TrainConfig.lr={config.lr!r}: must be > 0")
-    if not config.loss_w_day >= 0:
-        raise InputError(f"TrainConfig.loss_w_day={config.loss_w_day!r}: must be >= 0")
-    if config.head_width < 0:
-        raise InputError(f"TrainConfig.head_width={config.head_width!r}: must be >= 0 (0 = no extra layer)")
     check_code_options(config)
 
 

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from .. import paths, threads
 from ..atomic import atomic_path, write_text_atomic
-from ..config import TrainConfig
+from ..config import TrainConfig, check_seeds
 from ..errors import InputError
 from ..pp.assemble import ProcessedData, load_processed
 from . import runs
@@ -282,9 +282,7 @@ def train_run(
     Bad hyperparameters and unusable splits raise InputError before any training.
     """
     check_config(config)
-    if not seeds:
-        raise InputError("seeds: at least one seed is needed")
-    seeds = [int(s) for s in seeds]
+    seeds = check_seeds(seeds)
     run_dir = Path(out_dir) / paths.check_run_name(run_name) if out_dir is not None else paths.run_dir(run_name)
     data = load_processed(data_path)
     counts = check_split(data)
