@@ -113,7 +113,7 @@ def test_table_for_people_merges_pairs_names_columns_and_drops_the_index() -> No
                           "ci_lo": [-0.1], "ci_hi": [0.25], "gsm_correct": [1.5], "p_value": [float("nan")]},
                          index=["row label"])
     shown = labels.for_people(table)
-    assert list(shown.columns) == ["Split", "Test cells", "Test AUC", "95% interval over folds",
+    assert list(shown.columns) == ["Split", "Test cells", "Test AUC", "95% interval over held-out days",
                                    "Test libraries right of threshold", "Exact permutation p"]
     assert shown.iloc[0].tolist() == ["dm_t9_v0", "1391", "0.710 ± 0.020", "-0.100 to 0.250", "1.5", "–"]
     assert labels.for_people(table.assign(ci_lo=0.1)).iloc[0, 3] == "0.100–0.250"

@@ -242,7 +242,9 @@ def _run_graph(
                 outcomes.append(outcome)
                 bar.update()
                 if outcome.ok:
-                    log.info("done   %s in %.1f s", e.id, outcome.seconds)
+                    startup = startup_seconds(Path(outcome.notebook), outcome.seconds)
+                    log.info("done   %s in %.1f s (kernel start %.1f s, imports %.1f s)", e.id, outcome.seconds,
+                             startup["kernel_start_s"], startup["imports_s"])
                     ledger["executions"][e.id] = {
                         "key": keys[e.id],
                         "notebook": e.notebook.name,
@@ -251,6 +253,7 @@ def _run_graph(
                         "parameters": e.parameters,
                         "params_file": str(e.params_file) if e.params_file else None,
                         "seconds": round(outcome.seconds, 1),
+                        **startup,
                         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     }
                     save_ledger(ledger)
@@ -264,6 +267,19 @@ def _run_graph(
         log_note = f"; its log: {first.log}" if first.log else ""
         raise NotebookFailed(f"notebook {first.notebook} failed: {first.error}{log_note}{skipped}")
     return outcomes
+
+
+def startup_seconds(notebook: Path, wall: float) -> dict[str, float]:
+    """What an execution paid before its first result: kernel start (the wall time outside every cell:
+    launching the kernel, papermill's own work) and imports (the first code cell after the parameters)."""
+    import nbformat
+
+    cells = nbformat.read(notebook, as_version=4).cells
+    timed = [c for c in cells if c.cell_type == "code" and "duration" in c.metadata.get("papermill", {})]
+    in_cells = sum(float(c.metadata["papermill"]["duration"] or 0.0) for c in timed)
+    setup = [c for c in timed if not {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
+    imports = float(setup[0].metadata["papermill"]["duration"] or 0.0) if setup else 0.0
+    return {"kernel_start_s": round(max(wall - in_cells, 0.0), 1), "imports_s": round(imports, 1)}
 
 
 def _ids(running: dict[Future[Outcome], Execution]) -> set[str]:
