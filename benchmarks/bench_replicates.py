@@ -176,7 +176,7 @@ def main() -> None:
          f"{new_s / old_s:.2f}", f"<= {TARGET}", "yes" if new_s / old_s <= TARGET else "NO"),
         ("(a) fold test AUCs, new vs old, same replicates", f"{folds} folds", "same" if same else "DIFFER",
          "-", "identical", "yes" if same else "NO"),
-        ("(b) busy threads of 2 jobs: after vs before", f"{2 * sized}", f"{2 * cores}",
+        ("(b) threads budgeted to 2 jobs: after vs before", f"{2 * sized}", f"{2 * cores}",
          f"{sized / cores:.2f}", f"<= {cores} cores", "yes" if 2 * sized <= cores else "NO"),
         ("(b) wall s of 2 jobs: after vs before", f"{sized_run['wall']:.1f}", f"{unsized['wall']:.1f}",
          f"{sized_run['wall'] / unsized['wall']:.2f}", "<= 1.0",

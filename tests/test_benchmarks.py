@@ -28,7 +28,7 @@ TABLES = {
     "bench_replicates.py": (
         ("quantity", "measured", "reference", "ratio", "target", "pass"),
         ("(a) s per replicate: new (in memory, one process) vs old", "(a) fold test AUCs, new vs old, same replicates",
-         "(b) busy threads of 2 jobs: after vs before", "(b) wall s of 2 jobs: after vs before"),
+         "(b) threads budgeted to 2 jobs: after vs before", "(b) wall s of 2 jobs: after vs before"),
     ),
 }
 
