@@ -48,10 +48,11 @@ browser:
 book: setup
 	$(VENV)/bin/lmna-scrna book
 
-## bench: speed and memory benchmarks, figures printed beside their references
+## bench: speed and memory benchmarks (full size), figures printed beside their references and targets
 bench: setup
 	$(PY) benchmarks/bench_prepare.py
 	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_replicates.py
 
 ## lab: JupyterLab in the project's environment
 lab: setup
