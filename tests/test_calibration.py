@@ -157,16 +157,20 @@ def test_attribution_finds_the_genes_a_constructed_network_uses() -> None:
     marked = attribution.mark_truth(ranking, truth)
     assert marked.loc[marked["gene_id"] == "G20", "planted"].item() is False  # scale 0 planted nothing there
     at = attribution.precision_at(marked, ks=(2, 3))
-    assert at == {"planted_at_2": 1.0, "day_program_at_2": 0.0, "planted_at_3": pytest.approx(2 / 3),
+    assert at == {"planted_all": pytest.approx(2 / 30), "day_program_all": pytest.approx(1 / 30), "mt_in_top_20": 0.0,
+                  "planted_at_2": 1.0, "day_program_at_2": 0.0, "planted_at_3": pytest.approx(2 / 3),
                   "day_program_at_3": pytest.approx(1 / 3)}
     assert attribution.mark_truth(ranking, None)["planted"].isna().all()
 
 
 def test_attribution_summary_per_fold_and_method() -> None:
-    table = pd.DataFrame({"split": ["a"] * 3, "method": ["m"] * 3, "rank": [1, 2, 3],
+    table = pd.DataFrame({"split": ["a"] * 3, "method": ["m"] * 3, "gene_rank": [1, 2, 3], "symbol": ["MT-CO1", "A", "B"],
                           "planted": [True, False, True], "day_program": [False, True, False]})
     summary = attribution_tables.attribution_summary(table)
-    assert summary.loc[0, "planted_at_20"] == pytest.approx(2 / 3)
+    assert summary.loc[0, "planted_at_20"] == pytest.approx(2 / 3) and summary.loc[0, "mt_in_top_20"] == 1
+    words = attribution_tables.attribution_words(summary.assign(method="Model A gradient × input"))
+    assert "67% carry a planted patient effect" in words and "1.0× the base rate" in words
+    assert "Mitochondrial genes sit in its top 20 in 1 of 1 folds" in words
 
 
 def test_ground_truth_is_read_only_for_simulated_folders(tmp_path: Path) -> None:

@@ -49,8 +49,13 @@ def test_a_batch_writes_one_result_each_and_reuses_only_the_same_spec(tmp_path, 
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
     scenario = Scenario("null", "null", 0.0, 0.0, 2, "tiny")
     calls = []
-    real = calibration.run_replicate
-    monkeypatch.setattr(calibration, "run_replicate", lambda *a, **k: calls.append(a[0].sim_seed) or real(*a, **k))
+
+    def fake_replicate(spec, prep, config, seeds):  # the batch's bookkeeping, not the training, is under test
+        calls.append(spec.sim_seed)
+        return {"spec": calibration.spec_record(spec, prep, config, seeds), "folds": [], "mean_auc": 0.5 + spec.sim_seed / 10,
+                "ranking_p": 1.0}
+
+    monkeypatch.setattr(calibration, "run_replicate", fake_replicate)
     first = calibration.run_batch(scenario, [1, 2], 1.0, 0.0, config=NET)
     assert calls == [1, 2] and all((replicate_dir("null", s) / RESULT_FILE).is_file() for s in (1, 2))
     assert calibration.run_batch(scenario, [1, 2], 1.0, 0.0, config=NET) == first and calls == [1, 2]

@@ -78,7 +78,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_smoke_report_executes_every_notebook(smoke: dict[str, Path]) -> None:
     ids = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["report"]["executions"]
-    assert executed(smoke["outputs"]) == set(ids) and len(ids) == len(load_profile(smoke["profile"]).executions) == 30
+    assert executed(smoke["outputs"]) == set(ids) and len(ids) == len(load_profile(smoke["profile"]).executions)
     for exec_id in ids:
         nb = nbformat.read(smoke["outputs"] / "notebooks" / f"{exec_id}.ipynb", as_version=4)
         assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", [])), exec_id

@@ -78,7 +78,9 @@ LABELS: dict[str, str] = {
     "ranking_decision": "Ranking rule claims a signal", "ranking_p": "Library ranking: exact p",
     "auc_rule_rate": "AUC rule: share claiming a signal", "ranking_rule_rate": "Ranking rule: share claiming a signal",
     "meaning": "What the share is", "method": "Ranking", "gene_id": "Gene ID", "symbol": "Gene",
-    "planted": "Planted patient effect", "day_program": "Day-program gene",
+    "planted": "Planted patient effect", "day_program": "Day-program gene", "gene_rank": "Gene's rank (1 = most used)",
+    "attribution": "Attribution (mean |gradient × input|)", "planted_all": "Planted genes among all HVGs",
+    "day_program_all": "Day-program genes among all HVGs", "mt_in_top_20": "Mitochondrial genes in top 20",
     **{f"{kind}_at_{k}": f"{'Planted' if kind == 'planted' else 'Day-program'} genes in top {k}"
        for kind in ("planted", "day_program") for k in (20, 50, 100)},
 }
@@ -89,7 +91,7 @@ COUNTS: frozenset[str] = frozenset({
     "n_test", "n_cells", "cells", "libraries", "patients", "folds", "gsm_total", "gsm_correct", "A_gsm_correct",
     "logreg_gsm_correct", "pairs_total", "pairs_right", "assignments", "seeds", "seed", "best_epoch", "epochs_run",
     "best_epoch_keras",
-    "depth", "width", "epochs", "batch_size", "head_width", "rank", "tested_in", "day", "test_day", "val_day",
+    "depth", "width", "epochs", "batch_size", "head_width", "rank", "gene_rank", "mt_in_top_20", "tested_in", "day", "test_day", "val_day",
     "cells_raw", "cells_qc", "cells_kept", "median_genes_raw", "median_genes_qc", "train", "val", "test",
     "times_tested", "sim_seed", "replicates", "first_better", "called_right", "ranked_right", "auc_rule_claims",
     "ranking_rule_claims", "reach_auc", "reach_ranking", "ranking_pairs_right", "ranking_pairs_total",

@@ -113,7 +113,7 @@ def run_replicate(
         data = fold_data(gsms, fold, sheet, prep)
         per_seed = [fit_seed(data, dataclasses.replace(config, seed=int(s))).metrics for s in seeds]
         folds.append(fold_result(fold.name, per_seed))
-    return {"spec": _spec_record(spec, prep, config, seeds), "folds": folds, **decide(folds)}
+    return {"spec": spec_record(spec, prep, config, seeds), "folds": folds, **decide(folds)}
 
 
 def run_batch(
@@ -135,7 +135,7 @@ def run_batch(
         spec = ReplicateSpec(scenario.name, int(sim_seed), scenario.data, scenario.effect_scale,
                              line_effect_scale, library_effect_scale)
         folder = replicate_dir(scenario.name, int(sim_seed))
-        stored = _stored(folder, _spec_record(spec, prep, config, seeds))
+        stored = _stored(folder, spec_record(spec, prep, config, seeds))
         if stored is None:
             text = json.dumps(run_replicate(spec, prep, config, seeds), indent=1) + "\n"
             write_text_atomic(folder / RESULT_FILE, text)
@@ -146,7 +146,8 @@ def run_batch(
     return results
 
 
-def _spec_record(spec: ReplicateSpec, prep: PrepParams, config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
+def spec_record(spec: ReplicateSpec, prep: PrepParams, config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
+    """What a stored result must have been made with to be reused: the spec, generator, network, seeds, prep."""
     network = {k: v for k, v in config.to_dict().items() if k != "seed"}
     return {**dataclasses.asdict(spec), "generator_version": GENERATOR_VERSION, "network": network,
             "train_seeds": [int(s) for s in seeds], "prep": prep.to_dict()}
