@@ -21,7 +21,7 @@ MAX_SEED = 2**32 - 1
 
 def check_seed(value: object, name: str) -> int:
     """`value` as a seed, or InputError naming `name`: an integer in [0, MAX_SEED] (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= MAX_SEED:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) <= MAX_SEED:
         raise InputError(f"{name}={value!r}: must be an integer in [0, {MAX_SEED}]")
     return int(value)
 

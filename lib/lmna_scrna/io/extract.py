@@ -119,7 +119,7 @@ def _extract_via_temp(tar: tarfile.TarFile, members: list[tarfile.TarInfo], out_
     """
     tmp = temp_dir(out_dir)
     try:
-        for member in tqdm(members, desc=f"extract {Path(tar.name or '').name}", unit="file", mininterval=0.5):
+        for member in tqdm(members, desc=f"extract {Path(str(tar.name or '')).name}", unit="file", mininterval=0.5):
             tar.extract(member, tmp, filter="data")
         os.replace(tmp, out_dir)
     except BaseException:

@@ -50,7 +50,7 @@ def request(url: str, start: int, timeout: float, if_range: str | None = None) -
     except urllib.error.HTTPError as exc:
         try:
             if exc.code == 416 and start:
-                return Reply(416, None, start, _unsatisfied_total(url, exc.headers, start))
+                return Reply(416, None, start, _unsatisfied_total(url, dict(exc.headers.items()), start))
             raise InputError(f"{url}: HTTP {exc.code} {exc.reason}") from None
         finally:
             exc.close()

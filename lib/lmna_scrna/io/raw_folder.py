@@ -44,7 +44,7 @@ def file_fingerprint(paths: Iterable[str | Path]) -> str:
     return digest.hexdigest()
 
 
-def gene_list_problem(gene_ids: Mapping[str, Sequence[str]]) -> str | None:
+def gene_list_problem(gene_ids: Mapping[str, Sequence[str] | np.ndarray]) -> str | None:
     """Name the GSMs whose gene list (order and length count) differs from the majority's; None if all agree.
 
     Features are matched by position downstream, so every GSM must share one list.

@@ -28,11 +28,14 @@ import scipy.sparse as sp
 from ..errors import InputError
 from .layouts import Kind, SampleFiles, find_gsm_files
 
+_GzipError: type[Exception]
 try:  # ISA-L's igzip: the same gzip format and CRC check, decompressed about 1.7x as fast as zlib
     from isal import igzip as _gzip
-    from isal.isal_zlib import error as _GzipError
+    from isal.isal_zlib import error as _isal_error
+
+    _GzipError = _isal_error  # type: ignore[assignment]  # isal's stubs call its exception class an instance
 except ImportError:  # isal is pinned, but the readers work without it
-    import gzip as _gzip
+    import gzip as _gzip  # type: ignore[no-redef]
 
     _GzipError = zlib.error
 

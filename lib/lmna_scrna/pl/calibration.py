@@ -15,7 +15,7 @@ RULE_LABELS = {"auc": "AUC interval above 0.5", "ranking": "library ranking p �
 def plot_sensitivity(table: pd.DataFrame, curve: pd.DataFrame, observed: float) -> Figure:
     """Each no-genotype replicate's mean day-matched AUC against its line effect, the curve of means, this build."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    points = table[table["condition"].isin(curve["condition"])]
+    points = table[table["scenario"].isin(curve["scenario"])]
     jitter = np.random.default_rng(0).uniform(-0.03, 0.03, len(points)) * max(1.0, curve["line_units"].max())
     ax.scatter(points["line_units"] + jitter, points["mean_auc"], s=14, color="#7f7f7f", alpha=0.6,
                label="one simulated study (no genotype effect)", zorder=2)
@@ -31,10 +31,10 @@ def plot_sensitivity(table: pd.DataFrame, curve: pd.DataFrame, observed: float) 
 
 
 def plot_claim_rates(summary: pd.DataFrame) -> Figure:
-    """Per condition, the share of studies in which each rule claims a signal, with 95% Clopper–Pearson bars.
+    """Per scenario, the share of studies in which each rule claims a signal, with 95% Clopper–Pearson bars.
 
     The two rules are drawn side by side (never on top of each other); the
-    conditions are categories, in the design's order, so no axis pretends
+    scenarios are categories, in the design's order, so no axis pretends
     they lie on one numeric scale.
     """
     fig, ax = plt.subplots(figsize=(7.2, 3.8))
@@ -45,7 +45,7 @@ def plot_claim_rates(summary: pd.DataFrame) -> Figure:
         ax.errorbar(x + offset, rate, yerr=err, fmt="o", color=RULE_COLORS[rule], capsize=3, label=RULE_LABELS[rule])
     ax.axhline(0.05, color="grey", ls=":", lw=1)
     ax.text(len(summary) - 0.5, 0.06, "0.05", color="grey", fontsize="small", ha="right", va="bottom")
-    labels = [f"{c}\n({r}, n={n})" for c, r, n in zip(summary["condition"], summary["role"], summary["replicates"])]
+    labels = [f"{c}\n({r}, n={n})" for c, r, n in zip(summary["scenario"], summary["role"], summary["replicates"])]
     ax.set_xticks(x, labels, fontsize="x-small")
     ax.set(ylabel="share of studies claiming a signal", ylim=(-0.03, 1.03),
            title="False positives (null, line) and power, with 95% intervals")

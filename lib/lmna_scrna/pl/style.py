@@ -27,9 +27,11 @@ MODEL_COLORS: dict[str, str] = {"A": "#4C72B0", "B": "#55A868", "logreg": "#8C8C
 #: Widths a figure is drawn at (inches): the book's text column and half of it.
 FULL_WIDTH, HALF_WIDTH = 8.0, 4.2
 
+#: Resolution of every saved figure.
+DPI = 120
 RC_PARAMS: dict[str, object] = {
     "figure.dpi": 100,
-    "savefig.dpi": 120,
+    "savefig.dpi": DPI,
     "font.family": "DejaVu Sans",
     "font.size": 10,
     "axes.titlesize": 11,
@@ -50,7 +52,7 @@ def apply_style() -> None:
     sns.set_theme(style="ticks", palette=list(MODEL_COLORS.values()), rc=RC_PARAMS)
 
 
-def save_figure(fig: Figure, path: str | Path, dpi: int = int(RC_PARAMS["savefig.dpi"])) -> Path:
+def save_figure(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:
     """Write `fig` as PNG atomically (a killed run leaves no truncated image)."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")

@@ -136,7 +136,8 @@ def fit_split(
     """Pass 1 in full: cache the GSMs, assign cells, fit HVGs and scaling on train."""
     raw_dir = Path(raw_dir)
     source = "simulated" if (raw_dir / "ground_truth.json").is_file() else "real"
-    return fit_gsms(cache_split(raw_dir, split, sheet, params, cache_dir), split, sheet, params, source)
+    cached: dict[str, GSMResult] = dict(cache_split(raw_dir, split, sheet, params, cache_dir))
+    return fit_gsms(cached, split, sheet, params, source)
 
 
 def fit_gsms(

@@ -166,7 +166,7 @@ def write_cache(result: ProcessedGSM, path: Path) -> None:
 
 def _checksum(values: np.ndarray) -> str:
     """SHA-256 of an array's bytes: about 1 ms per MB, small next to reading them from disk."""
-    return hashlib.sha256(np.ascontiguousarray(values).reshape(-1).view(np.uint8)).hexdigest()
+    return hashlib.sha256(np.ascontiguousarray(values).reshape(-1).view(np.uint8)).hexdigest()  # type: ignore[arg-type]
 
 
 def cache_file(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path) -> tuple[Path, str]:
@@ -175,7 +175,7 @@ def cache_file(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path) -> 
     from ..io.raw_folder import file_fingerprint
 
     kind = params.matrix_kind
-    fingerprint = file_fingerprint(find_gsm_files(raw_dir, gsm, kind).paths)
+    fingerprint = file_fingerprint(find_gsm_files(raw_dir, gsm, kind).paths)  # type: ignore[arg-type]  # PrepParams.check
     return Path(cache_dir) / f"{gsm}-{cache_key(gsm, fingerprint, params, kind)}.h5", fingerprint
 
 

@@ -57,12 +57,16 @@ _PR_SET_PDEATHSIG = 1
 
 
 class Counts(Protocol):
-    """What the per-GSM pass needs from a parsed 10x matrix (tenx.CountMatrix has it)."""
+    """What the per-GSM pass needs from a parsed 10x matrix (tenx.CountMatrix has it); read only."""
 
-    X: sp.csr_matrix
-    barcodes: np.ndarray
-    gene_ids: np.ndarray
-    gene_symbols: np.ndarray
+    @property
+    def X(self) -> sp.csr_matrix: ...
+    @property
+    def barcodes(self) -> np.ndarray: ...
+    @property
+    def gene_ids(self) -> np.ndarray: ...
+    @property
+    def gene_symbols(self) -> np.ndarray: ...
 
 
 def qc_metrics(X: sp.csr_matrix, symbols: np.ndarray) -> pd.DataFrame:
@@ -219,7 +223,8 @@ def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path) -> Ca
             if path.exists():
                 log.warning("%s: cache file %s is damaged; parsing the GSM again", gsm, path)
             log.info("%s: parsing %s", gsm, raw_dir)
-            write_cache(process_counts(tenx.read_gsm(raw_dir, gsm, params.matrix_kind), gsm, params), path)
+            counts = tenx.read_gsm(raw_dir, gsm, params.matrix_kind)  # type: ignore[arg-type]  # PrepParams.check
+            write_cache(process_counts(counts, gsm, params), path)
     return CachedGSM(gsm, path, fingerprint)
 
 
