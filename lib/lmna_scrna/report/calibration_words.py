@@ -54,9 +54,9 @@ def brief(h: dict[str, Any]) -> str:
 def sensitivity_sentence(h: dict[str, Any]) -> str:
     units = h.get("crossing_units")
     if units is None:
-        return (f"Without any genotype effect, no line effect up to {h['curve_max_units']:.2g} between-control-library "
+        return (f"Without any genotype effect, no line effect up to {h['curve_max_units']:.3g} between-control-library "
                 f"differences brought the mean day-matched AUC to this build's {h['observed_auc']:.3f}.")
-    return (f"Without any genotype effect, a line effect of about {units:.2g} between-control-library differences "
+    return (f"Without any genotype effect, a line effect of about {units:.3g} between-control-library differences "
             f"alone brings the mean day-matched AUC to this build's {h['observed_auc']:.3f} (linear between the "
             "grid's points).")
 
