@@ -118,3 +118,24 @@ def test_build_before_any_report_says_what_to_run(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
     with pytest.raises(InputError, match="lmna-scrna report"):
         book.build_book(tmp_path / "book")
+
+
+def test_building_the_book_imports_no_tensorflow(report: Path) -> None:
+    """`lmna-scrna book` reads finished runs only: its generated pages never start TensorFlow (or Keras)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from lmna_scrna.report import book\n"
+        "def fake(book_dir):\n"
+        "    (book_dir / '_build' / 'html').mkdir(parents=True, exist_ok=True)\n"
+        "    (book_dir / '_build' / 'html' / 'index.html').write_text('<html></html>')\n"
+        "book._jupyter_book = fake\n"
+        "import lmna_scrna.cli\n"
+        f"book.build_book(Path({str(report / 'book')!r}))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout[-2000:]
