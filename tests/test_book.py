@@ -139,3 +139,28 @@ def test_building_the_book_imports_no_tensorflow(report: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout[-2000:]
+
+
+def test_mathjax_is_served_from_the_book_itself() -> None:
+    """The book's formulas render offline: MathJax comes from a pinned package copied into _static, not a CDN."""
+    import importlib
+    import importlib.util
+
+    import yaml
+
+    from lmna_scrna.report.book import BOOK_DIR
+
+    sphinx = yaml.safe_load((BOOK_DIR / "_config.yml").read_text())["sphinx"]
+    assert "sphinx-mathjax-offline" in sphinx["extra_extensions"]
+    assert "mathjax_path" not in sphinx.get("config", {}), "a mathjax_path in the config would override the local copy"
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    assert spec is not None, "sphinx-mathjax-offline is not installed: `make setup`"
+    extension = importlib.import_module("sphinx-mathjax-offline")
+    assert (Path(spec.origin).parent / "static" / "mathjax" / "tex-chtml.js").is_file()
+
+    class App:  # what the extension's setup touches
+        config = type("Config", (), {})()
+        connect = staticmethod(lambda event, handler: None)
+
+    extension.setup(App)
+    assert not App.config.mathjax_path.startswith(("http:", "https:", "//"))
