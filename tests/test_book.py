@@ -18,6 +18,7 @@ from lmna_scrna.errors import InputError
 from lmna_scrna.paths import processed_path
 
 IDS = ["prepare_dm_t19_v0", "train_A_dm_t19_v0", "train_A_original", "compare"]
+SPLITS = {"prepare_dm_t19_v0": "dm_t19_v0", "train_A_dm_t19_v0": "dm_t19_v0", "train_A_original": "original"}
 
 
 @pytest.fixture()
@@ -40,7 +41,7 @@ def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         nbformat.write(nb, notebooks / f"{exec_id}.ipynb")
         executions[exec_id] = {"key": exec_id, "notebook": name, "stage": "train", "seconds": 1.5,
                                "finished": "2026-01-01T00:00:00+00:00",
-                               "split": "dm_t19_v0", "parameters": {"seeds": [1, 2]}}
+                               "split": SPLITS.get(exec_id), "parameters": {"seeds": [1, 2]}}
     ledger = {"executions": executions, "report": {
         "profile": "smoke", "data_dir": "/data", "data_fingerprint": "abc123", "version": "0.1.0",
         "executions": IDS, "finished": "2026-01-01T00:00:00+00:00", "seconds": 6.0, "executed": IDS}}
@@ -99,7 +100,9 @@ def test_build_copies_labels_and_skips_an_unchanged_book(report: Path, monkeypat
     index = book.build_book(report / "book")
     assert index == report / "book" / "_build" / "html" / "index.html" and len(calls) == 1
     copied = nbformat.read(report / "book" / "notebooks" / "train_A_original.ipynb", as_version=4)
-    assert copied.cells[0].source == "# 03 · Model A — train_A_original"
+    assert copied.cells[0].source == "# Model A (genotype only) — original split"  # in words, not the execution id
+    other = nbformat.read(report / "book" / "notebooks" / "train_A_dm_t19_v0.ipynb", as_version=4)
+    assert other.cells[0].source == "# Model A (genotype only) — test day 19, validation day 0"
     single = nbformat.read(report / "book" / "notebooks" / "compare.ipynb", as_version=4)
     assert single.cells[0].source == "# 03 · Model A"  # ran once: title kept
     assert "Provenance" in (report / "book" / "generated" / "provenance.md").read_text()
