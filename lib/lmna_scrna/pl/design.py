@@ -109,6 +109,7 @@ def embed_train_fitted(adata: ad.AnnData, n_pcs: int = 30, seed: int = 0) -> ad.
     sc.pp.pca(ref, n_comps=n_pcs, random_state=seed)
     train_mean = ref.X.mean(axis=0, dtype=np.float64)
     adata.obsm["X_pca"] = ((adata.X - train_mean) @ ref.varm["PCs"]).astype(np.float32)
+    from ..tl import backend  # noqa: F401  scanpy's neighbors/UMAP load umap-learn, which loads TensorFlow: quietly first
     sc.pp.neighbors(adata, use_rep="X_pca", random_state=seed)
     sc.tl.umap(adata, random_state=seed)
     return adata
@@ -159,7 +160,7 @@ def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = FAC
     frame = frame.sort_values("cells", ascending=False, kind="stable")  # held-out cells drawn last, on top
     panels = [*factors, "split"]
     rows = (len(panels) + 1) // 2
-    fig, axes = plt.subplots(rows, 2, figsize=(FULL_WIDTH * 1.5, 4.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, 2, figsize=(FULL_WIDTH * 1.2, 3.9 * rows), squeeze=False)
     for ax, factor in zip(axes.flat, panels):
         hue_order = sorted(frame[factor].unique(), key=lambda v: (len(v), v))
         if factor == "split":
@@ -169,7 +170,7 @@ def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = FAC
             sns.scatterplot(data=part, x="x", y="y", hue=factor, hue_order=hue_order, marker=marker, s=size,
                             edgecolor=edge, linewidth=0.3 if edge != "none" else 0, alpha=0.8, ax=ax,
                             palette=_palette(factor, hue_order), rasterized=True, legend=cells == "training")
-        ax.set_title(f"{basis.upper()}: {label(factor, factor).lower()}")
+        ax.set_title(f"{basis.upper()}: {label(factor, factor)}")
         ax.set(xlabel=f"{basis.upper()}1", ylabel=f"{basis.upper()}2")
         handles, names = ax.get_legend_handles_labels()
         words = {"train": "training", "val": "validation", "test": "test"} if factor == "split" else {}

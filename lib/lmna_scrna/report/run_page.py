@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from ..io.study import load_samples
 from ..paths import shown_path
 from ..pl import seed_figures
-from .labels import Table, label, show_table
+from .labels import Table, for_people, label, show_table
 
 #: Per-seed columns of the results table, in reading order (day accuracy added for Model B).
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -77,11 +77,12 @@ def results_table(run: dict[str, Any]) -> pd.DataFrame:
 
 
 def show_results(run: dict[str, Any]) -> Table:
-    """`results_table` for the page."""
-    return show_table(results_table(run), (
-        f"Model {run['config']['model']} on the test libraries: one row per training seed, then the logistic-regression "
-        "baseline on the same features and split. Losses are from the logits."
-    ), labels={"trained": "Trained"})
+    """`results_table` for the page, one column per seed and the baseline (a row each would not fit the page)."""
+    shown = for_people(results_table(run), labels={"trained": "Trained"})
+    return Table((
+        f"Model {run['config']['model']} on the test libraries: one column per training seed, then the "
+        "logistic-regression baseline on the same features and split; one row per metric. Losses are from the logits."
+    ), shown.set_index("Trained").T.rename_axis("Metric").reset_index())
 
 
 def first_seed(run: dict[str, Any]) -> int:
