@@ -18,6 +18,7 @@ from lmna_scrna.errors import InputError
 from lmna_scrna.paths import processed_path
 
 IDS = ["prepare_dm_t19_v0", "train_A_dm_t19_v0", "train_A_original", "compare"]
+SPLITS = {"prepare_dm_t19_v0": "dm_t19_v0", "train_A_dm_t19_v0": "dm_t19_v0", "train_A_original": "original"}
 
 
 @pytest.fixture()
@@ -40,7 +41,7 @@ def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         nbformat.write(nb, notebooks / f"{exec_id}.ipynb")
         executions[exec_id] = {"key": exec_id, "notebook": name, "stage": "train", "seconds": 1.5,
                                "finished": "2026-01-01T00:00:00+00:00",
-                               "split": "dm_t19_v0", "parameters": {"seeds": [1, 2]}}
+                               "split": SPLITS.get(exec_id), "parameters": {"seeds": [1, 2]}}
     ledger = {"executions": executions, "report": {
         "profile": "smoke", "data_dir": "/data", "data_fingerprint": "abc123", "version": "0.1.0",
         "executions": IDS, "finished": "2026-01-01T00:00:00+00:00", "seconds": 6.0, "executed": IDS}}
@@ -99,7 +100,9 @@ def test_build_copies_labels_and_skips_an_unchanged_book(report: Path, monkeypat
     index = book.build_book(report / "book")
     assert index == report / "book" / "_build" / "html" / "index.html" and len(calls) == 1
     copied = nbformat.read(report / "book" / "notebooks" / "train_A_original.ipynb", as_version=4)
-    assert copied.cells[0].source == "# 03 · Model A — train_A_original"
+    assert copied.cells[0].source == "# Model A (genotype only) — original split"  # in words, not the execution id
+    other = nbformat.read(report / "book" / "notebooks" / "train_A_dm_t19_v0.ipynb", as_version=4)
+    assert other.cells[0].source == "# Model A (genotype only) — test day 19, validation day 0"
     single = nbformat.read(report / "book" / "notebooks" / "compare.ipynb", as_version=4)
     assert single.cells[0].source == "# 03 · Model A"  # ran once: title kept
     assert "Provenance" in (report / "book" / "generated" / "provenance.md").read_text()
@@ -118,3 +121,49 @@ def test_build_before_any_report_says_what_to_run(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
     with pytest.raises(InputError, match="lmna-scrna report"):
         book.build_book(tmp_path / "book")
+
+
+def test_building_the_book_imports_no_tensorflow(report: Path) -> None:
+    """`lmna-scrna book` reads finished runs only: its generated pages never start TensorFlow (or Keras)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from lmna_scrna.report import book\n"
+        "def fake(book_dir):\n"
+        "    (book_dir / '_build' / 'html').mkdir(parents=True, exist_ok=True)\n"
+        "    (book_dir / '_build' / 'html' / 'index.html').write_text('<html></html>')\n"
+        "book._jupyter_book = fake\n"
+        "import lmna_scrna.cli\n"
+        f"book.build_book(Path({str(report / 'book')!r}))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout[-2000:]
+
+
+def test_mathjax_is_served_from_the_book_itself() -> None:
+    """The book's formulas render offline: MathJax comes from a pinned package copied into _static, not a CDN."""
+    import importlib
+    import importlib.util
+
+    import yaml
+
+    from lmna_scrna.report.book import BOOK_DIR
+
+    sphinx = yaml.safe_load((BOOK_DIR / "_config.yml").read_text())["sphinx"]
+    assert "sphinx-mathjax-offline" in sphinx["extra_extensions"]
+    assert "mathjax_path" not in sphinx.get("config", {}), "a mathjax_path in the config would override the local copy"
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    assert spec is not None, "sphinx-mathjax-offline is not installed: `make setup`"
+    extension = importlib.import_module("sphinx-mathjax-offline")
+    assert (Path(spec.origin).parent / "static" / "mathjax" / "tex-chtml.js").is_file()
+
+    class App:  # what the extension's setup touches
+        config = type("Config", (), {})()
+        connect = staticmethod(lambda event, handler: None)
+
+    extension.setup(App)
+    assert not App.config.mathjax_path.startswith(("http:", "https:", "//"))

@@ -115,13 +115,48 @@ def test_table_for_people_merges_pairs_names_columns_and_drops_the_index() -> No
     shown = labels.for_people(table)
     assert list(shown.columns) == ["Split", "Test cells", "Test AUC", "95% interval over held-out days",
                                    "Test libraries right of threshold", "Exact permutation p"]
-    assert shown.iloc[0].tolist() == ["dm_t9_v0", "1391", "0.710 ± 0.020", "-0.100 to 0.250", "1.5", "–"]
+    assert shown.iloc[0].tolist() == ["test day 9, validation day 0", "1391", "0.710 ± 0.020", "-0.100 to 0.250", "1½",
+                                      "–"]
     assert labels.for_people(table.assign(ci_lo=0.1)).iloc[0, 3] == "0.100–0.250"
     html = labels.show_table(table, "One row per split & model.")._repr_html_()
     assert html.startswith('<p class="table-caption"><em>One row per split &amp; model.</em></p>')
     assert "row label" not in html and "test_auc" not in html and "<th" in html
     with pytest.raises(ValueError, match="caption"):
         labels.show_table(table, "")
+
+
+def test_counts_thresholds_and_zero_width_intervals_read_as_numbers_people_use() -> None:
+    assert [labels.count_text(v) for v in (4.0, 4 + 1 / 3, 2 / 3, 1.5, 4.2, 0.0)] == ["4", "4⅓", "⅔", "1½", "4.2", "0"]
+    table = pd.DataFrame({"threshold": [0.0000123], "auc_ci_lo": [0.0], "auc_ci_hi": [0.0], "test_auc_boot_lo": [1.0],
+                          "test_auc_boot_hi": [1.0], "gsm_correct_mean": [4 / 3], "gsm_correct_sd": [0.5]})
+    row = labels.for_people(table).iloc[0].tolist()
+    assert row == ["1.23e-05", "0 (at the floor)", "1 (at the ceiling)", "1⅓ ± 0.500"]
+
+
+def test_splits_runs_and_pages_are_named_in_words_from_their_identity() -> None:
+    assert labels.split_words("dm_t16_v0") == "test day 16, validation day 0"
+    assert labels.split_words({"split": "day_matched", "test_day": 9, "val_day": 0}, short=True) == "test day 9"
+    assert labels.split_words("original") == "original split" and labels.split_words("random_cells") == "cells at random"
+    assert labels.split_words("pooled leave-one-day-out") == "pooled leave-one-day-out"  # no split: its own words
+    settings = {"depth": 1, "epochs": 20, "batch_size": 512, "activation": "relu", "optimizer": "adam", "model": "A"}
+    assert labels.run_words(settings) == "depth 1, 20 epochs, batch 512, ReLU, Adam"
+    assert labels.run_words(settings | {"model": "B", "loss_w_day": 0.3}).endswith("Adam, day-loss weight 0.3")
+    entry = {"notebook": "03_train_A.ipynb", "split": "dm_t0_v16",
+             "parameters": {"split": "day_matched", "test_day": 0, "val_day": 16}}
+    assert labels.page_title(entry) == "Model A (genotype only) — test day 0, validation day 16"
+    sweep = {"notebook": "03_train_A.ipynb", "parameters": {**settings, "run_name": "sweep_code_A_d1_e20_b512_relu_adam"}}
+    assert labels.page_title(sweep) == "Sweep, Model A (genotype only): depth 1, 20 epochs, batch 512, ReLU, Adam"
+    replicate = {"notebook": "07_calibration_replicate.ipynb", "parameters": {"scenario": "line_matched",
+                                                                             "sim_seeds": [1, 2, 3]}}
+    assert labels.page_title(replicate) == "Calibration replicates — scenario “line matched”, simulated studies 1–3"
+    assert labels.page_title({"notebook": "06_compare.ipynb", "parameters": {}}) is None
+
+
+def test_every_split_the_project_defines_has_words() -> None:
+    """A new split file gets its words from its identity; none is shown by its code name."""
+    for name in labels.known_splits():
+        words = labels.split_words(name)
+        assert "_" not in words and words != name, name
 
 
 def test_every_column_of_the_report_tables_has_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,7 +166,8 @@ def test_every_column_of_the_report_tables_has_words(tmp_path: Path, monkeypatch
         fake_run(f"{split}_B", 0.1 * i, model="B")
     shown = [tables.table1(tables.REPORT_SPLITS), tables.lodo_summary(tables.REPORT_SPLITS),
              tables.leakage_ladder(tables.LEAKAGE_SPLIT, "original", tables.REPORT_SPLITS),
-             tables.baseline_comparison(tables.REPORT_SPLITS), tables.sweep_table(["dm_t19_v0_A", "dm_t19_v0_B"])]
+             tables.baseline_comparison(tables.REPORT_SPLITS), tables.sweep_table(["dm_t19_v0_A", "dm_t19_v0_B"]),
+             tables.sweep_for_page(tables.sweep_table(["dm_t19_v0_A", "dm_t19_v0_B"]))]
     for table in shown:
         unnamed = [c for c in labels.for_people(table).columns if c not in labels.LABELS.values()]
         assert not unnamed, f"columns without words: {unnamed}"

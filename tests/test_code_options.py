@@ -231,8 +231,8 @@ def test_sweep_notebook_puts_table2_beside_the_paper_and_names_the_protocol(tmp_
     text = out.read_text()
     assert "the paper code&#x27;s protocol" in text or "the paper code's protocol" in text
     assert "Paper: test AUC (real data)" in text and "Keras" in text
-    assert "this build&#x27;s run" in text or "this build's run" in text
-    assert text.count("sweep_code_A_d1_e20_b128_relu_sgd") >= 2  # in Table 2 and matched beside the paper
+    assert "this build AUC" in text and "Configuration" in text
+    assert text.count("depth 1, 20 epochs, batch 128, ReLU, SGD") >= 2  # in words: Table 2, and matched beside the paper
     assert (tmp_path / "runs" / "sweep_code_B_w0.3" / "summary.json").is_file()
 
 

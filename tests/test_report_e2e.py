@@ -154,7 +154,7 @@ def test_book_pages_images_and_table1_in_chromium(smoke: dict[str, Path], browse
     screenshot(browser, "book_intro.png")
     browser.get((html / "notebooks" / "compare.html").as_uri())
     body = browser.find_element(By.TAG_NAME, "body").text
-    assert "Table 1" in body and "dm_t19_v0" in body and "Test AUC" in body and "Genotype loss" in body
+    assert "Table 1" in body and "test day 19, validation day 0" in body and "Test AUC" in body and "Genotype loss" in body
     screenshot(browser, "book_compare.png")
 
 
@@ -213,3 +213,49 @@ def test_pages_show_results_first_and_nothing_from_the_build_machine(smoke: dict
     folded[0].find_element(By.TAG_NAME, "summary").click()
     WebDriverWait(browser, 10).until(lambda _: folded[0].get_attribute("open") is not None)
     assert "notebook_logging()" in folded[0].get_attribute("textContent"), "the toggle opens on the code"
+
+
+#: Scripts the page loads from anywhere but the book itself.
+REMOTE_SCRIPTS = "return Array.from(document.scripts).map(s => s.src).filter(s => s && !s.startsWith('file:'))"
+#: Tables wider than the text column (a table that scrolls sideways hides its right-hand columns).
+WIDE_TABLES = ("const column = document.querySelector('article.bd-article') || document.body;"
+               "return Array.from(document.querySelectorAll('article table')).filter(t => t.scrollWidth > "
+               "column.clientWidth + 2).map(t => (t.querySelector('th') || t).textContent.trim().slice(0, 40))")
+#: Headings of a figure section that are not followed by their figure (the next heading or image after each h3).
+FIGURE_HEADINGS_OUT_OF_ORDER = (
+    "const all = Array.from(document.querySelectorAll('article h3, article img'));"
+    "return all.filter((e, i) => e.tagName === 'H3' && (!all[i + 1] || all[i + 1].tagName !== 'IMG'))"
+    ".map(e => e.textContent.trim())")
+#: The text of every cell output of a page (its code, folded away, may well name the classes).
+OUTPUT_TEXT = "return Array.from(document.querySelectorAll('.cell_output')).map(e => e.textContent).join('\\n')"
+#: What an object's repr looks like on a page: no page shows one.
+REPRS = ("AnnData object", "obs: '", "TrainConfig(", "PrepParams(", "Split(name=", "<lmna_scrna.")
+
+
+def test_book_reads_in_words_offline_and_fits_the_column(smoke: dict[str, Path], browser) -> None:
+    """Issue 18: names in words in titles and navigation, no reprs, tables that fit, no remote script, figures in order."""
+    from selenium.webdriver.common.by import By
+
+    from lmna_scrna.report.labels import known_splits
+
+    html = smoke["index"].parent
+    ids = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["report"]["executions"]
+    code_names = [n for n in [*known_splits(), *ids] if "_" in n]  # "original", "compare": words as well as names
+    pages = [html / "intro.html", html / "data.html", html / "methods.html", html / "generated" / "provenance.html"]
+    for page in pages + [html / "notebooks" / f"{exec_id}.html" for exec_id in ids]:
+        browser.get(page.as_uri())
+        title = browser.find_element(By.TAG_NAME, "h1").text
+        navigation = browser.find_element(By.CSS_SELECTOR, "nav.bd-docs-nav").text
+        assert not [n for n in code_names if n in title], f"{page.name}: code name in the title {title!r}"
+        assert not [n for n in code_names if n in navigation], f"{page.name}: code name in the navigation"
+        outputs = browser.execute_script(OUTPUT_TEXT)
+        assert not [r for r in REPRS if r in outputs], f"{page.name} shows an object's repr"
+        assert not browser.execute_script(REMOTE_SCRIPTS), f"{page.name} loads a remote script"
+        assert not browser.execute_script(WIDE_TABLES), f"{page.name}: tables wider than the column"
+        if page.stem.startswith(("train_", "sweep_")):
+            assert browser.find_elements(By.CSS_SELECTOR, "article h3"), f"{page.name}: no figure headings"
+            assert not browser.execute_script(FIGURE_HEADINGS_OUT_OF_ORDER), f"{page.name}: a heading without its figure"
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get((html / "methods.html").as_uri())  # typeset by the book's own MathJax, no network
+    WebDriverWait(browser, 20).until(lambda b: b.execute_script("return document.querySelectorAll('mjx-container').length"))

@@ -9,6 +9,8 @@ model sees them) and a UMAP of that space, and measure how much of the top PCs' 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import anndata as ad
 import matplotlib.pyplot as plt
 import numpy as np
@@ -21,7 +23,7 @@ from matplotlib.figure import Figure
 from ..pp.gsm_pass import subsample
 from ..pp.splits import PARTITIONS, Split
 from ..io.study import CONDITIONS
-from .style import DAY_COLORS, FULL_WIDTH, GENOTYPE_COLORS, PARTITION_COLORS
+from .style import DAY_COLORS, FULL_WIDTH, GENOTYPE_COLORS, GSM_COLORS, PARTITION_COLORS
 
 FACTORS: tuple[str, ...] = ("day", "condition", "gsm")
 _MIXED = "mixed"
@@ -60,14 +62,15 @@ def partition_table(splits: list[Split], sheet: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index", columns=gsms)
 
 
-def partition_grid(splits: list[Split], sheet: pd.DataFrame) -> Figure:
-    """Every scheme's partition in one figure: rows are splits, columns GSMs ordered by day."""
-    table = partition_table(splits, sheet)
+def partition_grid(splits: list[Split], sheet: pd.DataFrame, names: Mapping[str, str] | None = None) -> Figure:
+    """Every scheme's partition in one figure: rows are splits (named by `names`), columns GSMs ordered by day."""
+    table = partition_table(splits, sheet).rename(index=names or {})
     states = [*PARTITIONS, _MIXED]
     codes = table.apply(lambda col: col.map(states.index))
     ordered = _gsm_order(sheet)
     labels = [f"{r.gsm}\n{r.condition[0]} d{r.day}" for r in ordered.itertuples()]
     fig, ax = plt.subplots(figsize=(12, 0.6 * len(table) + 2))
+    ax.set_ylabel("")
     cmap = ListedColormap([PARTITION_COLORS[p] for p in PARTITIONS] + ["#8c8c8c"])
     sns.heatmap(codes, annot=table, fmt="", cmap=cmap, vmin=-0.5, vmax=len(states) - 0.5, cbar=False,
                 linewidths=0.5, linecolor="white", xticklabels=labels, ax=ax, annot_kws={"fontsize": 8})
@@ -106,6 +109,7 @@ def embed_train_fitted(adata: ad.AnnData, n_pcs: int = 30, seed: int = 0) -> ad.
     sc.pp.pca(ref, n_comps=n_pcs, random_state=seed)
     train_mean = ref.X.mean(axis=0, dtype=np.float64)
     adata.obsm["X_pca"] = ((adata.X - train_mean) @ ref.varm["PCs"]).astype(np.float32)
+    from ..tl import backend  # noqa: F401  scanpy's neighbors/UMAP load umap-learn, which loads TensorFlow: quietly first
     sc.pp.neighbors(adata, use_rep="X_pca", random_state=seed)
     sc.tl.umap(adata, random_state=seed)
     return adata
@@ -143,29 +147,48 @@ def variance_explained_plot(table: pd.DataFrame, n_show: int = 10) -> Figure:
     return fig
 
 
-def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = FACTORS) -> Figure:
-    """One panel per factor; train cells as dots, held-out cells as crosses."""
+def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = FACTORS,
+                   words: Mapping[str, str] | None = None) -> Figure:
+    """A 2 × 2 grid: one panel per factor (held-out cells as black-edged crosses on top), then the partition itself.
+
+    `words` names the factors in titles and legends (the report passes its label map, `report.labels.LABELS`).
+    """
+    label = {**(words or {}), "split": "Partition"}.get
     coords = adata.obsm[f"X_{basis}"][:, :2]
     frame = adata.obs[list(factors) + ["split"]].astype(str).assign(x=coords[:, 0], y=coords[:, 1])
-    frame["cells"] = np.where(frame["split"] == "train", "train", "held out")
-    fig, axes = plt.subplots(1, len(factors), figsize=(FULL_WIDTH * 1.6, 4.2))
-    for ax, factor in zip(np.atleast_1d(axes), factors):
+    frame["cells"] = np.where(frame["split"] == "train", "training", "held out")
+    frame = frame.sort_values("cells", ascending=False, kind="stable")  # held-out cells drawn last, on top
+    panels = [*factors, "split"]
+    rows = (len(panels) + 1) // 2
+    fig, axes = plt.subplots(rows, 2, figsize=(FULL_WIDTH * 1.2, 3.9 * rows), squeeze=False)
+    for ax, factor in zip(axes.flat, panels):
         hue_order = sorted(frame[factor].unique(), key=lambda v: (len(v), v))
-        sns.scatterplot(data=frame, x="x", y="y", hue=factor, hue_order=hue_order, style="cells",
-                        markers={"train": "o", "held out": "X"}, s=8, linewidth=0, alpha=0.7, ax=ax,
-                        palette=_palette(factor, len(hue_order)), rasterized=True)
-        ax.set_title(f"{basis.upper()} coloured by {factor}")
-        ax.set_xlabel(f"{basis.upper()}1")
-        ax.set_ylabel(f"{basis.upper()}2")
-        ax.legend(fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+        if factor == "split":
+            hue_order = [p for p in PARTITIONS if p in set(frame["split"])]
+        for cells, marker, size, edge in (("training", "o", 7, "none"), ("held out", "X", 22, "black")):
+            part = frame[frame["cells"] == cells]
+            sns.scatterplot(data=part, x="x", y="y", hue=factor, hue_order=hue_order, marker=marker, s=size,
+                            edgecolor=edge, linewidth=0.3 if edge != "none" else 0, alpha=0.8, ax=ax,
+                            palette=_palette(factor, hue_order), rasterized=True, legend=cells == "training")
+        ax.set_title(f"{basis.upper()}: {label(factor, factor)}")
+        ax.set(xlabel=f"{basis.upper()}1", ylabel=f"{basis.upper()}2")
+        handles, names = ax.get_legend_handles_labels()
+        words = {"train": "training", "val": "validation", "test": "test"} if factor == "split" else {}
+        ax.legend(handles, [words.get(n, n) for n in names], title=label(factor, factor),
+                  fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_axis_off()
+    fig.suptitle("Dots: training cells; black-edged crosses: held-out (validation and test) cells", fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def _palette(factor: str, n: int) -> dict[str, str] | str:
-    """The report's genotype and day colours for those factors; a qualitative palette otherwise (GSMs)."""
+def _palette(factor: str, order: list[str]) -> dict[str, str]:
+    """The report's colours: genotype, day and partition as everywhere; twelve distinct colours for GSMs."""
     if factor == "condition":
         return GENOTYPE_COLORS
     if factor == "day":
         return {str(day): color for day, color in DAY_COLORS.items()}
-    return "tab20" if n > 10 else "tab10"
+    if factor == "split":
+        return PARTITION_COLORS
+    return {value: GSM_COLORS[i % len(GSM_COLORS)] for i, value in enumerate(order)}

@@ -19,8 +19,12 @@ from ..io.study import DAYS
 PARTITION_COLORS: dict[str, str] = {"train": "#4C72B0", "val": "#DD8452", "test": "#C44E52"}
 #: Control and Patient in every figure: a colour-blind-safe blue/vermillion pair (Okabe–Ito).
 GENOTYPE_COLORS: dict[str, str] = {"Control": "#0072B2", "Patient": "#D55E00"}
-#: Differentiation days in order, light to dark along one sequential scale, so "later" reads as "darker".
-DAY_COLORS: dict[int, str] = dict(zip(DAYS, sns.color_palette("crest", len(DAYS)).as_hex()))
+#: Differentiation days: seven distinct hues (a sequential scale of seven steps cannot be told apart in a scatter).
+DAY_COLORS: dict[int, str] = dict(zip(DAYS, ["#332288", "#88CCEE", "#44AA99", "#117733", "#DDCC77", "#CC6677",
+                                            "#AA4499"]))  # Paul Tol's muted scheme, colour-blind safe
+#: Libraries (GSMs): twelve distinct colours, not tab20's pale pairs.
+GSM_COLORS: tuple[str, ...] = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                               "#7f7f7f", "#bcbd22", "#17becf", "#000000", "#f5c400")
 #: The two networks and the linear baselines, wherever models are compared.
 MODEL_COLORS: dict[str, str] = {"A": "#4C72B0", "B": "#55A868", "logreg": "#8C8C8C", "pseudobulk": "#B07AA1"}
 

@@ -22,7 +22,7 @@ from sklearn.metrics import confusion_matrix, roc_curve
 
 from ..tl.evaluate import auc_or_nan, day_columns
 from ..io.study import CONDITIONS, DAYS
-from .style import GENOTYPE_COLORS, save_figure
+from .style import FULL_WIDTH, GENOTYPE_COLORS, save_figure
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -35,16 +35,19 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
 def plot_history(history: pd.DataFrame, best_epoch: int | None = None) -> Figure:
     """Loss, genotype AUC and genotype accuracy per epoch, train vs validation; restored epoch dotted."""
     panels = [("loss", "loss (combined)"), ("geno_auc", "genotype ROC-AUC"), ("geno_acc", "genotype accuracy at 0.5")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))
+    fig, grid = plt.subplots(2, 2, figsize=(FULL_WIDTH, 6.4))  # two panels a row: each half the column wide
+    axes = grid.flat
     epochs = np.arange(1, len(history) + 1)
     for ax, (key, title) in zip(axes, panels):
-        ax.plot(epochs, history[key], marker="o", ms=3, label="train")
-        ax.plot(epochs, history[f"val_{key}"], marker="o", ms=3, label="validation")
+        ax.plot(epochs, history[key], marker="o", ms=4, label="training")
+        ax.plot(epochs, history[f"val_{key}"], marker="o", ms=4, label="validation")
         ax.set(title=title, xlabel="epoch")
-    if best_epoch is not None:
-        for ax in axes:
-            ax.axvline(best_epoch, color="grey", ls=":", lw=1)
-    axes[0].legend()
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="grey", ls=":", lw=1, label=f"restored best epoch ({best_epoch})")
+    legend = grid[1, 1]
+    legend.set_axis_off()
+    legend.legend(*grid[0, 0].get_legend_handles_labels(), loc="center", frameon=False)
     fig.tight_layout()
     return fig
 
@@ -94,9 +97,9 @@ def plot_gsm_probability(
                    order=order, cut=0, density_norm="width", inner=None, ax=ax)
     means = data.groupby("label")["p_geno"].mean().reindex(order)
     ax.scatter(range(len(order)), means, color="black", marker="D", zorder=3, label="GSM mean")
-    ax.axhline(threshold, color="crimson", ls="--", label=f"threshold {threshold:.2f} ({rule})")
+    ax.axhline(threshold, color="crimson", ls="--", label=f"threshold {threshold:.3g} ({rule})")
     ax.axhline(0.5, color="grey", ls=":", lw=1, label="0.5")
-    ax.set(xlabel="", ylabel="patient probability", ylim=(-0.02, 1.02), title="test cells per GSM")
+    ax.set(xlabel="", ylabel="patient probability", ylim=(-0.02, 1.02), title="test cells per library (GSM)")
     ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 
@@ -114,13 +117,13 @@ def seed_figures(
         "curves": plot_history(history, metrics.get("best_epoch")),
         "roc": plot_roc(pred["y_true"], pred["p_geno"]),
         "confusion": plot_confusion(pred["y_true"], (pred["p_geno"] >= threshold).astype(int), geno_labels,
-                                    f"genotype at {threshold:.2f}"),
+                                    f"genotype at threshold {threshold:.3g}"),
         "gsm_probability": plot_gsm_probability(
             pred, threshold, rule="fixed" if metrics.get("threshold_rule") == "fixed" else "val Youden J"),
     }
     if day_columns()[0] in pred:
         y_pred = pred[day_columns()].to_numpy().argmax(axis=1)
-        figures["day_confusion"] = plot_confusion(pred["y_day"], y_pred, [f"d{d}" for d in DAYS], "day")
+        figures["day_confusion"] = plot_confusion(pred["y_day"], y_pred, [f"day {d}" for d in DAYS], "day")
     if out_dir is not None:
         for name, fig in figures.items():
             save_figure(fig, Path(out_dir) / f"{name}.png")

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import keras
 import pandas as pd
 
 from ..pp.assemble import load_processed
 from ..tl import attribution
+from ..tl.backend import keras
 from ..tl.runs import baseline_dir, run_name, seed_dir
 from .tables import REPORT_SPLITS, is_day_matched, run
 

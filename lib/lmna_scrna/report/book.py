@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from .paper import paper_table1
 from ..atomic import write_text_atomic
 from ..errors import InputError, LmnaError
 from ..paths import PROJECT_ROOT, figures_dir, processed_path, shown_path
+from .labels import page_title
 from .ledger import library_fingerprint, load_ledger, notebooks_out_dir
 from .pages import header_markdown, prepare_page, provenance_line
 from .plan import NOTEBOOKS_DIR, notebook_parameters
@@ -90,12 +92,14 @@ def _stamp(book_dir: Path, report: dict[str, Any], ledger: dict[str, Any]) -> st
 
 
 def copy_notebooks(report: dict[str, Any], ledger: dict[str, Any], dest: Path, source: str) -> None:
-    """Copy each executed notebook, prepared for reading; a notebook run more than once has the execution in its title."""
+    """Copy each executed notebook, prepared for reading; a notebook run more than once is titled in words
+    by what this execution did (`labels.page_title`: its split, sweep settings or scenario)."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     ids = report["executions"]
     notebooks = [ledger[i]["notebook"] for i in ids if i in ledger]
+    titles: Counter[str] = Counter()
     for exec_id in ids:
         source_nb = notebooks_out_dir() / f"{exec_id}.ipynb"
         if not source_nb.is_file() or exec_id not in ledger:
@@ -103,7 +107,9 @@ def copy_notebooks(report: dict[str, Any], ledger: dict[str, Any], dest: Path, s
         entry = ledger[exec_id]
         nb = nbformat.read(source_nb, as_version=4)
         if notebooks.count(entry["notebook"]) > 1:
-            _label_title(nb, exec_id)
+            title = page_title(entry) or exec_id
+            titles[title] += 1  # the same words twice (a smoke profile caps the epochs of two sweep runs alike)
+            _retitle(nb, title if titles[title] == 1 else f"{title} (run {titles[title]})")
         accepts = notebook_parameters(NOTEBOOKS_DIR / entry["notebook"])
         prepare_page(nb, header_markdown(exec_id, entry, report, source, accepts))
         nbformat.write(nb, dest / f"{exec_id}.ipynb")
@@ -123,12 +129,12 @@ def headline_figure(generated: Path) -> str:
     )
 
 
-def _label_title(nb: nbformat.NotebookNode, label: str) -> None:
-    """Append the execution id to the first heading, so six "Prepare one split" pages are told apart."""
+def _retitle(nb: nbformat.NotebookNode, title: str) -> None:
+    """Replace the first heading, so six "Prepare one split" pages are told apart in the navigation."""
     for cell in nb.cells:
         if cell.cell_type == "markdown" and cell.source.startswith("# "):
-            title, _, rest = cell.source.partition("\n")
-            cell.source = f"{title} — {label}\n{rest}"
+            _, _, rest = cell.source.partition("\n")
+            cell.source = f"# {title}\n{rest}"
             return
 
 

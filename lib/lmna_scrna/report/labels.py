@@ -5,18 +5,27 @@ a page shows goes through `show_table`: columns named in words (with units),
 each ``<m>_mean``/``<m>_sd`` pair as one "mean ± sd" column, each
 ``<x>_lo``/``<x>_hi`` pair as one "lo–hi" interval, no index column, and a
 caption that says what a row is.
+
+Names of splits and runs get their words here too (`split_words`, `run_words`,
+`page_title`), so a page title, a table cell and a figure axis name a split the
+same way, and a new split or sweep run needs words in this one place.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ..errors import InputError
+from ..paths import params_dir
 
 #: Code name → the words a table shows. Metrics are unitless (AUC, accuracy, shares) unless a unit is named.
 LABELS: dict[str, str] = {
@@ -24,7 +33,7 @@ LABELS: dict[str, str] = {
     "split": "Split", "model": "Model", "run": "Run", "seed": "Training seed", "seeds": "Training seeds",
     "gsm": "Library (GSM)", "condition": "Genotype", "day": "Day", "test_day": "Test day", "val_day": "Validation day",
     "scheme": "Split scheme", "unit": "Unit held out", "comparison": "Comparison", "metric": "Metric",
-    "contrast": "Contrast", "higher": "Library expected higher", "lower": "Library expected lower",
+    "contrast": "Contrast", "configuration": "Configuration", "higher": "Library expected higher", "lower": "Library expected lower",
     "shared_by_train_and_test": "Shared by training and test", "still_confounded_with_genotype":
         "Still confounded with genotype", "y_true": "Patient (1) or control (0)",
     # sizes
@@ -103,14 +112,32 @@ def label(name: str) -> str:
     return LABELS.get(name, name.replace("_", " "))
 
 
-def _cell(value: Any, digits: int, count: bool = False) -> str:
-    """One value as text: floats to `digits` (counts as whole numbers), booleans as yes/no, missing as "–"."""
+#: Values that can be tiny (a threshold chosen on saturated scores): shown to 3 significant digits, never "0.000".
+SIGNIFICANT: frozenset[str] = frozenset({"threshold"})
+#: Columns whose values are code names: shown in words (a split's name, a factor's column name).
+NAMED_VALUES: frozenset[str] = frozenset({"split", "factor"})
+_FRACTIONS = {"½": 1 / 2, "⅓": 1 / 3, "⅔": 2 / 3, "¼": 1 / 4, "¾": 3 / 4}
+
+
+def count_text(value: float) -> str:
+    """A count, or a mean of counts over seeds: "4", "4⅓", "1½", else one decimal ("4.2"), never "1.33333"."""
+    whole, part = divmod(float(value), 1.0)
+    if part < 1e-9 or part > 1 - 1e-9:
+        return f"{round(value):d}"
+    glyph = next((g for g, f in _FRACTIONS.items() if abs(part - f) < 1e-6), None)
+    return f"{int(whole) or ''}{glyph}" if glyph else f"{value:.1f}"
+
+
+def _cell(value: Any, digits: int, count: bool = False, significant: bool = False) -> str:
+    """One value as text: floats to `digits` (counts by `count_text`), booleans as yes/no, missing as "–"."""
     if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)):
         return "–"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
+    if isinstance(value, (float, np.floating, int, np.integer)) and count:
+        return count_text(value)
     if isinstance(value, (float, np.floating)):
-        return f"{value:g}" if count else f"{value:.{digits}f}"
+        return f"{value:.3g}" if significant else f"{value:.{digits}f}"
     return str(value)
 
 
@@ -128,8 +155,10 @@ def for_people(table: pd.DataFrame, digits: int = 3, labels: Mapping[str, str] |
             values = [_mean_sd(m, s, digits, stem in COUNTS) for m, s in zip(table[col], sd)]
         elif suffix == "lo" and f"{stem}_hi" in table:
             values = [_interval(lo, hi, digits) for lo, hi in zip(table[col], table[f"{stem}_hi"])]
+        elif str(col) in NAMED_VALUES:
+            stem, values = str(col), [split_words(v) if col == "split" else label(str(v)) for v in table[col]]
         else:
-            stem, values = str(col), [_cell(v, digits, str(col) in COUNTS) for v in table[col]]
+            stem, values = str(col), [_cell(v, digits, str(col) in COUNTS, str(col) in SIGNIFICANT) for v in table[col]]
         out[names.get(stem, stem.replace("_", " "))] = values
     return pd.DataFrame(out)
 
@@ -140,10 +169,19 @@ def _mean_sd(mean: float, sd: float, digits: int, count: bool) -> str:
     return _cell(float(mean), digits, count) + ("" if sd is None or math.isnan(sd) else f" ± {sd:.{digits}f}")
 
 
+
+
+
 def _interval(lo: float, hi: float, digits: int) -> str:
-    """"lo–hi"; "lo to hi" when a bound is negative, where a dash would read as a minus sign."""
+    """"lo–hi"; "lo to hi" when a bound is negative, where a dash would read as a minus sign.
+
+    An interval of zero width says so: "0 (at the floor)", "1 (at the ceiling)", never "0.000–0.000".
+    """
     if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
         return "–"
+    if round(lo, digits) == round(hi, digits):
+        where = {0.0: "0 (at the floor)", 1.0: "1 (at the ceiling)"}.get(round(lo, digits) + 0.0)
+        return where or f"{lo:.{digits}f} (zero width)"
     return f"{lo:.{digits}f}" + ("–" if min(lo, hi) >= 0 else " to ") + f"{hi:.{digits}f}"
 
 
@@ -170,3 +208,102 @@ def show_table(table: pd.DataFrame, caption: str, digits: int = 3, labels: Mappi
     if not caption:
         raise ValueError("show_table needs a caption that says what one row is")
     return Table(caption, for_people(table, digits, labels))
+
+
+# --------------------------------------------------------------------------- names of splits, runs and pages
+
+#: A split scheme in words (a day-matched split adds its days).
+SCHEME_WORDS: dict[str, str] = {"original": "original split", "random_cells": "cells at random",
+                                "day_matched": "day-matched"}
+ACTIVATION_WORDS: dict[str, str] = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "gelu": "GELU", "elu": "ELU",
+                                    "selu": "SELU"}
+OPTIMIZER_WORDS: dict[str, str] = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
+#: What a page made from each notebook that runs many times is about (its title adds the execution's words).
+PAGE_STEMS: dict[str, str] = {"01_prepare.ipynb": "Prepared split", "03_train_A.ipynb": "Model A (genotype only)",
+                              "04_train_B.ipynb": "Model B (genotype + day)",
+                              "07_calibration_replicate.ipynb": "Calibration replicates"}
+SWEEP_PREFIX = "sweep_"  # `param_files.sweep_run_name`
+
+
+@lru_cache(maxsize=4)
+def _known_splits(folder: Path) -> dict[str, dict[str, Any]]:
+    from ..io.study import load_samples
+    from ..pp.splits import leave_one_day_out
+    from .param_files import read_split_file
+
+    known: dict[str, dict[str, Any]] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            identity, name = read_split_file(path)
+        except InputError:
+            continue
+        known[name] = identity
+    for fold in leave_one_day_out(load_samples()):
+        known.setdefault(fold.name, {"split": fold.scheme, "test_day": fold.test_day, "val_day": fold.val_day})
+    return known
+
+
+def known_splits() -> dict[str, dict[str, Any]]:
+    """Name → identity (split, test_day, val_day) of every split the project defines: its split files and LODO folds."""
+    return _known_splits(params_dir() / "splits")
+
+
+def split_words(split: str | Mapping[str, Any], short: bool = False) -> str:
+    """A split in words, from its identity (a mapping, or a name looked up in `known_splits`, never parsed).
+
+    "original split", "cells at random", "test day 16, validation day 0" (`short`: "test day 16"). A name
+    that is no split (a table's "pooled leave-one-day-out" row) is its own words.
+    """
+    identity = split if isinstance(split, Mapping) else known_splits().get(str(split))
+    if identity is None:
+        return str(split).replace("_", " ")
+    kind = identity.get("split") or identity.get("scheme")
+    if kind == "day_matched":
+        return f"test day {identity['test_day']}" + ("" if short else f", validation day {identity['val_day']}")
+    return SCHEME_WORDS.get(str(kind), str(kind).replace("_", " "))
+
+
+def run_words(settings: Mapping[str, Any]) -> str:
+    """A training configuration in words: "depth 1, 20 epochs, batch 128, ReLU, Adam" (the settings it has)."""
+    parts = []
+    if "depth" in settings:
+        parts.append(f"depth {settings['depth']}")
+    if "epochs" in settings:
+        parts.append(f"{settings['epochs']} epochs")
+    if "batch_size" in settings:
+        parts.append(f"batch {settings['batch_size']}")
+    if "activation" in settings:
+        parts.append(ACTIVATION_WORDS.get(settings["activation"], str(settings["activation"])))
+    if "optimizer" in settings:
+        parts.append(OPTIMIZER_WORDS.get(settings["optimizer"], str(settings["optimizer"])))
+    if settings.get("model") == "B" and "loss_w_day" in settings:
+        parts.append(f"day-loss weight {settings['loss_w_day']:g}")
+    return ", ".join(parts)
+
+
+def _seeds_words(seeds: Sequence[int]) -> str:
+    seeds = sorted(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def page_title(entry: Mapping[str, Any]) -> str | None:
+    """The title of a page of a notebook run many times, from its ledger entry; None for a notebook run once.
+
+    "Model A (genotype only) — test day 16, validation day 0", "Sweep, Model A (genotype only): depth 1, …",
+    "Calibration replicates — scenario “null”, simulated studies 1, 2".
+    """
+    stem = PAGE_STEMS.get(entry["notebook"])
+    if stem is None:
+        return None
+    p = entry.get("parameters", {})
+    if str(p.get("run_name") or "").startswith(SWEEP_PREFIX):
+        return f"Sweep, {stem}: {run_words(p)}"
+    scenario = p.get("scenario", p.get("condition"))
+    if scenario is not None:
+        return (f"{stem} — scenario “{str(scenario).replace('_', ' ')}”, simulated studies "
+                f"{_seeds_words(p.get('sim_seeds', []))}")
+    if p.get("split"):
+        return f"{stem} — {split_words(p)}"
+    return f"{stem} — {split_words(entry['split'])}" if entry.get("split") else None

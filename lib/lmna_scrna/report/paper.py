@@ -9,6 +9,7 @@ import yaml
 
 from ..errors import InputError
 from ..paths import params_dir
+from .labels import run_words
 
 TABLE1_COLUMNS = ("n_test", "test_auc", "test_acc", "test_geno_loss", "test_combined_loss")
 
@@ -85,6 +86,13 @@ def beside_paper_table2(sweep: pd.DataFrame, source: str, path: Path | None = No
             row[f"this build acc ({source} data)"] = match["test_acc_mean"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def table2_for_page(beside: pd.DataFrame) -> pd.DataFrame:
+    """`beside_paper_table2` as a page shows it: each row's settings in words, no run names (rows match on settings)."""
+    words = [run_words(row) for row in beside[list(TABLE2_SETTINGS)].to_dict("records")]
+    shown = beside.drop(columns=["run", *TABLE2_SETTINGS, *[c for c in beside if str(c).startswith("this build's run")]])
+    return shown.assign(configuration=words)[["configuration", *shown.columns]]
 
 
 def protocol_words(sweep: pd.DataFrame) -> str:

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from ..io.study import load_samples
 from ..paths import shown_path
-from .labels import Table, show_table
+from ..pl import seed_figures
+from .labels import Table, for_people, label, show_table
 
 #: Per-seed columns of the results table, in reading order (day accuracy added for Model B).
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -70,16 +72,17 @@ def results_table(run: dict[str, Any]) -> pd.DataFrame:
     """One row per seed, then the baseline (named in the first column): the metrics of `RESULT_COLUMNS`."""
     columns = list(RESULT_COLUMNS) + (["day_acc"] if run["config"]["model"] == "B" else [])
     table = pd.DataFrame({f"seed {s}": m for s, m in run["metrics"].items()} | {"baseline": run["baseline"]}).T
-    table = table.reindex(columns=columns).astype(float).round(3)
+    table = table.reindex(columns=columns).astype(float)  # rounded when shown (a tiny threshold keeps its digits)
     return table.rename_axis("trained").reset_index()
 
 
 def show_results(run: dict[str, Any]) -> Table:
-    """`results_table` for the page."""
-    return show_table(results_table(run), (
-        f"Model {run['config']['model']} on the test libraries: one row per training seed, then the logistic-regression "
-        "baseline on the same features and split. Losses are from the logits."
-    ), labels={"trained": "Trained"})
+    """`results_table` for the page, one column per seed and the baseline (a row each would not fit the page)."""
+    shown = for_people(results_table(run), labels={"trained": "Trained"})
+    return Table((
+        f"Model {run['config']['model']} on the test libraries: one column per training seed, then the "
+        "logistic-regression baseline on the same features and split; one row per metric. Losses are from the logits."
+    ), shown.set_index("Trained").T.rename_axis("Metric").reset_index())
 
 
 def first_seed(run: dict[str, Any]) -> int:
@@ -110,3 +113,46 @@ def day_head_summary(run: dict[str, Any]) -> str:
         f"Day accuracy on test cells: {mean_sd(run, 'day_acc')}. Training days: "
         f"{', '.join(map(str, train_days))}; test day(s): {', '.join(map(str, test_days))} ({seen} in training)."
     )
+
+
+#: Sub-headings of a run's figures, in the order the page shows them.
+FIGURE_HEADINGS: dict[str, str] = {
+    "curves": "Training curves", "roc": "ROC curve of the test cells", "confusion": "Genotype confusion matrix",
+    "gsm_probability": "Patient probability per test library", "day_confusion": "Day confusion matrix (day head)",
+}
+
+
+def _days(values: Any) -> str:
+    days = sorted({int(d) for d in values})
+    return ", ".join(map(str, days))
+
+
+def figure_caption(run: dict[str, Any], name: str, pred: pd.DataFrame) -> str:
+    """What one figure of a run shows, in a sentence or two (empty where the heading says it all)."""
+    metrics = run["metrics"][first_seed(run)]
+    if name == "curves":
+        return ("Training and validation per epoch; the dotted line marks the epoch whose weights were restored "
+                "(best validation genotype AUC).")
+    if name == "confusion":
+        return (f"Test cells called at {threshold_words(run['config'])} ({metrics['threshold']:.3g}); left counts, "
+                "right the share of each true genotype.")
+    if name == "day_confusion":
+        sheet = load_samples()
+        train = sheet.loc[sheet["gsm"].isin(run["config"]["split"].get("train", [])), "day"]
+        tested = _days(pred["day"])
+        unseen = sorted({int(d) for d in pred["day"]} - {int(d) for d in train})
+        return (f"Rows are the true day of the test cells, columns the day the head predicts. This split's test "
+                f"libraries are from day {tested} only, so the other rows are empty: no test cell has those days. "
+                f"The head was trained on days {_days(train) or 'of every library'}"
+                + (f"; day {', '.join(map(str, unseen))} was never seen in training, so no test cell can be "
+                   "predicted right and the head names the training day it resembles." if unseen else "."))
+    return ""
+
+
+def figures(run: dict[str, Any]) -> list[tuple[str, str, Figure, str]]:
+    """The first seed's figures of a run as the page shows them: (file name, heading, figure, caption), in order."""
+    first = first_seed(run)
+    pred = run["predictions"].query("seed == @first")
+    made = seed_figures(run["histories"][first], pred, run["metrics"][first])
+    return [(name, FIGURE_HEADINGS.get(name, label(name)), fig, figure_caption(run, name, pred))
+            for name, fig in made.items()]

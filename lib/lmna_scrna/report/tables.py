@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
@@ -25,6 +26,7 @@ from ..config import TrainConfig
 from ..paths import run_dir
 from ..tl.inference import bootstrap_auc, fold_interval
 from ..tl.runs import load_run, run_name
+from .labels import run_words
 
 MODELS: tuple[str, ...] = ("A", "B")
 #: GSM-level splits of Table 1: the paper's original one, then the day-matched leave-one-day-out folds.
@@ -218,6 +220,19 @@ def sweep_table(names: Iterable[str]) -> pd.DataFrame:
             row[f"{key}_mean"], row[f"{key}_sd"] = metric(name, key)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def sweep_for_page(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 2 as a page shows it: validation and test AUC first, then accuracy, the configuration in words and
+    the epochs run. Settings shared by every run (width, dropout, extra layer) are said by the caption; the CSV
+    keeps every column."""
+    shown = table[[f"{k}_{s}" for k in ("val_auc", "test_auc", "test_acc") for s in ("mean", "sd")] + ["epochs_run"]]
+    words, seen = [], Counter[str]()
+    for row in table.to_dict("records"):  # a profile that caps the epochs can give two runs the same words
+        text = run_words(row)
+        seen[text] += 1
+        words.append(text if seen[text] == 1 else f"{text} (run {seen[text]})")
+    return shown.assign(configuration=words)[["configuration", *shown.columns]]
 
 
 def best_by_validation(table: pd.DataFrame) -> str:

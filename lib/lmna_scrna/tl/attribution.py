@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
 from .models import logit_model
+from .backend import keras, tf
 
 BATCH = 4096
 TOP_K: tuple[int, ...] = (20, 50, 100)

@@ -23,8 +23,8 @@ trains the genotype head on the squared error of its sigmoid probability.
 
 from __future__ import annotations
 
-import keras
 
+from .backend import keras
 from ..config import TrainConfig
 from ..errors import InputError
 from ..io.study import DAYS

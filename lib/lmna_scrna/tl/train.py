@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 import pandas as pd
 import sklearn
-import tensorflow as tf
 from tqdm import tqdm
 
 from .. import paths, threads
@@ -29,6 +27,7 @@ from ..config import TrainConfig, check_seeds
 from ..errors import InputError
 from ..pp.assemble import ProcessedData, load_processed
 from . import runs
+from .backend import keras, tf
 from .baseline import fit_baseline, fit_pseudobulk
 from .evaluate import (
     auc_or_nan,
@@ -44,7 +43,6 @@ from .evaluate import (
 from .models import build_model, check_config, layer_widths, logit_model
 
 log = logging.getLogger(__name__)
-threads.limit_tensorflow()
 
 PREDICT_BATCH = 4096
 
