@@ -7,12 +7,13 @@ PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 PROFILE  ?= full
 JOBS     ?= 2
-PYTEST_ARGS ?=
+# two workers: the end-to-end smoke report (scheduled first) runs beside the unit tests
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: setup report data test book bench lab clean browser
+.PHONY: setup report data test lint book bench lab clean browser
 
 setup: $(STAMP)
 
@@ -32,9 +33,14 @@ report: setup
 data: setup
 	$(VENV)/bin/lmna-scrna simulate --profile $(PROFILE) --out outputs/data/simulated_$(PROFILE)
 
-## test: the whole suite (installs Chromium for the browser test when run as root)
-test: setup browser
+## test: lint, type check, then the whole suite (installs Chromium for the browser test when run as root)
+test: setup browser lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## lint: ruff (lint + import order) and mypy (the library), as configured in pyproject.toml
+lint: setup
+	$(VENV)/bin/ruff check lib tests benchmarks
+	$(VENV)/bin/mypy
 
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \

@@ -110,10 +110,10 @@ def job_six_splits(data: Path, work: Path) -> dict:
     import yaml
 
     from lmna_scrna.config import PrepParams
+    from lmna_scrna.io.study import load_samples
     from lmna_scrna.paths import params_dir
     from lmna_scrna.pp.assemble import prepare_split
     from lmna_scrna.pp.splits import make_split
-    from lmna_scrna.io.study import load_samples
 
     sheet, seconds = load_samples(), {}
     for name in REPORT_SPLITS:
@@ -127,9 +127,9 @@ def job_six_splits(data: Path, work: Path) -> dict:
 
 def _one_split(data: Path, work: Path, gsms: dict[str, tuple[str, ...]] | None) -> dict:
     from lmna_scrna.config import PrepParams
+    from lmna_scrna.io.study import load_samples
     from lmna_scrna.pp.assemble import prepare_split
     from lmna_scrna.pp.splits import Split, make_split
-    from lmna_scrna.io.study import load_samples
 
     sheet = load_samples()
     if gsms is None:
@@ -157,9 +157,9 @@ def job_scanpy_in_memory(data: Path, _: Path) -> dict:
     from sklearn.utils.sparsefuncs import mean_variance_axis
 
     from lmna_scrna.config import PrepParams
-    from lmna_scrna.pp.splits import make_split
     from lmna_scrna.io.study import load_samples
     from lmna_scrna.io.tenx import read_gsm
+    from lmna_scrna.pp.splits import make_split
 
     p, sheet = PrepParams(), load_samples()
     split = make_split("original", sheet)
@@ -209,8 +209,8 @@ def _child(name: str, data: Path, work: Path) -> None:
     # scanpy job imports scanpy: its ~100 MB would otherwise count in every job's peak memory.
     import anndata  # noqa: F401
 
-    import lmna_scrna.pp.assemble  # noqa: F401
     import lmna_scrna.io.tenx  # noqa: F401
+    import lmna_scrna.pp.assemble  # noqa: F401
 
     if name == "scanpy_in_memory":
         import scanpy  # noqa: F401

@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 
 import _tiny
+
 from lmna_scrna import threads
 from lmna_scrna.config import TrainConfig
 

@@ -54,9 +54,9 @@ TARGET = 0.80
 def training_data(path: Path, raw: Path, cache: Path | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """Train-part features and labels of the dm_t19_v0 split at `path` (prepared from `raw` if absent)."""
     if not path.is_file() and raw.is_dir():
+        from lmna_scrna.io.study import load_samples
         from lmna_scrna.pp.assemble import prepare_split
         from lmna_scrna.pp.splits import make_split
-        from lmna_scrna.io.study import load_samples
 
         sheet = load_samples()
         split = make_split("day_matched", sheet, test_day=19, val_day=0)

@@ -41,3 +41,9 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests first (stable otherwise): under `make test`'s two workers the end-to-end smoke report
+    starts at once on one worker while the other works through everything else, instead of starting last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each runs a benchmark's tiny mode in a child process
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 #: Per script: the header's cells and the labels of the rows that carry a target.

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from test_tables import fake_run
 
+from lmna_scrna.errors import InputError
+from lmna_scrna.paths import processed_path
 from lmna_scrna.report import book, tables
 from lmna_scrna.report.bottom_line import bottom_line_markdown
 from lmna_scrna.report.findings import findings
-from lmna_scrna.errors import InputError
-from lmna_scrna.paths import processed_path
 
 IDS = ["prepare_dm_t19_v0", "train_A_dm_t19_v0", "train_A_original", "compare"]
 SPLITS = {"prepare_dm_t19_v0": "dm_t19_v0", "train_A_dm_t19_v0": "dm_t19_v0", "train_A_original": "original"}

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from scipy import stats
 
 from lmna_scrna.errors import InputError
@@ -23,7 +22,11 @@ from lmna_scrna.report.plan import load_profile
 from lmna_scrna.tl import attribution
 from lmna_scrna.tl.calibration import decide
 from lmna_scrna.tl.calibration_design import (
-    MATCHED, MIN_REPLICATES_FOR_P05, RESULT_FILE, load_design, replicate_dir,
+    MATCHED,
+    MIN_REPLICATES_FOR_P05,
+    RESULT_FILE,
+    load_design,
+    replicate_dir,
 )
 from lmna_scrna.tl.inference import clopper_pearson, empirical_p
 

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import logit
 from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
@@ -17,8 +18,6 @@ from sklearn.metrics import (
     roc_auc_score,
     roc_curve,
 )
-
-from scipy.special import logit
 
 from lmna_scrna.tl.evaluate import (
     binary_log_loss,

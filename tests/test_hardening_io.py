@@ -11,7 +11,6 @@ import io
 import logging
 import tarfile
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from test_geo import TIMEOUT_S, TarHandler, TarServer, build_tar, fake_gsm_files, files, serve  # noqa: F401

@@ -16,14 +16,13 @@ from _tenx_fixtures import SMALL_PARAMS, write_study
 
 import lmna_scrna
 from lmna_scrna import cli
-from lmna_scrna.io import tenx
 from lmna_scrna.errors import InputError
-from lmna_scrna.pp.gsm_pass import CachedGSM, cache_file
-from lmna_scrna.pp.assemble import prepare_split
-from lmna_scrna.report.plan import load_profile
-from lmna_scrna.pp.splits import make_split
+from lmna_scrna.io import tenx
 from lmna_scrna.io.study import load_samples
-from lmna_scrna.pp.assemble import load_processed
+from lmna_scrna.pp.assemble import load_processed, prepare_split
+from lmna_scrna.pp.gsm_pass import CachedGSM, cache_file
+from lmna_scrna.pp.splits import make_split
+from lmna_scrna.report.plan import load_profile
 
 
 @pytest.fixture(scope="module")

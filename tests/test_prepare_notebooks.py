@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 from lmna_scrna.config import PrepParams  # noqa: E402
+from lmna_scrna.paths import PROJECT_ROOT, params_dir  # noqa: E402
 from lmna_scrna.pl.design import (  # noqa: E402
     design_grid,
     partition_grid,
@@ -21,7 +22,6 @@ from lmna_scrna.pl.design import (  # noqa: E402
     subsample_cells,
     variance_explained,
 )
-from lmna_scrna.paths import PROJECT_ROOT, params_dir  # noqa: E402
 from lmna_scrna.pl.qc import qc_summary, qc_violins, split_sizes  # noqa: E402
 from lmna_scrna.pp.splits import leave_one_day_out, make_split  # noqa: E402
 

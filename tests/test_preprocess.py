@@ -16,15 +16,15 @@ import scipy.sparse as sp
 from _tenx_fixtures import SMALL_PARAMS, make_counts, write_study
 
 from lmna_scrna import cli
-from lmna_scrna.io import tenx
-from lmna_scrna.pp import gsm_pass
 from lmna_scrna.config import PrepParams
 from lmna_scrna.errors import InputError
+from lmna_scrna.io import tenx
+from lmna_scrna.io.study import load_samples
+from lmna_scrna.pp import gsm_pass
+from lmna_scrna.pp.assemble import prepare_split
 from lmna_scrna.pp.genes import GeneStats, fit_scaling, select_hvg
 from lmna_scrna.pp.gsm_pass import process_counts, subsample
-from lmna_scrna.pp.assemble import prepare_split
 from lmna_scrna.pp.splits import make_split
-from lmna_scrna.io.study import load_samples
 
 TOL = 1e-5
 

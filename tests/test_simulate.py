@@ -19,9 +19,9 @@ import scipy.sparse as sp
 
 import lmna_scrna
 from lmna_scrna.cli import main
+from lmna_scrna.errors import InputError
 from lmna_scrna.io import sim_model, sim_params, sim_sampler
 from lmna_scrna.io import simulation as sim
-from lmna_scrna.errors import InputError
 from lmna_scrna.io.study import load_samples
 from lmna_scrna.paths import PROJECT_ROOT
 

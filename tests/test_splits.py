@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from lmna_scrna.errors import InputError
+from lmna_scrna.io.study import gsm_number, load_samples
 from lmna_scrna.paths import params_dir
 from lmna_scrna.pp.splits import (
     assign_cells,
@@ -14,7 +15,6 @@ from lmna_scrna.pp.splits import (
     make_split,
     split_identity,
 )
-from lmna_scrna.io.study import gsm_number, load_samples
 
 
 @pytest.fixture(scope="module")

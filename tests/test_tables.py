@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from lmna_scrna.report import tables
 from lmna_scrna.config import TrainConfig
-from lmna_scrna.tl.evaluate import genotype_metrics, scalar_metrics, summarise, to_json
 from lmna_scrna.paths import run_dir
+from lmna_scrna.report import tables
+from lmna_scrna.tl.evaluate import genotype_metrics, scalar_metrics, summarise, to_json
 
 SPLITS = {"original": (None, None), "dm_t0_v16": (0, 16), "dm_t19_v0": (19, 0), "random_cells": (None, None)}
 

@@ -50,7 +50,7 @@ def test_each_layout_reads_back_what_was_written(tmp_path, write_10x, layout):
 
 
 def test_gene_expression_filter_drops_other_feature_types(tmp_path, write_10x):
-    written = write_10x(tmp_path, GSM, n_genes=30, n_antibody=7)
+    write_10x(tmp_path, GSM, n_genes=30, n_antibody=7)
     counts = read_gsm(tmp_path, GSM)
     assert counts.X.shape[1] == 30
     assert not any(g.startswith("AB") for g in counts.gene_ids)

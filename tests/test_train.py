@@ -16,12 +16,12 @@ import pytest  # noqa: E402
 from _processed_fixtures import day_matched_assignment, make_processed  # noqa: E402
 
 from lmna_scrna import cli  # noqa: E402
-from lmna_scrna.tl import train  # noqa: E402
 from lmna_scrna.config import TrainConfig  # noqa: E402
 from lmna_scrna.errors import InputError  # noqa: E402
-from lmna_scrna.pp.assemble import resolve_data_path  # noqa: E402
-from lmna_scrna.tl.runs import load_run  # noqa: E402
 from lmna_scrna.io.study import load_samples  # noqa: E402
+from lmna_scrna.pp.assemble import resolve_data_path  # noqa: E402
+from lmna_scrna.tl import train  # noqa: E402
+from lmna_scrna.tl.runs import load_run  # noqa: E402
 
 FAST = TrainConfig(width=16, depth=1, epochs=4, batch_size=64, lr=1e-2, patience=8)
 

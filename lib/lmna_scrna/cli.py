@@ -28,8 +28,8 @@ def _add_inspect(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
-    from .io.study import load_samples
     from .io.raw_folder import inspect_dir
+    from .io.study import load_samples
 
     table, problems = inspect_dir(args.raw_dir, load_samples(args.sheet), kind=args.kind)
     print(table.to_string(index=False))
@@ -96,9 +96,9 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
+    from .io.study import load_samples
     from .pp.assemble import prepare_split
     from .pp.splits import make_split
-    from .io.study import load_samples
 
     if args.split != "day_matched" and (args.test_day is not None or args.val_day is not None):
         # Not silently ignored: the user meant another split. (Notebooks keep day defaults for any split.)

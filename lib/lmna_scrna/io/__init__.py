@@ -2,11 +2,11 @@
 
 from .extract import safe_extract
 from .geo import download, fetch_raw
+from .layouts import find_gsm_files
+from .raw_folder import file_fingerprint, inspect_dir
 from .sim_model import default_lines
 from .simulation import resolve_raw_dir, simulate
 from .study import days_with_both_genotypes, gsm_number, load_samples
-from .layouts import find_gsm_files
-from .raw_folder import file_fingerprint, inspect_dir
 from .tenx import read_gsm
 
 __all__ = [

@@ -20,7 +20,6 @@ from typing import Literal
 from ..errors import InputError
 from ..paths import require_dir
 
-
 Kind = Literal["filtered", "raw"]
 
 

@@ -16,7 +16,6 @@ from ..paths import require_dir
 from .layouts import Kind, accession
 from .tenx import read_gsm
 
-
 #: Bytes hashed at each end of a file by `file_fingerprint`.
 _EDGE_BYTES = 1 << 20
 

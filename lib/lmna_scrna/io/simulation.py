@@ -28,11 +28,21 @@ from ..atomic import temp_dir
 from ..config import check_seed
 from ..errors import InputError, one_line
 from ..paths import default_raw_dir, require_dir
-from .sim_params import (
-    GENERATOR_VERSION, GROUND_TRUTH_FILE, GZIP_LEVEL, LATE_EFFECT_DAY, LINE_LOG_SD, MARKERS, MARKER_FILE, MODULES,
-    MT_GENES, PROFILES, Profile, TRAJECTORY_ACTIVITY,
-)
 from .sim_model import Design, Effects, Library, build_design, default_lines, simulate_library
+from .sim_params import (
+    GENERATOR_VERSION,
+    GROUND_TRUTH_FILE,
+    GZIP_LEVEL,
+    LATE_EFFECT_DAY,
+    LINE_LOG_SD,
+    MARKER_FILE,
+    MARKERS,
+    MODULES,
+    MT_GENES,
+    PROFILES,
+    TRAJECTORY_ACTIVITY,
+    Profile,
+)
 from .study import DAYS, UNKNOWN_LINE, line_problems, load_samples
 
 log = logging.getLogger(__name__)

@@ -160,7 +160,7 @@ def _read_mtx(path: Path) -> sp.coo_matrix:
 
 
 def _open_binary(path: Path) -> BinaryIO:
-    return _gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")  # type: ignore[return-value]
+    return _gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
 
 
 class _Prepended(io.RawIOBase):

@@ -20,9 +20,9 @@ import seaborn as sns
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
+from ..io.study import CONDITIONS
 from ..pp.gsm_pass import subsample
 from ..pp.splits import PARTITIONS, Split
-from ..io.study import CONDITIONS
 from .style import DAY_COLORS, FULL_WIDTH, GENOTYPE_COLORS, GSM_COLORS, PARTITION_COLORS
 
 FACTORS: tuple[str, ...] = ("day", "condition", "gsm")

@@ -18,7 +18,6 @@ from ..pp.splits import PARTITIONS
 from .style import GENOTYPE_COLORS, PARTITION_COLORS
 
 
-
 def qc_violins(qc: pd.DataFrame, params: PrepParams) -> Figure:
     """Violins per GSM of genes detected, total counts and pct_mt of every raw cell, thresholds drawn."""
     panels = (

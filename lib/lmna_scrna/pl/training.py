@@ -20,8 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix, roc_curve
 
-from ..tl.evaluate import auc_or_nan, day_columns
 from ..io.study import CONDITIONS, DAYS
+from ..tl.evaluate import auc_or_nan, day_columns
 from .style import FULL_WIDTH, GENOTYPE_COLORS, save_figure
 
 

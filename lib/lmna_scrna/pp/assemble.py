@@ -31,14 +31,14 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import anndata as ad
-from anndata.io import write_elem
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from anndata.io import write_elem
 from tqdm.auto import tqdm
 
 from .. import __version__
@@ -46,10 +46,10 @@ from ..atomic import hdf5_atomic
 from ..config import PrepParams
 from ..errors import InputError, one_line
 from ..io.raw_folder import gene_list_problem
-from .genes import FeatureScaling, GeneStats, fit_scaling, gene_table
-from .gsm_pass import CachedGSM, ProcessedGSM, load_gsms
 from ..paths import cache_dir as default_cache_dir
 from ..paths import processed_path, require_file
+from .genes import FeatureScaling, GeneStats, fit_scaling, gene_table
+from .gsm_pass import CachedGSM, ProcessedGSM, load_gsms
 from .splits import Split, assign_cells
 
 log = logging.getLogger(__name__)

@@ -39,10 +39,10 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ..atomic import exclusive
-from ..threads import budget
 from ..config import PrepParams
 from ..errors import InputError
 from ..io.study import gsm_number
+from ..threads import budget
 from .genes import GeneStats
 from .gsm_cache import CachedGSM, ProcessedGSM, cache_file, intact, write_cache
 

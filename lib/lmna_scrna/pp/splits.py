@@ -16,8 +16,8 @@ every honest split assigns whole GSMs. Three schemes are provided:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,17 +24,17 @@ from typing import Any
 import nbformat
 import pandas as pd
 
+from ..atomic import write_text_atomic
+from ..errors import InputError, LmnaError
+from ..paths import PROJECT_ROOT, figures_dir, processed_path, shown_path
 from ..tl.inference import RULE
 from .bottom_line import bottom_line_markdown
 from .calibration_words import null_sentence
 from .findings import findings
-from .paper import paper_table1
-from ..atomic import write_text_atomic
-from ..errors import InputError, LmnaError
-from ..paths import PROJECT_ROOT, figures_dir, processed_path, shown_path
 from .labels import page_title
 from .ledger import library_fingerprint, load_ledger, notebooks_out_dir
 from .pages import header_markdown, prepare_page, provenance_line
+from .paper import paper_table1
 from .plan import NOTEBOOKS_DIR, notebook_parameters
 
 log = logging.getLogger(__name__)
@@ -243,10 +243,10 @@ def provenance_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
         [
             {
                 "execution": i,
-                "notebook": ledger[i]["notebook"],
                 "stage": ledger[i]["stage"],
                 "seconds": ledger[i]["seconds"],
-                "finished": ledger[i]["finished"],
+                "kernel start (s)": ledger[i].get("kernel_start_s", float("nan")),
+                "imports (s)": ledger[i].get("imports_s", float("nan")),
             }
             for i in report["executions"]
             if i in ledger
@@ -256,7 +256,8 @@ def provenance_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
     return (
         "# Provenance\n\n"
         "What produced this book. A notebook's run time is that of its last successful execution; "
-        "the runner skips executions whose notebook, parameters and inputs did not change.\n\n"
+        "the runner skips executions whose notebook, parameters and inputs did not change. *Kernel start* is "
+        "the time outside every cell (launching the kernel, papermill's own work); *imports* is the set-up cell.\n\n"
         f"{facts.to_markdown(index=False)}\n\n"
         f"## Notebook executions ({len(runs)}, {total:.0f} s of notebook time)\n\n"
         f"{runs.to_markdown(index=False)}\n"

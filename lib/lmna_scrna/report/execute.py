@@ -33,8 +33,15 @@ from .. import __version__, threads
 from ..errors import InputError, LmnaError
 from ..io.simulation import resolve_raw_dir
 from ..paths import outputs_dir, shown_path
-from .ledger import (data_fingerprint, execution_keys, is_fresh, library_fingerprint, load_ledger,
-                     notebooks_out_dir, save_ledger)
+from .ledger import (
+    data_fingerprint,
+    execution_keys,
+    is_fresh,
+    library_fingerprint,
+    load_ledger,
+    notebooks_out_dir,
+    save_ledger,
+)
 from .plan import Execution, Profile, load_profile
 from .quiet import KERNEL_ARGUMENTS, KERNEL_ENV, LOG_ENV, fds_to
 

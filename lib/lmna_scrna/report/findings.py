@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-
 from ..paths import outputs_dir
 from .calibration_tables import headline, read_calibration
 from .library_tables import POOLED, PSEUDOBULK, gsm_inference, library_calls, negative_control, paired_differences

@@ -135,7 +135,7 @@ def _cell(value: Any, digits: int, count: bool = False, significant: bool = Fals
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (float, np.floating, int, np.integer)) and count:
-        return count_text(value)
+        return count_text(float(value))
     if isinstance(value, (float, np.floating)):
         return f"{value:.3g}" if significant else f"{value:.{digits}f}"
     return str(value)

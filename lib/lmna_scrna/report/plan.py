@@ -55,11 +55,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-
 from ..errors import InputError
 from ..paths import PROJECT_ROOT, params_dir
-from .param_files import load_sweep, read_split_file, read_yaml, sweep_run_name
 from ..tl.calibration_design import load_design
+from .param_files import load_sweep, read_split_file, read_yaml, sweep_run_name
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .models import logit_model
 from .backend import keras, tf
+from .models import logit_model
 
 BATCH = 4096
 TOP_K: tuple[int, ...] = (20, 50, 100)

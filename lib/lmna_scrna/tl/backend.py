@@ -87,8 +87,8 @@ def held_stderr() -> Iterator[None]:
 
 quiet_environment()
 with held_stderr():
-    import tensorflow as tf
     import keras
+    import tensorflow as tf
 
     threads.limit_tensorflow()  # before the first op: TensorFlow's pools are fixed from then on
     tf.config.list_logical_devices()  # the device query that logs cuInit, here rather than at the first op

@@ -37,7 +37,7 @@ from ..config import PrepParams, TrainConfig
 from ..io.sim_model import Effects, build_design, default_lines, simulate_library
 from ..io.sim_params import GENERATOR_VERSION, PROFILES
 from ..io.study import load_samples
-from ..pp.assemble import assemble_split, fit_gsms, processed_data, ProcessedData
+from ..pp.assemble import ProcessedData, assemble_split, fit_gsms, processed_data
 from ..pp.gsm_pass import ProcessedGSM, process_counts
 from ..pp.splits import Split, leave_one_day_out
 from .calibration_design import RESULT_FILE, Scenario, replicate_dir

@@ -23,11 +23,10 @@ trains the genotype head on the squared error of its sigmoid probability.
 
 from __future__ import annotations
 
-
-from .backend import keras
 from ..config import TrainConfig
 from ..errors import InputError
 from ..io.study import DAYS
+from .backend import keras
 
 #: Activations offered to the sweep; any other name is refused up front rather
 #: than failing deep inside Keras after the data are loaded.
