@@ -10,9 +10,8 @@ The generator is built so that each question of the paper has a real answer:
 * a **patient effect** on a few percent of genes, part of it present from
   day 0 and part only from `LATE_EFFECT_DAY` on, so day-matched splits can
   generalise, more easily on later days;
-* **library effects** (depth and a gene-wise log-fold batch signature), so a
-  cell-level random split leaks library identity and looks better than a
-  GSM-level split;
+* **library effects** (depth and a gene-wise log-fold batch signature), so a cell-level
+  random split leaks library identity and looks better than a GSM-level split;
 * a **line effect**: a gene-wise log-fold signature per iPSC line, shared by
   every library of the line, as the real study's three lines (one patient,
   two of her sister's) would carry; on the patient side it coincides with
@@ -39,7 +38,6 @@ import scipy.sparse as sp
 
 from ..errors import InputError
 from .sim_params import (
-    BARCODE_LENGTH,
     BASE_LOG_SD,
     CELL_DEPTH_FACTOR_RANGE,
     CELL_DEPTH_LOG_SD,
@@ -88,7 +86,7 @@ from .sim_params import (
     TRAJECTORY_MODULES,
     Profile,
 )
-from .sim_sampler import sample_negative_binomial
+from .sim_sampler import draw_barcodes, sample_negative_binomial
 from .study import DAYS, UNKNOWN_LINE, gsm_number
 
 # Spawn-key roots that keep the random streams of the design, days, GSMs and lines apart.
@@ -266,7 +264,7 @@ def simulate_library(
         "qc_failures_planted": {k: int(np.sum(kind == _kind_code(k))) for k in QC_KINDS},
         "cell_states": states,
     }
-    return Library(sp.vstack(chunks, format="csr"), _barcodes(rng, n), truth)
+    return Library(sp.vstack(chunks, format="csr"), draw_barcodes(rng, n), truth)
 
 
 def _library_log_profile(
@@ -360,12 +358,3 @@ def _depth_for_genes(p: np.ndarray, r: np.ndarray, target: np.ndarray) -> np.nda
         below = _expected_genes(p, r, np.exp(mid)) < target
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
     return np.exp(hi)
-
-
-def _barcodes(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Unique random 16-nt barcodes with Cell Ranger's '-1' suffix, sorted as in filtered matrices."""
-    codes = np.unique(rng.integers(0, 4**BARCODE_LENGTH, 2 * n, dtype=np.int64))
-    codes = np.sort(rng.choice(codes, n, replace=False))
-    digits = (codes[:, None] >> (2 * np.arange(BARCODE_LENGTH - 1, -1, -1))) & 3
-    letters = np.frombuffer(b"ACGT", dtype="S1")[digits]
-    return np.char.add(letters.view(f"S{BARCODE_LENGTH}").ravel().astype(str), "-1")

@@ -1,4 +1,4 @@
-"""Exact negative-binomial (gamma-Poisson) UMI counts, fast on the mostly-zero matrices of scRNA-seq.
+"""Exact negative-binomial (gamma-Poisson) UMI counts, fast on the mostly-zero matrices of scRNA-seq; barcodes.
 
 Apart from the generative model (`sim_model`) because it is a sampler of a
 known distribution, tested against that distribution alone.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .sim_params import DIRECT_NB_MEAN
+from .sim_params import BARCODE_LENGTH, DIRECT_NB_MEAN
 
 
 def sample_negative_binomial(mu: np.ndarray, r: np.ndarray, rng: np.random.Generator) -> sp.csr_matrix:
@@ -61,3 +61,12 @@ def _invert_negative_binomial(mean: np.ndarray, size: np.ndarray, rng: np.random
         go_on = (w < survival) & (pmf > 0.0)
         active, w, q, size, pmf, survival = (a[go_on] for a in (active, w, q, size, pmf, survival))
     return values
+
+
+def draw_barcodes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Unique random 16-nt barcodes with Cell Ranger's '-1' suffix, sorted as in filtered matrices."""
+    codes = np.unique(rng.integers(0, 4**BARCODE_LENGTH, 2 * n, dtype=np.int64))
+    codes = np.sort(rng.choice(codes, n, replace=False))
+    digits = (codes[:, None] >> (2 * np.arange(BARCODE_LENGTH - 1, -1, -1))) & 3
+    letters = np.frombuffer(b"ACGT", dtype="S1")[digits]
+    return np.char.add(letters.view(f"S{BARCODE_LENGTH}").ravel().astype(str), "-1")
