@@ -31,7 +31,7 @@ from ..tl.inference import RULE
 from .bottom_line import bottom_line_markdown
 from .calibration_words import null_sentence
 from .findings import findings
-from .labels import page_title
+from .labels import difference_text, page_title
 from .ledger import library_fingerprint, load_ledger, notebooks_out_dir
 from .pages import header_markdown, prepare_page, provenance_line
 from .paper import paper_table1
@@ -182,8 +182,9 @@ def findings_markdown(report: dict[str, Any], ledger: dict[str, Any], f: dict[st
                       ("a_vs_pseudobulk", "Model A − the pseudobulk model (library-level AUC)")):
         c = f[key]
         bullets.append(
-            f"- *{what}*: {c['mean']:+.3f} on average over {c['folds']} held-out days, positive on {c['first_better']} "
-            f"of them (95% interval over held-out days {c['ci'][0]:+.3f} to {c['ci'][1]:+.3f}): **{c['verdict']}**."
+            f"- *{what}*: {difference_text(c['mean'])} on average over {c['folds']} held-out days, positive on "
+            f"{c['first_better']} of them (95% interval over held-out days {difference_text(c['ci'][0])} to "
+            f"{difference_text(c['ci'][1])}): **{c['verdict']}**."
         )
     for model, name in (("A", "Model A"), ("pseudobulk", "the pseudobulk model")):
         r = f.get(f"ranking_{model}")

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .calibration_words import brief
+from .calibration_words import brief, sensitivity_sentence
+from .labels import difference_text
 
 #: What the study's design fixes, whatever the protocol (Zaragoza et al., Cells 2024).
 DESIGN_LIMIT = (
@@ -26,8 +27,8 @@ DESIGN_LIMIT = (
 def _folds(c: dict[str, Any], first: str, second: str) -> str:
     """A paired comparison in counts of folds and by the report's rule."""
     return (f"{first} scored higher than {second} on {c['first_better']} of {c['folds']} held-out days "
-            f"(mean difference {c['mean']:+.3f}, 95% interval over held-out days {c['ci'][0]:+.3f} to "
-            f"{c['ci'][1]:+.3f}: {c['verdict']})")
+            f"(mean difference {difference_text(c['mean'])}, 95% interval over held-out days "
+            f"{difference_text(c['ci'][0])} to {difference_text(c['ci'][1])}: {c['verdict']})")
 
 
 def _calls(calls: dict[str, Any]) -> str:
@@ -61,6 +62,7 @@ def bottom_line_markdown(f: dict[str, Any], source: str) -> str:
     c = f.get("calibration")
     if c and ("line" in c or "null" in c):
         text = brief(c)
-        bullets.append(f"**Calibration** on simulated studies: {text[0].lower()}{text[1:]}.")
+        bullets.append(f"**Calibration** on simulated studies: {text[0].lower()}{text[1:]}. "
+                       + sensitivity_sentence(c))
     bullets.append(f"**What the design cannot separate**: {DESIGN_LIMIT}")
     return f"**Bottom line** — {data}:\n\n" + "\n".join(f"- {b}" for b in bullets) + "\n"

@@ -119,6 +119,14 @@ NAMED_VALUES: frozenset[str] = frozenset({"split", "factor"})
 _FRACTIONS = {"½": 1 / 2, "⅓": 1 / 3, "⅔": 2 / 3, "¼": 1 / 4, "¾": 3 / 4}
 
 
+def difference_text(value: float) -> str:
+    """A signed difference to the precision it has: three decimals, or two significant digits when smaller
+    (near a ceiling, "-0.000 to -0.000" would hide a difference the rule still decides on)."""
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{value:+.3f}" if value == 0 or abs(value) >= 0.001 else f"{value:+.2g}"
+
+
 def count_text(value: float) -> str:
     """A count, or a mean of counts over seeds: "4", "4⅓", "1½", else one decimal ("4.2"), never "1.33333"."""
     whole, part = divmod(float(value), 1.0)

@@ -4,7 +4,7 @@
 * `gsm_inference`: per fold, the library-level AUC; pooled over the
   leave-one-day-out folds, its exact permutation p-value;
 * `paired_differences`: B − A and network − linear baseline, decided by the
-  interval over folds (`tl.inference.RULE`), never by the sign of a mean;
+  interval over held-out days (`tl.inference.RULE`), never by the sign of a mean;
 * `negative_control`: how far library identity alone moves the genotype score
   (two control libraries of the same day, tested together).
 
@@ -30,6 +30,7 @@ from ..tl.inference import (
     verdict,
 )
 from ..tl.runs import run_name
+from .labels import difference_text
 from .tables import MODELS, REPORT_SPLITS, is_day_matched, run
 
 #: The sample-level baseline's rows in the library tables.
@@ -159,7 +160,7 @@ def _gsm_auc_differences(splits: Sequence[str], first: str, second: str) -> list
 
 
 def paired_differences(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
-    """Each comparison the report makes, with its interval over folds and the verdict of `RULE`."""
+    """Each comparison the report makes, with its interval over held-out days and the verdict of `RULE`."""
     comparisons = [
         ("Model B − Model A", "test AUC (cells)", "B", "A", _fold_differences(splits, "B", "A")),
         ("Model A − logistic regression", "test AUC (cells)", "Model A", "logistic regression",
@@ -174,7 +175,7 @@ def paired_differences(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
             "first_better": int(sum(d > 0 for d in diffs)), "mean": interval.mean,
             "ci_lo": interval.lo, "ci_hi": interval.hi,
             "verdict": verdict(interval, first if first != "B" else "Model B", second if second != "A" else "Model A"),
-            "per_fold": "; ".join(f"{d:+.3f}" for d in diffs), "rule": RULE,
+            "per_fold": "; ".join(difference_text(d) for d in diffs), "rule": RULE,
         })
     return pd.DataFrame(rows)
 

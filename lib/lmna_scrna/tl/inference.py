@@ -146,8 +146,8 @@ def fold_interval(values: Sequence[float]) -> Interval:
 
 #: The decision rule every "X beats Y" of the report uses, stated once.
 RULE = (
-    f"{LEVEL:.0%} t interval over folds of the per-fold paired difference (training seeds averaged within "
-    "a fold); a difference is claimed only when the interval excludes 0"
+    f"{LEVEL:.0%} t interval over held-out days of the per-fold paired difference (training seeds averaged "
+    "within a fold); a difference is claimed only when the interval excludes 0"
 )
 
 
