@@ -86,8 +86,14 @@ def calibration_paragraphs(h: dict[str, Any]) -> dict[str, str]:
     """The page's paragraphs: the two nulls, the sensitivity curve, power, and the size check."""
     nulls = " ".join(null_sentence(h, k) for k in ("null", "line") if k in h)
     if "line" in h:
-        reached = h["line"]["reach_auc"] / h["line"]["replicates"]
-        nulls += (" So a line difference of the size this build's data carry, with no genotype effect at all, "
-                  + ("often produces an AUC like this build's: the AUC cannot be credited to genotype."
-                     if reached >= 0.05 else "rarely produced an AUC as high as this build's in these studies."))
+        c = h["line"]
+        n, reach = int(c["replicates"]), int(c["reach_auc"])
+        nulls += (f" So with no genotype effect at all, a line difference of this build's size makes the AUC rule claim a "
+                  f"signal in {c['auc_rule_claims']} of {n} studies: on this design a claim of the protocol cannot be "
+                  "credited to genotype.")
+        nulls += (f" {reach} of them reach this build's AUC, so a line difference alone accounts for it."
+                  if reach / n >= 0.05 else
+                  f" This build's AUC is above all {n} of them, so its data hold more than such a line difference — on "
+                  "simulated data the planted genotype effect; on real data possibly a larger line difference (the "
+                  "curve below shows how large it would have to be).")
     return {"nulls": nulls, "sensitivity": sensitivity_sentence(h), "power": power_sentence(h), "size": size_sentence(h)}
