@@ -13,7 +13,8 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -70,12 +71,14 @@ def wait_until(condition, what: str) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_killed_prepare_leaves_no_worker_behind(tmp_path, sheet, sig):
+@contextmanager
+def prepare_behind_cache_locks(tmp_path: Path, sheet, params) -> Iterator[tuple[subprocess.Popen, set[int]]]:
+    """`lmna-scrna prepare` in a child process while the test holds every GSM's cache lock, so its parse
+    workers start and then wait. Yields the process and a set for the worker PIDs the test sees; whatever a
+    failure leaves running is killed on exit."""
     raw, cache, out = tmp_path / "raw", tmp_path / "cache", tmp_path / "out.h5ad"
     write_study(raw, sheet, n_cells=30)
     cache.mkdir()
-    params = replace(SMALL_PARAMS, max_cells=25)
     args = [f"--{k.replace('_', '-')}={v}" for k, v in params.to_dict().items()]
     env = {**os.environ, "PYTHONPATH": str(Path(lmna_scrna.__file__).parents[1])}
     with ExitStack() as held:
@@ -90,21 +93,27 @@ def test_killed_prepare_leaves_no_worker_behind(tmp_path, sheet, sig):
         )
         spawned: set[int] = set()
         try:
-            wait_until(lambda: len(workers(proc.pid)) == 2, "two parse workers")
-            spawned = children(proc.pid)
-            proc.send_signal(sig)
-            proc.wait(timeout=WAIT_S)
-            wait_until(lambda: not any(alive(p) for p in spawned), "the workers to die with their parent")
+            yield proc, spawned
         finally:
             for pid in [proc.pid, *spawned]:  # whatever a failure left running
                 if alive(pid):
                     os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_killed_prepare_leaves_no_worker_behind(tmp_path, sheet, sig):
+    with prepare_behind_cache_locks(tmp_path, sheet, replace(SMALL_PARAMS, max_cells=25)) as (proc, spawned):
+        wait_until(lambda: len(workers(proc.pid)) == 2, "two parse workers")
+        spawned |= children(proc.pid)
+        proc.send_signal(sig)
+        proc.wait(timeout=WAIT_S)
+        wait_until(lambda: not any(alive(p) for p in spawned), "the workers to die with their parent")
     if sig == signal.SIGTERM:
         assert proc.returncode == 143
         assert (tmp_path / "stderr.txt").read_text().strip().splitlines()[-1] == "lmna-scrna prepare: terminated"
     else:
         assert proc.returncode == -signal.SIGKILL
-    assert not out.exists()
+    assert not (tmp_path / "out.h5ad").exists()
 
 
 def importing(pid: int) -> bool:
@@ -122,37 +131,17 @@ def test_ctrl_c_while_parse_workers_start_prints_no_traceback(tmp_path, sheet):
     The workers get it first here and the parent half a second later, one order the kernel may
     deliver them in; the cache locks held by the test keep the parse from finishing meanwhile.
     """
-    raw, cache, out = tmp_path / "raw", tmp_path / "cache", tmp_path / "out.h5ad"
-    write_study(raw, sheet, n_cells=30)
-    cache.mkdir()
-    args = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL_PARAMS.to_dict().items()]
-    env = {**os.environ, "PYTHONPATH": str(Path(lmna_scrna.__file__).parents[1])}
-    with ExitStack() as held:
-        for gsm in make_split("original", sheet).gsms:
-            lock = held.enter_context(cache_file(raw, gsm, SMALL_PARAMS, cache)[0].with_suffix(".lock").open("w"))
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        stderr = held.enter_context((tmp_path / "stderr.txt").open("w"))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lmna_scrna.cli", "prepare", "--raw", str(raw), "--split", "original",
-             "--out", str(out), "--cache", str(cache), *args],
-            env=env, stdout=subprocess.DEVNULL, stderr=stderr,
-        )
-        spawned: set[int] = set()
-        try:
-            wait_until(lambda: any(importing(w) for w in workers(proc.pid)), "a parse worker to be importing")
-            spawned = children(proc.pid)
-            for pid in workers(proc.pid):
-                os.kill(pid, signal.SIGINT)
-            time.sleep(0.5)
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=WAIT_S)
-            wait_until(lambda: not any(alive(p) for p in spawned), "the workers to stop")
-        finally:
-            for pid in [proc.pid, *spawned]:
-                if alive(pid):
-                    os.kill(pid, signal.SIGKILL)
+    with prepare_behind_cache_locks(tmp_path, sheet, SMALL_PARAMS) as (proc, spawned):
+        wait_until(lambda: any(importing(w) for w in workers(proc.pid)), "a parse worker to be importing")
+        spawned |= children(proc.pid)
+        for pid in workers(proc.pid):
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=WAIT_S)
+        wait_until(lambda: not any(alive(p) for p in spawned), "the workers to stop")
     err = (tmp_path / "stderr.txt").read_text()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert err.strip().splitlines()[-1].rsplit("\r", 1)[-1] == "lmna-scrna prepare: interrupted"
-    assert not out.exists()
+    assert not (tmp_path / "out.h5ad").exists()
