@@ -50,7 +50,7 @@ def test_a_batch_writes_one_result_each_and_reuses_only_the_same_spec(tmp_path, 
     scenario = Scenario("null", "null", 0.0, 0.0, 2, "tiny")
     calls = []
 
-    def fake_replicate(spec, prep, config, seeds):  # the batch's bookkeeping, not the training, is under test
+    def fake_replicate(spec, prep, config, seeds, networks):  # the batch's bookkeeping, not the training, is under test
         calls.append(spec.sim_seed)
         return {"spec": calibration.spec_record(spec, prep, config, seeds), "folds": [], "mean_auc": 0.5 + spec.sim_seed / 10,
                 "ranking_p": 1.0}

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from lmna_scrna.config import TrainConfig
 from lmna_scrna.tl.models import build_model, logit_model
-from lmna_scrna.tl.train import PREDICT_BATCH, Logits
+from lmna_scrna.tl.networks import PREDICT_BATCH, Logits
 
 
 def test_logits_trace_once_and_give_the_same_numbers_as_a_retracing_function() -> None:

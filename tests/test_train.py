@@ -85,7 +85,7 @@ def _refuse_training(monkeypatch):
     def no_model(*args, **kwargs):
         raise AssertionError("training started on an unusable split")
 
-    monkeypatch.setattr(train, "build_model", no_model)
+    monkeypatch.setattr(train.Networks, "fresh", no_model)
 
 
 def test_one_class_train_is_refused_before_training(tmp_path, monkeypatch):

@@ -13,8 +13,10 @@ AUC excluding 0.5, and the pooled library ranking's exact permutation p-value
 at or below `ALPHA`. A replicate never touches the disk until its result:
 the simulated counts go straight through the per-GSM pass (no gzip written and
 parsed again), every fold is assembled in memory, and the cell-level logistic
-baseline, which no decision uses, is not fitted. The result is the same as
-simulating to files, preparing and training a run folder (tested).
+baseline, which no decision uses, is not fitted; the folds and replicates of a
+batch reuse one network, reset, instead of building and tracing it again
+(`networks`). The result is the same as simulating to files, preparing and
+training a run folder (tested).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from .calibration_match import matched_effects
 __all__ = ["ALPHA", "ReplicateSpec", "decide", "fold_result", "matched_effects", "run_batch",
            "run_replicate"]
 from .inference import fold_interval, gsm_auc, ranking_permutation_test
+from .networks import Networks
 from .train import fit_seed
 
 log = logging.getLogger(__name__)
@@ -104,14 +107,19 @@ def run_replicate(
     prep: PrepParams = PrepParams(),
     config: TrainConfig = TrainConfig(),
     seeds: Sequence[int] = (42,),
+    networks: Networks | None = None,
 ) -> dict[str, Any]:
-    """Simulate, prepare every leave-one-day-out fold, train Model A per seed, score; return the result."""
+    """Simulate, prepare every leave-one-day-out fold, train Model A per seed, score; return the result.
+
+    The folds (and, given `networks`, the replicates of a batch) reuse one network per seed, reset.
+    """
     sheet = load_samples()
     gsms = simulated_gsms(spec, sheet, prep)
+    networks = networks or Networks()
     folds = []
     for fold in leave_one_day_out(sheet):
         data = fold_data(gsms, fold, sheet, prep)
-        per_seed = [fit_seed(data, dataclasses.replace(config, seed=int(s))).metrics for s in seeds]
+        per_seed = [fit_seed(data, dataclasses.replace(config, seed=int(s)), networks).metrics for s in seeds]
         folds.append(fold_result(fold.name, per_seed))
     return {"spec": spec_record(spec, prep, config, seeds), "folds": folds, **decide(folds)}
 
@@ -130,14 +138,14 @@ def run_batch(
     A stored result is reused only if it was made with the same spec, network,
     training seeds and preprocessing: an interrupted batch resumes where it stopped.
     """
-    results = []
+    results, networks = [], Networks()
     for sim_seed in tqdm(sim_seeds, desc=f"{scenario.name} replicates", unit="replicate"):
         spec = ReplicateSpec(scenario.name, int(sim_seed), scenario.data, scenario.effect_scale,
                              line_effect_scale, library_effect_scale)
         folder = replicate_dir(scenario.name, int(sim_seed))
         stored = _stored(folder, spec_record(spec, prep, config, seeds))
         if stored is None:
-            text = json.dumps(run_replicate(spec, prep, config, seeds), indent=1) + "\n"
+            text = json.dumps(run_replicate(spec, prep, config, seeds, networks), indent=1) + "\n"
             write_text_atomic(folder / RESULT_FILE, text)
             stored = json.loads(text)  # what a later reuse reads back (tuples as lists)
             log.info("replicate %s s%d: mean AUC %.3f, ranking p %.3f", scenario.name, sim_seed,

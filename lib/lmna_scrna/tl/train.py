@@ -40,12 +40,10 @@ from .evaluate import (
     scalar_metrics,
     summarise,
 )
-from .models import build_model, check_config, layer_widths, logit_model
+from .models import check_config, layer_widths
+from .networks import PREDICT_BATCH, Logits, Networks
 
 log = logging.getLogger(__name__)
-
-PREDICT_BATCH = 4096
-
 
 def check_split(data: ProcessedData) -> dict[str, dict[str, int]]:
     """Refuse a split that cannot train or be evaluated, before any training starts.
@@ -113,24 +111,6 @@ def _history_frame(history: dict[str, list[float]]) -> pd.DataFrame:
 MONITOR = "val_geno_auc_exact"
 
 
-class Logits:
-    """One prediction function per trained network, reused for every set of cells (no retracing).
-
-    Its input signature (any number of float32 cells) makes it trace once: without one, the last, shorter
-    batch traced it again, and a kernel training several networks (the sweep) drew TensorFlow's
-    "frequent retracing" warning.
-    """
-
-    def __init__(self, model: keras.Model) -> None:
-        self._model = logit_model(model)
-        cells = tf.TensorSpec(shape=(None, model.input_shape[-1]), dtype=tf.float32)
-        self._predict = tf.function(lambda x: self._model(x, training=False), input_signature=[cells])
-
-    def __call__(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        parts = [self._predict(batch) for batch in tf.data.Dataset.from_tensor_slices(X).batch(PREDICT_BATCH)]
-        return {k: np.concatenate([np.asarray(p[k], dtype=np.float64) for p in parts]) for k in parts[0]}
-
-
 class ExactValidationAUC(keras.callbacks.Callback):
     """Log the validation genotype AUC from scikit-learn on every cell (`MONITOR`), for early stopping.
 
@@ -138,14 +118,11 @@ class ExactValidationAUC(keras.callbacks.Callback):
     outputs together; early stopping should rank epochs by the real AUC.
     """
 
-    def __init__(self, X_val: np.ndarray, y_val: np.ndarray) -> None:
+    def __init__(self, X_val: np.ndarray, y_val: np.ndarray, logits: Logits) -> None:
         super().__init__()
-        self.X_val, self.y_val = X_val, y_val
-        self.logits: Logits | None = None
+        self.X_val, self.y_val, self.logits = X_val, y_val, logits
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        if self.logits is None:
-            self.logits = Logits(self.model)
         z = self.logits(self.X_val)["geno"].reshape(-1)
         if logs is not None:
             logs[MONITOR] = auc_or_nan(self.y_val, z, "validation set")
@@ -196,14 +173,18 @@ class FittedSeed:
     metrics: dict[str, Any]
 
 
-def fit_seed(data: ProcessedData, config: TrainConfig) -> FittedSeed:
-    """Train one seed (config.seed) with early stopping on the exact validation AUC, and evaluate it."""
+def fit_seed(data: ProcessedData, config: TrainConfig, networks: Networks | None = None) -> FittedSeed:
+    """Train one seed (config.seed) with early stopping on the exact validation AUC, and evaluate it.
+
+    With `networks`, a network of the same shape and config built before is
+    reset and reused (the same fit, without rebuilding and retracing it).
+    """
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     train, val, test = data.mask("train"), data.mask("val"), data.mask("test")
-    model = build_model(data.X.shape[1], config)
+    model, logits = (networks or Networks()).fresh(data.X.shape[1], config)
     y_val = data.obs["y_geno"].to_numpy()[val].astype(int)
-    exact = ExactValidationAUC(data.X[val], y_val)
+    exact = ExactValidationAUC(data.X[val], y_val, logits)
     stopper = keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=config.patience,
                                             restore_best_weights=True)
     bar = tqdm(total=config.epochs, desc=f"seed {config.seed}", unit="epoch", leave=False)
@@ -222,7 +203,6 @@ def fit_seed(data: ProcessedData, config: TrainConfig) -> FittedSeed:
     train_seconds = time.perf_counter() - start
     bar.close()
 
-    logits = exact.logits or Logits(model)  # the callback's function: it reads the restored weights, no new trace
     p_val = probability(logits(data.X[val])["geno"].reshape(-1))
     pred = prediction_frame(data, test, logits(data.X[test]))
     metrics = genotype_metrics(pred, y_val, p_val, threshold=config.threshold, loss_geno=config.loss_geno)
