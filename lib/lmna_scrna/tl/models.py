@@ -144,6 +144,12 @@ def _geno_metrics() -> list[keras.metrics.Metric]:
     return [keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="acc")]
 
 
+#: Training steps per call into TensorFlow: one Python round trip per 64 batches instead of per batch.
+#: The same steps in the same order (identical weights); on 2 cores, with another job beside it,
+#: an epoch of 24,000 cells took 0.90-0.98 s instead of 1.45-1.56 s.
+STEPS_PER_EXECUTION = 64
+
+
 def build_model_a(n_genes: int, config: TrainConfig, jit_compile: bool | str = "auto") -> keras.Model:
     """Model A: backbone + sigmoid genotype head, binary cross-entropy (or `loss_geno`); compiled."""
     check_config(config)
@@ -155,6 +161,7 @@ def build_model_a(n_genes: int, config: TrainConfig, jit_compile: bool | str = "
         loss={"geno": _geno_loss(config)},
         metrics={"geno": _geno_metrics()},
         jit_compile=jit_compile,
+        steps_per_execution=STEPS_PER_EXECUTION,
     )
     return model
 
@@ -172,6 +179,7 @@ def build_model_b(n_genes: int, config: TrainConfig, jit_compile: bool | str = "
         loss_weights={"geno": 1.0, "day": config.loss_w_day},
         metrics={"geno": _geno_metrics(), "day": [keras.metrics.SparseCategoricalAccuracy(name="acc")]},
         jit_compile=jit_compile,
+        steps_per_execution=STEPS_PER_EXECUTION,
     )
     return model
 
