@@ -3,6 +3,7 @@ re-running only dependents, the failure path, and the process-pool and Dask exec
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ import yaml
 from lmna_scrna.errors import InputError
 from lmna_scrna.report import execute as executor
 from lmna_scrna.report import ledger, plan
+from lmna_scrna.report.param_files import merge_profile
 
 WRITE_CELL = """
 import time
@@ -183,6 +185,91 @@ def test_split_file_whose_name_disagrees_with_its_days_is_an_error(project: Path
     write_yaml(project / "params/splits/a.yaml", {**split_file("a", 1), "split_name": "dm_t19_v0"})
     with pytest.raises(InputError, match=r"a.yaml: split_name 'dm_t19_v0' disagrees with the split it defines \(dm_t9_v0\)"):
         load(project)
+
+
+def write_child(root: Path, spec: dict, name: str = "child") -> Path:
+    """A profile beside test.yaml (the parent of the inheritance tests)."""
+    return write_yaml(root / "params" / "profiles" / f"{name}.yaml", spec)
+
+
+def load_child(root: Path, name: str = "child") -> plan.Profile:
+    return plan.load_profile(root / "params" / "profiles" / f"{name}.yaml", notebooks_dir=root / "notebooks")
+
+
+def test_inheriting_profile_states_only_how_it_differs(project: Path) -> None:
+    write_child(project, {
+        "inherits": "test",
+        "data": "full",
+        "parameters": {"value": 5},  # merged into the parent's `parameters` (its pause stays)
+        "stages": {"train": {"value": 6}},
+        "executions": [
+            {"id": "train_b", "parameters": {"value": 7}},  # changes the parent's entry in place
+            {"id": "extra", "notebook": "write", "stage": "train", "params_file": "../splits/a.yaml"},  # appended
+        ],
+    })
+    parent, child = load(project), load_child(project)
+    assert (child.name, child.data, parent.data) == ("child", "full", "smoke")
+    steps = child.by_id()
+    assert list(steps) == ["prepare_a", "prepare_b", "train_a", "train_b", "extra", "compare"]  # compare waits for it
+    assert steps["prepare_a"].parameters["value"] == 5
+    assert steps["train_a"].parameters["value"] == 6
+    assert steps["train_b"].parameters == {**parent.by_id()["train_b"].parameters, "value": 7}  # tag and params_file kept
+    assert steps["extra"].after == ("prepare_a",) and "extra" in steps["compare"].after
+
+
+def test_profile_without_differences_plans_what_its_parent_plans(project: Path) -> None:
+    write_child(project, {"inherits": "test.yaml"})
+    assert [dataclasses.astuple(e) for e in load_child(project).executions] == [
+        dataclasses.astuple(e) for e in load(project).executions
+    ]
+
+
+def test_merge_profile_merges_mappings_deeply_and_executions_by_id() -> None:
+    parent = {"data": "full", "stages": {"train": {"seeds": [1, 2], "epochs": 9}},
+              "executions": [{"id": "a", "notebook": "n", "parameters": {"x": 1, "y": 2}}, {"id": "b", "notebook": "n"}]}
+    child = {"stages": {"train": {"seeds": [1]}, "sweep": {"seeds": [3]}},
+             "executions": [{"id": "a", "parameters": {"y": 3}}, {"id": "c", "notebook": "m"}]}
+    assert merge_profile(parent, child) == {
+        "data": "full",
+        "stages": {"train": {"seeds": [1], "epochs": 9}, "sweep": {"seeds": [3]}},  # lists are replaced, not joined
+        "executions": [{"id": "a", "notebook": "n", "parameters": {"x": 1, "y": 3}}, {"id": "b", "notebook": "n"},
+                       {"id": "c", "notebook": "m"}],
+    }
+    assert parent["stages"]["train"]["seeds"] == [1, 2]  # the parent is not modified
+
+
+@pytest.mark.parametrize(
+    ("profiles", "message"),
+    [
+        ({"child": {"inherits": "nope"}}, r"child.yaml: `inherits: nope` but .*nope.yaml does not exist \(profiles there: test\)"),
+        ({"child": {"inherits": "../profiles/test"}}, r"`inherits` must name a profile of the same folder"),
+        ({"child": {"inherits": "other"}, "other": {"inherits": "child"}}, r"`inherits` goes round in a cycle \(child -> other -> child\)"),
+        ({"child": {"inherits": "child"}}, r"cycle \(child -> child\)"),
+        ({"child": {"inherits": "test", "stage": {}}}, r"child.yaml: unknown key\(s\) stage \(a profile holds inherits, data"),
+        ({"child": {"inherits": "other"}, "other": {"inherits": "test", "paramters": {}}}, r"other.yaml: unknown key\(s\) paramters"),
+        ({"child": {"inherits": "test", "executions": [{"id": "train_a", "calibraton_file": "x"}]}},
+         r"execution train_a: unknown key\(s\) calibraton_file"),
+    ],
+)
+def test_bad_inheritance_is_named(project: Path, profiles: dict[str, dict], message: str) -> None:
+    for name, spec in profiles.items():
+        write_child(project, spec, name)
+    with pytest.raises(InputError, match=message):
+        load_child(project)
+
+
+def test_smoke_profile_runs_fulls_executions_at_smoke_size() -> None:
+    """smoke.yaml inherits full.yaml: the same executions but the calibration batches, on the smoke data."""
+    full, smoke = plan.load_profile("full"), plan.load_profile("smoke")
+    assert (full.data, smoke.data) == ("full", "smoke")
+
+    def not_replicates(profile: plan.Profile) -> list[tuple[str, str, Path | None]]:
+        return [(e.id, e.notebook.stem, e.params_file) for e in profile.executions if e.stage != "simulate"]
+
+    assert not_replicates(smoke) == not_replicates(full)
+    assert smoke.by_id()["train_A_original"].parameters["epochs"] == 4
+    assert smoke.by_id()["calibration"].parameters["calibration_file"].endswith("calibration/smoke.yaml")
+    assert full.by_id()["calibration"].parameters["calibration_file"].endswith("calibration/full.yaml")
 
 
 def test_keys_chain_through_dependencies_and_context(project: Path) -> None:
