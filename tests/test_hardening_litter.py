@@ -5,26 +5,14 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 
-import pytest
 from _tenx_fixtures import SMALL_PARAMS, write_study
-from test_geo import build_tar, fake_gsm_files
 
 from lmna_scrna.atomic import _host, atomic_path, write_text_atomic
 from lmna_scrna.io import sim_params
 from lmna_scrna.io import simulation as sim
-from lmna_scrna.io.extract import safe_extract
 from lmna_scrna.pp.assemble import prepare_split
 from lmna_scrna.pp.splits import make_split
-
-
-@pytest.fixture(scope="module")
-def dead_pid() -> int:
-    """The PID of a process that has ended (and been reaped)."""
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
 
 
 def test_next_write_removes_a_killed_writers_temp_file_but_not_a_live_ones(tmp_path, dead_pid):
@@ -39,18 +27,6 @@ def test_next_write_removes_a_killed_writers_temp_file_but_not_a_live_ones(tmp_p
     write_text_atomic(target, "new")
 
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, live.name, remote.name, other.name])
-
-
-def test_extraction_removes_a_killed_extractions_folder(tmp_path, dead_pid):
-    tar_path = tmp_path / "x.tar"
-    tar_path.write_bytes(build_tar(fake_gsm_files()))
-    stale = tmp_path / f".raw.{_host()}-{dead_pid}.abc_123x.part"
-    (stale / "sub").mkdir(parents=True)
-    (stale / "sub" / "half.mtx.gz").write_bytes(b"x")
-
-    safe_extract(tar_path, tmp_path / "raw")
-
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw", "x.tar"]
 
 
 def test_simulated_folder_has_normal_permissions_and_no_litter(tmp_path, dead_pid, monkeypatch, sheet):
