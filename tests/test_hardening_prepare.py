@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import subprocess
 import sys
@@ -12,12 +11,11 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 import pytest
-from _tenx_fixtures import SMALL_PARAMS, write_study
+from _tenx_fixtures import SMALL_PARAMS, rewrite_gz, write_study
 
 import lmna_scrna
 from lmna_scrna import cli
 from lmna_scrna.errors import InputError
-from lmna_scrna.io import tenx
 from lmna_scrna.io.study import load_samples
 from lmna_scrna.pp.assemble import load_processed, prepare_split
 from lmna_scrna.pp.gsm_pass import CachedGSM, cache_file
@@ -176,44 +174,6 @@ def test_bad_sheet_is_named(tmp_path, body, message):
     assert str(path) in str(err.value)
 
 
-def rewrite_gz(path: Path, edit) -> None:
-    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
-    path.write_bytes(gzip.compress(("\n".join(edit(lines)) + "\n").encode()))
-
-
-def test_duplicate_barcodes_are_refused_naming_the_file(tmp_path, write_10x):
-    w = write_10x(tmp_path, gsm="GSM1000001")
-    rewrite_gz(w.paths[1], lambda lines: [lines[0], lines[0], *lines[2:]])
-    with pytest.raises(InputError, match=rf"{w.paths[1].name}: barcode '{w.barcodes[0]}' occurs 2 times"):
-        tenx.read_gsm(tmp_path, "GSM1000001")
-
-
-def test_duplicate_gene_ids_are_refused_naming_the_file(tmp_path, write_10x):
-    w = write_10x(tmp_path, gsm="GSM1000001")
-    rewrite_gz(w.paths[2], lambda lines: [lines[0], lines[0], *lines[2:]])
-    with pytest.raises(InputError, match=rf"{w.paths[2].name}: gene ID '{w.ids[0]}' occurs 2 times"):
-        tenx.read_gsm(tmp_path, "GSM1000001")
-
-
-def test_duplicate_barcodes_in_h5_are_refused(tmp_path, write_10x):
-    import h5py
-
-    w = write_10x(tmp_path, gsm="GSM1000001", layout="h5")
-    with h5py.File(w.paths[0], "r+") as f:
-        barcodes = f["matrix/barcodes"][()]
-        barcodes[1] = barcodes[0]
-        f["matrix/barcodes"][...] = barcodes
-    with pytest.raises(InputError, match="barcode .* occurs 2 times"):
-        tenx.read_gsm(tmp_path, "GSM1000001")
-
-
-def test_short_features_line_is_refused_not_dropped(tmp_path, write_10x):
-    w = write_10x(tmp_path, gsm="GSM1000001")
-    rewrite_gz(w.paths[2], lambda lines: [*lines[:4], "\t".join(lines[4].split("\t")[:2]), *lines[5:]])
-    with pytest.raises(InputError, match=rf"{w.paths[2].name}: line 5 has fewer than 3 tab-separated fields"):
-        tenx.read_gsm(tmp_path, "GSM1000001")
-
-
 def test_gsm_with_another_gene_list_is_named_against_the_majority(tmp_path, sheet):
     raw = tmp_path / "raw"
     write_study(raw, sheet, n_cells=40)
@@ -242,17 +202,6 @@ def test_valid_parameters_still_prepare(study, tmp_path):
 
 
 # --- item 10: prepare nearer the floor ---------------------------------------------------------
-
-
-def test_reader_decompresses_with_isal_and_still_names_damaged_gzip(tmp_path, write_10x):
-    from isal import igzip
-
-    w = write_10x(tmp_path, gsm="GSM1000001")
-    with tenx._open_binary(w.paths[0]) as fh:
-        assert isinstance(fh, igzip.GzipFile)
-    w.paths[0].write_bytes(w.paths[0].read_bytes()[:-12])
-    with pytest.raises(InputError, match=w.paths[0].name):
-        tenx.read_gsm(tmp_path, "GSM1000001")
 
 
 def test_rows_stacked_from_a_generator_into_preallocated_arrays_equal_vstack():
