@@ -16,6 +16,7 @@ from lmna_scrna.errors import InputError
 from lmna_scrna.report import execute as executor
 from lmna_scrna.report import ledger, plan
 from lmna_scrna.report.param_files import merge_profile
+from lmna_scrna.report.plan import load_profile
 
 WRITE_CELL = """
 import time
@@ -372,3 +373,17 @@ def test_kernel_and_library_noise_goes_to_the_log_not_the_notebook(project: Path
     log = (project / "outputs/notebooks/noisy.log").read_text()
     for line in ("E0000 failed call to cuInit", "an info line", "a library warning", "Kernel is running over TCP"):
         assert line in log
+
+
+def test_profile_not_utf8_or_bad_yaml_is_one_line(tmp_path):
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("data: d\u00e9j\u00e0\n".encode("latin-1"))
+    with pytest.raises(InputError, match="latin.yaml is not UTF-8") as err:
+        load_profile(latin)
+    assert "\n" not in str(err.value)
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("executions: [\n  - id: a\n  notebook: b\n")
+    with pytest.raises(InputError, match="broken.yaml is not valid YAML") as err:
+        load_profile(broken)
+    assert "\n" not in str(err.value)
