@@ -9,6 +9,7 @@ prepares in well under a second.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import scipy.io
 import scipy.sparse as sp
 
 from lmna_scrna.config import PrepParams
+from lmna_scrna.io.tenx import CountMatrix
 
 N_GENES = 400
 N_MT = 8
@@ -183,3 +185,20 @@ def write_study(
         write_geo_flat(counts, raw_dir, row.condition, row.day, row.replicate)
         out[row.gsm] = counts
     return out
+
+
+def assert_same_counts(got: CountMatrix, written: Written) -> None:
+    """The reader returns exactly the Gene Expression part of what was written, cells × genes."""
+    keep = written.gex
+    assert isinstance(got.X, sp.csr_matrix) and got.X.dtype == np.int32
+    assert got.X.shape == (len(written.barcodes), keep.sum())
+    assert (got.X != written.X[:, keep]).nnz == 0
+    assert list(got.barcodes) == list(written.barcodes)
+    assert list(got.gene_ids) == list(written.ids[keep])
+    assert list(got.gene_symbols) == list(written.symbols[keep])
+
+
+def rewrite_gz(path: Path, edit: Callable[[list[str]], list[str]]) -> None:
+    """Edit the lines of a gzipped text file in place (a damaged or altered features or barcodes file)."""
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    path.write_bytes(gzip.compress(("\n".join(edit(lines)) + "\n").encode()))

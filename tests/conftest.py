@@ -1,4 +1,5 @@
-"""Shared fixtures: the study sheet and a writer of tiny 10x libraries in every layout."""
+"""Shared fixtures: the study sheet, a writer of tiny 10x libraries in every layout, a GEO-like HTTP
+server (`_geo_fixtures`), a full disk and a dead process's PID."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _geo_fixtures import files, serve, server, server_url, validating  # noqa: F401 (fixtures, registered here)
 from _tenx_fixtures import Written, write_10x
 
 from lmna_scrna.io.study import load_samples
@@ -41,6 +43,14 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture(scope="session")
+def dead_pid() -> int:
+    """The PID of a process that has ended (and been reaped): the owner of a killed writer's leftovers."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import lmna_scrna
-from lmna_scrna.atomic import atomic_path, write_text_atomic
+from lmna_scrna.atomic import _host, atomic_path, write_text_atomic
+from lmna_scrna.errors import InputError
 
 
 def test_success_replaces_target_with_readable_file(tmp_path):
@@ -57,3 +58,35 @@ def test_exclusive_lock_excludes_real_processes_and_leaves_no_file(tmp_path):
     assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
     assert counter.read_text() == "450"
     assert not lock.exists()
+
+
+def test_full_disk_while_writing_is_one_line_and_keeps_the_old_result(tmp_path):
+    from lmna_scrna.atomic import atomic_path
+
+    target = tmp_path / "result.h5ad"
+    target.write_text("old")
+    with pytest.raises(InputError, match=r"cannot write .*result\.h5ad: \[Errno 28\]") as err:
+        with atomic_path(target), open("/dev/full", "wb") as full:  # the kernel answers ENOSPC, as a full disk does
+            full.write(b"x" * 10)
+            full.flush()
+    assert "\n" not in str(err.value)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["result.h5ad"]
+
+
+def test_next_write_removes_a_killed_writers_temp_file_but_not_a_live_ones(tmp_path, dead_pid):
+    target = tmp_path / "result.h5ad"
+    stale = tmp_path / f".result.h5ad.{_host()}-{dead_pid}.k1ll3d00.part.h5ad"
+    live = tmp_path / f".result.h5ad.{_host()}-{os.getppid()}.w0rk1ng0.part.h5ad"  # a running process's
+    remote = tmp_path / f".result.h5ad.otherhost-{dead_pid}.k1ll3d00.part.h5ad"  # its PID means nothing here
+    other = tmp_path / f".other.h5ad.{_host()}-{dead_pid}.k1ll3d00.part.h5ad"  # another output's
+    for path in (stale, live, remote, other):
+        path.write_text("half")
+
+    write_text_atomic(target, "new")
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, live.name, remote.name, other.name])
+
+
+def test_temp_names_carry_the_writers_pid(tmp_path):
+    with atomic_path(tmp_path / "t.json") as tmp:
+        assert tmp.name.startswith(f".t.json.{_host()}-{os.getpid()}.")

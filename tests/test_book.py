@@ -9,7 +9,7 @@ import anndata
 import nbformat
 import numpy as np
 import pytest
-from test_tables import fake_run
+from _run_fixtures import fake_run
 
 from lmna_scrna.errors import InputError
 from lmna_scrna.paths import processed_path

@@ -14,8 +14,8 @@ import nbformat
 import pandas as pd
 import pytest
 import yaml
+from _run_fixtures import fake_run
 from papermill.cli import _resolve_type
-from test_tables import fake_run
 
 from lmna_scrna.io.study import CONDITIONS, DAYS
 from lmna_scrna.paths import PROJECT_ROOT, shown_path

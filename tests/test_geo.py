@@ -1,159 +1,43 @@
-"""GEO download and extraction against a real HTTP server on 127.0.0.1.
-
-The server runs in a daemon thread and serves an in-memory tar of fake per-GSM
-files with Range support; switches on the server make it cut the connection,
-ignore or misplace ranges, or lie about the length, so the client's resume and
-size checks are exercised over real sockets, not mocks.
+"""GEO download (io/geo.py, io/http_range.py) against a real HTTP server on 127.0.0.1 (`_geo_fixtures`):
+resume, size and validator checks over real sockets, error pages, the folder lock, tars that cannot be
+used, and `lmna-scrna download`. Extraction itself is tested in test_extract.py.
 """
 
 from __future__ import annotations
 
-import gzip
+import fcntl
 import io
-import random
+import logging
 import socket
 import tarfile
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from _geo_fixtures import TIMEOUT_S, build_tar, fake_gsm_files, hostile_member, many_member_tar
 
 from lmna_scrna import cli
 from lmna_scrna.errors import InputError
 from lmna_scrna.io.extract import safe_extract
 from lmna_scrna.io.geo import TAR_NAME, download, fetch_raw
 
-TIMEOUT_S = 5.0
-
-FAKE_FILES = {
-    "GSM8325046_Control_day0A_filtered_matrix.mtx.gz": 40_000,
-    "GSM8325046_Control_day0A_filtered_barcodes.tsv.gz": 3_000,
-    "GSM8325054_Patient_day0A_filtered_features.tsv.gz": 20_000,
-}
-
-
-def fake_gsm_files() -> dict[str, bytes]:
-    """Small gzip files named like GEO's, with incompressible content so the tar is ~60 kB."""
-    rng = random.Random(0)
-    return {name: gzip.compress(rng.randbytes(size), mtime=0) for name, size in FAKE_FILES.items()}
-
-
-def build_tar(files: dict[str, bytes], extra: Sequence[tarfile.TarInfo] = ()) -> bytes:
-    """An uncompressed tar like GEO's RAW tar: flat files, then any `extra` (hostile) members."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        for info in extra:
-            tar.addfile(info, io.BytesIO(b"x" * info.size) if info.isfile() else None)
-    return buf.getvalue()
-
-
-class TarServer(ThreadingHTTPServer):
-    """Serves `payload` at /GSE269705_RAW.tar and records every Range header it sees."""
-
-    def __init__(self, payload: bytes) -> None:
-        super().__init__(("127.0.0.1", 0), TarHandler)
-        self.payload = payload
-        self.ranges: list[str | None] = []
-        self.cut_after: int | None = None  # send only this many body bytes, once
-        self.length_delta = 0  # added to the true Content-Length (a lie when non-zero)
-        self.ignore_range = False  # answer 200 with the whole file to a Range request
-        self.range_shift = 0  # announce (and claim to send) a range starting elsewhere
-        self.stall_after: int | None = None  # send this many body bytes, then go silent
-        self.send_length = True  # False: no Content-Length, the body ends when the connection closes
-        self.refuse_ranges = False  # answer 416 to every Range request, even one inside the file
-        self.release = threading.Event()  # ends a stall (set when the test ends)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_port}/{TAR_NAME}"
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """The client hanging up on a 200 it does not want is expected, not a test failure."""
-
-
-class TarHandler(BaseHTTPRequestHandler):
-    timeout = TIMEOUT_S  # a stuck client cannot hold a handler thread for long
-    server: TarServer
-
-    def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
-        pass
-
-    def do_GET(self) -> None:
-        srv = self.server
-        header = self.headers.get("Range")
-        srv.ranges.append(header)
-        if self.path != f"/{TAR_NAME}":
-            self.send_error(404)
-            return
-        data = srv.payload
-        start = int(header.removeprefix("bytes=").rstrip("-")) if header and not srv.ignore_range else None
-        if start is not None and (start >= len(data) or srv.refuse_ranges):
-            self.send_response(416)
-            self.send_header("Content-Range", f"bytes */{len(data)}")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        if start is None:
-            body = data
-            self.send_response(200)
-        else:
-            body = data[start:]
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start + srv.range_shift}-{len(data) - 1}/{len(data)}")
-        if srv.send_length:
-            self.send_header("Content-Length", str(len(body) + srv.length_delta))
-        self.end_headers()
-        if srv.cut_after is not None:
-            body, srv.cut_after = body[: srv.cut_after], None
-        if srv.stall_after is not None:
-            self.wfile.write(body[: srv.stall_after])
-            self.wfile.flush()
-            srv.release.wait(TIMEOUT_S)
-            return
-        self.wfile.write(body)
-
-
-@pytest.fixture
-def files() -> dict[str, bytes]:
-    return fake_gsm_files()
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[bytes], TarServer]]:
-    """Start TarServers on demand; every one is shut down when the test ends."""
-    started: list[tuple[TarServer, threading.Thread]] = []
-
-    def start(payload: bytes) -> TarServer:
-        server = TarServer(payload)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        started.append((server, thread))
-        return server
-
-    yield start
-    for server, thread in started:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(TIMEOUT_S)
-
-
-@pytest.fixture
-def server(serve: Callable[[bytes], TarServer], files: dict[str, bytes]) -> TarServer:
-    return serve(build_tar(files))
-
 
 def tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-# --- download ------------------------------------------------------------------------------
+def cut_before_third_header(payload: bytes) -> bytes:
+    """The tar cut exactly where its third member's header starts: every member read is whole."""
+    with tarfile.open(fileobj=io.BytesIO(payload)) as tar:
+        return payload[: tar.getmembers()[2].offset]
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+# --------------------------------------------------------------------------- download and resume
 
 
 def test_full_transfer_extracts_the_original_files(server, files, tmp_path):
@@ -234,6 +118,18 @@ def test_complete_part_is_finished_by_a_416(server, tmp_path):
     assert (tmp_path / TAR_NAME).read_bytes() == server.payload
 
 
+def test_416_for_a_range_inside_the_file_restarts_instead_of_looping(serve, tmp_path, caplog):
+    server = serve(build_tar(fake_gsm_files()))
+    (tmp_path / f"{TAR_NAME}.part").write_bytes(server.payload[:1000])
+    server.refuse_ranges = True
+
+    with caplog.at_level(logging.WARNING, logger="lmna_scrna.io.geo"):
+        dest = download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S)
+
+    assert dest.read_bytes() == server.payload
+    assert any("refused bytes 1000-" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize("delta", [+1000, -1000], ids=["announces-more", "announces-less"])
 def test_length_lie_is_an_error_and_leaves_no_final_file(server, tmp_path, delta):
     server.length_delta = delta
@@ -268,46 +164,84 @@ def test_unreachable_server_is_one_line_error(tmp_path):
     assert url in str(err.value) and "\n" not in str(err.value)
 
 
-# --- extraction ----------------------------------------------------------------------------
+def test_failed_download_leaves_no_empty_part(server_url, tmp_path):
+    with pytest.raises(InputError, match="404"):
+        download(server_url.replace(TAR_NAME, "missing.tar"), tmp_path / TAR_NAME, timeout=TIMEOUT_S)
+    assert list(tmp_path.iterdir()) == []
 
 
-def hostile_member(kind: str, outside: Path) -> tarfile.TarInfo:
-    """One member that would write outside the folder or is not plain data."""
-    if kind == "dotdot":
-        info = tarfile.TarInfo("../evil")
-    elif kind == "absolute":
-        info = tarfile.TarInfo(str(outside / "abs_evil"))
-    elif kind == "symlink":
-        info = tarfile.TarInfo("GSM8325047_link_filtered_matrix.mtx.gz")
-        info.type, info.linkname = tarfile.SYMTYPE, str(outside / "target")
-    elif kind == "hardlink":
-        info = tarfile.TarInfo("hard")
-        info.type, info.linkname = tarfile.LNKTYPE, "GSM8325046_Control_day0A_filtered_matrix.mtx.gz"
-    else:
-        info = tarfile.TarInfo("pipe")
-        info.type = tarfile.FIFOTYPE
-        return info
-    if info.isfile():
-        info.size = 4
-    return info
+# --------------------------------------------------------------------------- validators, error pages, the lock
 
 
-@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink", "hardlink", "fifo"])
-def test_hostile_member_is_refused_before_writing_anything(files, tmp_path, kind):
-    outside, work = tmp_path / "outside", tmp_path / "work"
-    outside.mkdir()
-    work.mkdir()
-    member = hostile_member(kind, outside)
-    tar_path = tmp_path / "hostile.tar"
-    tar_path.write_bytes(build_tar(files, [member]))
+def test_file_changed_between_attempts_restarts_instead_of_splicing(validating, tmp_path, caplog):
+    old, new = build_tar(fake_gsm_files()), many_member_tar(40)
+    new = new[: len(old)] if len(new) > len(old) else new + bytes(len(old) - len(new))  # same size: the worst case
+    server = validating(old)
+    server.cut_after = len(old) // 2
+    with pytest.raises(InputError, match="run again to resume"):
+        download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S)
 
-    with pytest.raises(InputError, match="refusing member") as err:
-        safe_extract(tar_path, work / "raw")
+    server.payload = new
+    with caplog.at_level(logging.WARNING, logger="lmna_scrna.io.geo"):
+        dest = download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S)
 
-    assert member.name in str(err.value) and str(tar_path) in str(err.value)
-    assert list(work.iterdir()) == []  # not even the good members, nor a temp folder
-    assert list(outside.iterdir()) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile.tar", "outside", "work"]
+    assert server.if_ranges[1] is not None  # the resume carried the first reply's ETag
+    assert dest.read_bytes() == new
+    assert any("restarting from byte 0" in r.getMessage() for r in caplog.records)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [TAR_NAME]  # validators removed with the .part
+
+
+def test_size_change_without_if_range_support_restarts(serve, tmp_path):
+    server = serve(build_tar(fake_gsm_files()))
+    server.cut_after = 1000
+    with pytest.raises(InputError):
+        download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S)
+
+    server.payload = many_member_tar(50)  # the plain handler ignores If-Range, but the size differs
+    assert download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S).read_bytes() == server.payload
+
+
+def test_html_error_page_never_becomes_the_tar(serve, tmp_path):
+    server = serve(b"<html><body>Service temporarily unavailable</body></html>" * 10)
+
+    with pytest.raises(InputError, match="not a tar") as err:
+        fetch_raw(server.url, tmp_path, timeout=TIMEOUT_S)
+    assert server.url in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_html_page_on_resume_keeps_the_part_and_its_validators(validating, tmp_path):
+    tar = build_tar(fake_gsm_files())
+    server = validating(tar)
+    server.cut_after = 20_000
+    part, saved = tmp_path / f"{TAR_NAME}.part", tmp_path / f"{TAR_NAME}.part.json"
+    with pytest.raises(InputError, match="run again to resume"):
+        download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S)
+    validators = saved.read_text()
+
+    server.payload = b"<html><body>Service temporarily unavailable</body></html>" * 30  # a new ETag: a 200
+    with pytest.raises(InputError, match=rf"not a tar .*{part.name} \(20000 bytes\) is kept"):
+        download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S)
+    assert part.read_bytes() == tar[:20_000]
+    assert saved.read_text() == validators
+
+    server.payload = tar  # the file is back: the kept part resumes where it stopped
+    assert download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S).read_bytes() == tar
+    assert server.ranges[-2] == "bytes=20000-"
+
+
+def test_two_downloads_into_one_folder_cannot_both_append(serve, tmp_path):
+    server = serve(build_tar(fake_gsm_files()))
+    part = tmp_path / f"{TAR_NAME}.part"
+    with part.open("ab") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # what a running download holds
+        with pytest.raises(InputError, match="being written by another download"):
+            download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S)
+    assert server.ranges == []
+    assert part.stat().st_size == 0
+
+
+# --------------------------------------------------------------------------- downloaded tars that cannot be used
 
 
 def test_hostile_tar_downloaded_then_refused(serve, files, tmp_path):
@@ -321,16 +255,68 @@ def test_hostile_tar_downloaded_then_refused(serve, files, tmp_path):
     assert not (tmp_path / "evil").exists()
 
 
-def test_corrupt_tar_names_the_file(tmp_path):
-    bad = tmp_path / "bad.tar"
-    bad.write_bytes(b"not a tar" * 100)
+@pytest.mark.parametrize("send_length", [True, False], ids=["content-length", "no-length"])
+def test_tar_cut_before_a_header_is_refused_moved_aside_and_refetched(serve, tmp_path, send_length):
+    whole = build_tar(fake_gsm_files())
+    server = serve(cut_before_third_header(whole))
+    server.send_length = send_length
 
-    with pytest.raises(InputError, match="bad.tar: unreadable tar"):
-        safe_extract(bad, tmp_path / "raw")
-    assert not (tmp_path / "raw").exists()
+    with pytest.raises(InputError, match=r"without the end-of-archive marker, after 2 member.*moved the tar to") as err:
+        fetch_raw(server.url, tmp_path, timeout=TIMEOUT_S)
+    assert "\n" not in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{TAR_NAME}.refused"]
+
+    server.payload = whole  # the next run starts clean and gets the whole file
+    assert len(list(fetch_raw(server.url, tmp_path, timeout=TIMEOUT_S).iterdir())) == 3
 
 
-# --- command line --------------------------------------------------------------------------
+def test_body_of_unknown_size_cut_mid_member_never_gets_the_final_name(serve, tmp_path):
+    server = serve(build_tar(fake_gsm_files()))
+    server.send_length, server.ignore_range, server.cut_after = False, True, 30_000  # ends "cleanly" mid-member
+
+    with pytest.raises(InputError, match="announced no size, and the server ignores Range") as err:
+        download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / TAR_NAME).exists()
+
+
+def test_body_of_unknown_size_is_finished_after_a_416_confirms_its_end(serve, tmp_path):
+    server = serve(build_tar(fake_gsm_files()))
+    server.send_length, server.cut_after = False, 30_000
+
+    with pytest.raises(InputError, match="announced no size, but it holds .*run again to resume"):
+        download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S)
+    assert not (tmp_path / TAR_NAME).exists()
+
+    assert download(server.url, tmp_path / TAR_NAME, timeout=TIMEOUT_S).read_bytes() == server.payload
+    assert server.ranges[-2:] == ["bytes=30000-", f"bytes={len(server.payload)}-"]  # resumed, then the 416
+
+
+def test_empty_raw_folder_is_not_reused(serve, tmp_path, capsys):
+    server = serve(build_tar(fake_gsm_files()))
+    (tmp_path / "raw").mkdir()
+
+    assert cli.main(["download", "--url", server.url, "--dest", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'raw'} holds no file" in one_error_line(capsys)
+    assert server.ranges == []
+
+
+def test_download_and_extraction_onto_a_full_disk_are_one_line(serve, full_disk, tmp_path, capsys):
+    server = serve(build_tar({f"GSM{8325000 + i}_x_filtered_matrix.mtx.gz": bytes([i]) * 40_000 for i in range(3)}))
+
+    assert cli.main(["download", "--url", server.url, "--dest", str(full_disk / "geo")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("lmna-scrna download: error:") and "No space left on device" in err[-1]
+
+    tar_path = tmp_path / "ok.tar"
+    tar_path.write_bytes(server.payload)
+    with pytest.raises(InputError, match="cannot extract .*No space left") as err:
+        safe_extract(tar_path, full_disk / "raw")
+    assert "\n" not in str(err.value)
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler", "geo"]
+
+
+# --------------------------------------------------------------------------- command line
 
 
 def test_cli_download_prints_raw_folder(server, files, tmp_path, capsys):
@@ -347,3 +333,16 @@ def test_cli_download_404_is_one_line_naming_the_url(server, tmp_path, capsys):
 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and url in err[0] and "404" in err[0]
+
+
+def test_cli_download_bad_url_is_one_line(tmp_path, capsys):
+    assert cli.main(["download", "--url", "not a url", "--dest", str(tmp_path)]) == 2
+    assert "not a url" in one_error_line(capsys)
+
+
+def test_cli_download_dest_that_is_a_file_is_one_line(server_url, tmp_path, capsys):
+    dest = tmp_path / "a_file"
+    dest.write_text("x")
+
+    assert cli.main(["download", "--url", server_url, "--dest", str(dest)]) == 2
+    assert str(dest) in one_error_line(capsys)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _run_fixtures import fake_run
 from sklearn.metrics import roc_auc_score
-from test_tables import fake_run
 
 from lmna_scrna.report import findings, library_tables, paper, tables
 from lmna_scrna.tl import inference

@@ -125,3 +125,13 @@ def test_mse_genotype_loss_is_the_squared_error_of_the_sigmoid_probability(model
     mse = float(np.mean((y["geno"] - p) ** 2))  # per cell, not the (n, n) broadcast of a (n,) and (n, 1) pair
     key = "loss" if model_name == "A" else "geno_loss"
     assert logs[key] == pytest.approx(mse, rel=1e-5)
+
+
+def test_nan_learning_rate_is_refused():
+    from lmna_scrna.config import TrainConfig
+    from lmna_scrna.tl.models import check_config
+
+    with pytest.raises(InputError, match="TrainConfig.lr=nan"):
+        check_config(TrainConfig(lr=float("nan")))
+    with pytest.raises(InputError, match="TrainConfig.loss_w_day=nan"):
+        check_config(TrainConfig(loss_w_day=float("nan")))

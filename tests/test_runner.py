@@ -1,5 +1,5 @@
-"""The papermill runner on tiny throwaway notebooks: plan, ordering, content-hash cache,
-re-running only dependents, the failure path, and the process-pool and Dask executors."""
+"""The papermill runner (report/ledger.py, report/execute.py) on tiny throwaway notebooks (`_runner_fixtures`):
+content keys, re-running only dependents, the failure path, and the process-pool and Dask executors."""
 
 from __future__ import annotations
 
@@ -10,82 +10,10 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from _runner_fixtures import PARAMS, load, make_notebook, project, split_file, write_profile, write_yaml  # noqa: F401 (project: a fixture)
 
-from lmna_scrna.errors import InputError
 from lmna_scrna.report import execute as executor
-from lmna_scrna.report import ledger, plan
-
-WRITE_CELL = """
-import time
-from lmna_scrna.paths import outputs_dir
-out = outputs_dir() / "written"
-out.mkdir(parents=True, exist_ok=True)
-t0 = time.time()
-time.sleep(pause)
-(out / f"{tag}.json").write_text(json.dumps({"value": value, "test_day": test_day, "start": t0, "end": time.time()}))
-"""
-
-
-def make_notebook(path: Path, cells: list[str]) -> Path:
-    """A notebook whose first cell is tagged `parameters` (as every project notebook)."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(cells[0], metadata={"tags": ["parameters"]})]
-    nb.cells += [nbformat.v4.new_code_cell(src) for src in cells[1:]]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
-
-
-PARAMS = 'import json\ntag = "t"\nvalue = 0\nsplit = "day_matched"\ntest_day = 9\nval_day = 0\npause = 0.0\nraw_dir = None\nrun_name = None\n'
-#: Test day of each throwaway split file: a → dm_t9_v0, b → dm_t16_v0.
-DAYS = {"a": 9, "b": 16}
-
-
-def split_file(split: str, value: int) -> dict:
-    return {"split": "day_matched", "test_day": DAYS[split], "val_day": 0, "value": value}
-
-
-@pytest.fixture()
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A throw-away project: notebooks, split parameter files, a profile, raw data, outputs."""
-    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
-    # The library's source is an input of every key; pin it so edits elsewhere cannot disturb these tests.
-    monkeypatch.setattr(ledger, "library_fingerprint", lambda: "library")
-    monkeypatch.setattr(executor, "library_fingerprint", lambda: "library")
-    make_notebook(tmp_path / "notebooks" / "write.ipynb", [PARAMS, WRITE_CELL])
-    make_notebook(tmp_path / "notebooks" / "fail.ipynb", [PARAMS, "x = 1", "raise ValueError('boom in cell 2')"])
-    for split, value in (("a", 1), ("b", 2)):
-        write_yaml(tmp_path / "params" / "splits" / f"{split}.yaml", split_file(split, value))
-    write_profile(tmp_path, [])
-    (tmp_path / "raw").mkdir()
-    (tmp_path / "raw" / "counts.txt").write_text("raw data")
-    return tmp_path
-
-
-def write_yaml(path: Path, data: object) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def write_profile(root: Path, extra: list[dict], pause: float = 0.0) -> Path:
-    """prepare a/b → train a/b → compare, plus `extra` executions."""
-    executions = [
-        {"id": f"prepare_{s}", "notebook": "write", "stage": "prepare", "params_file": f"../splits/{s}.yaml",
-         "parameters": {"tag": f"prepare_{s}"}}
-        for s in ("a", "b")
-    ] + [
-        {"id": f"train_{s}", "notebook": "write", "stage": "train", "params_file": f"../splits/{s}.yaml",
-         "parameters": {"tag": f"train_{s}"}}
-        for s in ("a", "b")
-    ] + [{"id": "compare", "notebook": "write", "stage": "compare", "parameters": {"tag": "compare", "value": 99}}]
-    spec = {"data": "smoke", "parameters": {"pause": pause}, "executions": executions + extra}
-    return write_yaml(root / "params" / "profiles" / "test.yaml", spec)
-
-
-def load(root: Path) -> plan.Profile:
-    return plan.load_profile(root / "params" / "profiles" / "test.yaml", notebooks_dir=root / "notebooks")
+from lmna_scrna.report import ledger
 
 
 def execute(root: Path, **kwargs) -> list[str]:
@@ -96,93 +24,7 @@ def written(root: Path, tag: str) -> dict:
     return json.loads((root / "outputs" / "written" / f"{tag}.json").read_text())
 
 
-# --------------------------------------------------------------------------- plan
 
-
-def test_plan_infers_dependencies_by_stage_and_split(project: Path) -> None:
-    steps = load(project).by_id()
-    assert steps["prepare_a"].split == "dm_t9_v0"
-    assert steps["prepare_a"].after == ()
-    assert steps["train_a"].after == ("prepare_a",)
-    assert steps["train_b"].after == ("prepare_b",)
-    assert set(steps["compare"].after) == {"prepare_a", "prepare_b", "train_a", "train_b"}
-    order = [e.id for e in load(project).executions]
-    assert order.index("compare") == len(order) - 1
-
-
-def test_parameters_merge_file_then_profile_then_stage_then_own(project: Path) -> None:
-    spec = yaml.safe_load((project / "params/profiles/test.yaml").read_text())
-    spec["parameters"]["value"] = 10  # profile beats the split file
-    spec["stages"] = {"train": {"value": 20}}  # stage beats profile
-    spec["executions"][3]["parameters"]["value"] = 30  # own beats stage
-    write_yaml(project / "params/profiles/test.yaml", spec)
-    steps = load(project).by_id()
-    assert steps["prepare_a"].parameters["value"] == 10
-    assert steps["train_a"].parameters["value"] == 20
-    assert steps["train_b"].parameters["value"] == 30
-    assert steps["train_b"].parameters["test_day"] == 16
-
-
-def test_sweep_file_expands_to_one_execution_per_run(project: Path) -> None:
-    write_yaml(project / "params/sweeps/s.yaml", {"params_file": "../splits/a.yaml", "runs": {"r1": {"value": 7}, "r2": {}}})
-    write_profile(project, [{"id": "sweep", "notebook": "write", "stage": "train", "sweep_file": "../sweeps/s.yaml"}])
-    steps = load(project).by_id()
-    assert steps["sweep_r1"].parameters["value"] == 7
-    assert steps["sweep_r1"].parameters["run_name"] == "sweep_r1"
-    assert steps["sweep_r2"].parameters["value"] == 1  # from the sweep's split file
-    assert steps["sweep_r2"].after == ("prepare_a",)
-    assert {"sweep_r1", "sweep_r2"} <= set(steps["compare"].after)
-
-
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        ([{"id": "x", "notebook": "write", "stage": "train", "after": ["nope"]}], "unknown id"),
-        ([{"id": "x", "notebook": "missing", "stage": "train"}], "missing.ipynb does not exist"),
-        ([{"id": "x", "notebook": "write"}], "stage None unknown"),
-        ([{"id": "train_a", "notebook": "write", "stage": "train"}], "used twice"),
-        (
-            [{"id": "x", "notebook": "write", "stage": "prepare", "after": ["y"]},
-             {"id": "y", "notebook": "write", "stage": "prepare", "after": ["x"]}],
-            "cycle",
-        ),
-    ],
-)
-def test_bad_profiles_are_named(project: Path, extra: list[dict], message: str) -> None:
-    write_profile(project, extra)
-    with pytest.raises(InputError, match=message):
-        load(project)
-
-
-def test_notebook_gets_only_the_parameters_it_declares(project: Path) -> None:
-    make_notebook(project / "notebooks" / "narrow.ipynb", ['tag = "t"\nraw_dir = None', "print(tag)"])
-    write_profile(project, [{"id": "narrow", "notebook": "narrow", "stage": "train", "params_file": "../splits/a.yaml",
-                             "parameters": {"tag": "narrow"}}])
-    narrow = load(project).by_id()["narrow"]
-    assert narrow.parameters == {"tag": "narrow"}  # value, split, days and pause are not its parameters
-    assert narrow.runtime({"raw_dir": "/data", "other": 1}) == {"raw_dir": "/data"}
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        (lambda spec: spec["executions"][2]["parameters"].update(widht=3), r"execution train_a: notebook write.ipynb declares no parameter widht"),
-        (lambda spec: spec["parameters"].update(profil="x"), r"profil of `parameters` are declared by none of its notebooks"),
-        (lambda spec: spec.update(stages={"train": {"seedz": [1]}}), r"notebook write.ipynb declares no parameter seedz"),
-    ],
-)
-def test_unknown_parameter_names_profile_and_notebook(project: Path, change, message: str) -> None:
-    spec = yaml.safe_load((project / "params/profiles/test.yaml").read_text())
-    change(spec)
-    write_yaml(project / "params/profiles/test.yaml", spec)
-    with pytest.raises(InputError, match=f"test.yaml.*{message}"):
-        load(project)
-
-
-def test_split_file_whose_name_disagrees_with_its_days_is_an_error(project: Path) -> None:
-    write_yaml(project / "params/splits/a.yaml", {**split_file("a", 1), "split_name": "dm_t19_v0"})
-    with pytest.raises(InputError, match=r"a.yaml: split_name 'dm_t19_v0' disagrees with the split it defines \(dm_t9_v0\)"):
-        load(project)
 
 
 def test_keys_chain_through_dependencies_and_context(project: Path) -> None:

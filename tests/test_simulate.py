@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ import scipy.io
 import scipy.sparse as sp
 
 import lmna_scrna
+from lmna_scrna.atomic import _host
 from lmna_scrna.cli import main
 from lmna_scrna.errors import InputError
 from lmna_scrna.io import sim_model, sim_params, sim_sampler
@@ -383,3 +385,18 @@ def test_simulate_onto_a_full_disk_is_one_line_and_the_last_thing_shown(full_dis
     assert shown[-1].startswith(f"lmna-scrna simulate: error: cannot write simulated data to {full_disk / 'data'}")
     assert "No space left on device" in shown[-1] and "Traceback" not in done.stderr
     assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]
+
+
+def test_simulated_folder_has_normal_permissions_and_no_litter(tmp_path, dead_pid, monkeypatch, sheet):
+    monkeypatch.setitem(sim_params.PROFILES, "tiny", sim_params.Profile(n_cells=60, n_genes=8000, median_umis=4000.0))
+    sheet = sheet.head(2)
+    stale = tmp_path / f".data.{_host()}-{dead_pid}.abc_123x.part"
+    stale.mkdir()
+    previous = os.umask(0o022)
+    try:
+        out = sim.simulate(tmp_path / "data", profile="tiny", sheet=sheet)
+    finally:
+        os.umask(previous)
+
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]

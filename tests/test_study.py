@@ -115,3 +115,25 @@ def test_header_with_spaces_after_commas_is_read(tmp_path):
 def test_folder_given_for_the_sheet_says_so(tmp_path):
     with pytest.raises(InputError, match=f"sample sheet {tmp_path} is a folder, not a file"):
         load_samples(tmp_path)
+
+
+SHEET_HEADER = "gsm,condition,day,replicate,donor,line\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", "has a header but no rows"),
+        ("GSM1,Control,0,A,d,unknown\nSRR5,Control,0,A,d,unknown\n", r"row 2: gsm 'SRR5' is not a GEO sample accession"),
+        ("GSM1,Control,0,A,d,unknown\nGSM12x,Control,0,A,d,unknown\n", r"row 2: gsm 'GSM12x'"),
+        ("GSM1,Control,0,A,d,unknown\nGSM2,Control,0,,d,unknown\n", r"row 2 \(GSM2\): empty replicate"),
+    ],
+    ids=["no-rows", "not-gsm", "gsm-suffix", "empty-replicate"],
+)
+def test_bad_sheet_is_named(tmp_path, body, message):
+    path = tmp_path / "samples.csv"
+    path.write_text(SHEET_HEADER + body)
+    with pytest.raises(InputError, match=message) as err:
+        load_samples(path)
+    assert str(path) in str(err.value)
+

@@ -1,4 +1,5 @@
-"""10x readers: every layout, the Gene Expression filter, each kind of bad input, and scanpy as the reference."""
+"""10x readers (io/tenx.py): every layout, the Gene Expression filter, each kind of bad input, Cell Ranger's
+HDF5 forms, and scanpy as the reference; where the files are found is test_layouts.py's."""
 
 from __future__ import annotations
 
@@ -6,28 +7,19 @@ import gzip
 import os
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _tenx_fixtures import Written, assert_same_counts, rewrite_gz
 
 from lmna_scrna.errors import InputError
+from lmna_scrna.io import tenx
 from lmna_scrna.io.layouts import find_gsm_files
-from lmna_scrna.io.raw_folder import file_fingerprint
 from lmna_scrna.io.tenx import read_gsm
 
 GSM = "GSM1000001"
 LAYOUTS = {"flat": "geo_flat", "cellranger": "cellranger_v3", "v2": "cellranger_v2", "h5": "h5"}
-
-
-def assert_same_counts(got, written) -> None:
-    """The reader returns exactly the Gene Expression part of what was written, cells × genes."""
-    keep = written.gex
-    assert isinstance(got.X, sp.csr_matrix) and got.X.dtype == np.int32
-    assert got.X.shape == (len(written.barcodes), keep.sum())
-    assert (got.X != written.X[:, keep]).nnz == 0
-    assert list(got.barcodes) == list(written.barcodes)
-    assert list(got.gene_ids) == list(written.ids[keep])
-    assert list(got.gene_symbols) == list(written.symbols[keep])
 
 
 def write_mtx_text(path: Path, body: str, banner: str = "%%MatrixMarket matrix coordinate integer general") -> None:
@@ -54,30 +46,6 @@ def test_gene_expression_filter_drops_other_feature_types(tmp_path, write_10x):
     counts = read_gsm(tmp_path, GSM)
     assert counts.X.shape[1] == 30
     assert not any(g.startswith("AB") for g in counts.gene_ids)
-
-
-def test_kind_selects_raw_or_filtered_files(tmp_path, write_10x):
-    filtered = write_10x(tmp_path, GSM, kind="filtered", n_cells=10, seed=1)
-    raw = write_10x(tmp_path, GSM, kind="raw", n_cells=30, seed=2)
-    assert_same_counts(read_gsm(tmp_path, GSM, kind="filtered"), filtered)
-    assert_same_counts(read_gsm(tmp_path, GSM, kind="raw"), raw)
-
-
-def test_accession_is_matched_whole_with_any_middle(tmp_path, write_10x):
-    short = write_10x(tmp_path, "GSM100", middle="Control_day0A", seed=1)
-    long = write_10x(tmp_path, "GSM1000", middle="Patient_day9B_lib", seed=2)
-    assert_same_counts(read_gsm(tmp_path, "GSM100"), short)
-    assert_same_counts(read_gsm(tmp_path, "GSM1000"), long)
-
-
-def test_cellranger_outs_folder(tmp_path, write_10x):
-    written = write_10x(tmp_path, GSM, layout="cellranger")
-    sample = tmp_path / f"{GSM}_x"
-    (sample / "outs").mkdir()
-    (sample / "filtered_feature_bc_matrix").rename(sample / "outs" / "filtered_feature_bc_matrix")
-    counts = read_gsm(tmp_path, GSM)
-    assert counts.files[0].parent.parent.name == "outs"
-    assert (counts.X != written.X).nnz == 0
 
 
 def test_counts_beyond_int32_are_kept_exact(tmp_path, write_10x):
@@ -143,42 +111,6 @@ def test_whole_real_counts_are_accepted(tmp_path, write_10x):
     assert read_gsm(tmp_path, GSM).X.toarray().tolist() == [[2, 0, 0], [0, 0, 7]]
 
 
-@pytest.mark.parametrize("which", [0, 1, 2], ids=["matrix", "barcodes", "features"])
-def test_missing_file_of_a_triple_is_named(tmp_path, write_10x, which):
-    written = write_10x(tmp_path, GSM)
-    written.paths[which].unlink()
-    role = ("matrix", "barcodes", "features")[which]
-    kept = written.paths[(which + 1) % 3].name
-    with pytest.raises(InputError, match=f"{kept}.*lacks its {role}"):
-        find_gsm_files(tmp_path, GSM)
-
-
-def test_two_candidate_files_for_one_gsm(tmp_path, write_10x):
-    first = write_10x(tmp_path, GSM, middle="a")
-    second = write_10x(tmp_path, GSM, middle="b")
-    with pytest.raises(InputError, match="2 candidate matrix files") as err:
-        read_gsm(tmp_path, GSM)
-    assert first.paths[0].name in str(err.value) and second.paths[0].name in str(err.value)
-
-
-def test_two_layouts_for_one_gsm(tmp_path, write_10x):
-    flat = write_10x(tmp_path, GSM, layout="flat")
-    h5 = write_10x(tmp_path, GSM, layout="h5")
-    with pytest.raises(InputError, match="2 candidate sets") as err:
-        read_gsm(tmp_path, GSM)
-    assert flat.paths[0].name in str(err.value) and h5.paths[0].name in str(err.value)
-
-
-def test_no_files_names_gsm_and_folder(tmp_path, write_10x):
-    write_10x(tmp_path, "GSM1000002")
-    with pytest.raises(InputError, match=f"{GSM}: no filtered 10x files in {tmp_path}"):
-        read_gsm(tmp_path, GSM)
-    with pytest.raises(InputError, match="does not exist"):
-        read_gsm(tmp_path / "nowhere", GSM)
-    with pytest.raises(InputError, match="kind 'unfiltered'"):
-        read_gsm(tmp_path, GSM, kind="unfiltered")  # type: ignore[arg-type]
-
-
 def test_h5_damage_is_named(tmp_path, write_10x):
     written = write_10x(tmp_path, GSM, layout="h5")
     path = written.paths[0]
@@ -197,38 +129,6 @@ def test_h5_shape_disagreement_is_named(tmp_path, write_10x):
         f["matrix/barcodes"] = barcodes[:-1]
     with pytest.raises(InputError, match=f"{path.name}.*disagrees"):
         read_gsm(tmp_path, GSM)
-
-
-# ----------------------------------------------------------------- fingerprint
-
-
-def test_fingerprint_follows_content_and_name_not_mtime_or_folder(tmp_path):
-    a = tmp_path / "one" / "m.mtx.gz"
-    a.parent.mkdir()
-    a.write_bytes(b"x" * 100)
-    b = tmp_path / "two" / "m.mtx.gz"
-    b.parent.mkdir()
-    b.write_bytes(b"x" * 100)
-    os.utime(b, ns=(1, 1))
-    assert file_fingerprint([a]) == file_fingerprint([b])
-    b.write_bytes(b"x" * 99 + b"y")
-    assert file_fingerprint([a]) != file_fingerprint([b])
-    c = tmp_path / "one" / "other.mtx.gz"
-    c.write_bytes(b"x" * 100)
-    assert file_fingerprint([a]) != file_fingerprint([c])
-    assert file_fingerprint([a, c]) != file_fingerprint([c, a])
-
-
-def test_fingerprint_of_large_file_reads_both_ends(tmp_path):
-    path = tmp_path / "big.bin"
-    body = bytearray(3 * 2**20)
-    path.write_bytes(body)
-    base = file_fingerprint([path])
-    body[-1] = 1
-    path.write_bytes(body)
-    assert file_fingerprint([path]) != base
-    with pytest.raises(InputError, match="missing.bin"):
-        file_fingerprint([tmp_path / "missing.bin"])
 
 
 # ----------------------------------------------------------------- scanpy as the reference
@@ -298,7 +198,6 @@ def test_mtx_variants_read_as_the_same_counts(tmp_path, write_10x, banner, body)
     assert got.toarray().tolist() == [[2, 0, 0], [0, 1, 8]]
 
 
-
 def test_duplicate_entries_in_h5_are_refused_naming_the_file(tmp_path, write_10x):
     import h5py
 
@@ -320,8 +219,99 @@ def test_placeholder_gene_ids_say_what_to_do(tmp_path, write_10x):
         read_gsm(tmp_path, GSM)
 
 
-def test_file_given_for_the_raw_folder_says_so(tmp_path):
-    a_file = tmp_path / "raw"
-    a_file.write_text("x")
-    with pytest.raises(InputError, match=f"raw-data folder {a_file} is a file, not a folder"):
-        read_gsm(a_file, GSM)
+# ----------------------------------------------------------------- Cell Ranger's HDF5 forms
+
+
+def write_v2_h5(path: Path, genomes: dict[str, Written]) -> None:
+    """Cell Ranger 2's HDF5: one group per genome with genes, gene_names and the CSC arrays."""
+    with h5py.File(path, "w") as f:
+        for genome, w in genomes.items():
+            g = f.create_group(genome)
+            g["data"], g["indices"], g["indptr"] = w.X.data.astype(np.int32), w.X.indices, w.X.indptr
+            g["shape"] = np.array(w.X.shape[::-1], dtype=np.int32)
+            g["barcodes"] = w.barcodes.astype("S")
+            g["genes"], g["gene_names"] = w.ids.astype("S"), w.symbols.astype("S")
+
+
+def test_cellranger2_h5_single_genome_matches_scanpy(tmp_path, write_10x):
+    import scanpy as sc
+
+    w = write_10x(tmp_path / "tmp", GSM, layout="flat")
+    path = tmp_path / GSM / "outs" / "filtered_gene_bc_matrices_h5.h5"
+    path.parent.mkdir(parents=True)
+    write_v2_h5(path, {"GRCh38": w})
+
+    counts = read_gsm(tmp_path, GSM)
+    reference = sc.read_10x_h5(path, genome="GRCh38", gex_only=False)
+    assert counts.files == (path,)
+    assert (counts.X != sp.csr_matrix(reference.X)).nnz == 0
+    assert list(counts.gene_ids) == list(reference.var["gene_ids"])
+    assert list(counts.barcodes) == list(reference.obs_names)
+
+
+def test_cellranger2_h5_with_several_genomes_is_refused_listing_them(tmp_path, write_10x):
+    w = write_10x(tmp_path / "tmp", GSM, layout="flat")
+    path = tmp_path / f"{GSM}_filtered_gene_bc_matrices_h5.h5"
+    write_v2_h5(path, {"GRCh38": w, "mm10": w})
+    with pytest.raises(InputError, match=r"holds 2 genomes \(GRCh38, mm10\)"):
+        read_gsm(tmp_path, GSM)
+
+
+def test_probe_level_h5_gives_gene_ids_with_probe_counts_summed(tmp_path, write_10x):
+    w = write_10x(tmp_path, GSM, layout="h5", n_genes=40)
+    gene_of_probe = np.array([f"ENSG{i // 2:011d}" for i in range(40)])  # two probes per gene
+    with h5py.File(w.paths[0], "r+") as f:
+        f["matrix/features/gene_id"] = gene_of_probe.astype("S")
+        f["matrix/features/id"][...] = np.array([f"{g}|probe{i}" for i, g in enumerate(gene_of_probe)], dtype="S")
+
+    counts = read_gsm(tmp_path, GSM)
+    expected = w.X[:, 0::2] + w.X[:, 1::2]
+    assert list(counts.gene_ids) == [f"ENSG{i:011d}" for i in range(20)]
+    assert (counts.X != sp.csr_matrix(expected)).nnz == 0
+
+
+# ----------------------------------------------------------------- duplicates, short lines, gzip
+
+
+def test_duplicate_barcodes_are_refused_naming_the_file(tmp_path, write_10x):
+    w = write_10x(tmp_path, gsm="GSM1000001")
+    rewrite_gz(w.paths[1], lambda lines: [lines[0], lines[0], *lines[2:]])
+    with pytest.raises(InputError, match=rf"{w.paths[1].name}: barcode '{w.barcodes[0]}' occurs 2 times"):
+        tenx.read_gsm(tmp_path, "GSM1000001")
+
+
+def test_duplicate_gene_ids_are_refused_naming_the_file(tmp_path, write_10x):
+    w = write_10x(tmp_path, gsm="GSM1000001")
+    rewrite_gz(w.paths[2], lambda lines: [lines[0], lines[0], *lines[2:]])
+    with pytest.raises(InputError, match=rf"{w.paths[2].name}: gene ID '{w.ids[0]}' occurs 2 times"):
+        tenx.read_gsm(tmp_path, "GSM1000001")
+
+
+def test_duplicate_barcodes_in_h5_are_refused(tmp_path, write_10x):
+    import h5py
+
+    w = write_10x(tmp_path, gsm="GSM1000001", layout="h5")
+    with h5py.File(w.paths[0], "r+") as f:
+        barcodes = f["matrix/barcodes"][()]
+        barcodes[1] = barcodes[0]
+        f["matrix/barcodes"][...] = barcodes
+    with pytest.raises(InputError, match="barcode .* occurs 2 times"):
+        tenx.read_gsm(tmp_path, "GSM1000001")
+
+
+def test_short_features_line_is_refused_not_dropped(tmp_path, write_10x):
+    w = write_10x(tmp_path, gsm="GSM1000001")
+    rewrite_gz(w.paths[2], lambda lines: [*lines[:4], "\t".join(lines[4].split("\t")[:2]), *lines[5:]])
+    with pytest.raises(InputError, match=rf"{w.paths[2].name}: line 5 has fewer than 3 tab-separated fields"):
+        tenx.read_gsm(tmp_path, "GSM1000001")
+
+
+def test_reader_decompresses_with_isal_and_still_names_damaged_gzip(tmp_path, write_10x):
+    from isal import igzip
+
+    w = write_10x(tmp_path, gsm="GSM1000001")
+    with tenx._open_binary(w.paths[0]) as fh:
+        assert isinstance(fh, igzip.GzipFile)
+    w.paths[0].write_bytes(w.paths[0].read_bytes()[:-12])
+    with pytest.raises(InputError, match=w.paths[0].name):
+        tenx.read_gsm(tmp_path, "GSM1000001")

@@ -10,16 +10,20 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from _cli_fixtures import one_error_line  # noqa: E402
 from _processed_fixtures import day_matched_assignment, make_processed  # noqa: E402
 
 from lmna_scrna import cli  # noqa: E402
 from lmna_scrna.config import TrainConfig  # noqa: E402
 from lmna_scrna.errors import InputError  # noqa: E402
 from lmna_scrna.io.study import load_samples  # noqa: E402
-from lmna_scrna.pp.assemble import resolve_data_path  # noqa: E402
+from lmna_scrna.pp.assemble import (
+    resolve_data_path,  # noqa: E402
+)
 from lmna_scrna.tl import train  # noqa: E402
 from lmna_scrna.tl.runs import load_run  # noqa: E402
 
@@ -147,3 +151,22 @@ def test_stale_build_of_a_killed_run_is_removed(data_path, tmp_path):
     (stale / "seed_1").mkdir(parents=True)
     train.train_run(data_path, "stale_A", FAST, seeds=[7], out_dir=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stale_A"]
+
+
+# --------------------------------------------------------------------------- command line
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [(["-1"], "seeds=-1"), ([str(2**70)], f"seeds={2**70}"), (["1", "1"], "1 given more than once")],
+    ids=["negative", "2**70", "twice"],
+)
+def test_bad_seeds_are_refused_before_loading_the_data(tmp_path, capsys, seeds, message):
+    missing = tmp_path / "no_such.h5ad"  # never read: the seeds are checked first
+    assert cli.main(["train", "--data", str(missing), "--run", "r", "--seeds", *seeds]) == 2
+    assert message in one_error_line(capsys)
+
+
+def test_cli_train_refuses_an_infinite_learning_rate_before_loading(tmp_path, capsys):
+    assert cli.main(["train", "--data", str(tmp_path / "no_such.h5ad"), "--run", "r", "--lr", "inf"]) == 2
+    assert "TrainConfig.lr=inf" in one_error_line(capsys)

@@ -1,4 +1,4 @@
-"""Parameter files of the plan: YAML mappings, split files (a split's identity) and sweep files.
+"""Parameter files of the plan: YAML mappings, profiles (with `inherits`), split files and sweep files.
 
 Kept apart from `plan` so a split or sweep file can be read (by notebooks,
 tests and the plan alike) with one set of checks and messages.
@@ -40,6 +40,69 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(f"parameter file {path} must hold a mapping of names to values")
     return data
+
+
+#: The keys a profile may hold (`plan` documents their meaning).
+PROFILE_KEYS: tuple[str, ...] = ("inherits", "data", "parameters", "stages", "executions")
+
+
+def read_profile(path: Path, _children: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A profile's mapping with its ``inherits`` chain merged in, so a profile states only how it differs.
+
+    ``inherits: full`` names a profile of the same folder (so relative paths keep their meaning);
+    `merge_profile` says how the two combine.
+    """
+    path = Path(path).resolve()
+    if path in _children:
+        chain = " -> ".join(p.stem for p in (*_children, path))
+        raise InputError(f"profile {_children[0]}: `inherits` goes round in a cycle ({chain})")
+    spec = read_yaml(path)
+    unknown = sorted(set(spec) - set(PROFILE_KEYS))
+    if unknown:
+        raise InputError(f"profile {path}: unknown key(s) {', '.join(unknown)} (a profile holds {', '.join(PROFILE_KEYS)})")
+    parent_name = spec.pop("inherits", None)
+    if parent_name is None:
+        return spec
+    if not isinstance(parent_name, str) or not parent_name or "/" in parent_name:
+        raise InputError(f"profile {path}: `inherits` must name a profile of the same folder (e.g. `inherits: full`)")
+    parent = path.parent / f"{parent_name.removesuffix('.yaml')}.yaml"
+    if not parent.is_file():
+        available = sorted(p.stem for p in path.parent.glob("*.yaml") if p != path)
+        raise InputError(
+            f"profile {path}: `inherits: {parent_name}` but {parent} does not exist (profiles there: {', '.join(available) or 'none'})"
+        )
+    return merge_profile(read_profile(parent, (*_children, path)), spec)
+
+
+def merge_profile(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """The child over its parent: mappings merge key by key (deeply), ``executions`` entry by entry
+    matched on ``id`` (a new id is appended), and any other value of the child replaces the parent's."""
+    merged = dict(parent)
+    for key, value in child.items():
+        if key == "executions" and isinstance(value, list) and isinstance(parent.get(key), list):
+            merged[key] = _merge_executions(parent[key], value)
+        else:
+            merged[key] = _deep_merge(parent.get(key), value)
+    return merged
+
+
+def _deep_merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {**base, **{k: _deep_merge(base.get(k), v) for k, v in over.items()}}
+    return over
+
+
+def _merge_executions(base: list[Any], over: list[Any]) -> list[Any]:
+    """Entries of the child with a parent's id change that entry in place; others follow, in the child's order."""
+    merged = list(base)
+    position = {entry["id"]: i for i, entry in enumerate(base) if isinstance(entry, dict) and "id" in entry}
+    for entry in over:
+        i = position.get(entry.get("id")) if isinstance(entry, dict) else None
+        if i is None:
+            merged.append(entry)
+        else:
+            merged[i] = _deep_merge(merged[i], entry)
+    return merged
 
 
 def load_sweep(path: str | Path) -> Sweep:

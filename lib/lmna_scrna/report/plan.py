@@ -7,6 +7,7 @@ runs the stale ones.
 
 Profile schema (paths are relative to the profile file)::
 
+    inherits: full               # optional: start from full.yaml of the same folder, state what differs
     data: smoke                  # scale of the simulated data used when --data is not given
     parameters: {profile: smoke}                # given to every notebook that declares them
     stages: {train: {epochs: 3}}                # given to every execution of a stage
@@ -27,6 +28,11 @@ Profile schema (paths are relative to the profile file)::
         notebook: 07_calibration_replicate
         calibration_file: ../calibration/full.yaml   # one execution per batch of replicates it lists
                                                 # (id replicates_null_s1-10, …; `tl.calibration_design`)
+
+A profile that ``inherits`` is merged over its parent (`param_files.merge_profile`):
+mappings key by key, ``executions`` entry by entry matched on ``id`` (a new id is
+appended), any other value replaced. A missing parent, a cycle of ``inherits`` or an
+unknown key is an error.
 
 Parameters are merged in this order, later winning: the split's params_file,
 the sweep run's or grid point's settings, the profile's ``parameters``, its ``stages`` entry,
@@ -58,7 +64,7 @@ from typing import Any
 from ..errors import InputError
 from ..paths import PROJECT_ROOT, params_dir
 from ..tl.calibration_design import load_design
-from .param_files import load_sweep, read_split_file, read_yaml, sweep_run_name
+from .param_files import load_sweep, read_profile, read_split_file, sweep_run_name
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
@@ -85,6 +91,10 @@ STAGE_READS: dict[str, tuple[str, ...]] = {
 }
 #: Stages that read every split's results rather than their own split's.
 GLOBAL_STAGES: frozenset[str] = frozenset({"compare", "calibrate"})
+#: The keys an execution entry may hold (the schema above).
+ENTRY_KEYS: frozenset[str] = frozenset(
+    {"id", "notebook", "stage", "params_file", "sweep_file", "grid", "calibration_file", "parameters", "after"}
+)
 
 
 @dataclass(frozen=True)
@@ -157,7 +167,7 @@ def load_profile(profile: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Pr
     if not path.is_file():
         available = sorted(p.stem for p in (params_dir() / "profiles").glob("*.yaml"))
         raise InputError(f"profile {profile!r}: {path} does not exist (available: {', '.join(available) or 'none'})")
-    spec = read_yaml(path)
+    spec = read_profile(path)
     entries = spec.get("executions")
     if not isinstance(entries, list) or not entries:
         raise InputError(f"profile {path} has no `executions` list")
@@ -179,6 +189,11 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
     """One profile entry → one execution, one per run of its ``sweep_file``, or one per point of its ``grid``."""
     if not isinstance(entry, dict) or "id" not in entry or "notebook" not in entry:
         raise InputError(f"profile {path}: every execution needs `id` and `notebook` (got {entry!r})")
+    unknown = sorted(set(entry) - ENTRY_KEYS)
+    if unknown:
+        raise InputError(
+            f"profile {path}, execution {entry['id']}: unknown key(s) {', '.join(unknown)} (an execution holds {', '.join(sorted(ENTRY_KEYS))})"
+        )
     name = str(entry["notebook"]).removesuffix(".ipynb")
     notebook = notebooks_dir / f"{name}.ipynb"
     if not notebook.is_file():

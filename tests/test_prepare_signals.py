@@ -1,4 +1,4 @@
-"""A killed `prepare` leaves no process behind, and SIGTERM is handled like Ctrl-C (issue #11, item 6).
+"""A killed `prepare` leaves no process behind, and SIGTERM is handled like Ctrl-C.
 
 The CLI runs in a real subprocess. Its parse workers are held inside their
 work deterministically: the test holds the per-GSM cache locks, so each worker

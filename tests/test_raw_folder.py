@@ -1,8 +1,10 @@
-"""`lmna-scrna inspect`: a clean 12-GSM folder exits 0; every problem is listed and exits 1."""
+"""The raw folder (io/raw_folder.py): `lmna-scrna inspect` (a clean 12-GSM folder exits 0; every problem is listed
+and exits 1) and the file fingerprints that identify the data."""
 
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,8 @@ import pytest
 import scipy.io
 
 from lmna_scrna.cli import main
-from lmna_scrna.io.raw_folder import inspect_dir
+from lmna_scrna.errors import InputError
+from lmna_scrna.io.raw_folder import file_fingerprint, inspect_dir
 
 N_CELLS, N_GENES = 20, 50
 
@@ -90,3 +93,35 @@ def test_gene_lists_that_differ_are_a_problem_as_for_prepare(study_dir, capsys, 
     assert main(["inspect", str(study_dir)]) == 1
     err = capsys.readouterr().err
     assert "problem: GSM8325052: gene list differs from that of GSM8325046" in err
+
+
+# --------------------------------------------------------------------------- file fingerprints
+
+
+def test_fingerprint_follows_content_and_name_not_mtime_or_folder(tmp_path):
+    a = tmp_path / "one" / "m.mtx.gz"
+    a.parent.mkdir()
+    a.write_bytes(b"x" * 100)
+    b = tmp_path / "two" / "m.mtx.gz"
+    b.parent.mkdir()
+    b.write_bytes(b"x" * 100)
+    os.utime(b, ns=(1, 1))
+    assert file_fingerprint([a]) == file_fingerprint([b])
+    b.write_bytes(b"x" * 99 + b"y")
+    assert file_fingerprint([a]) != file_fingerprint([b])
+    c = tmp_path / "one" / "other.mtx.gz"
+    c.write_bytes(b"x" * 100)
+    assert file_fingerprint([a]) != file_fingerprint([c])
+    assert file_fingerprint([a, c]) != file_fingerprint([c, a])
+
+
+def test_fingerprint_of_large_file_reads_both_ends(tmp_path):
+    path = tmp_path / "big.bin"
+    body = bytearray(3 * 2**20)
+    path.write_bytes(body)
+    base = file_fingerprint([path])
+    body[-1] = 1
+    path.write_bytes(body)
+    assert file_fingerprint([path]) != base
+    with pytest.raises(InputError, match="missing.bin"):
+        file_fingerprint([tmp_path / "missing.bin"])

@@ -1,0 +1,165 @@
+"""`prepare` (pp/assemble.py and `lmna-scrna prepare`): the parameters and inputs it refuses, naming them,
+where it writes, what a finished run leaves, and the assembly of the processed matrix. What it computes,
+against scanpy, is test_preprocess.py's; its cache is test_gsm_cache.py's, its signals test_prepare_signals.py's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pytest
+from _cli_fixtures import error_lines, one_error_line, prepare_cli, small_args, study  # noqa: F401 (study: a fixture)
+from _tenx_fixtures import SMALL_PARAMS, rewrite_gz, write_study
+
+import lmna_scrna
+from lmna_scrna import cli
+from lmna_scrna.errors import InputError
+from lmna_scrna.pp.assemble import load_processed, prepare_split
+from lmna_scrna.pp.splits import make_split
+
+
+def run_cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in its own process: a crash (a segfault is exit 139) cannot take pytest down with it."""
+    env = {**os.environ, "PYTHONPATH": str(Path(lmna_scrna.__file__).parents[1])}
+    return subprocess.run([sys.executable, "-m", "lmna_scrna.cli", *argv], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+# --------------------------------------------------------------------------- parameters and inputs it refuses
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("target_sum", "nan"), ("target_sum", "inf"), ("n_hvg", "0"), ("clip", "0"), ("clip", "-1"),
+     ("clip", "nan"), ("max_cells", "-5"), ("max_pct_mt", "nan"), ("min_genes", "-1"), ("seed", "-1"),
+     ("seed", str(2**70))],
+)
+def test_bad_prep_parameter_is_one_line_naming_it(study, tmp_path, capsys, name, value):
+    out = tmp_path / "x.h5ad"
+    argv = prepare_cli(study, out, *small_args(), f"--{name.replace('_', '-')}={value}")
+
+    assert cli.main(argv) == 2
+    assert f"PrepParams.{name}=" in one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_no_gene_selectable_is_an_error_naming_the_parameter(study, sheet, tmp_path):
+    out = tmp_path / "x.h5ad"
+    params = replace(SMALL_PARAMS, min_cells_per_gene=100_000)
+    with pytest.raises(InputError, match="PrepParams.min_cells_per_gene=100000"):
+        prepare_split(study, make_split("original", sheet), sheet, params, out, cache_dir=tmp_path / "c")
+    assert not out.exists()
+
+
+def test_too_few_train_cells_blame_max_cells(study, sheet, tmp_path):
+    params = replace(SMALL_PARAMS, max_cells=1, min_cells_per_gene=10)  # the paper's 10, with 8 train GSMs
+    with pytest.raises(InputError, match=r"8 train cells, fewer than PrepParams\.min_cells_per_gene=10.*max_cells"):
+        prepare_split(study, make_split("original", sheet), sheet, params, tmp_path / "x.h5ad", tmp_path / "c")
+
+
+def test_gsm_with_another_gene_list_is_named_against_the_majority(tmp_path, sheet):
+    raw = tmp_path / "raw"
+    write_study(raw, sheet, n_cells=40)
+    odd = "GSM8325052"  # not the second GSM of the split: the old message named the second one
+    features = next(raw.glob(f"{odd}_*features.tsv.gz"))
+    rewrite_gz(features, lambda lines: [lines[0].replace("ENSG", "ENSX", 1), *lines[1:]])
+    with pytest.raises(InputError, match=rf"^{odd}: gene list differs from that of GSM8325046, GSM8325047"):
+        prepare_split(raw, make_split("original", sheet), sheet, SMALL_PARAMS, tmp_path / "x.h5ad", tmp_path / "c")
+
+
+@pytest.mark.parametrize("split", ["original", "random_cells"])
+def test_test_day_with_a_split_without_days_is_an_error(study, tmp_path, capsys, split):
+    out = tmp_path / "x.h5ad"
+    assert cli.main(prepare_cli(study, out, "--test-day", "9", *small_args(), split=split)) == 2
+    assert "takes no --test-day" in one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_valid_parameters_still_prepare(study, tmp_path):
+    out = tmp_path / "ok.h5ad"
+    assert cli.main(prepare_cli(study, out, *small_args())) == 0
+    assert np.isfinite(ad.read_h5ad(out).X.data).all()
+
+
+# --------------------------------------------------------------------------- where it writes and what it reads back
+
+
+def test_out_that_is_a_folder_or_under_a_file_is_one_line(study, tmp_path, capsys):
+    folder = tmp_path / "folder.h5ad"
+    folder.mkdir()
+    assert cli.main(prepare_cli(study, folder, *small_args())) == 2
+    assert f"cannot write {folder}: it is a folder" in one_error_line(capsys)
+
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert cli.main(prepare_cli(study, a_file / "x.h5ad", *small_args(), cache=tmp_path / "c")) == 2
+    assert str(a_file / "x.h5ad") in one_error_line(capsys)
+
+    assert cli.main(prepare_cli(study, tmp_path / "y.h5ad", *small_args(), cache=a_file / "c")) == 2
+    assert f"cache folder {a_file / 'c'}" in one_error_line(capsys)
+
+
+def test_processed_file_that_is_not_hdf5_is_named(tmp_path):
+    bad = tmp_path / "bad.h5ad"
+    bad.write_text("not hdf5")
+    with pytest.raises(InputError, match="bad.h5ad is not a readable .h5ad") as err:
+        load_processed(bad)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("where", ["out", "cache"])
+def test_prepare_onto_a_full_disk_is_one_line_exit_2_no_segfault(study, full_disk, tmp_path, where):
+    out = full_disk / "x.h5ad" if where == "out" else tmp_path / "x.h5ad"
+    cache = full_disk / "c" if where == "cache" else tmp_path / "c"
+    done = run_cli(*prepare_cli(study, out, *small_args(), cache=cache))
+
+    assert done.returncode == 2, done.stderr[-2000:]
+    last = error_lines(done.stderr)
+    assert last[-1].startswith("lmna-scrna prepare: error: cannot write") and "No space left" in last[-1]
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in full_disk.iterdir()) == (["filler"] if where == "out" else ["c", "filler"])
+
+
+def test_finished_prepare_leaves_only_cache_files(tmp_path, sheet):
+    raw, cache = tmp_path / "raw", tmp_path / "cache"
+    write_study(raw, sheet.head(4), n_cells=30)
+    prepare_split(raw, make_split("random_cells", sheet.head(4)), sheet.head(4), SMALL_PARAMS, tmp_path / "x.h5ad",
+                  cache_dir=cache)
+
+    assert sorted(p.suffix for p in cache.iterdir()) == [".h5"] * 4  # no .lock beside them
+
+
+def test_fingerprint_covers_the_sheets_labels(study, sheet, tmp_path):
+    split = make_split("original", sheet)
+    first = prepare_split(study, split, sheet, SMALL_PARAMS, tmp_path / "a.h5ad", cache_dir=tmp_path / "c")
+    relabelled = sheet.copy()
+    relabelled.loc[relabelled["gsm"] == "GSM8325046", "replicate"] = "B"  # same files, same cache, other obs
+    second = prepare_split(study, split, relabelled, SMALL_PARAMS, tmp_path / "b.h5ad", cache_dir=tmp_path / "c")
+
+    assert load_processed(first).fingerprint != load_processed(second).fingerprint
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def test_rows_stacked_from_a_generator_into_preallocated_arrays_equal_vstack():
+    from scipy import sparse as sp
+
+    from lmna_scrna.pp.assemble import _stack_rows
+
+    rng = np.random.default_rng(0)
+    blocks = [sp.random(n, 7, density=0.3, format="csr", dtype=np.float32, random_state=rng) for n in (5, 0, 9)]
+    blocks[2].data[:2] = 0  # stored zeros (float underflow): more entries than the nonzero count says
+    nnz = sum(int((b.data != 0).sum()) for b in blocks)
+
+    stacked = _stack_rows(iter(blocks), n_rows=14, nnz=nnz, width=7)
+
+    expected = sp.vstack(blocks, format="csr")
+    assert stacked.shape == expected.shape and stacked.nnz == expected.nnz
+    assert np.array_equal(stacked.indptr, expected.indptr) and np.array_equal(stacked.indices, expected.indices)
+    assert np.array_equal(stacked.data, expected.data)
