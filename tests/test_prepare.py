@@ -134,6 +134,22 @@ def test_finished_prepare_leaves_only_cache_files(tmp_path, sheet):
     assert sorted(p.suffix for p in cache.iterdir()) == [".h5"] * 4  # no .lock beside them
 
 
+def test_written_split_reads_back_as_the_split_assembled_in_memory(study, sheet, tmp_path):
+    from lmna_scrna.pp.assemble import assemble_split, fit_split, processed_data
+
+    split = make_split("day_matched", sheet, 19, 0)
+    fit = fit_split(study, split, sheet, SMALL_PARAMS, cache_dir=tmp_path / "c")
+    written = load_processed(prepare_split(study, split, sheet, SMALL_PARAMS, tmp_path / "a.h5ad",
+                                           cache_dir=tmp_path / "c"))
+    in_memory = processed_data(assemble_split(fit), tmp_path / "a.h5ad")
+
+    np.testing.assert_array_equal(written.X, in_memory.X)
+    assert written.X.dtype == in_memory.X.dtype == np.float32
+    assert written.obs.equals(in_memory.obs) and written.genes.equals(in_memory.genes)
+    assert written.fingerprint == in_memory.fingerprint and written.split.keys() == in_memory.split.keys()
+    assert all(np.array_equal(written.split[k], in_memory.split[k]) for k in written.split)
+
+
 def test_fingerprint_covers_the_sheets_labels(study, sheet, tmp_path):
     split = make_split("original", sheet)
     first = prepare_split(study, split, sheet, SMALL_PARAMS, tmp_path / "a.h5ad", cache_dir=tmp_path / "c")
@@ -150,16 +166,40 @@ def test_fingerprint_covers_the_sheets_labels(study, sheet, tmp_path):
 def test_rows_stacked_from_a_generator_into_preallocated_arrays_equal_vstack():
     from scipy import sparse as sp
 
-    from lmna_scrna.pp.assemble import _stack_rows
+    from lmna_scrna.pp.row_blocks import stack_rows
 
     rng = np.random.default_rng(0)
     blocks = [sp.random(n, 7, density=0.3, format="csr", dtype=np.float32, random_state=rng) for n in (5, 0, 9)]
     blocks[2].data[:2] = 0  # stored zeros (float underflow): more entries than the nonzero count says
     nnz = sum(int((b.data != 0).sum()) for b in blocks)
 
-    stacked = _stack_rows(iter(blocks), n_rows=14, nnz=nnz, width=7)
+    stacked = stack_rows(iter(blocks), n_rows=14, nnz=nnz, width=7)
 
     expected = sp.vstack(blocks, format="csr")
     assert stacked.shape == expected.shape and stacked.nnz == expected.nnz
     assert np.array_equal(stacked.indptr, expected.indptr) and np.array_equal(stacked.indices, expected.indices)
     assert np.array_equal(stacked.data, expected.data)
+
+
+@pytest.mark.parametrize("nnz_estimate", ["exact", "short"])
+def test_rows_written_block_by_block_read_back_as_the_stacked_matrix(tmp_path, nnz_estimate):
+    import h5py
+    from anndata.io import read_elem
+    from scipy import sparse as sp
+
+    from lmna_scrna.pp.row_blocks import stack_rows, write_rows
+
+    rng = np.random.default_rng(1)
+    blocks = [sp.random(n, 7, density=0.4, format="csr", dtype=np.float32, random_state=rng) for n in (6, 0, 11)]
+    blocks[2].data[:3] = 0  # stored zeros: with the nonzero count as estimate the arrays must grow
+    nnz = sum(b.nnz for b in blocks) if nnz_estimate == "exact" else sum(int((b.data != 0).sum()) for b in blocks)
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        write_rows(f, "X", iter(blocks), n_rows=17, nnz=nnz, width=7)
+    with h5py.File(tmp_path / "x.h5", "r") as f:
+        written = read_elem(f["X"])
+
+    expected = stack_rows(iter(blocks), n_rows=17, nnz=nnz, width=7)
+    assert isinstance(written, sp.csr_matrix) and written.shape == (17, 7)
+    for name in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(written, name), getattr(expected, name)), name
+        assert getattr(written, name).dtype == getattr(expected, name).dtype, name

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from ..paths import cache_dir as default_cache_dir
 from ..paths import processed_path, require_file
 from .genes import FeatureScaling, GeneStats, fit_scaling, gene_table
 from .gsm_pass import CachedGSM, ProcessedGSM, load_gsms
+from .row_blocks import stack_rows, write_rows
 from .splits import Split, assign_cells
 
 log = logging.getLogger(__name__)
@@ -172,16 +173,24 @@ def write_split(fit: FittedSplit, out: Path) -> Path:
     On any error nothing is written and an existing file at ``out`` is left as it was.
     """
     out = Path(out)
-    adata = assemble_split(fit)
+    adata = _annotations(fit)
     adata.strings_to_categoricals()  # as write_h5ad does
     with hdf5_atomic(out) as f:  # built in memory, written with plain writes: a full disk is an error, not a crash
         write_elem(f, "/", adata)
+        write_rows(f, "X", _scaled_blocks(fit), *_x_size(fit))  # the file image is the only copy of X
     log.info("%s: wrote %s (%d cells x %d genes)", fit.split.name, out, adata.n_obs, adata.n_vars)
     return out
 
 
 def assemble_split(fit: FittedSplit) -> ad.AnnData:
     """Pass 2 in memory: the split's scaled cells × HVGs AnnData, exactly what `write_split` stores."""
+    adata = _annotations(fit)
+    adata.X = stack_rows(_scaled_blocks(fit), *_x_size(fit))
+    return adata
+
+
+def _annotations(fit: FittedSplit) -> ad.AnnData:
+    """The split's AnnData without X: obs, var and uns (schema in the module docstring)."""
     split, cached, scaling = fit.split, fit.cached, fit.scaling
     obs_parts, qc_rows = [], []
     for gsm, c in cached.items():
@@ -203,27 +212,29 @@ def assemble_split(fit: FittedSplit) -> ad.AnnData:
         index=pd.Index(ref.gene_ids[scaling.genes], name=None),
     )
     inputs = {gsm: c.input_fingerprint for gsm, c in cached.items()}
-    # Each GSM is scaled only as its rows are copied into the output, sized from the cached
-    # per-gene nonzero counts: the output and one GSM's block are the only large arrays alive.
-    progress = tqdm(cached.values(), desc=f"{split.name}: scale GSMs", unit="GSM")
-    scaled = (scaling.transform(c.load_X()) for c in progress)
-    return ad.AnnData(
-        X=_stack_rows(
-            scaled, n_rows=len(obs), nnz=sum(int(c.stats.nnz[scaling.genes].sum()) for c in cached.values()),
-            width=scaling.genes.size,
-        ),
-        obs=obs,
-        var=var,
-        uns={
-            "params": fit.params.to_dict(),
-            "split": _split_uns(split),
-            "qc": pd.DataFrame(qc_rows).to_dict(orient="list"),
-            "input_fingerprints": inputs,
-            "fingerprint": dataset_fingerprint(inputs, fit.params, split, fit.info),
-            "source": fit.source,
-            "version": __version__,
-        },
-    )
+    uns = {
+        "params": fit.params.to_dict(),
+        "split": _split_uns(split),
+        "qc": pd.DataFrame(qc_rows).to_dict(orient="list"),
+        "input_fingerprints": inputs,
+        "fingerprint": dataset_fingerprint(inputs, fit.params, split, fit.info),
+        "source": fit.source,
+        "version": __version__,
+    }
+    return ad.AnnData(obs=obs, var=var, uns=uns)
+
+
+def _scaled_blocks(fit: FittedSplit) -> Iterator[sp.csr_matrix]:
+    """Each GSM scaled only as its rows are stacked: one GSM's block is the only other large array alive."""
+    progress = tqdm(fit.cached.values(), desc=f"{fit.split.name}: scale GSMs", unit="GSM")
+    return (fit.scaling.transform(c.load_X()) for c in progress)
+
+
+def _x_size(fit: FittedSplit) -> tuple[int, int, int]:
+    """Rows, entries (from the cached per-gene nonzero counts) and columns of the split's X."""
+    genes = fit.scaling.genes
+    n_rows = sum(int(c.barcodes.size) for c in fit.cached.values())
+    return n_rows, sum(int(c.stats.nnz[genes].sum()) for c in fit.cached.values()), int(genes.size)
 
 
 def dataset_fingerprint(inputs: dict[str, str], params: PrepParams, split: Split, sheet: pd.DataFrame) -> str:
@@ -238,29 +249,6 @@ def dataset_fingerprint(inputs: dict[str, str], params: PrepParams, split: Split
     }
     payload = {"inputs": inputs, "labels": labels, "params": params.to_dict(), "split": split.to_dict()}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def _stack_rows(blocks: Iterable[sp.csr_matrix], n_rows: int, nnz: int, width: int) -> sp.csr_matrix:
-    """Row-concatenate CSR blocks of `width` columns into arrays allocated once for `nnz` entries.
-
-    Equivalent to ``sp.vstack`` without its checks and intermediate copies;
-    blocks are taken one at a time, so with a generator the output plus one
-    block is all that is alive. `nnz` comes from the cached statistics, which
-    count nonzero values: stored zeros (only from float underflow) grow the arrays.
-    """
-    index_dtype = np.int32 if nnz < np.iinfo(np.int32).max else np.int64
-    data = np.empty(nnz, dtype=np.float32)
-    indices = np.empty(nnz, dtype=index_dtype)
-    indptr = np.empty(n_rows + 1, dtype=index_dtype)
-    indptr[0] = row = pos = 0
-    for b in blocks:
-        if pos + b.nnz > data.size:
-            data, indices = (np.concatenate([a[:pos], np.empty(b.nnz, a.dtype)]) for a in (data, indices))
-        data[pos : pos + b.nnz] = b.data
-        indices[pos : pos + b.nnz] = b.indices
-        indptr[row + 1 : row + b.shape[0] + 1] = b.indptr[1:] + pos
-        row, pos = row + b.shape[0], pos + b.nnz
-    return sp.csr_matrix((data[:pos], indices[:pos], indptr), shape=(n_rows, width))
 
 
 def _obs_block(gsm: str, barcodes: np.ndarray, partition: np.ndarray, row: pd.Series) -> pd.DataFrame:
