@@ -78,9 +78,12 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
 
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    from .pp.splits import SCHEMES
+
     p = sub.add_parser("prepare", help="QC, normalise, select HVGs on train GSMs, write one split's .h5ad")
     p.add_argument("--raw", type=Path, required=True, help="raw-data folder")
-    p.add_argument("--split", required=True, choices=("original", "day_matched", "random_cells"))
+    p.add_argument("--split", required=True, choices=tuple(SCHEMES),
+                   help="; ".join(f"{name}: {scheme.summary}" for name, scheme in SCHEMES.items()))
     p.add_argument("--test-day", type=int, default=None)
     p.add_argument("--val-day", type=int, default=None)
     p.add_argument("--out", type=Path, required=True, help="output .h5ad")
@@ -98,11 +101,11 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 def _run_prepare(args: argparse.Namespace) -> int:
     from .io.study import load_samples
     from .pp.assemble import prepare_split
-    from .pp.splits import make_split
+    from .pp.splits import days_problem, make_split
 
-    if args.split != "day_matched" and (args.test_day is not None or args.val_day is not None):
-        # Not silently ignored: the user meant another split. (Notebooks keep day defaults for any split.)
-        raise InputError(f"--split {args.split} takes no --test-day/--val-day (only day_matched does)")
+    problem = days_problem(args.split, args.test_day, args.val_day, "--test-day/--val-day")
+    if problem:  # not silently ignored: the user meant another split (notebooks keep day defaults for any split)
+        raise InputError(f"--{problem}")
     sheet = load_samples(args.sheet)
     params = PrepParams(**{k: getattr(args, k) for k in vars(PrepParams())})
     split = make_split(args.split, sheet, test_day=args.test_day, val_day=args.val_day)

@@ -51,7 +51,7 @@ from ..paths import processed_path, require_file
 from .genes import FeatureScaling, GeneStats, fit_scaling, gene_table
 from .gsm_pass import CachedGSM, ProcessedGSM, load_gsms
 from .row_blocks import stack_rows, write_rows
-from .splits import Split, assign_cells
+from .splits import Split, assign_cells, require_gsms
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,7 @@ def cache_split(
 ) -> dict[str, CachedGSM]:
     """Pass 1: the cached per-GSM result of every GSM of the split, in accession order."""
     params.check()
-    missing = sorted(set(split.gsms) - set(sheet["gsm"]))
-    if missing:
-        raise InputError(f"split {split.name}: GSM(s) {', '.join(missing)} are not in the sample sheet")
+    require_gsms(sheet, split.gsms, split.name)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cached = load_gsms(Path(raw_dir), split.gsms, params, cache_dir)
     problem = gene_list_problem({gsm: c.gene_ids for gsm, c in cached.items()})

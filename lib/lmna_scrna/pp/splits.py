@@ -16,7 +16,7 @@ every honest split assigns whole GSMs. Three schemes are provided:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,9 +33,6 @@ PARTITIONS: tuple[Partition, ...] = ("train", "val", "test")
 #: The paper's original split (§2.3.2).
 ORIGINAL_TEST: tuple[str, ...] = ("GSM8325052", "GSM8325056")
 ORIGINAL_VAL: tuple[str, ...] = ("GSM8325049", "GSM8325054")
-
-#: The split schemes a split parameter file can name.
-SCHEMES: tuple[str, ...] = ("original", "day_matched", "random_cells")
 
 #: Cell fractions of the ``random_cells`` split (train, val, test).
 RANDOM_CELL_FRACTIONS: tuple[float, float, float] = (0.70, 0.15, 0.15)
@@ -116,10 +113,11 @@ def split_identity(values: Mapping[str, Any], where: str) -> tuple[dict[str, Any
     if kind not in SCHEMES:
         raise InputError(f"{where}: `split` must be one of {', '.join(SCHEMES)} (got {kind!r})")
     test_day, val_day = values.get("test_day"), values.get("val_day")
-    if kind != "day_matched" and (test_day is not None or val_day is not None):
-        raise InputError(f"{where}: split {kind} takes no test_day/val_day (got {test_day}, {val_day})")
-    if kind == "day_matched" and not (isinstance(test_day, int) and isinstance(val_day, int)):
-        raise InputError(f"{where}: split day_matched needs integer test_day and val_day (got {test_day}, {val_day})")
+    problem = days_problem(str(kind), test_day, val_day, "test_day/val_day")
+    if problem:
+        raise InputError(f"{where}: {problem} (got {test_day}, {val_day})")
+    if SCHEMES[kind].takes_days and not (isinstance(test_day, int) and isinstance(val_day, int)):
+        raise InputError(f"{where}: split {kind} needs integer test_day and val_day (got {test_day}, {val_day})")
     name = split_name(kind, test_day, val_day)
     written = values.get("split_name")
     if written is not None and written != name:
@@ -130,7 +128,7 @@ def split_identity(values: Mapping[str, Any], where: str) -> tuple[dict[str, Any
 
 def original(sheet: pd.DataFrame) -> Split:
     """The paper's split: test 5052+5056, val 5049+5054, train the other eight."""
-    _require_gsms(sheet, ORIGINAL_TEST + ORIGINAL_VAL, "original")
+    require_gsms(sheet, ORIGINAL_TEST + ORIGINAL_VAL, "original")
     held = set(ORIGINAL_TEST + ORIGINAL_VAL)
     train = tuple(sorted(g for g in sheet["gsm"] if g not in held))
     return Split("original", "gsm", train, ORIGINAL_VAL, ORIGINAL_TEST, scheme="original")
@@ -168,15 +166,45 @@ def random_cells(sheet: pd.DataFrame) -> Split:
     )
 
 
+@dataclass(frozen=True)
+class Scheme:
+    """A way to split the study: what builds it, and whether a test and a validation day define it."""
+
+    name: str
+    build: Callable[[pd.DataFrame, int | None, int | None], Split]
+    takes_days: bool
+    summary: str  # one line, for the CLI's help and the docs
+
+
+#: Every split scheme, by the name a split file's ``split`` or the CLI's ``--split`` gives: the one
+#: place a new scheme is registered (the CLI's choices, the checks and the plan read it).
+SCHEMES: dict[str, Scheme] = {
+    s.name: s
+    for s in (
+        Scheme("original", lambda sheet, _t, _v: original(sheet), False,
+               "the paper's GSM lists (test days confounded with genotype)"),
+        Scheme("day_matched", day_matched, True, "one day with both genotypes to test, another to validation"),
+        Scheme("random_cells", lambda sheet, _t, _v: random_cells(sheet), False,
+               "cells drawn 70/15/15 across all libraries (library leakage on purpose)"),
+    )
+}
+
+
+def days_problem(kind: str, test_day: object, val_day: object, options: str) -> str | None:
+    """Why days given to a scheme that takes none are refused (they were meant for another split), or None."""
+    scheme = SCHEMES.get(kind)
+    if scheme is not None and not scheme.takes_days and (test_day is not None or val_day is not None):
+        day_schemes = ", ".join(n for n, s in SCHEMES.items() if s.takes_days)
+        return f"split {kind} takes no {options} (only {day_schemes} does)"
+    return None
+
+
 def make_split(kind: str, sheet: pd.DataFrame, test_day: int | None = None, val_day: int | None = None) -> Split:
-    """Build a split by scheme name: "original" | "day_matched" | "random_cells"."""
-    if kind == "original":
-        return original(sheet)
-    if kind == "day_matched":
-        return day_matched(sheet, test_day, val_day)
-    if kind == "random_cells":
-        return random_cells(sheet)
-    raise InputError(f"unknown split {kind!r}; expected original, day_matched or random_cells")
+    """Build a split by scheme name (a key of `SCHEMES`); days are used by the schemes that take them."""
+    scheme = SCHEMES.get(kind)
+    if scheme is None:
+        raise InputError(f"unknown split {kind!r}; expected one of {', '.join(SCHEMES)}")
+    return scheme.build(sheet, test_day, val_day)
 
 
 def leave_one_day_out(sheet: pd.DataFrame) -> list[Split]:
@@ -226,7 +254,8 @@ def _gsms_on(sheet: pd.DataFrame, day: int) -> tuple[str, ...]:
     return tuple(sorted(sheet.loc[sheet["day"] == day, "gsm"]))
 
 
-def _require_gsms(sheet: pd.DataFrame, gsms: tuple[str, ...], scheme: str) -> None:
+def require_gsms(sheet: pd.DataFrame, gsms: tuple[str, ...], split: str) -> None:
+    """Refuse a split naming GSMs the sample sheet lacks (their labels would be unknown)."""
     missing = sorted(set(gsms) - set(sheet["gsm"]))
     if missing:
-        raise InputError(f"split {scheme}: GSM(s) {', '.join(missing)} are not in the sample sheet")
+        raise InputError(f"split {split}: GSM(s) {', '.join(missing)} are not in the sample sheet")
