@@ -124,7 +124,7 @@ def difference_text(value: float) -> str:
     (near a ceiling, "-0.000 to -0.000" would hide a difference the rule still decides on)."""
     if value is None or math.isnan(value):
         return "–"
-    return f"{value:+.3f}" if value == 0 or abs(value) >= 0.001 else f"{value:+.2g}"
+    return f"{value + 0.0:+.3f}" if value == 0 or abs(value) >= 0.001 else f"{value:+.2g}"  # + 0.0: never "-0.000"
 
 
 def count_text(value: float) -> str:
