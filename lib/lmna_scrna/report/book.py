@@ -123,9 +123,11 @@ def headline_figure(generated: Path) -> str:
     shutil.copyfile(figure, generated / figure.name)
     return (
         f"```{{figure}} /generated/{figure.name}\n:alt: Genotype test AUC by split scheme, Model A and Model B\n:width: 100%\n\n"
-        "Genotype test ROC-AUC of Model A and Model B by split (mean over training seeds; Δ = B − A). From the "
-        "paper's original split to the day-matched leave-one-day-out folds, each split removes one shortcut "
-        "between training and test; {doc}`/notebooks/compare` gives the tables and intervals.\n```\n"
+        "*AUC by split, Model A vs Model B* (the paper's Figure 2, drawn for this build): genotype test ROC-AUC "
+        "per split, bars the mean over training seeds, one dot per seed; the last group is the mean over the "
+        "day-matched folds with its 95% interval over held-out days; Δ = B − A. From the paper's original split "
+        "to the day-matched leave-one-day-out folds, each split removes one shortcut between training and test; "
+        "{doc}`/notebooks/compare` gives the tables and the rule that decides B against A.\n```\n"
     )
 
 
