@@ -240,10 +240,10 @@ REPRS = ("AnnData object", "obs: '", "TrainConfig(", "PrepParams(", "Split(name=
 
 def test_book_reads_in_words_offline_and_fits_the_column(smoke: dict[str, Path], browser) -> None:
     """Issue 18: names in words in titles and navigation, no reprs, tables that fit, no remote script, figures in order,
-    figures named rather than numbered."""
+    figures named rather than numbered, the pages of a split in the split's order."""
     from selenium.webdriver.common.by import By
 
-    from lmna_scrna.report.labels import known_splits
+    from lmna_scrna.report.labels import PAGE_STEMS, known_splits, split_order, split_words
 
     html = smoke["index"].parent
     ids = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["report"]["executions"]
@@ -265,6 +265,13 @@ def test_book_reads_in_words_offline_and_fits_the_column(smoke: dict[str, Path],
         if page.stem.startswith(("train_", "sweep_")):
             assert browser.find_elements(By.CSS_SELECTOR, "article h3"), f"{page.name}: no figure headings"
             assert not browser.execute_script(FIGURE_HEADINGS_OUT_OF_ORDER), f"{page.name}: a heading without its figure"
+    ledger = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["executions"]
+    stem = PAGE_STEMS["03_train_A.ipynb"]
+    splits = sorted((ledger[i]["split"] for i in ids if i.startswith("train_A_")), key=split_order)
+    browser.get((html / "intro.html").as_uri())
+    navigation = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "nav.bd-docs-nav a")]
+    assert [t for t in navigation if t.startswith(f"{stem} — ")] == [f"{stem} — {split_words(s)}" for s in splits], \
+        "Model A's pages in the splits' order: original, then by held-out day, cells at random last"
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get((html / "methods.html").as_uri())  # typeset by the book's own MathJax, no network

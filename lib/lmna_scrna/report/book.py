@@ -33,6 +33,7 @@ from .calibration_words import null_sentence
 from .findings import findings
 from .labels import difference_text, page_title
 from .ledger import library_fingerprint, load_ledger, notebooks_out_dir
+from .navigation import TOC_NAME, write_toc
 from .pages import header_markdown, prepare_page, provenance_line
 from .paper import paper_table1
 from .plan import NOTEBOOKS_DIR, notebook_parameters
@@ -75,6 +76,7 @@ def build_book(book_dir: Path = BOOK_DIR) -> Path:
     (generated / "provenance.md").write_text(provenance_markdown(report, ledger))
     (generated / "provenance_line.md").write_text(provenance_line(report, source))
     (generated / "headline.md").write_text(headline_figure(generated))
+    write_toc(book_dir, report, ledger)
     _jupyter_book(book_dir)
     write_text_atomic(stamp_file, stamp)
     return index
@@ -268,13 +270,17 @@ def provenance_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
 
 
 def _jupyter_book(book_dir: Path) -> None:
-    """`jupyter-book build` in a child process (Sphinx keeps global state); its log goes to ours."""
+    """`jupyter-book build` in a child process (Sphinx keeps global state); its log goes to ours.
+
+    The generated toc, when there is one, replaces ``_toc.yml`` (the hand-written one with its globs expanded)."""
     executable = Path(sys.executable).with_name("jupyter-book")
     if not executable.is_file():
         raise LmnaError(f"{executable} not found: install the project (`make setup`)")
     log.info("building the book in %s", book_dir)
+    toc = book_dir / "generated" / TOC_NAME  # `navigation.write_toc`: the pages in reading order
     result = subprocess.run(
-        [str(executable), "build", str(book_dir), "--all", "-q"], capture_output=True, text=True, check=False
+        [str(executable), "build", str(book_dir), "--all", "-q", *(["--toc", str(toc)] if toc.is_file() else [])],
+        capture_output=True, text=True, check=False,
     )
     if result.returncode != 0:
         raise LmnaError(f"jupyter-book build {book_dir} failed:\n{(result.stdout + result.stderr)[-3000:]}")

@@ -271,6 +271,22 @@ def split_words(split: str | Mapping[str, Any], short: bool = False) -> str:
     return SCHEME_WORDS.get(str(kind), str(kind).replace("_", " "))
 
 
+#: Reading order of split schemes: the paper's split, the day-matched folds, then the leakage control.
+SCHEME_ORDER: tuple[str, ...] = ("original", "day_matched", "random_cells")
+
+
+def split_order(split: str | None) -> tuple[int, int, int]:
+    """Where a split sorts in a list a reader scans: by `SCHEME_ORDER`, then held-out (test) day, then
+    validation day, from its identity (never its name: "dm_t16" sorts before "dm_t9" as text). No split or
+    an unknown one sorts last."""
+    identity = known_splits().get(str(split)) if split else None
+    if identity is None:
+        return (len(SCHEME_ORDER) + 1, 0, 0)
+    kind = str(identity.get("split") or identity.get("scheme"))
+    days = [-1 if identity.get(key) is None else int(identity[key]) for key in ("test_day", "val_day")]
+    return (SCHEME_ORDER.index(kind) if kind in SCHEME_ORDER else len(SCHEME_ORDER), days[0], days[1])
+
+
 def run_words(settings: Mapping[str, Any]) -> str:
     """A training configuration in words: "depth 1, 20 epochs, batch 128, ReLU, Adam" (the settings it has)."""
     parts = []
