@@ -79,16 +79,17 @@ def plot_sweep_auc(table: pd.DataFrame, title: str) -> Figure:
 
     `table`: configuration (words), val_auc_mean, test_auc_mean (means over training seeds).
     """
-    fig, ax = plt.subplots(figsize=(FULL_WIDTH, 0.45 * len(table) + 1.4))
+    fig, ax = plt.subplots(figsize=(FULL_WIDTH, 0.6 * len(table) + 1.6))
     y = np.arange(len(table))
     for offset, key, name, color in ((-0.2, "val_auc_mean", "validation (chooses)", PARTITION_COLORS["val"]),
                                      (0.2, "test_auc_mean", "test", PARTITION_COLORS["test"])):
         ax.barh(y + offset, table[key], 0.4, color=color, label=name)
     ax.axvline(0.5, color="grey", ls="--", lw=1)
-    ax.set_yticks(y, table["configuration"])
+    ax.set_yticks(y, _wrapped(list(table["configuration"]), 34))  # two short lines: the bars keep the width
     ax.invert_yaxis()
-    ax.set(xlim=(0, 1), xlabel="genotype ROC-AUC (mean over training seeds)", title=title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.set(xlim=(0, 1), xlabel="genotype ROC-AUC (mean over training seeds)")
+    ax.set_title(title, pad=24)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
