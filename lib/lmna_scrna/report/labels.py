@@ -114,8 +114,10 @@ def label(name: str) -> str:
 
 #: Values that can be tiny (a threshold chosen on saturated scores): shown to 3 significant digits, never "0.000".
 SIGNIFICANT: frozenset[str] = frozenset({"threshold"})
-#: Columns whose values are code names: shown in words (a split's name, a factor's column name).
-NAMED_VALUES: frozenset[str] = frozenset({"split", "factor"})
+#: Signed differences: shown by `difference_text` (sign always, two significant digits under 0.001, never "-0.000").
+DIFFERENCES: frozenset[str] = frozenset({"delta", "keras_minus_exact", "mean"})
+#: Columns whose values are code names: shown in words (a split's name, a factor's column name, a scenario).
+NAMED_VALUES: frozenset[str] = frozenset({"split", "factor", "scenario"})
 _FRACTIONS = {"½": 1 / 2, "⅓": 1 / 3, "⅔": 2 / 3, "¼": 1 / 4, "¾": 3 / 4}
 
 
@@ -163,6 +165,8 @@ def for_people(table: pd.DataFrame, digits: int = 3, labels: Mapping[str, str] |
             values = [_mean_sd(m, s, digits, stem in COUNTS) for m, s in zip(table[col], sd)]
         elif suffix == "lo" and f"{stem}_hi" in table:
             values = [_interval(lo, hi, digits) for lo, hi in zip(table[col], table[f"{stem}_hi"])]
+        elif str(col) in DIFFERENCES:
+            stem, values = str(col), [difference_text(float(v)) for v in table[col]]
         elif str(col) in NAMED_VALUES:
             stem, values = str(col), [split_words(v) if col == "split" else label(str(v)) for v in table[col]]
         else:
