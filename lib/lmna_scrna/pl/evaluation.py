@@ -52,8 +52,7 @@ def plot_auc_by_split(bars: pd.DataFrame, seeds: pd.DataFrame) -> Figure:
         ax.scatter(dot_x, dots["auc"], s=16, color=color, edgecolor="white", linewidth=0.5, zorder=3)
     for i, group in enumerate(groups):
         rows = bars[bars["split"] == group]
-        top = max(rows["hi"].max(skipna=True) if rows["hi"].notna().any() else 0.0, rows["auc"].max(),
-                  seeds.loc[seeds["split"] == group, "auc"].max(skipna=True) if (seeds["split"] == group).any() else 0.0)
+        top = pd.concat([rows["auc"], rows["hi"], seeds.loc[seeds["split"] == group, "auc"]]).max()  # NaN skipped
         ax.annotate(f"Δ {rows['delta'].iloc[0]}", (i, min(top, 1.0) + 0.03), ha="center", fontsize="small")
     if bars["lo"].notna().any():  # the pooled group sits apart from the single splits it summarises
         first = groups.index(bars.loc[bars["lo"].notna(), "split"].iloc[0])

@@ -41,9 +41,11 @@ def expand(entries: list[Any], report: dict[str, Any], ledger: dict[str, Any]) -
 
 
 def write_toc(book_dir: Path, report: dict[str, Any], ledger: dict[str, Any]) -> Path | None:
-    """Write the expanded toc into ``book_dir/generated``; its path, or None for a book without ``_toc.yml``."""
+    """Write the expanded toc into ``book_dir/generated``; its path, or None for a book without ``_toc.yml``
+    (whose build then gets no stale one)."""
     template = book_dir / TOC_NAME
     if not template.is_file():
+        (book_dir / "generated" / TOC_NAME).unlink(missing_ok=True)
         return None
     toc = expand([yaml.safe_load(template.read_text())], report, ledger)[0]
     return write_text_atomic(book_dir / "generated" / TOC_NAME,
