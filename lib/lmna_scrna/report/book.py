@@ -31,7 +31,7 @@ from ..tl.inference import RULE
 from .bottom_line import bottom_line_markdown
 from .calibration_words import null_sentence
 from .findings import findings
-from .labels import difference_text, page_title
+from .labels import difference_interval_text, difference_text, page_title, split_words
 from .ledger import library_fingerprint, load_ledger, notebooks_out_dir
 from .navigation import TOC_NAME, write_toc
 from .pages import header_markdown, prepare_page, provenance_line
@@ -187,8 +187,8 @@ def findings_markdown(report: dict[str, Any], ledger: dict[str, Any], f: dict[st
         c = f[key]
         bullets.append(
             f"- *{what}*: {difference_text(c['mean'])} on average over {c['folds']} held-out days, positive on "
-            f"{c['first_better']} of them (95% interval over held-out days {difference_text(c['ci'][0])} to "
-            f"{difference_text(c['ci'][1])}): **{c['verdict']}**."
+            f"{c['first_better']} of them (95% interval over held-out days {difference_interval_text(*c['ci'])}): "
+            f"**{c['verdict']}**."
         )
     for model, name in (("A", "Model A"), ("pseudobulk", "the pseudobulk model")):
         r = f.get(f"ranking_{model}")
@@ -201,7 +201,7 @@ def findings_markdown(report: dict[str, Any], ledger: dict[str, Any], f: dict[st
     if "library_only" in f:
         c = f["library_only"]
         bullets.append(
-            f"- *Library-only negative control* ({c['split']}, Model A): two control libraries of the same day differ "
+            f"- *Library-only negative control* ({split_words(c['split'], short=True)}, Model A): two control libraries of the same day differ "
             f"by {c['control_distance']:.3f} in AUC from 0.5 on the genotype score; patient-vs-control pairs of that "
             f"fold by {c['genotype_distance']:.3f}. A genotype AUC is evidence only beyond what library identity "
             "alone produces."

@@ -129,6 +129,13 @@ def difference_text(value: float) -> str:
     return f"{value + 0.0:+.3f}" if value == 0 or abs(value) >= 0.001 else f"{value:+.2g}"  # + 0.0: never "-0.000"
 
 
+def difference_interval_text(lo: float, hi: float) -> str:
+    """An interval of signed differences: "-0.013 to -0.001"; one of no width says so (it decides nothing)."""
+    if lo == hi:
+        return f"of no width, {difference_text(lo)} in every fold"  # sits inside parentheses: none of its own
+    return f"{difference_text(lo)} to {difference_text(hi)}"
+
+
 def count_text(value: float) -> str:
     """A count, or a mean of counts over seeds: "4", "4⅓", "1½", else one decimal ("4.2"), never "1.33333"."""
     whole, part = divmod(float(value), 1.0)
