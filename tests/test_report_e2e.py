@@ -8,6 +8,7 @@ changed without touching the repository) and builds a temp copy of book/.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -231,15 +232,18 @@ FIGURE_HEADINGS_OUT_OF_ORDER = (
     ".map(e => e.textContent.trim())")
 #: The text of every cell output of a page (its code, folded away, may well name the classes).
 OUTPUT_TEXT = "return Array.from(document.querySelectorAll('.cell_output')).map(e => e.textContent).join('\\n')"
+#: A figure cited by number that is not the paper's ("Fig. 1" on one page, "Figure 2" on another for the same one).
+OWN_FIGURE_NUMBER = re.compile(r"(?<!paper’s )(?<!paper's )\bFig(?:ure|\.)\s*\d")
 #: What an object's repr looks like on a page: no page shows one.
 REPRS = ("AnnData object", "obs: '", "TrainConfig(", "PrepParams(", "Split(name=", "<lmna_scrna.")
 
 
 def test_book_reads_in_words_offline_and_fits_the_column(smoke: dict[str, Path], browser) -> None:
-    """Issue 18: names in words in titles and navigation, no reprs, tables that fit, no remote script, figures in order."""
+    """Issue 18: names in words in titles and navigation, no reprs, tables that fit, no remote script, figures in order,
+    figures named rather than numbered, the pages of a split in the split's order."""
     from selenium.webdriver.common.by import By
 
-    from lmna_scrna.report.labels import known_splits
+    from lmna_scrna.report.labels import PAGE_STEMS, known_splits, split_order, split_words
 
     html = smoke["index"].parent
     ids = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["report"]["executions"]
@@ -255,9 +259,19 @@ def test_book_reads_in_words_offline_and_fits_the_column(smoke: dict[str, Path],
         assert not [r for r in REPRS if r in outputs], f"{page.name} shows an object's repr"
         assert not browser.execute_script(REMOTE_SCRIPTS), f"{page.name} loads a remote script"
         assert not browser.execute_script(WIDE_TABLES), f"{page.name}: tables wider than the column"
+        assert not browser.find_elements(By.CSS_SELECTOR, ".caption-number"), f"{page.name}: a numbered figure or table"
+        article = browser.find_element(By.TAG_NAME, "article").text
+        assert not OWN_FIGURE_NUMBER.findall(article), f"{page.name}: a figure cited by a number of the book's own"
         if page.stem.startswith(("train_", "sweep_")):
             assert browser.find_elements(By.CSS_SELECTOR, "article h3"), f"{page.name}: no figure headings"
             assert not browser.execute_script(FIGURE_HEADINGS_OUT_OF_ORDER), f"{page.name}: a heading without its figure"
+    ledger = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["executions"]
+    stem = PAGE_STEMS["03_train_A.ipynb"]
+    splits = sorted((ledger[i]["split"] for i in ids if i.startswith("train_A_")), key=split_order)
+    browser.get((html / "intro.html").as_uri())
+    navigation = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "nav.bd-docs-nav a")]
+    assert [t for t in navigation if t.startswith(f"{stem} — ")] == [f"{stem} — {split_words(s)}" for s in splits], \
+        "Model A's pages in the splits' order: original, then by held-out day, cells at random last"
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get((html / "methods.html").as_uri())  # typeset by the book's own MathJax, no network

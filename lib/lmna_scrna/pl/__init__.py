@@ -11,7 +11,7 @@ from .design import (
     variance_explained,
     variance_explained_plot,
 )
-from .evaluation import plot_library_contrasts
+from .evaluation import plot_auc_by_split, plot_library_contrasts, plot_sweep_auc
 from .qc import hvg_plot, qc_summary, qc_violins, split_size_plot, split_sizes
 from .style import DAY_COLORS, GENOTYPE_COLORS, MODEL_COLORS, PARTITION_COLORS, apply_style, save_figure
 from .training import plot_confusion, plot_gsm_probability, plot_history, plot_roc, plot_roc_curves, seed_figures
@@ -28,6 +28,7 @@ __all__ = [
     "embed_train_fitted",
     "embedding_plot",
     "hvg_plot",
+    "plot_auc_by_split",
     "plot_library_contrasts",
     "plot_claim_rates",
     "plot_sensitivity",
@@ -38,6 +39,7 @@ __all__ = [
     "plot_history",
     "plot_roc",
     "plot_roc_curves",
+    "plot_sweep_auc",
     "qc_summary",
     "qc_violins",
     "save_figure",

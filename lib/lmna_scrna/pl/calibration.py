@@ -19,7 +19,8 @@ def plot_sensitivity(table: pd.DataFrame, curve: pd.DataFrame, observed: float) 
     jitter = np.random.default_rng(0).uniform(-0.03, 0.03, len(points)) * max(1.0, curve["line_units"].max())
     ax.scatter(points["line_units"] + jitter, points["mean_auc"], s=14, color="#7f7f7f", alpha=0.6,
                label="one simulated study (no genotype effect)", zorder=2)
-    ax.errorbar(curve["line_units"], curve["mean_auc"], yerr=curve["sd_auc"], fmt="o-", color="black", capsize=3,
+    # points, not a curve: a few line scales with a few studies each say nothing about the values between them
+    ax.errorbar(curve["line_units"], curve["mean_auc"], yerr=curve["sd_auc"], fmt="o", color="black", capsize=3,
                 label="mean ± sd over studies", zorder=3)
     ax.axhline(observed, color="#C44E52", ls="--", lw=1.2, label=f"this build's day-matched AUC, {observed:.3f}")
     ax.axhline(0.5, color="grey", ls=":", lw=1)
@@ -46,9 +47,9 @@ def plot_claim_rates(summary: pd.DataFrame) -> Figure:
     ax.axhline(0.05, color="grey", ls=":", lw=1)
     ax.text(len(summary) - 0.5, 0.06, "0.05", color="grey", fontsize="small", ha="right", va="bottom")
     labels = [f"{c}\n({r}, n={n})" for c, r, n in zip(summary["scenario"], summary["role"], summary["replicates"])]
-    ax.set_xticks(x, labels, fontsize="x-small")
-    ax.set(ylabel="share of studies claiming a signal", ylim=(-0.03, 1.03),
-           title="False positives (null, line) and power, with 95% intervals")
-    ax.legend(fontsize="small", loc="upper left")
+    ax.set_xticks(x, labels, fontsize="small")
+    ax.set(ylabel="share of studies claiming a signal", ylim=(-0.03, 1.03), xlim=(-0.5, len(summary) - 0.5))
+    ax.set_title("False positives (null, line) and power, with 95% intervals", pad=24)
+    ax.legend(fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)  # clear of the bars
     fig.tight_layout()
     return fig

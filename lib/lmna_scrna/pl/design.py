@@ -68,13 +68,15 @@ def partition_grid(splits: list[Split], sheet: pd.DataFrame, names: Mapping[str,
     states = [*PARTITIONS, _MIXED]
     codes = table.apply(lambda col: col.map(states.index))
     ordered = _gsm_order(sheet)
-    labels = [f"{r.gsm}\n{r.condition[0]} d{r.day}" for r in ordered.itertuples()]
-    fig, ax = plt.subplots(figsize=(12, 0.6 * len(table) + 2))
+    labels = [f"{r.gsm} · {r.condition[0]} d{r.day}" for r in ordered.itertuples()]
+    # the column's width, GSM labels upright: drawn wider, the book would shrink every label below 6 pt
+    fig, ax = plt.subplots(figsize=(FULL_WIDTH, 0.45 * len(table) + 2.4))
     ax.set_ylabel("")
     cmap = ListedColormap([PARTITION_COLORS[p] for p in PARTITIONS] + ["#8c8c8c"])
     sns.heatmap(codes, annot=table, fmt="", cmap=cmap, vmin=-0.5, vmax=len(states) - 0.5, cbar=False,
                 linewidths=0.5, linecolor="white", xticklabels=labels, ax=ax, annot_kws={"fontsize": 8})
-    ax.tick_params(axis="x", labelsize=8, rotation=0)
+    ax.tick_params(axis="x", labelsize=8, rotation=90)
+    ax.set_xlabel("")
     ax.set_title("Split schemes: partition of each GSM (mixed = cells drawn 70/15/15 at random)")
     fig.tight_layout()
     return fig

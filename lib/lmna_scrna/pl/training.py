@@ -52,7 +52,7 @@ def plot_history(history: pd.DataFrame, best_epoch: int | None = None) -> Figure
     return fig
 
 
-def plot_roc_curves(curves: dict[str, tuple[Any, Any]], ax: Axes | None = None) -> Figure:
+def plot_roc_curves(curves: dict[str, tuple[Any, Any]], ax: Axes | None = None, title: str | None = None) -> Figure:
     """Several ROC curves on one axis, each labelled with its AUC (e.g. original vs day-matched)."""
     fig, ax = _axes(ax, (4.6, 4.4))
     for label, (y_true, p) in curves.items():
@@ -60,15 +60,15 @@ def plot_roc_curves(curves: dict[str, tuple[Any, Any]], ax: Axes | None = None) 
         ax.plot(fpr, tpr, label=f"{label} (AUC {auc_or_nan(np.asarray(y_true), np.asarray(p), label):.3f})")
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
+    if title:
+        ax.set_title(title)
     ax.legend(loc="lower right", fontsize="small")
     return fig
 
 
 def plot_roc(y_true: Any, p: Any, label: str = "test", ax: Axes | None = None) -> Figure:
     """ROC of one model on its test cells."""
-    fig = plot_roc_curves({label: (y_true, p)}, ax=ax)
-    fig.axes[0].set_title("genotype ROC (test cells)")
-    return fig
+    return plot_roc_curves({label: (y_true, p)}, ax=ax, title="genotype ROC (test cells)")
 
 
 def plot_confusion(y_true: Any, y_pred: Any, labels: list[str], title: str) -> Figure:

@@ -16,6 +16,7 @@ from ..pp.assemble import load_processed
 from ..tl import attribution
 from ..tl.backend import keras
 from ..tl.runs import baseline_dir, run_name, seed_dir
+from .labels import split_words
 from .tables import REPORT_SPLITS, is_day_matched, run
 
 
@@ -41,6 +42,17 @@ def attribution_table(truth: dict[str, Any] | None, splits: Sequence[str] = REPO
         rows.append(attribution.mark_truth(ranked, truth).assign(split=split, method="logistic |coefficient|"))
     table = pd.concat(rows, ignore_index=True)
     return table[["split", "method", "gene_rank", "gene_id", "symbol", "attribution", "planted", "day_program"]]
+
+
+def top_genes(table: pd.DataFrame, method: str = "Model A", k: int = 10) -> pd.DataFrame:
+    """One ranking's `k` most used genes: a row per rank, a column per fold (named by its test day), each gene
+    marked with what the simulator planted on it; k rows on the page instead of k per fold."""
+    top = table[(table["gene_rank"] <= k) & table["method"].str.startswith(method)]
+    marks = [" (planted)" if planted is not pd.NA and planted else " (day program)" if day is not pd.NA and day else ""
+             for planted, day in zip(top["planted"], top["day_program"])]  # pd.NA: real data, nothing planted
+    named = top.assign(gene=top["symbol"].astype(str) + marks, split=[split_words(s, short=True) for s in top["split"]])
+    folds = list(dict.fromkeys(named["split"]))
+    return named.pivot(index="gene_rank", columns="split", values="gene")[folds].reset_index().rename_axis(columns=None)
 
 
 def attribution_summary(table: pd.DataFrame) -> pd.DataFrame:

@@ -31,8 +31,9 @@ from ..tl.inference import RULE
 from .bottom_line import bottom_line_markdown
 from .calibration_words import null_sentence
 from .findings import findings
-from .labels import difference_text, page_title
+from .labels import difference_interval_text, difference_text, page_title, split_words
 from .ledger import library_fingerprint, load_ledger, notebooks_out_dir
+from .navigation import TOC_NAME, write_toc
 from .pages import header_markdown, prepare_page, provenance_line
 from .paper import paper_table1
 from .plan import NOTEBOOKS_DIR, notebook_parameters
@@ -75,6 +76,7 @@ def build_book(book_dir: Path = BOOK_DIR) -> Path:
     (generated / "provenance.md").write_text(provenance_markdown(report, ledger))
     (generated / "provenance_line.md").write_text(provenance_line(report, source))
     (generated / "headline.md").write_text(headline_figure(generated))
+    write_toc(book_dir, report, ledger)
     _jupyter_book(book_dir)
     write_text_atomic(stamp_file, stamp)
     return index
@@ -123,9 +125,11 @@ def headline_figure(generated: Path) -> str:
     shutil.copyfile(figure, generated / figure.name)
     return (
         f"```{{figure}} /generated/{figure.name}\n:alt: Genotype test AUC by split scheme, Model A and Model B\n:width: 100%\n\n"
-        "Genotype test ROC-AUC of Model A and Model B by split (mean over training seeds; Δ = B − A). From the "
-        "paper's original split to the day-matched leave-one-day-out folds, each split removes one shortcut "
-        "between training and test; {doc}`/notebooks/compare` gives the tables and intervals.\n```\n"
+        "*AUC by split, Model A vs Model B* (the paper's Figure 2, drawn for this build): genotype test ROC-AUC "
+        "per split, bars the mean over training seeds, one dot per seed; the last group is the mean over the "
+        "day-matched folds with its 95% interval over held-out days; Δ = B − A. From the paper's original split "
+        "to the day-matched leave-one-day-out folds, each split removes one shortcut between training and test; "
+        "{doc}`/notebooks/compare` gives the tables and the rule that decides B against A.\n```\n"
     )
 
 
@@ -183,8 +187,8 @@ def findings_markdown(report: dict[str, Any], ledger: dict[str, Any], f: dict[st
         c = f[key]
         bullets.append(
             f"- *{what}*: {difference_text(c['mean'])} on average over {c['folds']} held-out days, positive on "
-            f"{c['first_better']} of them (95% interval over held-out days {difference_text(c['ci'][0])} to "
-            f"{difference_text(c['ci'][1])}): **{c['verdict']}**."
+            f"{c['first_better']} of them (95% interval over held-out days {difference_interval_text(*c['ci'])}): "
+            f"**{c['verdict']}**."
         )
     for model, name in (("A", "Model A"), ("pseudobulk", "the pseudobulk model")):
         r = f.get(f"ranking_{model}")
@@ -197,7 +201,7 @@ def findings_markdown(report: dict[str, Any], ledger: dict[str, Any], f: dict[st
     if "library_only" in f:
         c = f["library_only"]
         bullets.append(
-            f"- *Library-only negative control* ({c['split']}, Model A): two control libraries of the same day differ "
+            f"- *Library-only negative control* ({split_words(c['split'], short=True)}, Model A): two control libraries of the same day differ "
             f"by {c['control_distance']:.3f} in AUC from 0.5 on the genotype score; patient-vs-control pairs of that "
             f"fold by {c['genotype_distance']:.3f}. A genotype AUC is evidence only beyond what library identity "
             "alone produces."
@@ -266,13 +270,17 @@ def provenance_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
 
 
 def _jupyter_book(book_dir: Path) -> None:
-    """`jupyter-book build` in a child process (Sphinx keeps global state); its log goes to ours."""
+    """`jupyter-book build` in a child process (Sphinx keeps global state); its log goes to ours.
+
+    The generated toc, when there is one, replaces ``_toc.yml`` (the hand-written one with its globs expanded)."""
     executable = Path(sys.executable).with_name("jupyter-book")
     if not executable.is_file():
         raise LmnaError(f"{executable} not found: install the project (`make setup`)")
     log.info("building the book in %s", book_dir)
+    toc = book_dir / "generated" / TOC_NAME  # `navigation.write_toc`: the pages in reading order
     result = subprocess.run(
-        [str(executable), "build", str(book_dir), "--all", "-q"], capture_output=True, text=True, check=False
+        [str(executable), "build", str(book_dir), "--all", "-q", *(["--toc", str(toc)] if toc.is_file() else [])],
+        capture_output=True, text=True, check=False,
     )
     if result.returncode != 0:
         raise LmnaError(f"jupyter-book build {book_dir} failed:\n{(result.stdout + result.stderr)[-3000:]}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .calibration_words import brief, sensitivity_sentence
-from .labels import difference_text
+from .labels import difference_interval_text, difference_text
 
 #: What the study's design fixes, whatever the protocol (Zaragoza et al., Cells 2024).
 DESIGN_LIMIT = (
@@ -28,7 +28,7 @@ def _folds(c: dict[str, Any], first: str, second: str) -> str:
     """A paired comparison in counts of folds and by the report's rule."""
     return (f"{first} scored higher than {second} on {c['first_better']} of {c['folds']} held-out days "
             f"(mean difference {difference_text(c['mean'])}, 95% interval over held-out days "
-            f"{difference_text(c['ci'][0])} to {difference_text(c['ci'][1])}: {c['verdict']})")
+            f"{difference_interval_text(*c['ci'])}: {c['verdict']})")
 
 
 def _calls(calls: dict[str, Any]) -> str:

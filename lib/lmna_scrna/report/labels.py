@@ -114,8 +114,10 @@ def label(name: str) -> str:
 
 #: Values that can be tiny (a threshold chosen on saturated scores): shown to 3 significant digits, never "0.000".
 SIGNIFICANT: frozenset[str] = frozenset({"threshold"})
-#: Columns whose values are code names: shown in words (a split's name, a factor's column name).
-NAMED_VALUES: frozenset[str] = frozenset({"split", "factor"})
+#: Signed differences: shown by `difference_text` (sign always, two significant digits under 0.001, never "-0.000").
+DIFFERENCES: frozenset[str] = frozenset({"delta", "keras_minus_exact", "mean"})
+#: Columns whose values are code names: shown in words (a split's name, a factor's column name, a scenario).
+NAMED_VALUES: frozenset[str] = frozenset({"split", "factor", "scenario"})
 _FRACTIONS = {"½": 1 / 2, "⅓": 1 / 3, "⅔": 2 / 3, "¼": 1 / 4, "¾": 3 / 4}
 
 
@@ -124,7 +126,14 @@ def difference_text(value: float) -> str:
     (near a ceiling, "-0.000 to -0.000" would hide a difference the rule still decides on)."""
     if value is None or math.isnan(value):
         return "–"
-    return f"{value:+.3f}" if value == 0 or abs(value) >= 0.001 else f"{value:+.2g}"
+    return f"{value + 0.0:+.3f}" if value == 0 or abs(value) >= 0.001 else f"{value:+.2g}"  # + 0.0: never "-0.000"
+
+
+def difference_interval_text(lo: float, hi: float) -> str:
+    """An interval of signed differences: "-0.013 to -0.001"; one of no width says so (it decides nothing)."""
+    if lo == hi:
+        return f"of no width, {difference_text(lo)} in every fold"  # sits inside parentheses: none of its own
+    return f"{difference_text(lo)} to {difference_text(hi)}"
 
 
 def count_text(value: float) -> str:
@@ -163,6 +172,8 @@ def for_people(table: pd.DataFrame, digits: int = 3, labels: Mapping[str, str] |
             values = [_mean_sd(m, s, digits, stem in COUNTS) for m, s in zip(table[col], sd)]
         elif suffix == "lo" and f"{stem}_hi" in table:
             values = [_interval(lo, hi, digits) for lo, hi in zip(table[col], table[f"{stem}_hi"])]
+        elif str(col) in DIFFERENCES:
+            stem, values = str(col), [difference_text(float(v)) for v in table[col]]
         elif str(col) in NAMED_VALUES:
             stem, values = str(col), [split_words(v) if col == "split" else label(str(v)) for v in table[col]]
         else:
@@ -269,6 +280,22 @@ def split_words(split: str | Mapping[str, Any], short: bool = False) -> str:
     if kind == "day_matched":
         return f"test day {identity['test_day']}" + ("" if short else f", validation day {identity['val_day']}")
     return SCHEME_WORDS.get(str(kind), str(kind).replace("_", " "))
+
+
+#: Reading order of split schemes: the paper's split, the day-matched folds, then the leakage control.
+SCHEME_ORDER: tuple[str, ...] = ("original", "day_matched", "random_cells")
+
+
+def split_order(split: str | None) -> tuple[int, int, int]:
+    """Where a split sorts in a list a reader scans: by `SCHEME_ORDER`, then held-out (test) day, then
+    validation day, from its identity (never its name: "dm_t16" sorts before "dm_t9" as text). No split or
+    an unknown one sorts last."""
+    identity = known_splits().get(str(split)) if split else None
+    if identity is None:
+        return (len(SCHEME_ORDER) + 1, 0, 0)
+    kind = str(identity.get("split") or identity.get("scheme"))
+    days = [-1 if identity.get(key) is None else int(identity[key]) for key in ("test_day", "val_day")]
+    return (SCHEME_ORDER.index(kind) if kind in SCHEME_ORDER else len(SCHEME_ORDER), days[0], days[1])
 
 
 def run_words(settings: Mapping[str, Any]) -> str:

@@ -26,7 +26,7 @@ from ..config import TrainConfig
 from ..paths import run_dir
 from ..tl.inference import bootstrap_auc, fold_interval
 from ..tl.runs import load_run, run_name
-from .labels import run_words
+from .labels import difference_text, run_words, split_words
 
 MODELS: tuple[str, ...] = ("A", "B")
 #: GSM-level splits of Table 1: the paper's original one, then the day-matched leave-one-day-out folds.
@@ -133,6 +133,35 @@ def auc_by_split(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
         (a, a_sd), (b, b_sd) = metric(run_name(split, "A"), "test_auc"), metric(run_name(split, "B"), "test_auc")
         rows.append({"split": split, "A_mean": a, "A_sd": a_sd, "B_mean": b, "B_sd": b_sd, "delta": b - a})
     return pd.DataFrame(rows)
+
+
+def auc_by_seed(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
+    """Test AUC of every training seed of Models A and B per split: the spread behind each mean."""
+    return pd.DataFrame([{"split": split, "model": model, "seed": int(seed), "auc": _number(m["test_auc"])}
+                         for split in splits for model in MODELS
+                         for seed, m in run(run_name(split, model))["metrics"].items()])
+
+
+def auc_figure_frames(splits: Sequence[str] = REPORT_SPLITS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The headline figure's frames, splits in words (`pl.plot_auc_by_split`).
+
+    Bars: one row per split and model (mean over seeds, Δ = B − A as text to
+    its precision), then the day-matched folds' mean with its 95% interval
+    over held-out days (the only interval a single split cannot have). Seeds:
+    one row per split, model and training seed.
+    """
+    wide = auc_by_split(splits)
+    nan = float("nan")
+    rows = [{"split": split_words(r["split"], short=True), "model": model, "auc": r[f"{model}_mean"], "lo": nan,
+             "hi": nan, "delta": difference_text(r["delta"])} for _, r in wide.iterrows() for model in MODELS]
+    day_matched = wide[[is_day_matched(s) for s in wide["split"]]]
+    if len(day_matched) > 1:
+        folds = {model: fold_interval(day_matched[f"{model}_mean"].tolist()) for model in MODELS}
+        rows += [{"split": f"day-matched mean ({len(day_matched)} held-out days)", "model": model, "auc": iv.mean,
+                  "lo": iv.lo, "hi": iv.hi, "delta": difference_text(folds["B"].mean - folds["A"].mean)}
+                 for model, iv in folds.items()]
+    seeds = auc_by_seed(splits)
+    return pd.DataFrame(rows), seeds.assign(split=[split_words(s, short=True) for s in seeds["split"]])
 
 
 def lodo_summary(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:

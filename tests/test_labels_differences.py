@@ -1,0 +1,19 @@
+"""Signed differences in tables and sentences (`report.labels.difference_text`, `for_people`): to their precision."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lmna_scrna.report import labels
+
+
+def test_differences_keep_their_sign_and_precision_and_never_read_minus_zero() -> None:
+    assert [labels.difference_text(v) for v in (0.0171, -0.0004, -0.0, 0.0, float("nan"))] == \
+        ["+0.017", "-0.0004", "+0.000", "+0.000", "–"]
+    table = pd.DataFrame({"delta": [0.00065], "keras_minus_exact": [-0.00042], "mean": [-0.007]})
+    assert labels.for_people(table).iloc[0].tolist() == ["+0.00065", "-0.00042", "-0.007"]
+
+
+def test_an_interval_of_differences_with_no_width_says_so() -> None:
+    assert labels.difference_interval_text(-0.013, -0.001) == "-0.013 to -0.001"
+    assert labels.difference_interval_text(0.0, 0.0) == "of no width, +0.000 in every fold"
