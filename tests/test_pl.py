@@ -18,7 +18,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from lmna_scrna import pl  # noqa: E402
 from lmna_scrna.config import PrepParams  # noqa: E402
 from lmna_scrna.io.study import CONDITIONS, DAYS  # noqa: E402
-from lmna_scrna.pp.splits import make_split  # noqa: E402
+from lmna_scrna.pp.splits import make_split, partition_table  # noqa: E402
+from lmna_scrna.pp.summaries import split_sizes  # noqa: E402
 from lmna_scrna.tl.evaluate import day_columns  # noqa: E402
 
 RNG = np.random.default_rng(0)
@@ -72,7 +73,7 @@ def test_design_grid_has_one_row_per_gsm_and_one_column_per_day(sheet):
 
 def test_partition_grid_has_a_row_per_split_and_names_them(sheet):
     splits = [make_split("original", sheet), make_split("random_cells", sheet)]
-    fig = pl.partition_grid(splits, sheet, names={"original": "the paper's split"})
+    fig = pl.partition_grid(partition_table(splits, sheet), sheet, names={"original": "the paper's split"})
     (ax,) = fig.axes
     assert [t.get_text() for t in ax.get_yticklabels()] == ["the paper's split", "random_cells"]
     assert len(ax.get_xticklabels()) == len(sheet)
@@ -137,7 +138,7 @@ def test_hvg_plot_counts_the_selected_genes_in_its_legend():
 def test_split_size_plot_stacks_partitions_per_gsm_and_splits_genotypes():
     obs = pd.DataFrame({"gsm": ["GSM1"] * 6 + ["GSM2"] * 4, "condition": ["Control"] * 6 + ["Patient"] * 4,
                         "day": 19, "split": ["train"] * 4 + ["val", "test"] + ["train"] * 2 + ["test"] * 2})
-    left, right = pl.split_size_plot(obs).axes
+    left, right = pl.split_size_plot(split_sizes(obs)).axes
     assert len(left.patches) == 2 * 3  # two GSMs × three partitions, stacked
     assert [t.get_text() for t in left.get_xticklabels()] == ["GSM1\nC d19", "GSM2\nP d19"]
     assert [t.get_text() for t in right.get_xticklabels()] == ["train", "val", "test"]

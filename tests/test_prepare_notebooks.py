@@ -15,15 +15,11 @@ import yaml  # noqa: E402
 
 from lmna_scrna.config import PrepParams  # noqa: E402
 from lmna_scrna.paths import PROJECT_ROOT, params_dir  # noqa: E402
-from lmna_scrna.pl.design import (  # noqa: E402
-    design_grid,
-    partition_grid,
-    partition_table,
-    subsample_cells,
-    variance_explained,
-)
-from lmna_scrna.pl.qc import qc_summary, qc_violins, split_sizes  # noqa: E402
-from lmna_scrna.pp.splits import leave_one_day_out, make_split  # noqa: E402
+from lmna_scrna.pl.design import design_grid, partition_grid  # noqa: E402
+from lmna_scrna.pl.qc import qc_violins  # noqa: E402
+from lmna_scrna.pp.splits import leave_one_day_out, make_split, partition_table  # noqa: E402
+from lmna_scrna.pp.summaries import qc_summary, split_sizes  # noqa: E402
+from lmna_scrna.tl.embedding import subsample_cells, variance_explained  # noqa: E402
 
 
 def test_variance_explained_is_anova_r2():
@@ -45,7 +41,7 @@ def test_partition_table_and_figures(sheet):
     table = partition_table(schemes, sheet)
     assert table.shape == (6, 12) and set(table.loc["random_cells"]) == {"mixed"}
     assert table.loc["dm_t19_v0", "GSM8325057"] == "test" and list(table.columns[:2]) == ["GSM8325046", "GSM8325054"]
-    for fig in (partition_grid(schemes, sheet), design_grid(sheet)):
+    for fig in (partition_grid(table, sheet), design_grid(sheet)):
         assert fig.axes
         plt.close(fig)
 

@@ -3,16 +3,12 @@
 from .calibration import plot_claim_rates, plot_sensitivity
 from .design import (
     design_grid,
-    embed_train_fitted,
     embedding_plot,
     partition_grid,
-    partition_table,
-    subsample_cells,
-    variance_explained,
     variance_explained_plot,
 )
 from .evaluation import plot_auc_by_split, plot_library_contrasts, plot_sweep_auc
-from .qc import hvg_plot, qc_summary, qc_violins, split_size_plot, split_sizes
+from .qc import hvg_plot, qc_violins, split_size_plot
 from .style import DAY_COLORS, GENOTYPE_COLORS, MODEL_COLORS, PARTITION_COLORS, apply_style, save_figure
 from .training import plot_confusion, plot_gsm_probability, plot_history, plot_roc, plot_roc_curves, seed_figures
 
@@ -25,7 +21,6 @@ __all__ = [
     "PARTITION_COLORS",
     "apply_style",
     "design_grid",
-    "embed_train_fitted",
     "embedding_plot",
     "hvg_plot",
     "plot_auc_by_split",
@@ -33,20 +28,15 @@ __all__ = [
     "plot_claim_rates",
     "plot_sensitivity",
     "partition_grid",
-    "partition_table",
     "plot_confusion",
     "plot_gsm_probability",
     "plot_history",
     "plot_roc",
     "plot_roc_curves",
     "plot_sweep_auc",
-    "qc_summary",
     "qc_violins",
     "save_figure",
     "seed_figures",
     "split_size_plot",
-    "split_sizes",
-    "subsample_cells",
-    "variance_explained",
     "variance_explained_plot",
 ]

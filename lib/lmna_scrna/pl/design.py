@@ -2,9 +2,10 @@
 
 Genotype is only measured on some days and each GSM is one (day, genotype)
 library, so a classifier can look good by recognising days or libraries. The
-functions here draw the design and every split scheme, embed cells with a
-PCA fitted on train cells only (held-out cells projected onto it, as the
-model sees them) and a UMAP of that space, and measure how much of the top PCs' variance day, genotype and GSM explain.
+functions here draw the design and every split scheme, the cells embedded by
+`tl.embedding` (a PCA fitted on train cells only, held-out cells projected
+onto it, and a UMAP of that space), and how much of the top PCs' variance day,
+genotype and GSM explain.
 """
 
 from __future__ import annotations
@@ -15,28 +16,19 @@ import anndata as ad
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import scanpy as sc
 import seaborn as sns
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from ..io.study import CONDITIONS
-from ..pp.gsm_pass import subsample
-from ..pp.splits import PARTITIONS, Split
+from ..pp.splits import MIXED, PARTITIONS, gsm_order
+from ..tl.embedding import FACTORS
 from .style import DAY_COLORS, FULL_WIDTH, GENOTYPE_COLORS, GSM_COLORS, PARTITION_COLORS
-
-FACTORS: tuple[str, ...] = ("day", "condition", "gsm")
-_MIXED = "mixed"
-
-
-def _gsm_order(sheet: pd.DataFrame) -> pd.DataFrame:
-    """GSMs ordered by day, then condition: the columns of both design figures."""
-    return sheet.sort_values(["day", "condition", "gsm"]).reset_index(drop=True)
 
 
 def design_grid(sheet: pd.DataFrame) -> Figure:
     """GSM × day heatmap coloured by genotype: which day has which genotype, how many libraries."""
-    ordered = _gsm_order(sheet)
+    ordered = gsm_order(sheet)
     days = sorted(sheet["day"].unique())
     grid = pd.DataFrame(np.nan, index=ordered["gsm"], columns=days)
     notes = pd.DataFrame("", index=grid.index, columns=days)
@@ -53,21 +45,13 @@ def design_grid(sheet: pd.DataFrame) -> Figure:
     return fig
 
 
-def partition_table(splits: list[Split], sheet: pd.DataFrame) -> pd.DataFrame:
-    """Split × GSM table of partitions ("mixed" where cells of a GSM are spread over all three)."""
-    gsms = list(_gsm_order(sheet)["gsm"])
-    rows = {
-        s.name: [_MIXED if s.kind == "cells" else s.partition_of(g) for g in gsms] for s in splits
-    }
-    return pd.DataFrame.from_dict(rows, orient="index", columns=gsms)
-
-
-def partition_grid(splits: list[Split], sheet: pd.DataFrame, names: Mapping[str, str] | None = None) -> Figure:
-    """Every scheme's partition in one figure: rows are splits (named by `names`), columns GSMs ordered by day."""
-    table = partition_table(splits, sheet).rename(index=names or {})
-    states = [*PARTITIONS, _MIXED]
+def partition_grid(table: pd.DataFrame, sheet: pd.DataFrame, names: Mapping[str, str] | None = None) -> Figure:
+    """Every scheme's partition (`pp.splits.partition_table`) in one figure: rows are splits (named by
+    `names`), columns GSMs ordered by day."""
+    table = table.rename(index=names or {})
+    states = [*PARTITIONS, MIXED]
     codes = table.apply(lambda col: col.map(states.index))
-    ordered = _gsm_order(sheet)
+    ordered = gsm_order(sheet)
     labels = [f"{r.gsm} · {r.condition[0]} d{r.day}" for r in ordered.itertuples()]
     # the column's width, GSM labels upright: drawn wider, the book would shrink every label below 6 pt
     fig, ax = plt.subplots(figsize=(FULL_WIDTH, 0.45 * len(table) + 2.4))
@@ -80,61 +64,6 @@ def partition_grid(splits: list[Split], sheet: pd.DataFrame, names: Mapping[str,
     ax.set_title("Split schemes: partition of each GSM (mixed = cells drawn 70/15/15 at random)")
     fig.tight_layout()
     return fig
-
-
-def subsample_cells(adata: ad.AnnData, per_gsm: int, seed: int) -> ad.AnnData:
-    """At most ``per_gsm`` cells of each GSM, drawn as the per-GSM pass subsamples (seeded by seed, GSM).
-
-    Cells are drawn from each GSM's cells sorted by name, so the draw does not
-    depend on the order of the AnnData's rows.
-    """
-    keep = []
-    for gsm, idx in adata.obs.groupby("gsm", observed=True).indices.items():
-        idx = idx[np.argsort(adata.obs_names[idx])]
-        keep.append(idx[subsample(idx.size, per_gsm, seed, str(gsm))])
-    return adata[np.sort(np.concatenate(keep))].copy()
-
-
-def embed_train_fitted(adata: ad.AnnData, n_pcs: int = 30, seed: int = 0) -> ad.AnnData:
-    """PCA fitted on the train cells, every cell projected onto it, then a UMAP of that space.
-
-    The PCA (``sc.pp.pca``) sees train cells only, as the model does; all cells
-    are then centred by the train mean and projected on the train loadings.
-    The UMAP (``sc.pp.neighbors`` + ``sc.tl.umap``) is a picture of the
-    projected cells, not a fitted transform, so it is drawn on all of them.
-    Returns a copy with ``obsm["X_pca"]`` and ``obsm["X_umap"]``.
-    """
-    adata = adata.copy()
-    adata.X = np.asarray(adata.X.toarray() if hasattr(adata.X, "toarray") else adata.X, dtype=np.float32)
-    ref = adata[(adata.obs["split"] == "train").to_numpy()].copy()
-    n_pcs = min(n_pcs, ref.n_obs - 1, ref.n_vars - 1)
-    sc.pp.pca(ref, n_comps=n_pcs, random_state=seed)
-    train_mean = ref.X.mean(axis=0, dtype=np.float64)
-    adata.obsm["X_pca"] = ((adata.X - train_mean) @ ref.varm["PCs"]).astype(np.float32)
-    from ..tl import backend  # noqa: F401  scanpy's neighbors/UMAP load umap-learn, which loads TensorFlow: quietly first
-    sc.pp.neighbors(adata, use_rep="X_pca", random_state=seed)
-    sc.tl.umap(adata, random_state=seed)
-    return adata
-
-
-def variance_explained(pcs: np.ndarray, obs: pd.DataFrame, factors: tuple[str, ...] = FACTORS) -> pd.DataFrame:
-    """Share of each PC's variance explained by each factor (one-way ANOVA R²), and of all PCs together.
-
-    R² = between-group sum of squares / total sum of squares; the ``all PCs``
-    column pools the sums over components, i.e. weights each PC by its
-    variance. GSM nests day and genotype, so its R² bounds theirs from above.
-    """
-    centered = np.asarray(pcs, dtype=np.float64) - np.asarray(pcs, dtype=np.float64).mean(axis=0)
-    total = (centered**2).sum(axis=0)
-    columns = [f"PC{j + 1}" for j in range(centered.shape[1])]
-    rows = {}
-    for factor in factors:
-        codes = pd.Categorical(obs[factor].astype(str)).codes
-        sums = np.zeros((codes.max() + 1, centered.shape[1]))
-        np.add.at(sums, codes, centered)
-        between = (sums**2 / np.bincount(codes)[:, None]).sum(axis=0)
-        rows[factor] = [*(between / total), between.sum() / total.sum()]
-    return pd.DataFrame.from_dict(rows, orient="index", columns=[*columns, "all PCs"])
 
 
 def variance_explained_plot(table: pd.DataFrame, n_show: int = 10) -> Figure:

@@ -44,26 +44,6 @@ def qc_violins(qc: pd.DataFrame, params: PrepParams) -> Figure:
     return fig
 
 
-def qc_summary(qc: pd.DataFrame) -> pd.DataFrame:
-    """Per GSM: cells before QC, after QC and after subsampling, and medians before/after QC."""
-    passed = qc[qc["pass_qc"]]
-    before = qc.groupby("gsm")
-    after = passed.groupby("gsm")
-    table = pd.DataFrame(
-        {
-            "cells_raw": before.size(),
-            "cells_qc": after.size(),
-            "cells_kept": qc[qc["kept"]].groupby("gsm").size(),
-            "median_genes_raw": before["n_genes"].median(),
-            "median_genes_qc": after["n_genes"].median(),
-            "mean_pct_mt_raw": before["pct_mt"].mean(),
-            "mean_pct_mt_qc": after["pct_mt"].mean(),
-        }
-    )
-    table["share_removed_by_qc"] = 1 - table["cells_qc"] / table["cells_raw"]
-    return table.reset_index()
-
-
 def hvg_plot(genes: pd.DataFrame) -> Figure:
     """Train mean vs variance of every gene detected in train cells, the selected HVGs highlighted."""
     shown = genes[genes["n_cells"] > 0]
@@ -82,16 +62,8 @@ def hvg_plot(genes: pd.DataFrame) -> Figure:
     return fig
 
 
-def split_sizes(obs: pd.DataFrame) -> pd.DataFrame:
-    """Cells per GSM and partition, with each GSM's condition and day."""
-    table = obs.groupby(["gsm", "condition", "day", "split"], observed=True).size().rename("cells").reset_index()
-    table["split"] = pd.Categorical(table["split"].astype(str), categories=PARTITIONS, ordered=True)
-    return table.sort_values(["gsm", "split"]).reset_index(drop=True)
-
-
-def split_size_plot(obs: pd.DataFrame) -> Figure:
-    """Left: cells per GSM coloured by partition; right: cells per partition and genotype."""
-    sizes = split_sizes(obs)
+def split_size_plot(sizes: pd.DataFrame) -> Figure:
+    """Left: cells per GSM coloured by partition; right: cells per partition and genotype (`pp.summaries.split_sizes`)."""
     by_gsm = sizes.pivot_table(index="gsm", columns="split", values="cells", aggfunc="sum", fill_value=0, observed=False)
     by_gsm = by_gsm.reindex(columns=[p for p in PARTITIONS if p in by_gsm.columns])
     labels = [f"{g}\n{c[0]} d{d}" for g, c, d in sizes.drop_duplicates("gsm")[["gsm", "condition", "day"]].itertuples(index=False)]

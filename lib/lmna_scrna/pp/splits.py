@@ -29,6 +29,8 @@ from ..io.study import days_with_both_genotypes, gsm_number
 SplitKind = Literal["gsm", "cells"]
 Partition = Literal["train", "val", "test"]
 PARTITIONS: tuple[Partition, ...] = ("train", "val", "test")
+#: A GSM's entry in `partition_table` when its cells are spread over all three partitions.
+MIXED = "mixed"
 
 #: The paper's original split (§2.3.2).
 ORIGINAL_TEST: tuple[str, ...] = ("GSM8325052", "GSM8325056")
@@ -259,3 +261,17 @@ def require_gsms(sheet: pd.DataFrame, gsms: tuple[str, ...], split: str) -> None
     missing = sorted(set(gsms) - set(sheet["gsm"]))
     if missing:
         raise InputError(f"split {split}: GSM(s) {', '.join(missing)} are not in the sample sheet")
+
+
+def gsm_order(sheet: pd.DataFrame) -> pd.DataFrame:
+    """GSMs ordered by day, then condition: the columns of both design figures."""
+    return sheet.sort_values(["day", "condition", "gsm"]).reset_index(drop=True)
+
+
+def partition_table(splits: list[Split], sheet: pd.DataFrame) -> pd.DataFrame:
+    """Split × GSM table of partitions ("mixed" where cells of a GSM are spread over all three)."""
+    gsms = list(gsm_order(sheet)["gsm"])
+    rows = {
+        s.name: [MIXED if s.kind == "cells" else s.partition_of(g) for g in gsms] for s in splits
+    }
+    return pd.DataFrame.from_dict(rows, orient="index", columns=gsms)

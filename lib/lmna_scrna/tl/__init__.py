@@ -1,4 +1,4 @@
-"""Tools: Keras models A and B, training, evaluation, the linear baseline, the run folder.
+"""Tools: Keras models A and B, training, evaluation, the linear baseline, the run folder, embeddings.
 
 Names are loaded on first use, so reading runs or metrics does not start TensorFlow.
 """
@@ -8,6 +8,9 @@ from typing import Any
 
 _HOMES = {
     "build_model": "models",
+    "embed_train_fitted": "embedding",
+    "subsample_cells": "embedding",
+    "variance_explained": "embedding",
     "train_run": "train",
     "fit_baseline": "baseline",
     "genotype_metrics": "evaluate",
