@@ -16,10 +16,12 @@ fastest epoch, the fastest matmul repetition), matmul rates are measured
 before and after training, and the ratio uses the better of the two.
 
 Variants measured side by side: the pipeline train.py uses (tf.data gather
-from in-memory tensors, op determinism on, so Keras compiles no XLA) and the
-same with XLA and without op determinism. On the quiet 2-core build machine
-XLA was 8-14% faster per epoch but costs seconds of compilation per model,
-so over ~20-epoch runs it does not pay, and it would give up op determinism.
+from in-memory tensors, 64 steps per call into TensorFlow, op determinism
+on, so Keras compiles no XLA); the same with XLA and without op determinism
+(XLA costs seconds of compilation per model, so over ~20-epoch runs it does
+not pay, and it would give up op determinism); and the pipeline with one
+thing changed each (one step per call, as before; no dropout; SGD instead of
+Adam), so the gap to the floor can be attributed.
 
 Usage: ``make bench``, or ``python benchmarks/bench_train.py [--tiny] [--epochs N]``.
 ``--tiny`` simulates tiny data in a temp folder, prepares its dm_t19_v0 split
@@ -31,10 +33,12 @@ the target).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -44,11 +48,22 @@ import tensorflow as tf  # noqa: E402
 
 from lmna_scrna import paths  # noqa: E402
 from lmna_scrna.config import PrepParams, TrainConfig  # noqa: E402
+from lmna_scrna.tl import models as models_module  # noqa: E402
 from lmna_scrna.tl.models import build_model_a  # noqa: E402
 from lmna_scrna.tl.train import load_processed, make_dataset  # noqa: E402
 
 SPLIT = "dm_t19_v0"
 TARGET = 0.80
+PIPELINE = "train.py pipeline (deterministic)"
+#: (name, XLA, TrainConfig overrides, training steps per call into TensorFlow): the pipeline, then with one
+#: thing changed each, so the gap to the floor can be attributed (per-step dispatch, dropout, Adam).
+VARIANTS: tuple[tuple[str, bool, dict[str, object], int], ...] = (
+    ("XLA, no op determinism (not used)", True, {}, models_module.STEPS_PER_EXECUTION),
+    (PIPELINE, False, {}, models_module.STEPS_PER_EXECUTION),
+    ("pipeline, one step per call (before)", False, {}, 1),
+    ("pipeline without dropout", False, {"dropout": 0.0}, models_module.STEPS_PER_EXECUTION),
+    ("pipeline with SGD, not Adam", False, {"optimizer": "sgd"}, models_module.STEPS_PER_EXECUTION),
+)
 
 
 def training_data(path: Path, raw: Path, cache: Path | None = None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -130,12 +145,15 @@ def report(data: tuple[np.ndarray, np.ndarray, str], epochs: int, matmul_s: floa
     before = {k: matmul_gflops(*s, seconds=matmul_s) for k, s in shapes.items()}
     # Best of `models` models per variant (the first model in a process pays warm-up costs).
     # XLA first: op determinism, which train.py switches on, makes Keras refuse XLA for good.
-    results: dict[bool, tuple[float, int]] = {}
-    for jit in (True,) * models + (False,) * models:
+    # The variants after the pipeline each take one thing away, to show where the time goes.
+    results: dict[str, tuple[float, int]] = {}
+    for name, jit, overrides, steps in VARIANTS:
         if not jit:
-            tf.config.experimental.enable_op_determinism()  # as train.train_seed does
-        sec, params = epoch_seconds(X, y, config, jit, epochs)
-        results[jit] = min(results.get(jit, (sec, params)), (sec, params))
+            tf.config.experimental.enable_op_determinism()  # as train.fit_seed does
+        for _ in range(models):
+            with mock.patch.object(models_module, "STEPS_PER_EXECUTION", steps):
+                sec, params = epoch_seconds(X, y, dataclasses.replace(config, **overrides), jit, epochs)
+            results[name] = min(results.get(name, (sec, params)), (sec, params))
     after = {k: matmul_gflops(*s, seconds=matmul_s) for k, s in shapes.items()}
     ref = {k: max(before[k], after[k]) for k in shapes}
 
@@ -143,22 +161,22 @@ def report(data: tuple[np.ndarray, np.ndarray, str], epochs: int, matmul_s: floa
         (f"matmul {'x'.join(map(str, shapes['batch']))} GFLOP/s (before / after)", f"{before['batch']:.1f} / {after['batch']:.1f}", "", "", ""),
         (f"matmul {'x'.join(map(str, shapes['square']))} GFLOP/s (before / after)", f"{before['square']:.1f} / {after['square']:.1f}", "", "", ""),
     ]
-    for jit, (sec, params) in results.items():
-        name = "XLA, no op determinism (not used)" if jit else "train.py pipeline (deterministic)"
+    for name, (sec, params) in results.items():
         rate = 6 * len(X) * params / sec / 1e9
         rows += [
             (f"{name}: s/epoch", f"{sec:.2f}", "", "", ""),
-            (f"{name}: cells/s", f"{len(X) / sec:,.0f}", "", "", ""),
             (f"{name}: training GFLOP/s vs batch matmul", f"{rate:.1f}", f"{ref['batch']:.1f}",
-             f"{rate / ref['batch']:.0%}", f">= {TARGET:.0%}"),
-            (f"{name}: training GFLOP/s vs square matmul", f"{rate:.1f}", f"{ref['square']:.1f}",
-             f"{rate / ref['square']:.0%}", ""),
+             f"{rate / ref['batch']:.0%}", f">= {TARGET:.0%}" if name == PIPELINE else ""),
         ]
+        if name == PIPELINE:
+            rows += [(f"{name}: cells/s", f"{len(X) / sec:,.0f}", "", "", ""),
+                     (f"{name}: training GFLOP/s vs square matmul", f"{rate:.1f}", f"{ref['square']:.1f}",
+                      f"{rate / ref['square']:.0%}", "")]
     header = ("quantity", "measured", "reference", "ratio", "target")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
     for row in [header, *rows]:
         print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)))
-    print(f"dense-layer parameters: {results[False][1]:,}; FLOPs/epoch = 6 x cells x parameters")
+    print(f"dense-layer parameters: {results[PIPELINE][1]:,}; FLOPs/epoch = 6 x cells x parameters")
 
 
 if __name__ == "__main__":
