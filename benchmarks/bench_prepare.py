@@ -46,7 +46,6 @@ from pathlib import Path
 from lmna_scrna.pp.gsm_pass import MAX_PARSE_WORKERS
 from lmna_scrna.threads import budget
 
-REPORT_SPLITS = ("original", "dm_t0_v16", "dm_t16_v0", "dm_t19_v0", "dm_t9_v0", "random_cells")
 #: Three GSMs of the same size as the study's, for the memory-flatness check.
 THREE_GSMS = {"train": ("GSM8325046", "GSM8325047"), "test": ("GSM8325054",)}
 
@@ -106,20 +105,17 @@ def job_gunzip_parallel(data: Path, _: Path) -> dict:
 
 
 def job_six_splits(data: Path, work: Path) -> dict:
-    """Prepare the six report splits in a row from an empty cache, as the report does."""
-    import yaml
-
+    """Prepare the report's splits (every split file) in a row from an empty cache, as the report does."""
     from lmna_scrna.config import PrepParams
     from lmna_scrna.io.study import load_samples
-    from lmna_scrna.paths import params_dir
     from lmna_scrna.pp.assemble import prepare_split
     from lmna_scrna.pp.splits import make_split
+    from lmna_scrna.report.param_files import split_files
 
     sheet, seconds = load_samples(), {}
-    for name in REPORT_SPLITS:
-        p = yaml.safe_load((params_dir() / "splits" / f"{name}.yaml").read_text())
+    for name, identity in split_files().items():
         t0 = time.perf_counter()
-        split = make_split(p["split"], sheet, p["test_day"], p["val_day"])
+        split = make_split(identity["split"], sheet, identity["test_day"], identity["val_day"])
         prepare_split(data, split, sheet=sheet, params=PrepParams(), out=work / f"{name}.h5ad", cache_dir=work / "cache")
         seconds[name] = round(time.perf_counter() - t0, 1)
     return {"per_split_s": seconds, "workers": PARSE_WORKERS}

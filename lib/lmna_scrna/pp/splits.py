@@ -175,6 +175,7 @@ class Scheme:
     name: str
     build: Callable[[pd.DataFrame, int | None, int | None], Split]
     takes_days: bool
+    kind: SplitKind  # "gsm": whole libraries per partition; "cells": cells of every library everywhere (leaks)
     summary: str  # one line, for the CLI's help and the docs
 
 
@@ -183,10 +184,10 @@ class Scheme:
 SCHEMES: dict[str, Scheme] = {
     s.name: s
     for s in (
-        Scheme("original", lambda sheet, _t, _v: original(sheet), False,
+        Scheme("original", lambda sheet, _t, _v: original(sheet), False, "gsm",
                "the paper's GSM lists (test days confounded with genotype)"),
-        Scheme("day_matched", day_matched, True, "one day with both genotypes to test, another to validation"),
-        Scheme("random_cells", lambda sheet, _t, _v: random_cells(sheet), False,
+        Scheme("day_matched", day_matched, True, "gsm", "one day with both genotypes to test, another to validation"),
+        Scheme("random_cells", lambda sheet, _t, _v: random_cells(sheet), False, "cells",
                "cells drawn 70/15/15 across all libraries (library leakage on purpose)"),
     )
 }

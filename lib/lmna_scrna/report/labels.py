@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
 from ..paths import params_dir
 
 #: Code name → the words a table shows. Metrics are unitless (AUC, accuracy, shares) unless a unit is named.
@@ -248,15 +247,9 @@ SWEEP_PREFIX = "sweep_"  # `param_files.sweep_run_name`
 def _known_splits(folder: Path) -> dict[str, dict[str, Any]]:
     from ..io.study import load_samples
     from ..pp.splits import leave_one_day_out
-    from .param_files import read_split_file
+    from .param_files import split_files
 
-    known: dict[str, dict[str, Any]] = {}
-    for path in sorted(folder.glob("*.yaml")):
-        try:
-            identity, name = read_split_file(path)
-        except InputError:
-            continue
-        known[name] = identity
+    known = split_files(folder)
     for fold in leave_one_day_out(load_samples()):
         known.setdefault(fold.name, {"split": fold.scheme, "test_day": fold.test_day, "val_day": fold.val_day})
     return known

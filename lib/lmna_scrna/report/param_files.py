@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 
 from ..errors import InputError, one_line
-from ..paths import require_file
-from ..pp.splits import split_identity
+from ..paths import params_dir, require_file
+from ..pp.splits import SCHEMES, split_identity
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,23 @@ def load_sweep(path: str | Path) -> Sweep:
 def read_split_file(path: Path) -> tuple[dict[str, Any], str]:
     """A split parameter file's identity (split, test_day, val_day) and the name that follows from it."""
     return split_identity(read_yaml(path), where=f"split file {path}")
+
+
+def split_files(folder: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Name → identity of every split file of `folder` (default params/splits): the report's splits.
+
+    The one list of splits: the plan's per-split executions, the tables and the
+    book read it, so a new split file is all a new split takes. Ordered by scheme
+    (as `SCHEMES` lists them), then test day, then validation day.
+    """
+    found = dict(read_split_file(path)[::-1] for path in sorted((folder or params_dir() / "splits").glob("*.yaml")))
+    order = list(SCHEMES)
+
+    def rank(item: tuple[str, dict[str, Any]]) -> tuple[int, int, int]:
+        identity = item[1]
+        return (order.index(identity["split"]), identity.get("test_day") or 0, identity.get("val_day") or 0)
+
+    return dict(sorted(found.items(), key=rank))
 
 
 def sweep_run_name(run: str) -> str:

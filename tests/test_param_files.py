@@ -1,0 +1,37 @@
+"""The split files are the one list of the report's splits: a new file is picked up, in reading order."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from lmna_scrna.errors import InputError
+from lmna_scrna.paths import params_dir
+from lmna_scrna.pp.splits import SCHEMES
+from lmna_scrna.report import tables
+from lmna_scrna.report.param_files import split_files
+
+
+def test_project_split_files_are_the_tables_splits_in_reading_order():
+    files = split_files()
+    assert list(files) == ["original", "dm_t0_v16", "dm_t9_v0", "dm_t16_v0", "dm_t19_v0", "random_cells"]
+    assert tables.REPORT_SPLITS == tuple(n for n in files if SCHEMES[files[n]["split"]].kind == "gsm")
+    assert tables.LEAKAGE_SPLIT == "random_cells"
+
+
+def test_a_new_split_file_is_all_a_new_split_takes(tmp_path):
+    folder = tmp_path / "splits"
+    shutil.copytree(params_dir() / "splits", folder)
+    (folder / "dm_t9_v16.yaml").write_text(yaml.safe_dump({"split": "day_matched", "test_day": 9, "val_day": 16}))
+
+    files = split_files(folder)
+    assert list(files)[:5] == ["original", "dm_t0_v16", "dm_t9_v0", "dm_t9_v16", "dm_t16_v0"]
+    assert files["dm_t9_v16"] == {"split": "day_matched", "test_day": 9, "val_day": 16}
+
+
+def test_a_broken_split_file_is_named(tmp_path):
+    (tmp_path / "odd.yaml").write_text(yaml.safe_dump({"split": "by_donor"}))
+    with pytest.raises(InputError, match=r"split file .*odd\.yaml: `split` must be one of original, day_matched"):
+        split_files(tmp_path)
