@@ -110,7 +110,7 @@ def job_six_splits(data: Path, work: Path) -> dict:
     from lmna_scrna.io.study import load_samples
     from lmna_scrna.pp.assemble import prepare_split
     from lmna_scrna.pp.splits import make_split
-    from lmna_scrna.report.param_files import split_files
+    from lmna_scrna.report.runner.param_files import split_files
 
     sheet, seconds = load_samples(), {}
     for name, identity in split_files().items():

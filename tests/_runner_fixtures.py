@@ -8,8 +8,8 @@ import nbformat
 import pytest
 import yaml
 
-from lmna_scrna.report import execute as executor
-from lmna_scrna.report import ledger, plan
+from lmna_scrna.report.runner import execute as executor
+from lmna_scrna.report.runner import ledger, plan
 
 WRITE_CELL = """
 import time

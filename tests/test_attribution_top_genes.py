@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lmna_scrna.report.attribution_tables import top_genes
+from lmna_scrna.report.results.attribution_tables import top_genes
 
 
 def test_top_genes_are_one_row_per_rank_with_folds_in_words_and_planted_marks() -> None:

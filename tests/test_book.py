@@ -13,9 +13,10 @@ from _run_fixtures import fake_run
 
 from lmna_scrna.errors import InputError
 from lmna_scrna.paths import processed_path
-from lmna_scrna.report import book, tables
-from lmna_scrna.report.bottom_line import bottom_line_markdown
-from lmna_scrna.report.findings import findings
+from lmna_scrna.report.book import build as book
+from lmna_scrna.report.book.bottom_line import bottom_line_markdown
+from lmna_scrna.report.book.findings import findings
+from lmna_scrna.report.results import tables
 
 IDS = ["prepare_dm_t19_v0", "train_A_dm_t19_v0", "train_A_original", "compare"]
 SPLITS = {"prepare_dm_t19_v0": "dm_t19_v0", "train_A_dm_t19_v0": "dm_t19_v0", "train_A_original": "original"}
@@ -130,7 +131,7 @@ def test_building_the_book_imports_no_tensorflow(report: Path) -> None:
 
     code = (
         "import sys; from pathlib import Path\n"
-        "from lmna_scrna.report import book\n"
+        "from lmna_scrna.report.book import build as book\n"
         "def fake(book_dir):\n"
         "    (book_dir / '_build' / 'html').mkdir(parents=True, exist_ok=True)\n"
         "    (book_dir / '_build' / 'html' / 'index.html').write_text('<html></html>')\n"
@@ -151,7 +152,7 @@ def test_mathjax_is_served_from_the_book_itself() -> None:
 
     import yaml
 
-    from lmna_scrna.report.book import BOOK_DIR
+    from lmna_scrna.report.book.build import BOOK_DIR
 
     sphinx = yaml.safe_load((BOOK_DIR / "_config.yml").read_text())["sphinx"]
     assert "sphinx-mathjax-offline" in sphinx["extra_extensions"]

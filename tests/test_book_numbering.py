@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sphinx.config import Config
 
-from lmna_scrna.report.book import BOOK_DIR
+from lmna_scrna.report.book.build import BOOK_DIR
 
 
 def test_sphinx_reads_the_books_numfig_as_off() -> None:

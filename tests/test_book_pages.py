@@ -19,7 +19,10 @@ from papermill.cli import _resolve_type
 
 from lmna_scrna.io.study import CONDITIONS, DAYS
 from lmna_scrna.paths import PROJECT_ROOT, shown_path
-from lmna_scrna.report import labels, pages, quiet, tables
+from lmna_scrna.report import labels
+from lmna_scrna.report.book import pages
+from lmna_scrna.report.results import tables
+from lmna_scrna.report.runner import quiet
 
 REPORT = {"profile": "smoke", "data_dir": "", "data_fingerprint": "0123456789abcdef", "version": "0.1.0",
           "finished": "2026-01-01T00:00:00+00:00"}

@@ -16,9 +16,9 @@ from scipy import stats
 from lmna_scrna.errors import InputError
 from lmna_scrna.io.sim_params import LIBRARY_BATCH_LOG_SD, LINE_LOG_SD
 from lmna_scrna.paths import PROJECT_ROOT
-from lmna_scrna.report import attribution_tables, calibration_tables
-from lmna_scrna.report.calibration_words import calibration_paragraphs
-from lmna_scrna.report.plan import load_profile
+from lmna_scrna.report.book.calibration_words import calibration_paragraphs
+from lmna_scrna.report.results import attribution_tables, calibration_tables
+from lmna_scrna.report.runner.plan import load_profile
 from lmna_scrna.tl import attribution
 from lmna_scrna.tl.calibration import decide
 from lmna_scrna.tl.calibration_design import (

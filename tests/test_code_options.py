@@ -26,7 +26,8 @@ from lmna_scrna.io.study import load_samples  # noqa: E402
 from lmna_scrna.paths import params_dir  # noqa: E402
 from lmna_scrna.pp.assemble import prepare_split  # noqa: E402
 from lmna_scrna.pp.splits import make_split  # noqa: E402
-from lmna_scrna.report import paper, plan, tables  # noqa: E402
+from lmna_scrna.report.results import paper, tables  # noqa: E402
+from lmna_scrna.report.runner import plan  # noqa: E402
 from lmna_scrna.tl import train  # noqa: E402
 from lmna_scrna.tl.runs import load_run  # noqa: E402
 

@@ -12,7 +12,8 @@ import pytest
 from _run_fixtures import fake_run
 from sklearn.metrics import roc_auc_score
 
-from lmna_scrna.report import findings, library_tables, paper, tables
+from lmna_scrna.report.book import findings
+from lmna_scrna.report.results import library_tables, paper, tables
 from lmna_scrna.tl import inference
 from lmna_scrna.tl.inference import Interval, fold_interval, gsm_auc, ranking_permutation_test, verdict
 

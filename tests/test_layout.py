@@ -16,7 +16,10 @@ from lmna_scrna.paths import PROJECT_ROOT
 PACKAGE = PROJECT_ROOT / "lib" / "lmna_scrna"
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 #: Data flows io → pp → tl → pl → report; the shared base (errors, paths, …) is below all, the CLI above.
-RANK = {"": 0, "io": 1, "pp": 2, "tl": 3, "pl": 4, "report": 5, "cli": 6}
+#: Inside the report, one package per job: runner → labels (the report's base) → results → book.
+RANK = {"": 0, "io": 1, "pp": 2, "tl": 3, "pl": 4, "report.runner": 5, "report": 6, "report.results": 7,
+        "report.book": 8, "cli": 9}
+REPORT_JOBS = ("runner", "results", "book")
 MAX_LINES = 360  # "about 350": a module past it does more than one job
 
 
@@ -58,6 +61,8 @@ def _stage(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1:
         return ""
+    if parts[1] == "report" and len(parts) > 2 and parts[2] in REPORT_JOBS:
+        return f"report.{parts[2]}"
     return parts[1] if parts[1] in RANK else ""
 
 
@@ -101,11 +106,26 @@ def test_no_module_is_too_long() -> None:
 def test_every_stage_package_declares_its_verbs() -> None:
     import importlib
 
-    for stage in ("io", "pp", "tl", "pl", "report"):
+    for stage in ("io", "pp", "tl", "pl", *(f"report.{job}" for job in REPORT_JOBS)):
         package = importlib.import_module(f"lmna_scrna.{stage}")
         assert package.__all__, stage
         for name in package.__all__:
             assert getattr(package, name) is not None, f"lmna_scrna.{stage}.{name}"
+
+
+def test_notebooks_import_the_report_through_its_faces() -> None:
+    """A notebook reaches the report through a job's package (or the labels), never a module behind it."""
+    import nbformat
+
+    faces = {f"lmna_scrna.report.{job}" for job in (*REPORT_JOBS, "labels")}
+    behind = [
+        f"{path.name}: {line.strip()}"
+        for path in sorted(NOTEBOOKS.glob("*.ipynb"))
+        for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"
+        for line in cell.source.splitlines()
+        if line.lstrip().startswith("from lmna_scrna.report") and line.split()[1] not in faces
+    ]
+    assert not behind
 
 
 @pytest.mark.parametrize("notebook", sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")))

@@ -10,8 +10,8 @@ import yaml
 from lmna_scrna.errors import InputError
 from lmna_scrna.paths import params_dir
 from lmna_scrna.pp.splits import SCHEMES
-from lmna_scrna.report import tables
-from lmna_scrna.report.param_files import split_files
+from lmna_scrna.report.results import tables
+from lmna_scrna.report.runner.param_files import split_files
 
 
 def test_project_split_files_are_the_tables_splits_in_reading_order():

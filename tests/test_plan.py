@@ -11,9 +11,9 @@ import yaml
 from _runner_fixtures import load, make_notebook, project, split_file, write_profile, write_yaml  # noqa: F401 (project: a fixture)
 
 from lmna_scrna.errors import InputError
-from lmna_scrna.report import plan
-from lmna_scrna.report.param_files import merge_profile
-from lmna_scrna.report.plan import load_profile
+from lmna_scrna.report.runner import plan
+from lmna_scrna.report.runner.param_files import merge_profile
+from lmna_scrna.report.runner.plan import load_profile
 
 
 def test_plan_infers_dependencies_by_stage_and_split(project: Path) -> None:

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from lmna_scrna.paths import PROJECT_ROOT
-from lmna_scrna.report.plan import load_profile
+from lmna_scrna.report.runner.plan import load_profile
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +56,7 @@ def report(profile: Path, outputs: Path) -> float:
 
 
 def build_book(book: Path, outputs: Path) -> tuple[float, Path]:
-    seconds, out, _ = run(outputs, "-c", "import sys; from pathlib import Path; from lmna_scrna.report.book import build_book; "
+    seconds, out, _ = run(outputs, "-c", "import sys; from pathlib import Path; from lmna_scrna.report.book.build import build_book; "
                        "print(build_book(Path(sys.argv[1])))", str(book))
     return seconds, Path(out.strip().splitlines()[-1])
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from _run_fixtures import fake_run
 
-from lmna_scrna.report import tables
+from lmna_scrna.report.results import tables
 from lmna_scrna.tl.inference import fold_interval
 
 SPLITS = ["original", "dm_t0_v16", "dm_t19_v0"]

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from _runner_fixtures import PARAMS, load, make_notebook, project, split_file, write_profile, write_yaml  # noqa: F401 (project: a fixture)
 
-from lmna_scrna.report import execute as executor
-from lmna_scrna.report import ledger
+from lmna_scrna.report.runner import execute as executor
+from lmna_scrna.report.runner import ledger
 
 
 def execute(root: Path, **kwargs) -> list[str]:
@@ -104,7 +104,7 @@ def test_dask_scheduler_executes_the_plan(project: Path, dask_cluster) -> None:
 
 NOISY_CELL = """
 import logging, os, sys, warnings
-from lmna_scrna.report.quiet import notebook_logging
+from lmna_scrna.report.runner.quiet import notebook_logging
 notebook_logging()
 os.write(2, b"E0000 failed call to cuInit\\n")  # what TensorFlow's C++ side writes
 logging.getLogger("lmna_scrna.x").info("an info line")

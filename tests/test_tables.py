@@ -10,7 +10,7 @@ import pytest
 from _run_fixtures import fake_run
 
 from lmna_scrna.config import TrainConfig
-from lmna_scrna.report import tables
+from lmna_scrna.report.results import tables
 
 
 @pytest.fixture()

@@ -166,16 +166,15 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from .report.execute import run_report
+    from .report.runner import run_report
 
-    index = run_report(
-        profile=args.profile,
-        data_dir=args.data,
-        jobs=args.jobs,
-        scheduler=args.scheduler,
-        build=not args.no_book,
-    )
-    print(index)
+    executed = run_report(profile=args.profile, data_dir=args.data, jobs=args.jobs, scheduler=args.scheduler)
+    if args.no_book:
+        print(executed)
+        return 0
+    from .report.book import build_book
+
+    print(build_book())
     return 0
 
 

@@ -1,7 +1,7 @@
 """Figures of the report's evaluation: AUC by split (the headline), the sweep, the library-only negative control.
 
 Each function draws frames the report has already computed and named in
-words (`lmna_scrna.report.tables`); nothing here reads a run or formats a
+words (`lmna_scrna.report.results.tables`); nothing here reads a run or formats a
 number's precision, so a figure and the table beside it say the same thing.
 """
 

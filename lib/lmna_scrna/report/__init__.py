@@ -1,7 +1,11 @@
-"""The report: plan (profiles, sweeps), ledger, execution (process pool, Dask), tables, book."""
+"""The report, one package per job, each with a face of what notebooks and the CLI import:
 
-from .execute import NotebookFailed, execute_profile, run_report
-from .ledger import load_ledger
-from .plan import load_profile, load_sweep, sweep_run_name
+* `runner`: the plan (profiles, sweeps, calibration batches), the ledger of what ran, execution on a
+  process pool or Dask, and where a kernel's library messages go;
+* `results`: every table, computed from finished runs (cell-level, library-level, calibration,
+  attribution, the paper's own);
+* `book`: the Jupyter Book (pages, the intro's findings and bottom line, navigation, training pages);
+* `labels`: the words for every code name, used by all three.
 
-__all__ = ["NotebookFailed", "execute_profile", "load_ledger", "load_profile", "load_sweep", "run_report", "sweep_run_name"]
+Imports point one way: runner → labels → results → book.
+"""

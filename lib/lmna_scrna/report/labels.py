@@ -247,7 +247,7 @@ SWEEP_PREFIX = "sweep_"  # `param_files.sweep_run_name`
 def _known_splits(folder: Path) -> dict[str, dict[str, Any]]:
     from ..io.study import load_samples
     from ..pp.splits import leave_one_day_out
-    from .param_files import split_files
+    from .runner.param_files import split_files
 
     known = split_files(folder)
     for fold in leave_one_day_out(load_samples()):

@@ -3,10 +3,9 @@
 Names are loaded on first use, so reading runs or metrics does not start TensorFlow.
 """
 
-from importlib import import_module
-from typing import Any
+from ..lazy import lazy_exports
 
-_HOMES = {
+__all__, __getattr__ = lazy_exports(__name__, {
     "build_model": "models",
     "embed_train_fitted": "embedding",
     "subsample_cells": "embedding",
@@ -17,12 +16,4 @@ _HOMES = {
     "summarise": "evaluate",
     "load_run": "runs",
     "run_name": "runs",
-}
-
-__all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f".{_HOMES[name]}", __name__), name)
+})

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..tl.inference import (
+from ...tl.inference import (
     RULE,
     bootstrap_auc,
     fold_interval,
@@ -29,8 +29,8 @@ from ..tl.inference import (
     ranking_permutation_test,
     verdict,
 )
-from ..tl.runs import run_name
-from .labels import difference_text
+from ...tl.runs import run_name
+from ..labels import difference_text
 from .tables import MODELS, REPORT_SPLITS, is_day_matched, run
 
 #: The sample-level baseline's rows in the library tables.

@@ -61,9 +61,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..paths import PROJECT_ROOT, params_dir
-from ..tl.calibration_design import load_design
+from ...errors import InputError
+from ...paths import PROJECT_ROOT, params_dir
+from ...tl.calibration_design import load_design
 from .param_files import load_sweep, read_profile, read_split_file, sweep_run_name
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from ..atomic import write_text_atomic
-from .labels import split_order
+from ...atomic import write_text_atomic
+from ..labels import split_order
 
 #: Where the expanded table of contents is written (in the generated folder; `jupyter-book build --toc`).
 TOC_NAME = "_toc.yml"
@@ -49,5 +49,5 @@ def write_toc(book_dir: Path, report: dict[str, Any], ledger: dict[str, Any]) ->
         return None
     toc = expand([yaml.safe_load(template.read_text())], report, ledger)[0]
     return write_text_atomic(book_dir / "generated" / TOC_NAME,
-                             "# Generated from ../_toc.yml by lmna_scrna.report.navigation: do not edit.\n"
+                             "# Generated from ../_toc.yml by lmna_scrna.report.book.navigation: do not edit.\n"
                              + yaml.safe_dump(toc, sort_keys=False, allow_unicode=True))

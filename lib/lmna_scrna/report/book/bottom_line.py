@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..labels import difference_interval_text, difference_text
 from .calibration_words import brief, sensitivity_sentence
-from .labels import difference_interval_text, difference_text
 
 #: What the study's design fixes, whatever the protocol (Zaragoza et al., Cells 2024).
 DESIGN_LIMIT = (

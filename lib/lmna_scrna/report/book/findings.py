@@ -10,10 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..paths import outputs_dir
-from .calibration_tables import headline, read_calibration
-from .library_tables import POOLED, PSEUDOBULK, gsm_inference, library_calls, negative_control, paired_differences
-from .tables import DAY_MATCHED_RUNG, LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
+from ...paths import outputs_dir
+from ..results.calibration_tables import headline, read_calibration
+from ..results.library_tables import (
+    POOLED,
+    PSEUDOBULK,
+    gsm_inference,
+    library_calls,
+    negative_control,
+    paired_differences,
+)
+from ..results.tables import DAY_MATCHED_RUNG, LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
 
 
 def findings(

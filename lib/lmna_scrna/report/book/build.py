@@ -24,19 +24,19 @@ from typing import Any
 import nbformat
 import pandas as pd
 
-from ..atomic import write_text_atomic
-from ..errors import InputError, LmnaError
-from ..paths import PROJECT_ROOT, figures_dir, processed_path, shown_path
-from ..tl.inference import RULE
+from ...atomic import write_text_atomic
+from ...errors import InputError, LmnaError
+from ...paths import PROJECT_ROOT, figures_dir, processed_path, shown_path
+from ...tl.inference import RULE
+from ..labels import difference_interval_text, difference_text, page_title, split_words
+from ..results.paper import paper_table1
+from ..runner.ledger import library_fingerprint, load_ledger, notebooks_out_dir
+from ..runner.plan import NOTEBOOKS_DIR, notebook_parameters
 from .bottom_line import bottom_line_markdown
 from .calibration_words import null_sentence
 from .findings import findings
-from .labels import difference_interval_text, difference_text, page_title, split_words
-from .ledger import library_fingerprint, load_ledger, notebooks_out_dir
 from .navigation import TOC_NAME, write_toc
 from .pages import header_markdown, prepare_page, provenance_line
-from .paper import paper_table1
-from .plan import NOTEBOOKS_DIR, notebook_parameters
 
 log = logging.getLogger(__name__)
 

@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..atomic import write_text_atomic
-from ..config import TrainConfig
-from ..paths import run_dir
-from ..pp.splits import SCHEMES
-from ..tl.inference import bootstrap_auc, fold_interval
-from ..tl.runs import load_run, run_name
-from .labels import difference_text, run_words, split_words
-from .param_files import split_files
+from ...atomic import write_text_atomic
+from ...config import TrainConfig
+from ...paths import run_dir
+from ...pp.splits import SCHEMES
+from ...tl.inference import bootstrap_auc, fold_interval
+from ...tl.runs import load_run, run_name
+from ..labels import difference_text, run_words, split_words
+from ..runner.param_files import split_files
 
 MODELS: tuple[str, ...] = ("A", "B")
 _SPLIT_FILES = split_files()

@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from ..errors import InputError, one_line
-from ..paths import params_dir, require_file
-from ..pp.splits import SCHEMES, split_identity
+from ...errors import InputError, one_line
+from ...paths import params_dir, require_file
+from ...pp.splits import SCHEMES, split_identity
 
 
 @dataclass(frozen=True)

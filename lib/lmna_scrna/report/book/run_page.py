@@ -13,10 +13,10 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..io.study import load_samples
-from ..paths import shown_path
-from ..pl import seed_figures
-from .labels import Table, for_people, label, show_table
+from ...io.study import load_samples
+from ...paths import shown_path
+from ...pl import seed_figures
+from ..labels import Table, for_people, label, show_table
 
 #: Per-seed columns of the results table, in reading order (day accuracy added for Model B).
 RESULT_COLUMNS: tuple[str, ...] = (

@@ -12,11 +12,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..pp.assemble import load_processed
-from ..tl import attribution
-from ..tl.backend import keras
-from ..tl.runs import baseline_dir, run_name, seed_dir
-from .labels import split_words
+from ...pp.assemble import load_processed
+from ...tl import attribution
+from ...tl.backend import keras
+from ...tl.runs import baseline_dir, run_name, seed_dir
+from ..labels import split_words
 from .tables import REPORT_SPLITS, is_day_matched, run
 
 

@@ -29,10 +29,10 @@ from typing import Any
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from .. import __version__, threads
-from ..errors import InputError, LmnaError
-from ..io.simulation import resolve_raw_dir
-from ..paths import outputs_dir, shown_path
+from ... import __version__, threads
+from ...errors import InputError, LmnaError
+from ...io.simulation import resolve_raw_dir
+from ...paths import outputs_dir, shown_path
 from .ledger import (
     data_fingerprint,
     execution_keys,
@@ -298,19 +298,14 @@ def run_report(
     data_dir: Path | None = None,
     jobs: int = 1,
     scheduler: str | None = None,
-    build: bool = True,
 ) -> Path:
-    """Execute a profile's notebooks (only the stale ones), then build the book.
+    """Execute a profile's notebooks (only the stale ones); return the executed-notebooks folder.
 
-    Returns the book's index.html, or the executed-notebooks folder when `build` is False.
+    The book is built from that folder by `report.book.build_book` (the CLI's ``report`` does both).
     """
     loaded = load_profile(profile)
     raw = resolve_raw_dir(data_dir, loaded.data)
     start = time.perf_counter()
     outcomes = execute_profile(loaded, raw, jobs=jobs, scheduler=scheduler)
     log.info("executed %d notebook(s) in %.1f s", len(outcomes), time.perf_counter() - start)
-    if not build:
-        return notebooks_out_dir()
-    from .book import build_book
-
-    return build_book()
+    return notebooks_out_dir()

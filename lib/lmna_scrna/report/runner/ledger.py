@@ -16,13 +16,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_text_atomic
-from ..errors import InputError
-from ..paths import default_sheet_path, outputs_dir
+from ...atomic import write_text_atomic
+from ...errors import InputError
+from ...paths import default_sheet_path, outputs_dir
 from .plan import Profile
 
 #: The package's source folder: every notebook calls into it, so it is an input of every execution.
-LIBRARY_DIR = Path(__file__).resolve().parents[1]
+LIBRARY_DIR = Path(__file__).resolve().parents[2]
 
 
 def _sha256_file(path: Path) -> str:
@@ -40,7 +40,7 @@ def library_fingerprint() -> str:
 
 def data_fingerprint(data_dir: Path) -> str:
     """Identity of the raw data and the sample sheet (cheap: io.raw_folder.file_fingerprint of each file)."""
-    from ..io.raw_folder import file_fingerprint
+    from ...io.raw_folder import file_fingerprint
 
     files = sorted(p for p in Path(data_dir).rglob("*") if p.is_file())
     if not files:

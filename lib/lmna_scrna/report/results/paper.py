@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ..errors import InputError
-from ..paths import params_dir
-from .labels import run_words
+from ...errors import InputError
+from ...paths import params_dir
+from ..labels import run_words
 
 TABLE1_COLUMNS = ("n_test", "test_auc", "test_acc", "test_geno_loss", "test_combined_loss")
 

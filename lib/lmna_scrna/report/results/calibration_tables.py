@@ -17,9 +17,9 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
-from ..tl.calibration_design import CalibrationDesign, load_result
-from ..tl.calibration_match import line_units_for_scale
-from ..tl.inference import clopper_pearson, empirical_p
+from ...tl.calibration_design import CalibrationDesign, load_result
+from ...tl.calibration_match import line_units_for_scale
+from ...tl.inference import clopper_pearson, empirical_p
 from .library_tables import POOLED, gsm_inference
 from .tables import DAY_MATCHED_RUNG, LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
 

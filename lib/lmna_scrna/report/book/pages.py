@@ -25,7 +25,7 @@ from typing import Any
 import nbformat
 import yaml
 
-from ..paths import PROJECT_ROOT, outputs_dir, shown_path
+from ...paths import PROJECT_ROOT, outputs_dir, shown_path
 
 REMOVED_TAGS = frozenset({"parameters", "injected-parameters"})
 HEADER_TAG = "lmna-page-header"

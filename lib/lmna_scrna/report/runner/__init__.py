@@ -1,0 +1,16 @@
+"""Runner: profile → executions (`plan`), what ran and its keys (`ledger`), running them (`execute`),
+and a kernel's library messages in its log file (`quiet`)."""
+
+from ...lazy import lazy_exports
+
+__all__, __getattr__ = lazy_exports(__name__, {
+    "NotebookFailed": "execute",
+    "execute_profile": "execute",
+    "run_report": "execute",
+    "load_ledger": "ledger",
+    "load_profile": "plan",
+    "load_sweep": "param_files",
+    "sweep_run_name": "param_files",
+    "split_files": "param_files",
+    "notebook_logging": "quiet",
+})
