@@ -114,20 +114,15 @@ def test_missing_file_of_a_triple_is_named(tmp_path, write_10x, which):
         find_gsm_files(tmp_path, GSM)
 
 
-def test_two_candidate_files_for_one_gsm(tmp_path, write_10x):
-    first = write_10x(tmp_path, GSM, middle="a")
-    second = write_10x(tmp_path, GSM, middle="b")
-    with pytest.raises(InputError, match="2 candidate matrix files") as err:
+@pytest.mark.parametrize(("one", "other", "message"), [
+    ({"middle": "a"}, {"middle": "b"}, "2 candidate matrix files"),  # two files for one GSM
+    ({"layout": "flat"}, {"layout": "h5"}, "2 candidate sets"),  # two layouts for one GSM
+])
+def test_two_candidates_for_one_gsm_are_both_named(tmp_path, write_10x, one, other, message):
+    first, second = write_10x(tmp_path, GSM, **one), write_10x(tmp_path, GSM, **other)
+    with pytest.raises(InputError, match=message) as err:
         read_gsm(tmp_path, GSM)
     assert first.paths[0].name in str(err.value) and second.paths[0].name in str(err.value)
-
-
-def test_two_layouts_for_one_gsm(tmp_path, write_10x):
-    flat = write_10x(tmp_path, GSM, layout="flat")
-    h5 = write_10x(tmp_path, GSM, layout="h5")
-    with pytest.raises(InputError, match="2 candidate sets") as err:
-        read_gsm(tmp_path, GSM)
-    assert flat.paths[0].name in str(err.value) and h5.paths[0].name in str(err.value)
 
 
 def test_no_files_names_gsm_and_folder(tmp_path, write_10x):
