@@ -70,7 +70,7 @@ def make_processed(
     parts = {p: sorted(g for g, a in assignment.items() if a == p) for p in ("train", "val", "test")}
     adata = ad.AnnData(X=sp.csr_matrix(X), obs=obs, var=var)
     adata.uns["params"] = PrepParams().to_dict()
-    adata.uns["split"] = {"name": "synthetic", "kind": "gsm", **parts, "test_day": 19, "val_day": 0}
+    adata.uns["split"] = {"name": "synthetic", "unit": "gsm", **parts, "test_day": 19, "val_day": 0}
     adata.uns["fingerprint"] = f"synthetic-{n_cells}-{n_genes}-{signal}-{seed}"
     adata.uns["source"] = "simulated"
     adata.uns["version"] = "test"

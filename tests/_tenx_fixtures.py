@@ -76,7 +76,7 @@ def write_10x(
     target: Path,
     gsm: str = "GSM1000001",
     layout: str = "flat",
-    kind: str = "filtered",
+    matrix_kind: str = "filtered",
     n_cells: int = 20,
     n_genes: int = 50,
     n_antibody: int = 0,
@@ -85,10 +85,10 @@ def write_10x(
 ) -> Written:
     """Write one tiny library under `target` in `layout` (flat | cellranger | v2 | h5).
 
-    flat: ``<gsm>_<middle>_<kind>_{matrix.mtx,barcodes.tsv,features.tsv}.gz``;
-    cellranger: ``<gsm>_<middle>/<kind>_feature_bc_matrix/{matrix.mtx,…}.gz``;
-    v2: ``<gsm>/<kind>_gene_bc_matrices/GRCh38/{matrix.mtx,genes.tsv,barcodes.tsv}`` (plain text, 2-column genes);
-    h5: ``<gsm>_<middle>_<kind>_feature_bc_matrix.h5``.
+    flat: ``<gsm>_<middle>_<matrix_kind>_{matrix.mtx,barcodes.tsv,features.tsv}.gz``;
+    cellranger: ``<gsm>_<middle>/<matrix_kind>_feature_bc_matrix/{matrix.mtx,…}.gz``;
+    v2: ``<gsm>/<matrix_kind>_gene_bc_matrices/GRCh38/{matrix.mtx,genes.tsv,barcodes.tsv}`` (plain text, 2-column genes);
+    h5: ``<gsm>_<middle>_<matrix_kind>_feature_bc_matrix.h5``.
     """
     rng = np.random.default_rng(seed)
     n_features = n_genes + n_antibody
@@ -101,26 +101,26 @@ def write_10x(
         types=np.array(["Gene Expression"] * n_genes + ["Antibody Capture"] * n_antibody),
         paths=[],
     )
-    return write_library(target, w, gsm, layout, kind, middle)
+    return write_library(target, w, gsm, layout, matrix_kind, middle)
 
 
 def write_library(
-    target: Path, w: Written, gsm: str, layout: str = "flat", kind: str = "filtered", middle: str = "x"
+    target: Path, w: Written, gsm: str, layout: str = "flat", matrix_kind: str = "filtered", middle: str = "x"
 ) -> Written:
     """Write the library `w` under `target` in `layout`; records the file paths in `w.paths`."""
     target.mkdir(parents=True, exist_ok=True)
     if layout == "h5":
-        w.paths = [target / f"{gsm}_{middle}_{kind}_feature_bc_matrix.h5"]
+        w.paths = [target / f"{gsm}_{middle}_{matrix_kind}_feature_bc_matrix.h5"]
         _h5(w.paths[0], w)
         return w
     if layout == "flat":
-        w.paths = [target / f"{gsm}_{middle}_{kind}_{stem}.gz" for stem in ("matrix.mtx", "barcodes.tsv", "features.tsv")]
+        w.paths = [target / f"{gsm}_{middle}_{matrix_kind}_{stem}.gz" for stem in ("matrix.mtx", "barcodes.tsv", "features.tsv")]
     elif layout == "cellranger":
-        folder = target / f"{gsm}_{middle}" / f"{kind}_feature_bc_matrix"
+        folder = target / f"{gsm}_{middle}" / f"{matrix_kind}_feature_bc_matrix"
         w.paths = [folder / f"{stem}.gz" for stem in ("matrix.mtx", "barcodes.tsv", "features.tsv")]
     elif layout == "v2":
         assert w.gex.all(), "Cell Ranger v2 files have no feature types"
-        folder = target / gsm / f"{kind}_gene_bc_matrices" / "GRCh38"
+        folder = target / gsm / f"{matrix_kind}_gene_bc_matrices" / "GRCh38"
         w.paths = [folder / stem for stem in ("matrix.mtx", "barcodes.tsv", "genes.tsv")]
     else:
         raise ValueError(f"unknown layout {layout!r}")

@@ -102,7 +102,7 @@ def raw_and_filtered(tmp_path_factory):
         barcodes = np.concatenate([c.barcodes, [f"EMPTY{i:07d}-1" for i in range(40)]])
         library = Written(X=sp.vstack([c.X, empties]).tocsr(), barcodes=barcodes, ids=c.gene_ids,
                           symbols=c.gene_symbols, types=np.full(len(c.gene_ids), "Gene Expression"), paths=[])
-        write_library(folder, library, row.gsm, kind="raw", middle=f"{row.condition}_day{row.day}{row.replicate}")
+        write_library(folder, library, row.gsm, matrix_kind="raw", middle=f"{row.condition}_day{row.day}{row.replicate}")
     return folder, sheet
 
 
@@ -124,7 +124,7 @@ def test_cli_prepare_takes_kind_and_a_missing_raw_set_names_it(raw_and_filtered,
     folder, _ = raw_and_filtered
     out = tmp_path / "r.h5ad"
     args = ["prepare", "--raw", str(folder), "--split", "day_matched", "--test-day", "19", "--val-day", "0",
-            "--out", str(out), "--cache", str(tmp_path / "c"), "--kind", "raw", "--min-genes", "60",
+            "--out", str(out), "--cache", str(tmp_path / "c"), "--matrix-kind", "raw", "--min-genes", "60",
             "--max-genes", "320", "--min-cells-per-gene", "5", "--n-hvg", "60"]
     assert cli.main(args) == 0
     assert ad.read_h5ad(out).uns["params"]["matrix_kind"] == "raw"

@@ -62,11 +62,11 @@ def test_three_files_directly_in_the_gsm_folder(tmp_path, write_10x):
     shutil.rmtree(tmp_path / "tmp")
     assert_same_counts(read_gsm(tmp_path, GSM), w)
     with pytest.raises(InputError, match="no raw 10x files"):
-        read_gsm(tmp_path, GSM, kind="raw")
+        read_gsm(tmp_path, GSM, matrix_kind="raw")
 
 
 def test_no_set_found_lists_the_10x_looking_files_and_why(tmp_path, write_10x):
-    raw = write_10x(tmp_path, GSM, layout="flat", kind="raw")
+    raw = write_10x(tmp_path, GSM, layout="flat", matrix_kind="raw")
     stray = tmp_path / GSM / "odd" / "matrix.mtx.gz"
     stray.parent.mkdir(parents=True)
     stray.write_bytes(b"")
@@ -81,10 +81,10 @@ def test_no_set_found_lists_the_10x_looking_files_and_why(tmp_path, write_10x):
 
 
 def test_kind_selects_raw_or_filtered_files(tmp_path, write_10x):
-    filtered = write_10x(tmp_path, GSM, kind="filtered", n_cells=10, seed=1)
-    raw = write_10x(tmp_path, GSM, kind="raw", n_cells=30, seed=2)
-    assert_same_counts(read_gsm(tmp_path, GSM, kind="filtered"), filtered)
-    assert_same_counts(read_gsm(tmp_path, GSM, kind="raw"), raw)
+    filtered = write_10x(tmp_path, GSM, matrix_kind="filtered", n_cells=10, seed=1)
+    raw = write_10x(tmp_path, GSM, matrix_kind="raw", n_cells=30, seed=2)
+    assert_same_counts(read_gsm(tmp_path, GSM, matrix_kind="filtered"), filtered)
+    assert_same_counts(read_gsm(tmp_path, GSM, matrix_kind="raw"), raw)
 
 
 def test_accession_is_matched_whole_with_any_middle(tmp_path, write_10x):
@@ -132,7 +132,7 @@ def test_no_files_names_gsm_and_folder(tmp_path, write_10x):
     with pytest.raises(InputError, match="does not exist"):
         read_gsm(tmp_path / "nowhere", GSM)
     with pytest.raises(InputError, match="kind 'unfiltered'"):
-        read_gsm(tmp_path, GSM, kind="unfiltered")  # type: ignore[arg-type]
+        read_gsm(tmp_path, GSM, matrix_kind="unfiltered")  # type: ignore[arg-type]
 
 
 def test_file_given_for_the_raw_folder_says_so(tmp_path):

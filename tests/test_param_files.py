@@ -17,7 +17,7 @@ from lmna_scrna.report.runner.param_files import split_files
 def test_project_split_files_are_the_tables_splits_in_reading_order():
     files = split_files()
     assert list(files) == ["original", "dm_t0_v16", "dm_t9_v0", "dm_t16_v0", "dm_t19_v0", "random_cells"]
-    assert tables.REPORT_SPLITS == tuple(n for n in files if SCHEMES[files[n]["split"]].kind == "gsm")
+    assert tables.REPORT_SPLITS == tuple(n for n in files if SCHEMES[files[n]["split"]].unit == "gsm")
     assert tables.LEAKAGE_SPLIT == "random_cells"
 
 

@@ -168,8 +168,8 @@ def test_cache_hit_parses_no_raw_file(study, sheet, tmp_path, monkeypatch):
     _prepare(raw, make_split("original", sheet), sheet, tmp_path, "a.h5ad")
     assert sorted(calls) == sorted(sheet["gsm"])
     calls.clear()
-    for kind, t, v in (("day_matched", 19, 0), ("random_cells", None, None)):
-        _prepare(raw, make_split(kind, sheet, t, v), sheet, tmp_path, f"{kind}.h5ad")
+    for scheme, t, v in (("day_matched", 19, 0), ("random_cells", None, None)):
+        _prepare(raw, make_split(scheme, sheet, t, v), sheet, tmp_path, f"{scheme}.h5ad")
     assert calls == []
     # parameters that change the per-GSM pass invalidate it; HVG parameters do not
     _prepare(raw, make_split("original", sheet), sheet, tmp_path, params=replace(SMALL_PARAMS, n_hvg=30))

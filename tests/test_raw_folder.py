@@ -47,6 +47,13 @@ def test_clean_folder_exits_0_with_12_rows(study_dir, sheet, capsys):
     assert "problem" not in err
 
 
+def test_old_kind_option_still_works_and_names_its_replacement(study_dir, capsys):
+    assert main(["inspect", str(study_dir), "--kind", "raw"]) == 1  # the study has filtered matrices only
+    out, err = capsys.readouterr()
+    assert "--kind is deprecated, use --matrix-kind" in err
+    assert "no raw 10x files" in out + err
+
+
 def test_console_script(study_dir):
     script = Path(sys.executable).with_name("lmna-scrna")
     if not script.exists():

@@ -27,7 +27,7 @@ def test_original_matches_paper(sheet):
     assert s.test == ("GSM8325052", "GSM8325056")
     assert s.val == ("GSM8325049", "GSM8325054")
     assert s.train == tuple(f"GSM83250{n}" for n in (46, 47, 48, 50, 51, 53, 55, 57))
-    assert s.kind == "gsm" and s.test_day is None and s.val_day is None
+    assert s.unit == "gsm" and s.test_day is None and s.val_day is None
 
 
 def test_day_matched_t19_v0_matches_paper(sheet):
@@ -76,7 +76,7 @@ def test_leave_one_day_out_folds(sheet):
 
 def test_random_cells_assignment_fractions_and_determinism(sheet):
     s = make_split("random_cells", sheet)
-    assert s.kind == "cells" and s.val == () and s.test == () and len(s.train) == 12
+    assert s.unit == "cells" and s.val == () and s.test == () and len(s.train) == 12
     labels = assign_cells(s, "GSM8325046", 1000, seed=42)
     counts = {p: int((labels == p).sum()) for p in ("train", "val", "test")}
     assert counts == {"train": 700, "val": 150, "test": 150}

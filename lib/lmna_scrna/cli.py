@@ -20,18 +20,37 @@ from .errors import InputError, LmnaError
 from .paths import outputs_dir
 
 
+class _Deprecated(argparse.Action):
+    """An old option name that still works, and says which name replaced it."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+        self.new = new
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(f"lmna-scrna: {option_string} is deprecated, use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def _add_matrix_kind(p: argparse.ArgumentParser, default: str) -> None:
+    """``--matrix-kind``; ``--kind`` (the paper code's name, and this CLI's before) still works."""
+    p.add_argument("--matrix-kind", choices=MATRIX_KINDS, default=default, help="which 10x matrix set of each GSM to read")
+    p.add_argument("--kind", dest="matrix_kind", choices=MATRIX_KINDS, action=_Deprecated, new="--matrix-kind")
+
+
 def _add_inspect(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="list the GSMs found in a raw-data folder and any problem")
     p.add_argument("raw_dir", type=Path, help="folder with the 10x files (GEO flat layout or per-sample folders)")
     p.add_argument("--sheet", type=Path, default=None, help="sample sheet (default params/samples.csv)")
-    p.add_argument("--kind", choices=("filtered", "raw"), default="filtered", help="which 10x matrix to read")
+    _add_matrix_kind(p, "filtered")
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
     from .io.raw_folder import inspect_dir
     from .io.study import load_samples
 
-    table, problems = inspect_dir(args.raw_dir, load_samples(args.sheet), kind=args.kind)
+    table, problems = inspect_dir(args.raw_dir, load_samples(args.sheet), matrix_kind=args.matrix_kind)
     print(table.to_string(index=False))
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
@@ -91,9 +110,8 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sheet", type=Path, default=None)
     defaults = PrepParams()
     for name, value in vars(defaults).items():
-        if name == "matrix_kind":  # named --kind as on `inspect` (and in the paper's code)
-            p.add_argument("--kind", "--matrix-kind", dest=name, choices=MATRIX_KINDS, default=value,
-                           help="which 10x matrix set of each GSM to read")
+        if name == "matrix_kind":
+            _add_matrix_kind(p, value)
             continue
         p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
 

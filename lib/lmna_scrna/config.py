@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import InputError
 
-#: The 10x matrix sets a GSM may be read from (as `io.layouts.KINDS`; this base module imports nothing above it).
+#: The 10x matrix sets a GSM may be read from (`io.layouts.MatrixKind`; this base module imports nothing above it).
 MATRIX_KINDS: tuple[str, ...] = ("filtered", "raw")
 #: Seeds go to NumPy's and TensorFlow's generators, which take 32-bit unsigned seeds.
 MAX_SEED = 2**32 - 1

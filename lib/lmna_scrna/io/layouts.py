@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ..config import MATRIX_KINDS
 from ..errors import InputError
 from ..paths import require_dir
 
-Kind = Literal["filtered", "raw"]
-
-
-KINDS: tuple[str, ...] = ("filtered", "raw")
+#: Which 10x matrix set of a GSM is read: Cell Ranger's filtered one (called cells) or the raw one.
+MatrixKind = Literal["filtered", "raw"]
 
 
 #: A GEO sample accession at the start of a file or folder name.
@@ -59,7 +58,7 @@ def accession(name: str) -> str | None:
     return match.group(0) if match else None
 
 
-def find_gsm_files(raw_dir: str | Path, gsm: str, kind: Kind = "filtered") -> SampleFiles:
+def find_gsm_files(raw_dir: str | Path, gsm: str, matrix_kind: MatrixKind = "filtered") -> SampleFiles:
     """Locate the one set of 10x files of `gsm` under `raw_dir`, in any supported layout.
 
     Two candidates (two middles of a flat name, a flat triple beside a folder,
@@ -67,30 +66,30 @@ def find_gsm_files(raw_dir: str | Path, gsm: str, kind: Kind = "filtered") -> Sa
     wrong library would quietly mislabel thousands of cells.
     """
     raw_dir = Path(raw_dir)
-    if kind not in KINDS:
-        raise InputError(f"kind {kind!r} must be one of {', '.join(KINDS)}")
+    if matrix_kind not in MATRIX_KINDS:
+        raise InputError(f"matrix_kind {matrix_kind!r} must be one of {', '.join(MATRIX_KINDS)}")
     require_dir(raw_dir, "raw-data folder")
     entries = sorted(p for p in raw_dir.iterdir() if accession(p.name) == gsm)
     files = [p for p in entries if p.is_file()]
-    found = _triples(raw_dir, files, gsm, rf"_{kind}_", "geo_flat") + _h5_files(raw_dir, files, gsm, kind)
+    found = _triples(raw_dir, files, gsm, rf"_{matrix_kind}_", "geo_flat") + _h5_files(raw_dir, files, gsm, matrix_kind)
     for folder in (p for p in entries if p.is_dir()):
-        found += _cellranger_outputs(folder, gsm, kind)
+        found += _cellranger_outputs(folder, gsm, matrix_kind)
     if not found:
-        skipped = _skipped(raw_dir, entries, kind)
+        skipped = _skipped(raw_dir, entries, matrix_kind)
         raise InputError(
-            f"{gsm}: no {kind} 10x files in {raw_dir} (looked for {gsm}*_{kind}_matrix.mtx.gz + barcodes + "
-            f"features, {gsm}*/[outs/]{kind}_feature_bc_matrix/, {gsm}*/{kind}_gene_bc_matrices/<genome>/, "
-            f"{gsm}*/outs/per_sample_outs/*/count/sample_{kind}_feature_bc_matrix[.h5], the three files in "
-            f"{gsm}*/ (filtered only) and {gsm}*{kind}_feature_bc_matrix.h5 or _gene_bc_matrices_h5.h5)"
+            f"{gsm}: no {matrix_kind} 10x files in {raw_dir} (looked for {gsm}*_{matrix_kind}_matrix.mtx.gz + barcodes + "
+            f"features, {gsm}*/[outs/]{matrix_kind}_feature_bc_matrix/, {gsm}*/{matrix_kind}_gene_bc_matrices/<genome>/, "
+            f"{gsm}*/outs/per_sample_outs/*/count/sample_{matrix_kind}_feature_bc_matrix[.h5], the three files in "
+            f"{gsm}*/ (filtered only) and {gsm}*{matrix_kind}_feature_bc_matrix.h5 or _gene_bc_matrices_h5.h5)"
             + (f"; skipped: {'; '.join(skipped)}" if skipped else "")
         )
     if len(found) > 1:
         listing = "; ".join(f"{c.layout}: {', '.join(map(str, c.paths))}" for c in found)
-        raise InputError(f"{gsm}: {len(found)} candidate sets of {kind} 10x files, keep one: {listing}")
+        raise InputError(f"{gsm}: {len(found)} candidate sets of {matrix_kind} 10x files, keep one: {listing}")
     return found[0]
 
 
-def _cellranger_outputs(folder: Path, gsm: str, kind: Kind) -> list[SampleFiles]:
+def _cellranger_outputs(folder: Path, gsm: str, matrix_kind: MatrixKind) -> list[SampleFiles]:
     """Cell Ranger output of one sample: in the folder itself, its ``outs/``, or each
     ``outs/per_sample_outs/<sample>/count/`` of ``cellranger multi``.
 
@@ -106,24 +105,24 @@ def _cellranger_outputs(folder: Path, gsm: str, kind: Kind) -> list[SampleFiles]
         roots += sorted(p / "count" for p in per_sample.iterdir())
     for root in filter(Path.is_dir, roots):
         files = sorted(p for p in root.iterdir() if p.is_file())
-        h5 = _h5_files(root, files, gsm, kind)
-        matrix_dirs = [root / f"{kind}_feature_bc_matrix", root / f"sample_{kind}_feature_bc_matrix"]
-        v2 = root / f"{kind}_gene_bc_matrices"
+        h5 = _h5_files(root, files, gsm, matrix_kind)
+        matrix_dirs = [root / f"{matrix_kind}_feature_bc_matrix", root / f"sample_{matrix_kind}_feature_bc_matrix"]
+        v2 = root / f"{matrix_kind}_gene_bc_matrices"
         if v2.is_dir():
             matrix_dirs += sorted(p for p in v2.iterdir() if p.is_dir())  # one folder per genome
         triples = [
             t for d in filter(Path.is_dir, matrix_dirs) for t in _triples(d, sorted(d.iterdir()), gsm, "^", "cellranger_v3")
         ]
-        if root == folder and kind == "filtered":
+        if root == folder and matrix_kind == "filtered":
             triples += _triples(root, files, gsm, "^", "cellranger_v3")
         found += h5 or triples
     return found
 
 
-def _skipped(raw_dir: Path, entries: list[Path], kind: Kind) -> list[str]:
+def _skipped(raw_dir: Path, entries: list[Path], matrix_kind: MatrixKind) -> list[str]:
     """Every 10x-looking file of a GSM, with why no layout took it (for the error when none did)."""
     looks_10x = re.compile(r"(?:matrix\.mtx|barcodes\.tsv|features\.tsv|genes\.tsv|\.h5)(?:\.gz)?$")
-    other = re.compile(rf"(?:^|[_/]){'raw' if kind == 'filtered' else 'filtered'}_")
+    other = re.compile(rf"(?:^|[_/]){'raw' if matrix_kind == 'filtered' else 'filtered'}_")
     skipped = []
     for entry in entries:
         for path in sorted(entry.rglob("*")) if entry.is_dir() else [entry]:
@@ -134,8 +133,8 @@ def _skipped(raw_dir: Path, entries: list[Path], kind: Kind) -> list[str]:
     return skipped
 
 
-def _h5_files(where: Path, files: list[Path], gsm: str, kind: Kind) -> list[SampleFiles]:
-    pattern = re.compile(rf"(?:^|_){kind}_(?:feature_bc_matrix|gene_bc_matrices_h5)\.h5$")
+def _h5_files(where: Path, files: list[Path], gsm: str, matrix_kind: MatrixKind) -> list[SampleFiles]:
+    pattern = re.compile(rf"(?:^|_){matrix_kind}_(?:feature_bc_matrix|gene_bc_matrices_h5)\.h5$")
     return [SampleFiles(gsm, "h5", path) for path in _one_per_role(where, files, gsm, {"h5": pattern}).values()]
 
 
@@ -144,7 +143,7 @@ def _triples(
 ) -> list[SampleFiles]:
     """The matrix/barcodes/features triple among `files` (empty list if none of them is there).
 
-    GEO names are ``<GSM>…_<kind>_<stem>`` (`prefix` ``_<kind>_``); in a Cell
+    GEO names are ``<GSM>…_<matrix_kind>_<stem>`` (`prefix` ``_<matrix_kind>_``); in a Cell
     Ranger matrix folder they are the bare stems (`prefix` ``^``). A partial
     triple is an error: it means a lost download, not a sample without data.
     """

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..paths import require_dir
-from .layouts import Kind, accession
+from .layouts import MatrixKind, accession
 from .tenx import read_gsm
 
 #: Bytes hashed at each end of a file by `file_fingerprint`.
@@ -61,7 +61,7 @@ def gene_list_problem(gene_ids: Mapping[str, Sequence[str] | np.ndarray]) -> str
     )
 
 
-def inspect_dir(raw_dir: str | Path, sheet: pd.DataFrame, kind: Kind = "filtered") -> tuple[pd.DataFrame, list[str]]:
+def inspect_dir(raw_dir: str | Path, sheet: pd.DataFrame, matrix_kind: MatrixKind = "filtered") -> tuple[pd.DataFrame, list[str]]:
     """Read every GSM of `sheet` from `raw_dir`; return a table and every problem met.
 
     Problems do not stop the scan, so one run lists all that needs fixing:
@@ -74,7 +74,7 @@ def inspect_dir(raw_dir: str | Path, sheet: pd.DataFrame, kind: Kind = "filtered
     for sample in tqdm(sheet.itertuples(index=False), total=len(sheet), desc="inspect", unit="GSM", disable=None):
         row = {"gsm": sample.gsm, "condition": sample.condition, "day": sample.day, "replicate": sample.replicate}
         try:
-            counts = read_gsm(raw_dir, sample.gsm, kind)
+            counts = read_gsm(raw_dir, sample.gsm, matrix_kind)
         except InputError as exc:
             problems.append(str(exc))
             rows.append(row | {"cells": pd.NA, "genes": pd.NA, "nnz": pd.NA, "files": ""})

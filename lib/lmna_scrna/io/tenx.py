@@ -26,7 +26,7 @@ import scipy.io
 import scipy.sparse as sp
 
 from ..errors import InputError
-from .layouts import Kind, SampleFiles, find_gsm_files
+from .layouts import MatrixKind, SampleFiles, find_gsm_files
 
 _GzipError: type[Exception]
 try:  # ISA-L's igzip: the same gzip format and CRC check, decompressed about 1.7x as fast as zlib
@@ -71,9 +71,9 @@ class CountMatrix:
 # --------------------------------------------------------------------------- reading
 
 
-def read_gsm(raw_dir: str | Path, gsm: str, kind: Kind = "filtered") -> CountMatrix:
+def read_gsm(raw_dir: str | Path, gsm: str, matrix_kind: MatrixKind = "filtered") -> CountMatrix:
     """Find and read one GSM's counts (only ``Gene Expression`` features)."""
-    return read_sample(find_gsm_files(raw_dir, gsm, kind))
+    return read_sample(find_gsm_files(raw_dir, gsm, matrix_kind))
 
 
 def read_sample(files: SampleFiles) -> CountMatrix:

@@ -12,7 +12,7 @@ The written .h5ad is the contract with training:
 * ``obs``: gsm, condition, day, replicate, split, y_geno, y_day, barcode;
   index "<gsm>:<barcode>"; cells ordered by GSM accession, then as in the GSM's files;
 * ``var``: index gene_id; gene_id, symbol, mean, std (train-fitted; std 0 → 1);
-* ``uns``: ``params`` (PrepParams as a dict); ``split`` (name, scheme, kind, train,
+* ``uns``: ``params`` (PrepParams as a dict); ``split`` (name, scheme, unit, train,
   val, test, test_day, val_day, plus fractions for random_cells; a day the
   split does not use is stored as -1 because HDF5 cannot hold None);
   ``qc`` (lists over GSMs: gsm, cells_raw, cells_qc, cells_kept, mean_pct_mt
@@ -271,7 +271,7 @@ def _split_uns(split: Split) -> dict[str, object]:
     out: dict[str, object] = {
         "name": split.name,
         "scheme": split.scheme,
-        "kind": split.kind,
+        "unit": split.unit,
         "test_day": NO_DAY if split.test_day is None else split.test_day,
         "val_day": NO_DAY if split.val_day is None else split.val_day,
     }

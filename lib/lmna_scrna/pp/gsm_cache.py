@@ -64,12 +64,12 @@ class ProcessedGSM:
         return self.qc
 
 
-def cache_key(gsm: str, input_fingerprint: str, params: PrepParams, kind: str) -> str:
+def cache_key(gsm: str, input_fingerprint: str, params: PrepParams, matrix_kind: str) -> str:
     """Hash of everything the per-GSM result depends on."""
     payload = {
         "format": CACHE_FORMAT,
         "gsm": gsm,
-        "kind": kind,
+        "matrix_kind": matrix_kind,
         "input": input_fingerprint,
         "params": {k: getattr(params, k) for k in CACHE_PARAMS},
     }
@@ -174,9 +174,9 @@ def cache_file(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path) -> 
     from ..io.layouts import find_gsm_files  # needed only here; keeps the math modules light
     from ..io.raw_folder import file_fingerprint
 
-    kind = params.matrix_kind
-    fingerprint = file_fingerprint(find_gsm_files(raw_dir, gsm, kind).paths)  # type: ignore[arg-type]  # PrepParams.check
-    return Path(cache_dir) / f"{gsm}-{cache_key(gsm, fingerprint, params, kind)}.h5", fingerprint
+    matrix_kind = params.matrix_kind
+    fingerprint = file_fingerprint(find_gsm_files(raw_dir, gsm, matrix_kind).paths)  # type: ignore[arg-type]  # PrepParams.check
+    return Path(cache_dir) / f"{gsm}-{cache_key(gsm, fingerprint, params, matrix_kind)}.h5", fingerprint
 
 
 def intact(path: Path) -> bool:

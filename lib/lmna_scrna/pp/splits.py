@@ -26,7 +26,7 @@ import pandas as pd
 from ..errors import InputError
 from ..io.study import days_with_both_genotypes, gsm_number
 
-SplitKind = Literal["gsm", "cells"]
+SplitUnit = Literal["gsm", "cells"]  # what a partition holds: whole libraries, or cells of every library
 Partition = Literal["train", "val", "test"]
 PARTITIONS: tuple[Partition, ...] = ("train", "val", "test")
 #: A GSM's entry in `partition_table` when its cells are spread over all three partitions.
@@ -50,15 +50,15 @@ _CELL_SPLIT_STREAM = 1
 
 @dataclass(frozen=True)
 class Split:
-    """Which GSMs (kind "gsm") or which cells (kind "cells") go to train, val and test.
+    """Which GSMs (unit "gsm") or which cells (unit "cells") go to train, val and test.
 
-    For kind "cells" every GSM is listed in ``train`` and val/test are empty:
+    For unit "cells" every GSM is listed in ``train`` and val/test are empty:
     the cells are assigned by `assign_cells`, with ``fractions``.
     ``test_day``/``val_day`` are set for day-matched splits only.
     """
 
     name: str
-    kind: SplitKind
+    unit: SplitUnit
     train: tuple[str, ...]
     val: tuple[str, ...]
     test: tuple[str, ...]
@@ -79,7 +79,7 @@ class Split:
         return tuple(sorted(self.train + self.val + self.test))
 
     def partition_of(self, gsm: str) -> Partition:
-        """The partition of a whole GSM (kind "gsm" only)."""
+        """The partition of a whole GSM (unit "gsm" only)."""
         for part in PARTITIONS:
             if gsm in getattr(self, part):
                 return part
@@ -88,7 +88,7 @@ class Split:
     def to_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
-            "kind": self.kind,
+            "unit": self.unit,
             "train": list(self.train),
             "val": list(self.val),
             "test": list(self.test),
@@ -99,9 +99,9 @@ class Split:
         }
 
 
-def split_name(kind: str, test_day: int | None = None, val_day: int | None = None) -> str:
+def split_name(scheme: str, test_day: int | None = None, val_day: int | None = None) -> str:
     """The file-name stem of a split: "original", "random_cells" or "dm_t19_v0"."""
-    return f"dm_t{test_day}_v{val_day}" if kind == "day_matched" else kind
+    return f"dm_t{test_day}_v{val_day}" if scheme == "day_matched" else scheme
 
 
 def split_identity(values: Mapping[str, Any], where: str) -> tuple[dict[str, Any], str]:
@@ -111,21 +111,21 @@ def split_identity(values: Mapping[str, Any], where: str) -> tuple[dict[str, Any
     a ``split_name`` written in the file is checked, and a mismatch is an error
     naming `where`. Days belong to day-matched splits only.
     """
-    kind = values.get("split")
-    if kind not in SCHEMES:
-        raise InputError(f"{where}: `split` must be one of {', '.join(SCHEMES)} (got {kind!r})")
+    scheme = values.get("split")
+    if scheme not in SCHEMES:
+        raise InputError(f"{where}: `split` must be one of {', '.join(SCHEMES)} (got {scheme!r})")
     test_day, val_day = values.get("test_day"), values.get("val_day")
-    problem = days_problem(str(kind), test_day, val_day, "test_day/val_day")
+    problem = days_problem(str(scheme), test_day, val_day, "test_day/val_day")
     if problem:
         raise InputError(f"{where}: {problem} (got {test_day}, {val_day})")
-    if SCHEMES[kind].takes_days and not (isinstance(test_day, int) and isinstance(val_day, int)):
-        raise InputError(f"{where}: split {kind} needs integer test_day and val_day (got {test_day}, {val_day})")
-    name = split_name(kind, test_day, val_day)
+    if SCHEMES[scheme].takes_days and not (isinstance(test_day, int) and isinstance(val_day, int)):
+        raise InputError(f"{where}: split {scheme} needs integer test_day and val_day (got {test_day}, {val_day})")
+    name = split_name(scheme, test_day, val_day)
     written = values.get("split_name")
     if written is not None and written != name:
         raise InputError(f"{where}: split_name {written!r} disagrees with the split it defines ({name})")
     identity = {k: v for k, v in values.items() if k != "split_name"}
-    return identity | {"split": kind, "test_day": test_day, "val_day": val_day}, name
+    return identity | {"split": scheme, "test_day": test_day, "val_day": val_day}, name
 
 
 def original(sheet: pd.DataFrame) -> Split:
@@ -175,7 +175,7 @@ class Scheme:
     name: str
     build: Callable[[pd.DataFrame, int | None, int | None], Split]
     takes_days: bool
-    kind: SplitKind  # "gsm": whole libraries per partition; "cells": cells of every library everywhere (leaks)
+    unit: SplitUnit  # "gsm": whole libraries per partition; "cells": cells of every library everywhere (leaks)
     summary: str  # one line, for the CLI's help and the docs
 
 
@@ -193,20 +193,20 @@ SCHEMES: dict[str, Scheme] = {
 }
 
 
-def days_problem(kind: str, test_day: object, val_day: object, options: str) -> str | None:
+def days_problem(name: str, test_day: object, val_day: object, options: str) -> str | None:
     """Why days given to a scheme that takes none are refused (they were meant for another split), or None."""
-    scheme = SCHEMES.get(kind)
+    scheme = SCHEMES.get(name)
     if scheme is not None and not scheme.takes_days and (test_day is not None or val_day is not None):
         day_schemes = ", ".join(n for n, s in SCHEMES.items() if s.takes_days)
-        return f"split {kind} takes no {options} (only {day_schemes} does)"
+        return f"split {name} takes no {options} (only {day_schemes} does)"
     return None
 
 
-def make_split(kind: str, sheet: pd.DataFrame, test_day: int | None = None, val_day: int | None = None) -> Split:
+def make_split(name: str, sheet: pd.DataFrame, test_day: int | None = None, val_day: int | None = None) -> Split:
     """Build a split by scheme name (a key of `SCHEMES`); days are used by the schemes that take them."""
-    scheme = SCHEMES.get(kind)
+    scheme = SCHEMES.get(name)
     if scheme is None:
-        raise InputError(f"unknown split {kind!r}; expected one of {', '.join(SCHEMES)}")
+        raise InputError(f"unknown split {name!r}; expected one of {', '.join(SCHEMES)}")
     return scheme.build(sheet, test_day, val_day)
 
 
@@ -239,7 +239,7 @@ def assign_cells(split: Split, gsm: str, n_cells: int, seed: int) -> np.ndarray:
     then cut at the fractions: the draw is stratified by GSM (each library has
     70/15/15 of its cells in train/val/test) and never depends on GSM order.
     """
-    if split.kind == "gsm":
+    if split.unit == "gsm":
         return np.full(n_cells, split.partition_of(gsm), dtype=object)
     assert split.fractions is not None
     rng = np.random.default_rng(np.random.SeedSequence([seed, gsm_number(gsm), _CELL_SPLIT_STREAM]))
@@ -273,6 +273,6 @@ def partition_table(splits: list[Split], sheet: pd.DataFrame) -> pd.DataFrame:
     """Split × GSM table of partitions ("mixed" where cells of a GSM are spread over all three)."""
     gsms = list(gsm_order(sheet)["gsm"])
     rows = {
-        s.name: [MIXED if s.kind == "cells" else s.partition_of(g) for g in gsms] for s in splits
+        s.name: [MIXED if s.unit == "cells" else s.partition_of(g) for g in gsms] for s in splits
     }
     return pd.DataFrame.from_dict(rows, orient="index", columns=gsms)
