@@ -58,11 +58,11 @@ def make_processed(
         barcodes = [f"C{i:05d}-1" for i in range(per_gsm)]
         rows.append(pd.DataFrame({
             "gsm": row.gsm, "condition": row.condition, "day": row.day, "replicate": row.replicate,
-            "split": part, "y_geno": np.int8(row.y_geno), "y_day": np.int8(row.y_day), "barcode": barcodes,
+            "partition": part, "y_geno": np.int8(row.y_geno), "y_day": np.int8(row.y_day), "barcode": barcodes,
         }, index=[f"{row.gsm}:{b}" for b in barcodes]))
     X = np.clip(np.vstack(blocks), -10, 10).astype(np.float32)
     obs = pd.concat(rows)
-    for col in ("gsm", "condition", "replicate", "split"):
+    for col in ("gsm", "condition", "replicate", "partition"):
         obs[col] = obs[col].astype("category")
     gene_ids = [f"ENSG{i:011d}" for i in range(n_genes)]
     var = pd.DataFrame({"gene_id": gene_ids, "symbol": [f"G{i}" for i in range(n_genes)],

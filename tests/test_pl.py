@@ -94,7 +94,7 @@ def test_variance_explained_plot_draws_the_heatmap_and_one_bar_per_factor():
 def test_embedding_plot_has_a_panel_per_factor_and_the_partition(sheet):
     n = 48
     obs = pd.DataFrame({"gsm": np.tile(sheet["gsm"].to_numpy(), n // len(sheet)),
-                        "split": np.repeat(["train", "val", "test"], n // 3)})
+                        "partition": np.repeat(["train", "val", "test"], n // 3)})
     obs = obs.merge(sheet[["gsm", "day", "condition"]], on="gsm", how="left")
     obs.index = [f"c{i}" for i in range(n)]
     adata = ad.AnnData(np.zeros((n, 2), dtype=np.float32), obs=obs, obsm={"X_umap": RNG.normal(size=(n, 2))})
@@ -137,7 +137,7 @@ def test_hvg_plot_counts_the_selected_genes_in_its_legend():
 
 def test_split_size_plot_stacks_partitions_per_gsm_and_splits_genotypes():
     obs = pd.DataFrame({"gsm": ["GSM1"] * 6 + ["GSM2"] * 4, "condition": ["Control"] * 6 + ["Patient"] * 4,
-                        "day": 19, "split": ["train"] * 4 + ["val", "test"] + ["train"] * 2 + ["test"] * 2})
+                        "day": 19, "partition": ["train"] * 4 + ["val", "test"] + ["train"] * 2 + ["test"] * 2})
     left, right = pl.split_size_plot(split_sizes(obs)).axes
     assert len(left.patches) == 2 * 3  # two GSMs × three partitions, stacked
     assert [t.get_text() for t in left.get_xticklabels()] == ["GSM1\nC d19", "GSM2\nP d19"]

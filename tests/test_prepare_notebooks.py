@@ -56,8 +56,8 @@ def test_qc_summary_and_split_sizes():
     assert table.loc["G1", ["cells_raw", "cells_qc", "cells_kept"]].tolist() == [4, 2, 1]
     assert table.loc["G1", "share_removed_by_qc"] == 0.5
     plt.close(qc_violins(qc, PrepParams()))
-    obs = pd.DataFrame({"gsm": ["G1", "G1", "G2"], "condition": "Control", "day": 0, "split": ["test", "train", "val"]})
-    assert split_sizes(obs)["split"].tolist() == ["train", "test", "val"]
+    obs = pd.DataFrame({"gsm": ["G1", "G1", "G2"], "condition": "Control", "day": 0, "partition": ["test", "train", "val"]})
+    assert split_sizes(obs)["partition"].tolist() == ["train", "test", "val"]
 
 
 def test_subsample_cells_is_per_gsm_and_seeded():

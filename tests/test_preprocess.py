@@ -86,7 +86,7 @@ def test_prepare_matches_scanpy(study, sheet, tmp_path):
     sc.pp.scale(train, zero_center=False, max_value=SMALL_PARAMS.clip)
     np.testing.assert_allclose(got.var["std"], train.var["std"], rtol=TOL)
     np.testing.assert_allclose(got.var["mean"], train.var["mean"], rtol=TOL)
-    is_train = got.obs["split"].to_numpy() == "train"
+    is_train = got.obs["partition"].to_numpy() == "train"
     np.testing.assert_allclose(got.X[is_train].toarray(), train.X.toarray(), atol=TOL)
     # val/test cells: the train std applied unchanged
     held = ref[~ref.obs_names.isin(train.obs_names), hvg].X.toarray() / train.var["std"].to_numpy()
@@ -97,11 +97,11 @@ def test_h5ad_schema(study, sheet, tmp_path):
     raw, _ = study
     got = _prepare(raw, make_split("day_matched", sheet, 19, 0), sheet, tmp_path)
     assert isinstance(got.X, sp.csr_matrix) and got.X.dtype == np.float32
-    assert list(got.obs.columns) == ["gsm", "condition", "day", "replicate", "split", "y_geno", "y_day", "barcode"]
+    assert list(got.obs.columns) == ["gsm", "condition", "day", "replicate", "partition", "y_geno", "y_day", "barcode"]
     assert got.obs["y_geno"].dtype == np.int8 and got.obs["y_day"].dtype == np.int8
     assert got.obs["day"].dtype.kind == "i"
     assert got.obs_names.is_unique and got.obs_names[0] == f"{got.obs['gsm'].iloc[0]}:{got.obs['barcode'].iloc[0]}"
-    assert set(got.obs.loc[got.obs["split"] == "test", "gsm"]) == {"GSM8325052", "GSM8325057"}
+    assert set(got.obs.loc[got.obs["partition"] == "test", "gsm"]) == {"GSM8325052", "GSM8325057"}
     assert list(got.var.columns) == ["gene_id", "symbol", "mean", "std"]
     assert (got.var_names == got.var["gene_id"]).all() and got.n_vars == SMALL_PARAMS.n_hvg
     assert got.X.max() <= SMALL_PARAMS.clip and got.X.min() >= 0
@@ -121,10 +121,10 @@ def test_random_cells_fits_on_train_cells_only(study, sheet, tmp_path):
     raw, _ = study
     got = _prepare(raw, make_split("random_cells", sheet), sheet, tmp_path)
     assert got.uns["split"]["test_day"] == -1 and list(got.uns["split"]["fractions"]) == [0.7, 0.15, 0.15]
-    shares = got.obs["split"].value_counts(normalize=True)
-    assert abs(shares["train"] - 0.7) < 0.02 and set(got.obs.groupby("gsm", observed=True)["split"].nunique()) == {3}
+    shares = got.obs["partition"].value_counts(normalize=True)
+    assert abs(shares["train"] - 0.7) < 0.02 and set(got.obs.groupby("gsm", observed=True)["partition"].nunique()) == {3}
     # the train std recomputed from the train rows of the output, unscaled
-    train = got[got.obs["split"] == "train"]
+    train = got[got.obs["partition"] == "train"]
     unscaled = train.X.toarray().astype(np.float64) * got.var["std"].to_numpy()
     assert unscaled.max() < 10  # nothing clipped here, so the inversion is exact
     np.testing.assert_allclose(unscaled.std(axis=0, ddof=1), got.var["std"], rtol=1e-4)
@@ -140,7 +140,7 @@ def test_val_test_counts_do_not_leak(study, sheet, tmp_path):
     b = _prepare(other, split, sheet, tmp_path, "b.h5ad")
     assert list(a.var_names) == list(b.var_names)
     np.testing.assert_array_equal(a.var["std"], b.var["std"])
-    is_train = a.obs["split"] == "train"
+    is_train = a.obs["partition"] == "train"
     assert (a.X[is_train.to_numpy()] != b.X[is_train.to_numpy()]).nnz == 0
     assert (a.X != b.X).nnz > 0  # the val/test rows did change
 

@@ -84,18 +84,18 @@ def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = FAC
 
     `words` names the factors in titles and legends (the report passes its label map, `report.labels.LABELS`).
     """
-    label = {**(words or {}), "split": "Partition"}.get
+    label = {**(words or {}), "partition": "Partition"}.get
     coords = adata.obsm[f"X_{basis}"][:, :2]
-    frame = adata.obs[list(factors) + ["split"]].astype(str).assign(x=coords[:, 0], y=coords[:, 1])
-    frame["cells"] = np.where(frame["split"] == "train", "training", "held out")
+    frame = adata.obs[list(factors) + ["partition"]].astype(str).assign(x=coords[:, 0], y=coords[:, 1])
+    frame["cells"] = np.where(frame["partition"] == "train", "training", "held out")
     frame = frame.sort_values("cells", ascending=False, kind="stable")  # held-out cells drawn last, on top
-    panels = [*factors, "split"]
+    panels = [*factors, "partition"]
     rows = (len(panels) + 1) // 2
     fig, axes = plt.subplots(rows, 2, figsize=(FULL_WIDTH * 1.2, 3.9 * rows), squeeze=False)
     for ax, factor in zip(axes.flat, panels):
         hue_order = sorted(frame[factor].unique(), key=lambda v: (len(v), v))
-        if factor == "split":
-            hue_order = [p for p in PARTITIONS if p in set(frame["split"])]
+        if factor == "partition":
+            hue_order = [p for p in PARTITIONS if p in set(frame["partition"])]
         for cells, marker, size, edge in (("training", "o", 7, "none"), ("held out", "X", 22, "black")):
             part = frame[frame["cells"] == cells]
             sns.scatterplot(data=part, x="x", y="y", hue=factor, hue_order=hue_order, marker=marker, s=size,
@@ -104,7 +104,7 @@ def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = FAC
         ax.set_title(f"{basis.upper()}: {label(factor, factor)}")
         ax.set(xlabel=f"{basis.upper()}1", ylabel=f"{basis.upper()}2")
         handles, names = ax.get_legend_handles_labels()
-        words = {"train": "training", "val": "validation", "test": "test"} if factor == "split" else {}
+        words = {"train": "training", "val": "validation", "test": "test"} if factor == "partition" else {}
         ax.legend(handles, [words.get(n, n) for n in names], title=label(factor, factor),
                   fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
     for ax in list(axes.flat)[len(panels):]:
@@ -120,6 +120,6 @@ def _palette(factor: str, order: list[str]) -> dict[str, str]:
         return GENOTYPE_COLORS
     if factor == "day":
         return {str(day): color for day, color in DAY_COLORS.items()}
-    if factor == "split":
+    if factor == "partition":
         return PARTITION_COLORS
     return {value: GSM_COLORS[i % len(GSM_COLORS)] for i, value in enumerate(order)}

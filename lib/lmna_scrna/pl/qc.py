@@ -64,7 +64,7 @@ def hvg_plot(genes: pd.DataFrame) -> Figure:
 
 def split_size_plot(sizes: pd.DataFrame) -> Figure:
     """Left: cells per GSM coloured by partition; right: cells per partition and genotype (`pp.summaries.split_sizes`)."""
-    by_gsm = sizes.pivot_table(index="gsm", columns="split", values="cells", aggfunc="sum", fill_value=0, observed=False)
+    by_gsm = sizes.pivot_table(index="gsm", columns="partition", values="cells", aggfunc="sum", fill_value=0, observed=False)
     by_gsm = by_gsm.reindex(columns=[p for p in PARTITIONS if p in by_gsm.columns])
     labels = [f"{g}\n{c[0]} d{d}" for g, c, d in sizes.drop_duplicates("gsm")[["gsm", "condition", "day"]].itertuples(index=False)]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [3, 1]})
@@ -73,9 +73,9 @@ def split_size_plot(sizes: pd.DataFrame) -> Figure:
     ax1.set_xlabel("")
     ax1.set_ylabel("cells")
     ax1.set_title("Cells per GSM (C = Control, P = Patient; d = day)")
-    by_label = sizes.groupby(["split", "condition"], observed=True)["cells"].sum().reset_index()
-    sns.barplot(data=by_label, x="split", y="cells", hue="condition", ax=ax2, palette=GENOTYPE_COLORS,
-                order=[p for p in PARTITIONS if p in set(by_label["split"])])
+    by_label = sizes.groupby(["partition", "condition"], observed=True)["cells"].sum().reset_index()
+    sns.barplot(data=by_label, x="partition", y="cells", hue="condition", ax=ax2, palette=GENOTYPE_COLORS,
+                order=[p for p in PARTITIONS if p in set(by_label["partition"])])
     ax2.set_title("Cells per partition and genotype")
     ax2.set_xlabel("")
     fig.tight_layout()

@@ -9,7 +9,7 @@ peak memory is one GSM's log-normalised matrix plus the (cells × HVG) output.
 The written .h5ad is the contract with training:
 
 * ``X``: float32 CSR, cells × HVGs, divided by the train std and clipped, not centered;
-* ``obs``: gsm, condition, day, replicate, split, y_geno, y_day, barcode;
+* ``obs``: gsm, condition, day, replicate, partition (train, val or test), y_geno, y_day, barcode;
   index "<gsm>:<barcode>"; cells ordered by GSM accession, then as in the GSM's files;
 * ``var``: index gene_id; gene_id, symbol, mean, std (train-fitted; std 0 → 1);
 * ``uns``: ``params`` (PrepParams as a dict); ``split`` (name, scheme, unit, train,
@@ -201,7 +201,7 @@ def _annotations(fit: FittedSplit) -> ad.AnnData:
     obs = pd.concat(obs_parts)
     # Categorical up front: anndata would convert repeated strings itself on
     # write, natural-sorting tens of thousands of barcodes.
-    for col in ("gsm", "condition", "replicate", "split", "barcode"):
+    for col in ("gsm", "condition", "replicate", "partition", "barcode"):
         obs[col] = obs[col].astype("category")
     ref = next(iter(cached.values()))
     var = pd.DataFrame(
@@ -257,7 +257,7 @@ def _obs_block(gsm: str, barcodes: np.ndarray, partition: np.ndarray, row: pd.Se
             "condition": row["condition"],
             "day": np.full(n, int(row["day"]), dtype=np.int64),
             "replicate": row["replicate"],
-            "split": partition.astype(str),
+            "partition": partition.astype(str),
             "y_geno": np.full(n, row["y_geno"], dtype=np.int8),
             "y_day": np.full(n, row["y_day"], dtype=np.int8),
             "barcode": barcodes,
@@ -283,7 +283,7 @@ def _split_uns(split: Split) -> dict[str, object]:
 
 
 #: obs columns training needs from a processed split.
-REQUIRED_OBS: tuple[str, ...] = ("gsm", "condition", "day", "split", "y_geno", "y_day")
+REQUIRED_OBS: tuple[str, ...] = ("gsm", "condition", "day", "partition", "y_geno", "y_day")
 
 
 @dataclass(frozen=True)
@@ -299,7 +299,7 @@ class ProcessedData:
     genes: pd.DataFrame  # var: gene_id and symbol of each column of X
 
     def mask(self, part: str) -> np.ndarray:
-        return (self.obs["split"] == part).to_numpy()
+        return (self.obs["partition"] == part).to_numpy()
 
 
 def resolve_data_path(data_path: str | Path | None, split_name: str) -> Path:
@@ -330,7 +330,7 @@ def processed_data(adata: ad.AnnData, path: Path) -> ProcessedData:
         raise InputError(f"processed data {path} lacks obs column(s) {', '.join(missing)}")
     X = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
     obs = adata.obs[list(REQUIRED_OBS)].copy()
-    obs["split"] = obs["split"].astype(str)
+    obs["partition"] = obs["partition"].astype(str)
     obs["gsm"] = obs["gsm"].astype(str)
     obs["condition"] = obs["condition"].astype(str)
     return ProcessedData(

@@ -32,6 +32,6 @@ def qc_summary(qc: pd.DataFrame) -> pd.DataFrame:
 
 def split_sizes(obs: pd.DataFrame) -> pd.DataFrame:
     """Cells per GSM and partition, with each GSM's condition and day."""
-    table = obs.groupby(["gsm", "condition", "day", "split"], observed=True).size().rename("cells").reset_index()
-    table["split"] = pd.Categorical(table["split"].astype(str), categories=PARTITIONS, ordered=True)
-    return table.sort_values(["gsm", "split"]).reset_index(drop=True)
+    table = obs.groupby(["gsm", "condition", "day", "partition"], observed=True).size().rename("cells").reset_index()
+    table["partition"] = pd.Categorical(table["partition"].astype(str), categories=PARTITIONS, ordered=True)
+    return table.sort_values(["gsm", "partition"]).reset_index(drop=True)

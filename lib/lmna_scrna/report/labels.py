@@ -29,7 +29,7 @@ from ..paths import params_dir
 #: Code name → the words a table shows. Metrics are unitless (AUC, accuracy, shares) unless a unit is named.
 LABELS: dict[str, str] = {
     # identity of a row
-    "split": "Split", "model": "Model", "run": "Run", "seed": "Training seed", "seeds": "Training seeds",
+    "split": "Split", "partition": "Partition", "model": "Model", "run": "Run", "seed": "Training seed", "seeds": "Training seeds",
     "gsm": "Library (GSM)", "condition": "Genotype", "day": "Day", "test_day": "Test day", "val_day": "Validation day",
     "scheme": "Split scheme", "unit": "Unit held out", "comparison": "Comparison", "metric": "Metric",
     "contrast": "Contrast", "configuration": "Configuration", "higher": "Library expected higher", "lower": "Library expected lower",

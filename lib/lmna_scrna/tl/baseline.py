@@ -63,7 +63,7 @@ def fit_pseudobulk(X: np.ndarray, obs: pd.DataFrame, seed: int = 42) -> dict[str
     and test GSMs. Returns per-GSM scores (logits) for the library-level
     ranking; a split that does not keep libraries whole (random cells) has none.
     """
-    partition = obs.groupby("gsm", observed=True)["split"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else "mixed")
+    partition = obs.groupby("gsm", observed=True)["partition"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else "mixed")
     if (partition == "mixed").any():
         return {"C": PSEUDOBULK_C, "gsm": [], "note": "libraries are split across partitions: no pseudobulk model"}
     gsms = partition.index.to_numpy()

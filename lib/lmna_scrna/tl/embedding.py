@@ -44,7 +44,7 @@ def embed_train_fitted(adata: ad.AnnData, n_pcs: int = 30, seed: int = 0) -> ad.
     """
     adata = adata.copy()
     adata.X = np.asarray(adata.X.toarray() if hasattr(adata.X, "toarray") else adata.X, dtype=np.float32)
-    ref = adata[(adata.obs["split"] == "train").to_numpy()].copy()
+    ref = adata[(adata.obs["partition"] == "train").to_numpy()].copy()
     n_pcs = min(n_pcs, ref.n_obs - 1, ref.n_vars - 1)
     sc.pp.pca(ref, n_comps=n_pcs, random_state=seed)
     train_mean = ref.X.mean(axis=0, dtype=np.float64)

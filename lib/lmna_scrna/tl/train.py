@@ -53,7 +53,7 @@ def check_split(data: ProcessedData) -> dict[str, dict[str, int]]:
     """
     name = data.split.get("name", data.path.stem)
     counts = {
-        part: {cls: int(((data.obs["split"] == part) & (data.obs["y_geno"] == y)).sum())
+        part: {cls: int(((data.obs["partition"] == part) & (data.obs["y_geno"] == y)).sum())
                for cls, y in (("control", 0), ("patient", 1))}
         for part in ("train", "val", "test")
     }
