@@ -31,7 +31,7 @@ report: setup
 
 ## data: write the simulated default data only
 data: setup
-	$(VENV)/bin/lmna-scrna simulate --profile $(PROFILE) --out outputs/data/simulated_$(PROFILE)
+	$(VENV)/bin/lmna-scrna simulate --size $(PROFILE) --out outputs/data/simulated_$(PROFILE)
 
 ## test: lint, type check, then the whole suite (installs Chromium for the browser test when run as root)
 test: setup browser lint

@@ -72,7 +72,7 @@ def child_old(seed: int, profile: str, tiny: bool, work: Path) -> dict:
     from lmna_scrna.tl import load_run, run_name, train_run
     from lmna_scrna.tl.calibration import fold_result
 
-    raw = simulate(work / "data", profile=profile, seed=seed, **EFFECTS)
+    raw = simulate(work / "data", size=profile, seed=seed, **EFFECTS)
     sheet, folds = load_samples(), []
     for fold in leave_one_day_out(sheet):
         path = prepare_split(raw, fold, sheet, PrepParams(), work / "processed" / f"{fold.name}.h5ad",

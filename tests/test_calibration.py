@@ -188,12 +188,12 @@ def test_library_scale_is_the_truth_on_simulated_data_and_estimated_on_real(tmp_
     from lmna_scrna.io.study import load_samples
     from lmna_scrna.tl.calibration_match import matched_library_scale
 
-    monkeypatch.setitem(sim_params.PROFILES, "pair", sim_params.Profile(n_cells=300, n_genes=3000, median_umis=4000.0))
+    monkeypatch.setitem(sim_params.SIM_SIZES, "pair", sim_params.SimSize(n_cells=300, n_genes=3000, median_umis=4000.0))
     pair = load_samples().query("gsm in ['GSM8325049', 'GSM8325050']")
     estimates = {}
     for scale in (1.0, 2.0):
         # No line effect: the two libraries share a line anyway, and this keeps the data the estimator was checked on.
-        folder = simulate(tmp_path / f"l{scale:g}", profile="pair", seed=4, sheet=pair, library_effect_scale=scale,
+        folder = simulate(tmp_path / f"l{scale:g}", size="pair", seed=4, sheet=pair, library_effect_scale=scale,
                           line_effect_scale=0.0)
         assert matched_library_scale(folder) == (scale, "the simulator's own library-effect scale (the truth of this build's data)")
         (folder / "ground_truth.json").unlink()  # now it looks like real data: the scale must be estimated

@@ -19,20 +19,20 @@ from lmna_scrna.tl.calibration_match import line_scale_for_units, line_units_for
 from lmna_scrna.tl.runs import load_run, run_name
 from lmna_scrna.tl.train import train_run
 
-TINY = sim_params.Profile(n_cells=160, n_genes=1500, median_umis=4000.0)
+TINY = sim_params.SimSize(n_cells=160, n_genes=1500, median_umis=4000.0)
 NET = TrainConfig(width=16, depth=1, epochs=2, patience=2, batch_size=128)
 
 
 @pytest.fixture(autouse=True)
 def tiny_profile(monkeypatch):
-    monkeypatch.setitem(sim_params.PROFILES, "tiny", TINY)
+    monkeypatch.setitem(sim_params.SIM_SIZES, "tiny", TINY)
 
 
 def test_in_memory_replicate_equals_the_file_path(tmp_path):
     spec = calibration.ReplicateSpec("null", 3, "tiny", effect_scale=0.5, line_effect_scale=1.0,
                                      library_effect_scale=1.0)
     in_memory = calibration.run_replicate(spec, config=NET, seeds=(7,))
-    raw = simulate(tmp_path / "data", profile="tiny", seed=3, effect_scale=0.5, library_effect_scale=1.0,
+    raw = simulate(tmp_path / "data", size="tiny", seed=3, effect_scale=0.5, library_effect_scale=1.0,
                    line_effect_scale=1.0)
     sheet = load_samples()
     folds = []
@@ -67,7 +67,7 @@ def test_a_batch_writes_one_result_each_and_reuses_only_the_same_spec(tmp_path, 
 
 def test_line_units_round_trip_and_matching_reads_the_truth(tmp_path):
     assert line_units_for_scale(line_scale_for_units(2.5, 1.5), 1.5) == pytest.approx(2.5)
-    raw = simulate(tmp_path / "data", profile="tiny", seed=1, line_effect_scale=2.0)
+    raw = simulate(tmp_path / "data", size="tiny", seed=1, line_effect_scale=2.0)
     matched = matched_effects(raw, Scenario("line_matched", "line", 0.0, "matched", 1, "tiny"))
     assert matched.line_effect_scale == pytest.approx(2.0) and matched.library_effect_scale == 1.0
     assert matched.line_units == pytest.approx(line_units_for_scale(2.0, 1.0))

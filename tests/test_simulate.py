@@ -28,15 +28,15 @@ from lmna_scrna.io.study import load_samples
 from lmna_scrna.paths import PROJECT_ROOT
 
 #: Smoke's gene count (doublets above 6000 genes need it) with fewer cells, to keep tests fast.
-TINY = sim_params.Profile(n_cells=200, n_genes=8000, median_umis=4000.0)
+TINY = sim_params.SimSize(n_cells=200, n_genes=8000, median_umis=4000.0)
 SUFFIXES = ("matrix.mtx.gz", "barcodes.tsv.gz", "features.tsv.gz")
 QC_MIN_GENES, QC_MAX_GENES, QC_MAX_PCT_MT = 200, 6000, 20.0
 
 
 @pytest.fixture(scope="module")
-def tiny_profile():
+def tiny_size():
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(sim_params.PROFILES, "tiny", TINY)
+        mp.setitem(sim_params.SIM_SIZES, "tiny", TINY)
         yield "tiny"
 
 
@@ -46,8 +46,8 @@ def sheet() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory, tiny_profile, sheet) -> Path:
-    return sim.simulate(tmp_path_factory.mktemp("sim") / "data", profile=tiny_profile, seed=42, sheet=sheet)
+def dataset(tmp_path_factory, tiny_size, sheet) -> Path:
+    return sim.simulate(tmp_path_factory.mktemp("sim") / "data", size=tiny_size, seed=42, sheet=sheet)
 
 
 def _stem(row) -> str:
@@ -152,10 +152,10 @@ def test_day_program_dominates_a_present_genotype_effect(dataset, sheet):
     assert diff[effect].mean() > 1.5 * diff[~effect].mean()  # the other genes differ by line and library
 
 
-def test_same_seed_same_bytes_in_any_order_other_seed_differs(tmp_path, dataset, sheet, tiny_profile):
+def test_same_seed_same_bytes_in_any_order_other_seed_differs(tmp_path, dataset, sheet, tiny_size):
     subset = sheet.iloc[[5, 0]].reset_index(drop=True)  # two GSMs, reversed: streams are per GSM
-    again = sim.simulate(tmp_path / "again", profile=tiny_profile, seed=42, sheet=subset)
-    other = sim.simulate(tmp_path / "other", profile=tiny_profile, seed=43, sheet=subset)
+    again = sim.simulate(tmp_path / "again", size=tiny_size, seed=42, sheet=subset)
+    other = sim.simulate(tmp_path / "other", size=tiny_size, seed=43, sheet=subset)
     for row in subset.itertuples():
         for suffix in SUFFIXES:
             name = _stem(row) + suffix
@@ -164,27 +164,27 @@ def test_same_seed_same_bytes_in_any_order_other_seed_differs(tmp_path, dataset,
         assert (other / name).read_bytes() != (dataset / name).read_bytes(), name
 
 
-def test_existing_folder_is_reused_or_refused(tmp_path, dataset, sheet, tiny_profile, caplog):
+def test_existing_folder_is_reused_or_refused(tmp_path, dataset, sheet, tiny_size, caplog):
     before = {p.name: p.stat().st_mtime_ns for p in dataset.iterdir()}
     with caplog.at_level(logging.INFO, logger="lmna_scrna.io.simulation"):
-        assert sim.simulate(dataset, profile=tiny_profile, seed=42, sheet=sheet) == dataset
+        assert sim.simulate(dataset, size=tiny_size, seed=42, sheet=sheet) == dataset
     assert "reused" in caplog.text
     assert {p.name: p.stat().st_mtime_ns for p in dataset.iterdir()} == before
 
     with pytest.raises(InputError, match=re.escape(str(dataset))):
-        sim.simulate(dataset, profile=tiny_profile, seed=7, sheet=sheet)
+        sim.simulate(dataset, size=tiny_size, seed=7, sheet=sheet)
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
     with pytest.raises(InputError, match=re.escape(str(other))):
-        sim.simulate(other, profile=tiny_profile, sheet=sheet)
+        sim.simulate(other, size=tiny_size, sheet=sheet)
     assert (other / "notes.txt").read_text() == "keep me"
     assert [p.name for p in tmp_path.iterdir()] == ["mine"]
 
 
-def test_unknown_profile_is_named():
+def test_unknown_size_is_named():
     with pytest.raises(InputError, match="huge"):
-        sim.simulate("unused", profile="huge")
+        sim.simulate("unused", size="huge")
 
 
 @pytest.mark.parametrize(("mean", "size"), [(0.02, 4.0), (0.7, 1.0), (3.0, 0.5), (40.0, 2.0)])
@@ -237,9 +237,9 @@ def test_effect_scale_zero_plants_no_genotype_effect_and_scales_the_rest() -> No
 
 
 def test_knobs_give_identical_bytes_per_seed_and_are_recorded(tmp_path, monkeypatch, sheet) -> None:
-    monkeypatch.setitem(sim_params.PROFILES, "knobs", sim_params.Profile(n_cells=60, n_genes=1500, median_umis=3000.0))
+    monkeypatch.setitem(sim_params.SIM_SIZES, "knobs", sim_params.SimSize(n_cells=60, n_genes=1500, median_umis=3000.0))
     two = sheet[sheet["day"] == 9]
-    runs = [sim.simulate(tmp_path / name, profile="knobs", seed=3, sheet=two, effect_scale=scale, library_effect_scale=0.5)
+    runs = [sim.simulate(tmp_path / name, size="knobs", seed=3, sheet=two, effect_scale=scale, library_effect_scale=0.5)
             for name, scale in (("a", 0.0), ("b", 0.0), ("c", 1.0))]
     files = sorted(p.name for p in runs[0].iterdir())
     assert [(runs[0] / f).read_bytes() for f in files] == [(runs[1] / f).read_bytes() for f in files]
@@ -249,7 +249,7 @@ def test_knobs_give_identical_bytes_per_seed_and_are_recorded(tmp_path, monkeypa
     patient = next(f for f in files if f.startswith("GSM8325055") and f.endswith("matrix.mtx.gz"))
     assert (runs[0] / patient).read_bytes() != (runs[2] / patient).read_bytes()
     with pytest.raises(InputError, match="effect_scale=-1"):
-        sim.simulate(tmp_path / "bad", profile="knobs", sheet=two, effect_scale=-1)
+        sim.simulate(tmp_path / "bad", size="knobs", sheet=two, effect_scale=-1)
 
 
 # --------------------------------------------------------------------------- lines
@@ -287,7 +287,7 @@ def _bulk(library: sim_model.Library, symbols: pd.Series) -> np.ndarray:
 
 def test_a_line_effect_is_shared_by_the_lines_libraries_in_pseudobulk() -> None:
     """No genotype and no library effect, a large line effect: same line and day is near, other line far."""
-    size = sim_params.Profile(n_cells=150, n_genes=TINY.n_genes, median_umis=4000.0)  # doublets need the genes
+    size = sim_params.SimSize(n_cells=150, n_genes=TINY.n_genes, median_umis=4000.0)  # doublets need the genes
     design = sim_model.build_design(size.n_genes, seed=7)
     symbols = pd.Series(design.symbols)
     lines = {"GSM8325049": "sister_iPSC2", "GSM8325050": "sister_iPSC2", "GSM8325055": "patient_iPSC"}
@@ -307,10 +307,10 @@ def test_a_line_effect_is_shared_by_the_lines_libraries_in_pseudobulk() -> None:
 
 
 def test_line_scale_and_assignment_are_recorded_validated_and_byte_stable(tmp_path, monkeypatch, sheet) -> None:
-    monkeypatch.setitem(sim_params.PROFILES, "lines", sim_params.Profile(n_cells=60, n_genes=1500, median_umis=3000.0))
+    monkeypatch.setitem(sim_params.SIM_SIZES, "lines", sim_params.SimSize(n_cells=60, n_genes=1500, median_umis=3000.0))
     two = sheet[sheet["day"] == 9]
     swapped = {"GSM8325049": "sister_iPSC1", "GSM8325050": "sister_iPSC1", "GSM8325055": "patient_iPSC"}
-    runs = {name: sim.simulate(tmp_path / name, profile="lines", seed=3, sheet=two, **kw) for name, kw in (
+    runs = {name: sim.simulate(tmp_path / name, size="lines", seed=3, sheet=two, **kw) for name, kw in (
         ("zero", {"line_effect_scale": 0.0}), ("zero_swapped", {"line_effect_scale": 0.0, "lines": swapped}),
         ("default", {}), ("swapped", {"lines": swapped}), ("double", {"line_effect_scale": 2.0}))}
     matrices = sorted(p.name for p in runs["zero"].iterdir() if p.name.endswith(".gz"))
@@ -332,9 +332,9 @@ def test_line_scale_and_assignment_are_recorded_validated_and_byte_stable(tmp_pa
         (swapped | {"GSM8325050": "patient_iPSC"}, r"row 3 \(GSM8325055\): line 'patient_iPSC' is from donor 'patient' here but 'sister' on row 2"),
     ):
         with pytest.raises(InputError, match=message):
-            sim.simulate(tmp_path / "bad", profile="lines", sheet=two, lines=lines)
+            sim.simulate(tmp_path / "bad", size="lines", sheet=two, lines=lines)
     with pytest.raises(InputError, match="line_effect_scale=-1"):
-        sim.simulate(tmp_path / "bad", profile="lines", sheet=two, line_effect_scale=-1)
+        sim.simulate(tmp_path / "bad", size="lines", sheet=two, line_effect_scale=-1)
 
 
 def test_cli_line_effect_scale_is_validated(tmp_path, capsys) -> None:
@@ -378,7 +378,7 @@ def test_out_under_a_file_is_one_line(tmp_path, capsys):
 
 
 def test_simulate_onto_a_full_disk_is_one_line_and_the_last_thing_shown(full_disk):
-    done = simulate_cli("--out", str(full_disk / "data"), "--profile", "smoke")
+    done = simulate_cli("--out", str(full_disk / "data"), "--size", "smoke")
 
     assert done.returncode == 2, done.stderr[-2000:]
     shown = [line.rsplit("\r", 1)[-1] for line in done.stderr.splitlines()]  # a terminal shows a bar's last state
@@ -388,13 +388,13 @@ def test_simulate_onto_a_full_disk_is_one_line_and_the_last_thing_shown(full_dis
 
 
 def test_simulated_folder_has_normal_permissions_and_no_litter(tmp_path, dead_pid, monkeypatch, sheet):
-    monkeypatch.setitem(sim_params.PROFILES, "tiny", sim_params.Profile(n_cells=60, n_genes=8000, median_umis=4000.0))
+    monkeypatch.setitem(sim_params.SIM_SIZES, "tiny", sim_params.SimSize(n_cells=60, n_genes=8000, median_umis=4000.0))
     sheet = sheet.head(2)
     stale = tmp_path / f".data.{_host()}-{dead_pid}.abc_123x.part"
     stale.mkdir()
     previous = os.umask(0o022)
     try:
-        out = sim.simulate(tmp_path / "data", profile="tiny", sheet=sheet)
+        out = sim.simulate(tmp_path / "data", size="tiny", sheet=sheet)
     finally:
         os.umask(previous)
 

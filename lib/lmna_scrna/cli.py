@@ -74,11 +74,12 @@ def _run_download(args: argparse.Namespace) -> int:
 
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
-    from .io.sim_params import PROFILES
+    from .io.sim_params import SIM_SIZES
 
     p = sub.add_parser("simulate", help="write the simulated default dataset (GEO flat layout)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--profile", choices=tuple(PROFILES), default="full")
+    p.add_argument("--size", choices=tuple(SIM_SIZES), default="full", help="how many cells and genes per library")
+    p.add_argument("--profile", dest="size", choices=tuple(SIM_SIZES), action=_Deprecated, new="--size")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--effect-scale", type=float, default=1.0,
                    help="multiplies the planted patient effect (0 = no genotype effect: the null)")
@@ -91,7 +92,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 def _run_simulate(args: argparse.Namespace) -> int:
     from .io.simulation import simulate
 
-    print(simulate(args.out, profile=args.profile, seed=args.seed, effect_scale=args.effect_scale,
+    print(simulate(args.out, size=args.size, seed=args.seed, effect_scale=args.effect_scale,
                    library_effect_scale=args.library_effect_scale, line_effect_scale=args.line_effect_scale))
     return 0
 

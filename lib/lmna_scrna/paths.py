@@ -24,9 +24,9 @@ def default_sheet_path() -> Path:
     return params_dir() / "samples.csv"
 
 
-def default_raw_dir(profile: str = "full") -> Path:
-    """Where `make data` / `lmna-scrna report` put the simulated default data of a profile."""
-    return outputs_dir() / "data" / f"simulated_{profile}"
+def default_raw_dir(size: str = "full") -> Path:
+    """Where `make data` / `lmna-scrna report` put the simulated default data of a simulation size."""
+    return outputs_dir() / "data" / f"simulated_{size}"
 
 
 def cache_dir() -> Path:

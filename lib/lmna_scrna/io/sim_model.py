@@ -84,7 +84,7 @@ from .sim_params import (
     QC_KINDS,
     TRAJECTORY_ACTIVITY,
     TRAJECTORY_MODULES,
-    Profile,
+    SimSize,
 )
 from .sim_sampler import draw_barcodes, sample_negative_binomial
 from .study import DAYS, UNKNOWN_LINE, gsm_number
@@ -227,7 +227,7 @@ def default_lines(sheet: pd.DataFrame) -> dict[str, str]:
 
 
 def simulate_library(
-    design: Design, gsm: str, condition: str, day: int, size: Profile, seed: int, effects: Effects = Effects(),
+    design: Design, gsm: str, condition: str, day: int, size: SimSize, seed: int, effects: Effects = Effects(),
     *, line: str,
 ) -> Library:
     """Simulate one GSM of iPSC line `line` from its own random stream, in chunks of cells to bound memory."""

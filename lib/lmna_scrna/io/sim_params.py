@@ -1,4 +1,4 @@
-"""The simulator's numbers: data sizes per profile, the day program, effect sizes, QC failures, file format.
+"""The simulator's numbers: the simulation sizes, the day program, effect sizes, QC failures, file format.
 
 Kept apart from the generative model (`sim_model`) so the knobs a reader may
 want to change are in one place; `GENERATOR_VERSION` must be bumped whenever
@@ -21,21 +21,21 @@ GENERATOR_VERSION = "1.1"  # 1.1: a gene-wise signature per iPSC line
 
 
 @dataclass(frozen=True)
-class Profile:
-    """How big a simulated dataset is; everything else is shared by all profiles."""
+class SimSize:
+    """How big a simulated dataset is; everything else is shared by all sizes."""
 
     n_cells: int  #: cells per GSM, QC failures included
     n_genes: int  #: features per library (a 10x library lists ~36,000; real data detect ~20,000)
     median_umis: float  #: median UMIs of a healthy cell in a library of depth factor 1
 
 
-PROFILES: dict[str, Profile] = {
-    "smoke": Profile(n_cells=500, n_genes=8000, median_umis=4000.0),
-    "full": Profile(n_cells=5000, n_genes=24000, median_umis=5000.0),
+SIM_SIZES: dict[str, SimSize] = {
+    "smoke": SimSize(n_cells=500, n_genes=8000, median_umis=4000.0),
+    "full": SimSize(n_cells=5000, n_genes=24000, median_umis=5000.0),
     # the calibration replicates of notebook 07: many small datasets instead of one large one
-    "calibration": Profile(n_cells=600, n_genes=4000, median_umis=4000.0),
+    "calibration": SimSize(n_cells=600, n_genes=4000, median_umis=4000.0),
     # a few null replicates at a larger size, to show the null does not move with the replicates' size
-    "calibration_larger": Profile(n_cells=1500, n_genes=8000, median_umis=4000.0),
+    "calibration_larger": SimSize(n_cells=1500, n_genes=8000, median_umis=4000.0),
 }
 
 # ---------------------------------------------------------------------------

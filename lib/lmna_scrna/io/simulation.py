@@ -39,9 +39,9 @@ from .sim_params import (
     MARKERS,
     MODULES,
     MT_GENES,
-    PROFILES,
+    SIM_SIZES,
     TRAJECTORY_ACTIVITY,
-    Profile,
+    SimSize,
 )
 from .study import DAYS, UNKNOWN_LINE, line_problems, load_samples
 
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 def simulate(
     out_dir: str | Path,
-    profile: str = "smoke",
+    size: str = "smoke",
     seed: int = 42,
     sheet: pd.DataFrame | str | Path | None = None,
     effect_scale: float = 1.0,
@@ -65,7 +65,7 @@ def simulate(
     """Write every GSM of the sheet as GEO flat 10x files plus ground_truth.json; return out_dir.
 
     The folder appears complete or not at all (built beside it, then renamed).
-    A folder already holding this profile, seed, sheet and generator version
+    A folder already holding this size, seed, sheet and generator version
     is returned as is; any other existing content is refused, never replaced.
     ``effect_scale``, ``library_effect_scale`` and ``line_effect_scale`` scale
     the planted patient, library and line effects (`sim_model.Effects`; 0
@@ -77,13 +77,13 @@ def simulate(
                       library=_scale(library_effect_scale, "library_effect_scale"),
                       line=_scale(line_effect_scale, "line_effect_scale"))
     seed = check_seed(seed, "seed")
-    if profile not in PROFILES:
-        raise InputError(f"unknown simulation profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    if size not in SIM_SIZES:
+        raise InputError(f"unknown simulation size {size!r}; expected one of {', '.join(SIM_SIZES)}")
     out = Path(out_dir)
     samples = sheet if isinstance(sheet, pd.DataFrame) else load_samples(sheet)
     assignment = _line_assignment(samples, lines)
     marker = {
-        "profile": profile,
+        "profile": size,  # the marker's name for the size, kept so earlier data stay reusable
         "seed": seed,
         "generator_version": GENERATOR_VERSION,
         "gsms": [str(g) for g in samples["gsm"]],
@@ -94,11 +94,11 @@ def simulate(
     if assignment != default_lines(samples):
         marker["lines"] = assignment
     if _reusable(out, marker):
-        log.info("simulated dataset %s already complete (profile %s, seed %d): reused", out, profile, seed)
+        log.info("simulated dataset %s already complete (size %s, seed %d): reused", out, size, seed)
         return out
     tmp = temp_dir(out)  # normal permissions; a killed run's leftovers removed
     try:
-        _write_dataset(tmp, samples, PROFILES[profile], profile, seed, effects, assignment)
+        _write_dataset(tmp, samples, SIM_SIZES[size], size, seed, effects, assignment)
         (tmp / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")
         os.rename(tmp, out)  # replaces nothing but an empty folder
     except OSError as exc:  # a full disk, or `out` appeared meanwhile
@@ -106,20 +106,20 @@ def simulate(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    log.info("wrote simulated dataset %s (profile %s, seed %d)", out, profile, seed)
+    log.info("wrote simulated dataset %s (size %s, seed %d)", out, size, seed)
     return out
 
 
-def resolve_raw_dir(raw_dir: str | Path | None, profile: str = "full") -> Path:
-    """``raw_dir`` as given (it must be a folder), or the profile's simulated data, simulated on first use.
+def resolve_raw_dir(raw_dir: str | Path | None, size: str = "full") -> Path:
+    """``raw_dir`` as given (it must be a folder), or the simulated data of that size, simulated on first use.
 
     Lets every notebook and the report run on the default data with no set-up
     step, while an explicit folder (real GEO files) is never simulated into.
     """
     if raw_dir is not None:
         return require_dir(Path(raw_dir).resolve(), "raw-data folder")
-    log.info("no raw-data folder given: using the simulated %r data set", profile)
-    return simulate(default_raw_dir(profile), profile=profile).resolve()
+    log.info("no raw-data folder given: using the simulated %r data set", size)
+    return simulate(default_raw_dir(size), size=size).resolve()
 
 
 def _reusable(out: Path, marker: dict) -> bool:
@@ -170,20 +170,20 @@ def _scale(value: float, name: str) -> float:
 
 
 def _write_dataset(
-    folder: Path, samples: pd.DataFrame, size: Profile, profile: str, seed: int, effects: Effects,
+    folder: Path, samples: pd.DataFrame, dims: SimSize, size: str, seed: int, effects: Effects,
     lines: dict[str, str],
 ) -> None:
     """Generate and write each GSM, then the ground truth (features are shared by all GSMs)."""
-    design = build_design(size.n_genes, seed)
+    design = build_design(dims.n_genes, seed)
     features = _features_bytes(design)
     per_gsm = {}
     for row in tqdm(list(samples.itertuples(index=False)), desc="simulate GSMs", unit="GSM"):
         gsm = str(row.gsm)
-        library = simulate_library(design, gsm, str(row.condition), int(row.day), size, seed, effects, line=lines[gsm])
+        library = simulate_library(design, gsm, str(row.condition), int(row.day), dims, seed, effects, line=lines[gsm])
         stem = f"{gsm}_{row.condition}_day{row.day}{row.replicate}_filtered"
         _write_library(folder, stem, library, features)
         per_gsm[gsm] = library.truth
-    truth = _ground_truth(design, size, profile, seed, per_gsm, effects, lines)
+    truth = _ground_truth(design, dims, size, seed, per_gsm, effects, lines)
     (folder / GROUND_TRUTH_FILE).write_text(json.dumps(truth, indent=1) + "\n")
 
 
@@ -222,7 +222,7 @@ def _write_library(folder: Path, stem: str, library: Library, features: bytes) -
 
 
 def _ground_truth(
-    design: Design, size: Profile, profile: str, seed: int, per_gsm: dict, effects: Effects, lines: dict[str, str]
+    design: Design, dims: SimSize, size: str, seed: int, per_gsm: dict, effects: Effects, lines: dict[str, str]
 ) -> dict:
     """Everything a reader needs to check what a method should find in this dataset."""
     patient = np.flatnonzero(design.patient_from_day >= 0)
@@ -230,14 +230,14 @@ def _ground_truth(
     module_of = np.abs(design.loadings).argmax(axis=0)
     return {
         "generator_version": GENERATOR_VERSION,
-        "profile": profile,
+        "profile": size,  # the size's name, under the key earlier ground truths used
         "seed": seed,
         "effect_scale": effects.patient,
         "library_effect_scale": effects.library,
         "line_effect_scale": effects.line,
         "line_log_sd": LINE_LOG_SD,  # sd of each line's gene-wise signature at scale 1
         "lines": lines,
-        "size": asdict(size),
+        "size": asdict(dims),
         "late_effect_day": LATE_EFFECT_DAY,
         "trajectory_activity": {m: dict(zip(map(str, DAYS), a, strict=True)) for m, a in TRAJECTORY_ACTIVITY.items()},
         "markers": MARKERS,

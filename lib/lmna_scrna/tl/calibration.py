@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from ..atomic import write_text_atomic
 from ..config import PrepParams, TrainConfig
 from ..io.sim_model import Effects, build_design, default_lines, simulate_library
-from ..io.sim_params import GENERATOR_VERSION, PROFILES
+from ..io.sim_params import GENERATOR_VERSION, SIM_SIZES
 from ..io.study import load_samples
 from ..pp.assemble import ProcessedData, assemble_split, fit_gsms, processed_data
 from ..pp.gsm_pass import ProcessedGSM, process_counts
@@ -84,7 +84,7 @@ class _Counts:
 
 def simulated_gsms(spec: ReplicateSpec, sheet: pd.DataFrame, prep: PrepParams) -> dict[str, ProcessedGSM]:
     """Every GSM of the sheet simulated and put through the per-GSM pass in memory, in accession order."""
-    size = PROFILES[spec.data]
+    size = SIM_SIZES[spec.data]
     design = build_design(size.n_genes, spec.sim_seed)
     lines = default_lines(sheet)
     out = {}

@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
-from ..io.sim_params import PROFILES
+from ..io.sim_params import SIM_SIZES
 from ..paths import calibration_dir
 
 #: The roles a scenario can play on the calibration page.
@@ -53,7 +53,7 @@ class Scenario:
     effect_scale: float  # multiplies the planted genotype effect (0: none)
     line_units: float | str  # line effect in between-control-library units, or MATCHED to the build's data
     replicates: int
-    data: str  # simulation size (`io.sim_params.PROFILES`)
+    data: str  # simulation size (`io.sim_params.SIM_SIZES`)
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,8 @@ def _scenario(entry: Any, number: int, path: Path) -> Scenario:
     if role in ("null", "size") and (effect != 0 or units != 0):
         raise InputError(f"{where}: a {role} scenario has effect_scale 0 and line_units 0")
     data = entry.get("data", "calibration")
-    if data not in PROFILES:
-        raise InputError(f"{where}: data {data!r} is not a simulation size ({', '.join(PROFILES)})")
+    if data not in SIM_SIZES:
+        raise InputError(f"{where}: data {data!r} is not a simulation size ({', '.join(SIM_SIZES)})")
     return Scenario(entry["name"], role, effect, units, _positive_int(entry.get("replicates"), "replicates", where), data)
 
 
