@@ -95,6 +95,22 @@ def test_sweep_file_that_builds_on_a_missing_file_is_an_error(project: Path) -> 
         plan.load_sweep(project / "params/sweeps/v.yaml")
 
 
+def test_the_report_trains_the_model_b_variants_as_executions_after_the_model_a_sweep() -> None:
+    """Each Model B run of the sweep is a 04_train_B execution after all six Model A runs; 05 only reads them."""
+    for profile in ("smoke", "full"):
+        steps = plan.load_profile(profile).by_id()
+        a_runs = {e for e in steps if e.startswith("sweep_code_A_")}
+        b_runs = {e for e in steps if e.startswith("sweep_code_B_")}
+        assert len(a_runs) == 6 and b_runs == {"sweep_code_B_w0.1", "sweep_code_B_w0.3", "sweep_code_B_w0.5"}
+        for b in b_runs:
+            assert steps[b].notebook.stem == "04_train_B" and a_runs <= set(steps[b].after)
+            assert steps[b].parameters["sweep_file"].endswith("sweep_B_paper_code.yaml")
+            assert steps[b].parameters["run_name"] == b and steps[b].parameters["seeds"] == [42]
+        page = steps["hyperparameter_sweep"]
+        assert a_runs | b_runs <= set(page.after) and page.parameters["sweep_b_file"].endswith("sweep_B_paper_code.yaml")
+        assert "seeds" not in page.parameters  # it trains nothing
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
