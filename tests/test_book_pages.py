@@ -149,6 +149,10 @@ def test_splits_runs_and_pages_are_named_in_words_from_their_identity() -> None:
     assert labels.page_title(entry) == "Model A (genotype only) — test day 0, validation day 16"
     sweep = {"notebook": "03_train_A.ipynb", "parameters": {**settings, "run_name": "sweep_code_A_d1_e20_b512_relu_adam"}}
     assert labels.page_title(sweep) == "Sweep, Model A (genotype only): depth 1, 20 epochs, batch 512, ReLU, Adam"
+    variant = {"notebook": "04_train_B.ipynb", "parameters": {  # its settings come from the sweep file, not parameters
+        "sweep_file": str(PROJECT_ROOT / "params/sweeps/sweep_B_paper_code.yaml"), "sweep_run": "code_B_w0.1",
+        "run_name": "sweep_code_B_w0.1", "epochs": 4}}
+    assert labels.page_title(variant) == "Sweep, Model B (genotype + day): day-loss weight 0.1 on the best Model A configuration"
     replicate = {"notebook": "07_calibration_replicate.ipynb", "parameters": {"scenario": "line_matched",
                                                                              "sim_seeds": [1, 2, 3]}}
     assert labels.page_title(replicate) == "Calibration replicates — scenario “line matched”, simulated studies 1–3"

@@ -157,7 +157,9 @@ def test_paper_code_sweep_shares_dropout_0_and_the_head_layer_and_the_report_run
         sweep_steps = [e for e in steps.values() if e.id.startswith("sweep_code_A_")]
         assert len(sweep_steps) == 6 and not any(e.id.startswith("sweep_A_") for e in steps.values())
         assert all(e.parameters["dropout"] == 0.0 and e.parameters["head_width"] == 256 for e in sweep_steps)
-        assert steps["hyperparameter_sweep"].parameters["sweep_a_file"].endswith("sweep_A_paper_code.yaml")
+        assert steps["hyperparameter_sweep"].parameters["sweep_b_file"].endswith("sweep_B_paper_code.yaml")
+    assert plan.load_sweep(params_dir() / "sweeps" / "sweep_B_paper_code.yaml").builds_on == sweep.path  # its Model A
+    assert plan.load_sweep(params_dir() / "sweeps" / "sweep_B.yaml").builds_on == text.path
 
 
 def test_a_run_overrides_the_sweep_protocol(tmp_path):
@@ -208,7 +210,7 @@ def test_sweep_table_and_keras_gap_read_the_runs(data_path, tmp_path, monkeypatc
 
 @pytest.mark.slow
 def test_sweep_notebook_puts_table2_beside_the_paper_and_names_the_protocol(tmp_path, monkeypatch):
-    """05_sweep under papermill on two tiny paper-protocol runs and one Model B weight."""
+    """04_train_B as a run of the Model B sweep, then 05_sweep, under papermill on two tiny paper-protocol runs."""
     import papermill as pm
 
     from lmna_scrna.paths import PROJECT_ROOT
@@ -220,21 +222,30 @@ def test_sweep_notebook_puts_table2_beside_the_paper_and_names_the_protocol(tmp_
     runs = {"code_A_d1_e20_b128_relu_adam": {"optimizer": "adam"}, "code_A_d1_e20_b128_relu_sgd": {"optimizer": "sgd"}}
     (tmp_path / "a.yaml").write_text(json.dumps({"params_file": str(split), "protocol": {"dropout": 0.0, "head_width": 4},
                                                  "runs": {k: {"depth": 1, **v} for k, v in runs.items()}}))
-    (tmp_path / "b.yaml").write_text(json.dumps({"params_file": str(split), "runs": {"code_B_w0.3": {"model": "B"}}}))
+    (tmp_path / "b.yaml").write_text(json.dumps({"params_file": str(split), "builds_on": "a.yaml",
+                                                 "runs": {"code_B_w0.3": {"model": "B"}}}))
     for name, overrides in runs.items():  # what the sweep's 03_train_A executions write (settings as in Table 2)
         config = TrainConfig(width=8, depth=1, epochs=20, patience=1, batch_size=128, dropout=0.0, head_width=4,
                              **overrides)  # patience 1: the tiny split stops after a few of its 20 epochs
         train.train_run(data, plan.sweep_run_name(name), config, seeds=[42])
+    pm.execute_notebook(PROJECT_ROOT / "notebooks" / "04_train_B.ipynb", tmp_path / "04.ipynb", kernel_name="python3",
+                        progress_bar=False, cwd=PROJECT_ROOT / "notebooks",
+                        parameters={"sweep_file": str(tmp_path / "b.yaml"), "sweep_run": "code_B_w0.3",
+                                    "run_name": "sweep_code_B_w0.3", "seeds": [42]})  # as the report's plan gives them
+    b_config = json.loads((tmp_path / "runs" / "sweep_code_B_w0.3" / "config.json").read_text())
+    tables._load.cache_clear()
+    best = tables.sweep_base(plan.load_sweep(tmp_path / "b.yaml"))
+    assert {k: b_config[k] for k in ("model", "optimizer", "dropout", "head_width")} == {
+        "model": "B", "optimizer": tables.run(best)["config"]["optimizer"], "dropout": 0.0, "head_width": 4}
     out = tmp_path / "05.ipynb"
     pm.execute_notebook(PROJECT_ROOT / "notebooks" / "05_sweep.ipynb", out, kernel_name="python3", progress_bar=False,
-                        parameters={"sweep_a_file": str(tmp_path / "a.yaml"), "sweep_b_file": str(tmp_path / "b.yaml")},
-                        cwd=PROJECT_ROOT / "notebooks")
+                        parameters={"sweep_b_file": str(tmp_path / "b.yaml")}, cwd=PROJECT_ROOT / "notebooks")
     text = out.read_text()
     assert "the paper code&#x27;s protocol" in text or "the paper code's protocol" in text
     assert "Paper: test AUC (real data)" in text and "Keras" in text
     assert "this build AUC" in text and "Configuration" in text
     assert text.count("depth 1, 20 epochs, batch 128, ReLU, SGD") >= 2  # in words: Table 2, and matched beside the paper
-    assert (tmp_path / "runs" / "sweep_code_B_w0.3" / "summary.json").is_file()
+    assert "One row per day-loss weight" in text  # 05 reads the Model B run it did not train
 
 
 def test_an_inverted_auc_is_explained_not_flipped():

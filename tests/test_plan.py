@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from _runner_fixtures import load, make_notebook, project, split_file, write_profile, write_yaml  # noqa: F401 (project: a fixture)
+from _runner_fixtures import PARAMS, WRITE_CELL, load, make_notebook, project, split_file, write_profile, write_yaml  # noqa: F401 (project: a fixture)
 
 from lmna_scrna.errors import InputError
-from lmna_scrna.report.runner import plan
+from lmna_scrna.report.runner import ledger, plan
 from lmna_scrna.report.runner.param_files import merge_profile
 from lmna_scrna.report.runner.plan import load_profile
 
@@ -49,6 +49,66 @@ def test_sweep_file_expands_to_one_execution_per_run(project: Path) -> None:
     assert steps["sweep_r2"].parameters["value"] == 1  # from the sweep's split file
     assert steps["sweep_r2"].after == ("prepare_a",)
     assert {"sweep_r1", "sweep_r2"} <= set(steps["compare"].after)
+
+
+def _sweep_on_a_sweep(project: Path) -> list[dict]:
+    """Sweep s (runs r1, r2) and sweep v (runs v1, v2) that builds on it, with a notebook that takes a sweep run."""
+    make_notebook(project / "notebooks" / "variant.ipynb", [PARAMS + "sweep_file = None\nsweep_run = None\n", WRITE_CELL])
+    write_yaml(project / "params/sweeps/s.yaml", {"params_file": "../splits/a.yaml", "runs": {"r1": {"value": 7}, "r2": {}}})
+    write_yaml(project / "params/sweeps/v.yaml", {"params_file": "../splits/a.yaml", "builds_on": "s.yaml",
+                                                  "runs": {"v1": {"value": 3}, "v2": {"value": 4}}})
+    return [{"id": "sweep", "notebook": "write", "stage": "train", "sweep_file": "../sweeps/s.yaml"},
+            {"id": "variants", "notebook": "variant", "stage": "train", "sweep_file": "../sweeps/v.yaml"},
+            {"id": "table", "notebook": "write", "stage": "sweep", "params_file": "../splits/a.yaml"}]
+
+
+def test_sweep_that_builds_on_another_waits_for_all_its_runs_and_resolves_its_settings_at_run_time(project: Path) -> None:
+    write_profile(project, _sweep_on_a_sweep(project))
+    profile = load(project)
+    steps = profile.by_id()
+    v1 = steps["sweep_v1"]
+    assert v1.notebook.name == "variant.ipynb" and v1.split == "dm_t9_v0"
+    assert v1.parameters["sweep_file"] == str(project / "params/sweeps/v.yaml")  # the notebook reads its run there
+    assert (v1.parameters["sweep_run"], v1.parameters["run_name"]) == ("v1", "sweep_v1")
+    assert v1.parameters["value"] == 1  # the run's own settings are not parameters: they apply over the base run
+    assert set(v1.after) == {"sweep_r1", "sweep_r2", "prepare_a"}
+    assert set(steps["sweep_v2"].after) == set(v1.after)
+    order = [e.id for e in profile.executions]
+    assert max(order.index("sweep_r1"), order.index("sweep_r2")) < order.index("sweep_v1")
+    assert {"sweep_r1", "sweep_r2", "sweep_v1", "sweep_v2"} <= set(steps["table"].after)  # the sweep page reads both
+    before = ledger.execution_keys(profile, "context")
+    write_yaml(project / "params/sweeps/s.yaml", {"params_file": "../splits/a.yaml", "runs": {"r1": {"value": 8}, "r2": {}}})
+    after = ledger.execution_keys(load(project), "context")
+    assert after["sweep_v1"] != before["sweep_v1"]  # a change to the base sweep reaches its variants' keys
+
+
+def test_sweep_that_builds_on_a_sweep_the_profile_lacks_is_an_error(project: Path) -> None:
+    write_profile(project, _sweep_on_a_sweep(project)[1:])
+    with pytest.raises(InputError, match=r"execution sweep_v1: `after` \(or the sweep its sweep file builds on\) names "
+                                         r"unknown id\(s\) sweep_r1, sweep_r2"):
+        load(project)
+
+
+def test_sweep_file_that_builds_on_a_missing_file_is_an_error(project: Path) -> None:
+    write_yaml(project / "params/sweeps/v.yaml", {"params_file": "../splits/a.yaml", "builds_on": "nope.yaml", "runs": {"v": {}}})
+    with pytest.raises(InputError, match=r"v.yaml: `builds_on: nope.yaml` but .*nope.yaml does not exist"):
+        plan.load_sweep(project / "params/sweeps/v.yaml")
+
+
+def test_the_report_trains_the_model_b_variants_as_executions_after_the_model_a_sweep() -> None:
+    """Each Model B run of the sweep is a 04_train_B execution after all six Model A runs; 05 only reads them."""
+    for profile in ("smoke", "full"):
+        steps = plan.load_profile(profile).by_id()
+        a_runs = {e for e in steps if e.startswith("sweep_code_A_")}
+        b_runs = {e for e in steps if e.startswith("sweep_code_B_")}
+        assert len(a_runs) == 6 and b_runs == {"sweep_code_B_w0.1", "sweep_code_B_w0.3", "sweep_code_B_w0.5"}
+        for b in b_runs:
+            assert steps[b].notebook.stem == "04_train_B" and a_runs <= set(steps[b].after)
+            assert steps[b].parameters["sweep_file"].endswith("sweep_B_paper_code.yaml")
+            assert steps[b].parameters["run_name"] == b and steps[b].parameters["seeds"] == [42]
+        page = steps["hyperparameter_sweep"]
+        assert a_runs | b_runs <= set(page.after) and page.parameters["sweep_b_file"].endswith("sweep_B_paper_code.yaml")
+        assert "seeds" not in page.parameters  # it trains nothing
 
 
 @pytest.mark.parametrize(

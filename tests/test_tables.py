@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,11 @@ import pytest
 from _run_fixtures import fake_run
 
 from lmna_scrna.config import TrainConfig
+from lmna_scrna.errors import InputError
+from lmna_scrna.paths import run_dir
+from lmna_scrna.report.book import run_page
 from lmna_scrna.report.results import tables
+from lmna_scrna.report.runner import load_sweep
 
 
 @pytest.fixture()
@@ -78,6 +83,37 @@ def test_baseline_sweep_and_best_by_validation_not_test(runs: None, tmp_path: Pa
     assert table2.loc[0, "test_auc_mean"] > table2.loc[1, "test_auc_mean"]
     assert tables.best_by_validation(table2) == "sweep_y"
     assert tables.train_config("sweep_y") == TrainConfig(depth=2, activation="tanh")
+
+
+def _sweeps(folder: Path, base: str | None = "a.yaml") -> Path:
+    """Sweep a.yaml (runs a1, a2) and b.yaml, a Model B sweep that builds on `base`; returns b.yaml."""
+    (folder / "split.yaml").write_text("split: day_matched\ntest_day: 19\nval_day: 0\n")
+    (folder / "a.yaml").write_text(json.dumps({"params_file": "split.yaml", "runs": {
+        "a1": {"depth": 1}, "a2": {"depth": 2, "activation": "tanh"}}}))
+    (folder / "b.yaml").write_text(json.dumps({"params_file": "split.yaml", "runs": {"w": {"model": "B", "loss_w_day": 0.1}},
+                                               **({"builds_on": base} if base else {})}))
+    return folder / "b.yaml"
+
+
+def test_a_sweep_on_a_sweep_starts_from_its_best_run_by_validation_never_test(runs: None, tmp_path: Path) -> None:
+    fake_run("sweep_a1", 0.4, depth=1)  # the better on test
+    fake_run("sweep_a2", 0.1, depth=2, activation="tanh")
+    summary = run_dir("sweep_a2") / "summary.json"  # ... and a2 the better on validation
+    data = json.loads(summary.read_text())
+    data["metrics"]["val_auc"]["mean"] = 1.0
+    summary.write_text(json.dumps(data))
+    assert tables.metric("sweep_a1", "test_auc")[0] > tables.metric("sweep_a2", "test_auc")[0]
+    sweep = load_sweep(_sweeps(tmp_path))
+    assert tables.sweep_base(sweep) == "sweep_a2"
+    assert tables.sweep_variant_config(sweep, "w", "B") == TrainConfig(model="B", depth=2, activation="tanh", loss_w_day=0.1)
+    words = run_page.sweep_variant_summary(sweep, "w")  # what the variant's page says it started from
+    assert "`a.yaml`" in words and "**validation**" in words and "depth 2" in words and "day-loss weight 0.1" in words
+    with pytest.raises(InputError, match="b.yaml has no run 'nope' \\(it has w\\)"):
+        tables.sweep_variant_config(sweep, "nope", "B")
+    with pytest.raises(InputError, match="run w of sweep file .*b.yaml trains Model B, not Model A"):
+        tables.sweep_variant_config(sweep, "w", "A")
+    with pytest.raises(InputError, match="builds on no other sweep"):
+        tables.sweep_base(load_sweep(_sweeps(tmp_path, base=None)))
 
 
 def test_roc_inputs(runs: None) -> None:

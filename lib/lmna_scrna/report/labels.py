@@ -320,12 +320,17 @@ def page_title(entry: Mapping[str, Any]) -> str | None:
     """The title of a page of a notebook run many times, from its ledger entry; None for a notebook run once.
 
     "Model A (genotype only) — test day 16, validation day 0", "Sweep, Model A (genotype only): depth 1, …",
+    "Sweep, Model B (genotype + day): day-loss weight 0.1 on the best Model A configuration",
     "Calibration replicates — scenario “null”, simulated studies 1, 2".
     """
     stem = PAGE_STEMS.get(entry["notebook"])
     if stem is None:
         return None
     p = entry.get("parameters", {})
+    if p.get("sweep_file"):  # a run of a sweep that builds on another: its own settings, over that sweep's best
+        from .runner.param_files import load_sweep
+
+        return f"Sweep, {stem}: {run_words(load_sweep(p['sweep_file']).runs[p['sweep_run']])} on the best Model A configuration"
     if str(p.get("run_name") or "").startswith(SWEEP_PREFIX):
         return f"Sweep, {stem}: {run_words(p)}"
     scenario = p.get("scenario", p.get("condition"))

@@ -16,7 +16,9 @@ from matplotlib.figure import Figure
 from ...io.study import load_samples
 from ...paths import shown_path
 from ...pl import seed_figures
-from ..labels import Table, for_people, label, show_table
+from ..labels import Table, for_people, label, run_words, show_table
+from ..results import tables
+from ..runner.param_files import Sweep
 
 #: Per-seed columns of the results table, in reading order (day accuracy added for Model B).
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -46,6 +48,17 @@ def training_summary(run: dict[str, Any], data_path: Path) -> str:
         f"{len(cfg['seeds'])} seed(s): {sum(cells['train'].values()):,} train, "
         f"{sum(cells['val'].values()):,} validation and {sum(cells['test'].values()):,} test cells. "
         f"Run folder: `{shown_path(run['path'])}`."
+    )
+
+
+def sweep_variant_summary(sweep: Sweep, run: str) -> str:
+    """Which configuration a run of a sweep that builds on another started from (`tables.sweep_base` chose it)."""
+    base = tables.sweep_base(sweep)
+    assert sweep.builds_on is not None  # sweep_base refuses a sweep that builds on no other
+    changed = ", ".join(f"{label(k).lower()} {v}" for k, v in sweep.runs[run].items() if k != "model")
+    return (
+        f"A run of `{sweep.path.name}` ({changed or 'no change'}) on the configuration of the best run of "
+        f"`{sweep.builds_on.name}` by **validation** AUC: *{run_words(tables.run(base)['config'])}*."
     )
 
 

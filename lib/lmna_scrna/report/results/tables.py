@@ -10,6 +10,7 @@ named for what they vary over. `format_mean_sd` turns a mean/sd pair into
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import zlib
 from collections import Counter
@@ -23,12 +24,13 @@ import pandas as pd
 
 from ...atomic import write_text_atomic
 from ...config import TrainConfig
+from ...errors import InputError
 from ...paths import run_dir
 from ...pp.splits import SCHEMES
 from ...tl.inference import bootstrap_auc, fold_interval
 from ...tl.runs import load_run, run_name
 from ..labels import difference_text, run_words, split_words
-from ..runner.param_files import split_files
+from ..runner.param_files import Sweep, load_sweep, split_files, sweep_run_name
 
 MODELS: tuple[str, ...] = ("A", "B")
 _SPLIT_FILES = split_files()
@@ -280,6 +282,30 @@ def train_config(name: str) -> TrainConfig:
     config = run(name)["config"]
     fields = TrainConfig().to_dict()
     return TrainConfig(**{k: config[k] for k in fields if k in config})
+
+
+def sweep_base(sweep: Sweep) -> str:
+    """The run a sweep that ``builds_on`` another starts from: that sweep's best run by validation AUC.
+
+    The one place the choice is made: each variant's training (`sweep_variant_config`) and the sweep page,
+    which says what was chosen, both ask here.
+    """
+    if sweep.builds_on is None:
+        raise InputError(f"sweep file {sweep.path} builds on no other sweep (`builds_on:`), so it has no base run")
+    base = load_sweep(sweep.builds_on)
+    return best_by_validation(sweep_table(sweep_run_name(r) for r in base.runs))
+
+
+def sweep_variant_config(sweep: Sweep, run: str, model: str) -> TrainConfig:
+    """One run of a sweep that builds on another, for a notebook of `model`: the base run's configuration
+    with this run's overrides."""
+    if run not in sweep.runs:
+        raise InputError(f"sweep file {sweep.path} has no run {run!r} (it has {', '.join(sweep.runs)})")
+    config = dataclasses.replace(train_config(sweep_base(sweep)), **{"model": model, **sweep.runs[run]})
+    if config.model != model:
+        raise InputError(f"run {run} of sweep file {sweep.path} trains Model {config.model}, not Model {model}: "
+                         "execute it with that model's training notebook")
+    return config
 
 
 def roc_inputs(runs: dict[str, str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -27,6 +27,7 @@ class Sweep:
     split_file: Path
     runs: dict[str, dict[str, Any]]  # each run's overrides, over the sweep's `protocol`
     protocol: dict[str, Any] = field(default_factory=dict)  # settings every run shares (e.g. dropout 0.0)
+    builds_on: Path | None = None  # the sweep whose best run (validation AUC) each run here starts from: B on A
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -106,8 +107,10 @@ def _merge_executions(base: list[Any], over: list[Any]) -> list[Any]:
 
 
 def load_sweep(path: str | Path) -> Sweep:
-    """Read a sweep file: ``params_file`` (the split, relative to the sweep file), ``runs`` and an optional
-    ``protocol`` (settings shared by every run; a run's own value wins)."""
+    """Read a sweep file: ``params_file`` (the split, relative to the sweep file), ``runs``, an optional
+    ``protocol`` (settings shared by every run; a run's own value wins) and an optional ``builds_on``
+    (another sweep file, relative to this one: each run then overrides the configuration of that sweep's
+    best run, which is known only once that sweep has run; `tables.sweep_variant_config`)."""
     path = Path(path).resolve()
     data = read_yaml(path)
     if "params_file" not in data or not isinstance(data.get("runs"), dict) or not data["runs"]:
@@ -117,8 +120,12 @@ def load_sweep(path: str | Path) -> Sweep:
     if not isinstance(protocol, dict):
         raise InputError(f"sweep file {path}: `protocol` must map parameter names to values")
     runs = {str(name): {**protocol, **(values or {})} for name, values in data["runs"].items()}
+    builds_on = (path.parent / data["builds_on"]).resolve() if data.get("builds_on") else None
+    if builds_on is not None and not builds_on.is_file():
+        raise InputError(f"sweep file {path}: `builds_on: {data['builds_on']}` but {builds_on} does not exist")
     split, name = read_split_file(split_file)
-    return Sweep(path=path, split=split, split_name=name, split_file=split_file, runs=runs, protocol=dict(protocol))
+    return Sweep(path=path, split=split, split_name=name, split_file=split_file, runs=runs, protocol=dict(protocol),
+                 builds_on=builds_on)
 
 
 def read_split_file(path: Path) -> tuple[dict[str, Any], str]:

@@ -20,6 +20,10 @@ Profile schema (paths are relative to the profile file)::
       - id: sweep
         notebook: 03_train_A
         sweep_file: ../sweeps/sweep_A.yaml      # one execution per run listed there (id sweep_<run>)
+      - id: sweep_B
+        notebook: 04_train_B
+        sweep_file: ../sweeps/sweep_B.yaml      # `builds_on: sweep_A.yaml`: one execution per run, after
+                                                # every run of sweep_A.yaml (the best of them is its base)
       - id: points
         notebook: 07_calibration_replicate
         grid: {scenario: [a, b], sim_seeds: [[1], [2]]}   # one execution per combination
@@ -44,6 +48,13 @@ and an execution's own values must be declared by the notebook they are given
 to. A parameter whose name ends in ``_file`` is a path: it is passed absolute
 and its content is part of the key.
 
+A sweep run's settings are its parameters. A sweep file that ``builds_on``
+another sweep (Model B on the best Model A run) cannot give settings before
+that sweep has run: its executions get the sweep file and run instead
+(``sweep_file``, ``sweep_run``; the notebook resolves the configuration with
+`tables.sweep_variant_config`) and wait for every execution of the sweep it
+builds on, whose keys are part of theirs.
+
 A split file defines a split by its kind and days (`pp.splits.split_identity`);
 its name follows from them. Dependencies are inferred from the stage of each
 notebook: an execution waits for the executions of the stages it reads
@@ -64,7 +75,7 @@ from typing import Any
 from ...errors import InputError
 from ...paths import PROJECT_ROOT, params_dir
 from ...tl.calibration_design import load_design
-from .param_files import load_sweep, read_profile, read_split_file, sweep_run_name
+from .param_files import Sweep, load_sweep, read_profile, read_split_file, sweep_run_name
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
@@ -213,12 +224,15 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
         split_params, split = read_split_file(split_file)
         files.append(split_file)
     variants: dict[str, dict[str, Any]] = {str(entry["id"]): {}}
+    after = [str(a) for a in entry.get("after") or ()]
     if entry.get("sweep_file"):
         sweep = load_sweep(base / entry["sweep_file"])
         if split is None:
             split_params, split, split_file = sweep.split, sweep.split_name, sweep.split_file
         files += [sweep.path, sweep.split_file]
-        variants = {sweep_run_name(run): {**values, "run_name": sweep_run_name(run)} for run, values in sweep.runs.items()}
+        variants = {sweep_run_name(run): _sweep_run_parameters(sweep, run) for run in sweep.runs}
+        if sweep.builds_on is not None:
+            after += [sweep_run_name(run) for run in load_sweep(sweep.builds_on).runs]
     if entry.get("grid"):
         variants = _grid_points(str(entry["id"]), entry["grid"], path)
     if entry.get("calibration_file"):
@@ -243,13 +257,21 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
                 stage=stage,
                 parameters=params,
                 files=tuple(files + param_files),
-                after=tuple(str(a) for a in entry.get("after") or ()),
+                after=tuple(after),
                 split=split,
                 accepts=accepts,
                 params_file=split_file,
             )
         )
     return executions
+
+
+def _sweep_run_parameters(sweep: Sweep, run: str) -> dict[str, Any]:
+    """A sweep run's settings and run name; for a sweep that builds on another, which file and run to resolve
+    at run time (its base configuration is the other sweep's best run, unknown until that sweep has run)."""
+    if sweep.builds_on is None:
+        return {**sweep.runs[run], "run_name": sweep_run_name(run)}
+    return {"sweep_file": str(sweep.path), "sweep_run": run, "run_name": sweep_run_name(run)}
 
 
 def _grid_points(exec_id: str, grid: Any, path: Path) -> dict[str, dict[str, Any]]:
@@ -298,7 +320,10 @@ def _with_inferred_dependencies(executions: list[Execution], path: Path) -> list
     for e in executions:
         unknown = [a for a in e.after if a not in ids]
         if unknown:
-            raise InputError(f"profile {path}, execution {e.id}: `after` names unknown id(s) {', '.join(unknown)}")
+            raise InputError(
+                f"profile {path}, execution {e.id}: `after` (or the sweep its sweep file builds on) names unknown "
+                f"id(s) {', '.join(unknown)}"
+            )
         reads = STAGE_READS[e.stage]
         inferred = [
             u.id
