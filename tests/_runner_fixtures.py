@@ -78,7 +78,7 @@ def write_profile(root: Path, extra: list[dict], pause: float = 0.0) -> Path:
          "parameters": {"tag": f"train_{s}"}}
         for s in ("a", "b")
     ] + [{"id": "compare", "notebook": "write", "stage": "compare", "parameters": {"tag": "compare", "value": 99}}]
-    spec = {"data": "smoke", "parameters": {"pause": pause}, "executions": executions + extra}
+    spec = {"sim_size": "smoke", "parameters": {"pause": pause}, "executions": executions + extra}
     return write_yaml(root / "params" / "profiles" / "test.yaml", spec)
 
 

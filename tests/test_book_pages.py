@@ -84,11 +84,11 @@ def test_rerun_command_gives_the_split_file_and_exactly_this_executions_override
 
 def test_header_names_data_and_command_without_the_machines_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
-    entry = {"notebook": "06_compare.ipynb", "parameters": {"profile": "smoke"}, "finished": "2026-01-02T03:04:05+00:00",
+    entry = {"notebook": "06_compare.ipynb", "parameters": {}, "finished": "2026-01-02T03:04:05+00:00",
              "seconds": 8.0}
     report = {**REPORT, "data_dir": str(tmp_path / "data" / "simulated_smoke")}
-    header = pages.header_markdown("compare", entry, report, "simulated", frozenset({"profile"}))
-    assert "papermill notebooks/06_compare.ipynb \\\n    outputs/notebooks/compare.ipynb \\\n    -p profile smoke" in header
+    header = pages.header_markdown("compare", entry, report, "simulated", frozenset({"sim_size"}))
+    assert "papermill notebooks/06_compare.ipynb \\\n    outputs/notebooks/compare.ipynb \\\n    -p sim_size smoke" in header
     assert "`outputs/data/simulated_smoke`" in header and "0123456789ab" in header and str(tmp_path) not in header
     line = pages.provenance_line(report, "simulated")
     assert "0123456789ab" in line and "0.1.0" in line and "2026-01-01" in line and "/generated/provenance" in line

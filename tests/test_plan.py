@@ -191,7 +191,7 @@ def load_child(root: Path, name: str = "child") -> plan.Profile:
 def test_inheriting_profile_states_only_how_it_differs(project: Path) -> None:
     write_child(project, {
         "inherits": "test",
-        "data": "full",
+        "sim_size": "full",
         "parameters": {"value": 5},  # merged into the parent's `parameters` (its pause stays)
         "stages": {"train": {"value": 6}},
         "executions": [
@@ -200,7 +200,7 @@ def test_inheriting_profile_states_only_how_it_differs(project: Path) -> None:
         ],
     })
     parent, child = load(project), load_child(project)
-    assert (child.name, child.data, parent.data) == ("child", "full", "smoke")
+    assert (child.name, child.sim_size, parent.sim_size) == ("child", "full", "smoke")
     steps = child.by_id()
     assert list(steps) == ["prepare_a", "prepare_b", "train_a", "train_b", "extra", "compare"]  # compare waits for it
     assert steps["prepare_a"].parameters["value"] == 5
@@ -217,12 +217,12 @@ def test_profile_without_differences_plans_what_its_parent_plans(project: Path) 
 
 
 def test_merge_profile_merges_mappings_deeply_and_executions_by_id() -> None:
-    parent = {"data": "full", "stages": {"train": {"seeds": [1, 2], "epochs": 9}},
+    parent = {"sim_size": "full", "stages": {"train": {"seeds": [1, 2], "epochs": 9}},
               "executions": [{"id": "a", "notebook": "n", "parameters": {"x": 1, "y": 2}}, {"id": "b", "notebook": "n"}]}
     child = {"stages": {"train": {"seeds": [1]}, "sweep": {"seeds": [3]}},
              "executions": [{"id": "a", "parameters": {"y": 3}}, {"id": "c", "notebook": "m"}]}
     assert merge_profile(parent, child) == {
-        "data": "full",
+        "sim_size": "full",
         "stages": {"train": {"seeds": [1], "epochs": 9}, "sweep": {"seeds": [3]}},  # lists are replaced, not joined
         "executions": [{"id": "a", "notebook": "n", "parameters": {"x": 1, "y": 3}}, {"id": "b", "notebook": "n"},
                        {"id": "c", "notebook": "m"}],
@@ -237,7 +237,7 @@ def test_merge_profile_merges_mappings_deeply_and_executions_by_id() -> None:
         ({"child": {"inherits": "../profiles/test"}}, r"`inherits` must name a profile of the same folder"),
         ({"child": {"inherits": "other"}, "other": {"inherits": "child"}}, r"`inherits` goes round in a cycle \(child -> other -> child\)"),
         ({"child": {"inherits": "child"}}, r"cycle \(child -> child\)"),
-        ({"child": {"inherits": "test", "stage": {}}}, r"child.yaml: unknown key\(s\) stage \(a profile holds inherits, data"),
+        ({"child": {"inherits": "test", "stage": {}}}, r"child.yaml: unknown key\(s\) stage \(a profile holds inherits, sim_size"),
         ({"child": {"inherits": "other"}, "other": {"inherits": "test", "paramters": {}}}, r"other.yaml: unknown key\(s\) paramters"),
         ({"child": {"inherits": "test", "executions": [{"id": "train_a", "calibraton_file": "x"}]}},
          r"execution train_a: unknown key\(s\) calibraton_file"),
@@ -254,7 +254,7 @@ def test_bad_inheritance_is_named(project: Path, profiles: dict[str, dict], mess
 def test_smoke_profile_runs_fulls_executions_at_smoke_size() -> None:
     """smoke.yaml inherits full.yaml: the same executions but the calibration batches, on the smoke data."""
     full, smoke = plan.load_profile("full"), plan.load_profile("smoke")
-    assert (full.data, smoke.data) == ("full", "smoke")
+    assert (full.sim_size, smoke.sim_size) == ("full", "smoke")
 
     def not_replicates(profile: plan.Profile) -> list[tuple[str, str, Path | None]]:
         return [(e.id, e.notebook.stem, e.params_file) for e in profile.executions if e.stage != "simulate"]

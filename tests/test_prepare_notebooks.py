@@ -81,7 +81,7 @@ def test_notebooks_run_on_smoke_data(tmp_path, monkeypatch):
     for name, extra in (("01_prepare", {}), ("02_split_scheme", {"cells_per_gsm": 80})):
         pm.execute_notebook(
             PROJECT_ROOT / "notebooks" / f"{name}.ipynb", tmp_path / f"{name}.ipynb",
-            parameters={**split, "profile": "smoke", **extra}, kernel_name="python3", progress_bar=False,
+            parameters={**split, "sim_size": "smoke", **extra}, kernel_name="python3", progress_bar=False,
         )
     adata = ad.read_h5ad(outputs / "processed" / "dm_t19_v0.h5ad")
     assert adata.n_vars == PrepParams().n_hvg and adata.uns["source"] == "simulated"

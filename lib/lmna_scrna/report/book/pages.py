@@ -78,6 +78,10 @@ def rerun_command(exec_id: str, entry: dict[str, Any], report: dict[str, Any], a
             options.append(_option(name, value))
     if "raw_dir" in accepts and not _is_default_data(report["data_dir"]):
         options.append(_option("raw_dir", report["data_dir"]))
+    elif "sim_size" in accepts and "sim_size" not in entry["parameters"]:
+        size = Path(report["data_dir"]).name.removeprefix("simulated_")  # the runner passed the folder, not its size
+        if size != "full":  # the notebooks' default
+            options.append(_option("sim_size", size))
     return " \\\n    ".join(shlex.join(option) for option in options)
 
 

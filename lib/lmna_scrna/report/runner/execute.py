@@ -304,7 +304,7 @@ def run_report(
     The book is built from that folder by `report.book.build_book` (the CLI's ``report`` does both).
     """
     loaded = load_profile(profile)
-    raw = resolve_raw_dir(data_dir, loaded.data)
+    raw = resolve_raw_dir(data_dir, loaded.sim_size)
     start = time.perf_counter()
     outcomes = execute_profile(loaded, raw, jobs=jobs, scheduler=scheduler)
     log.info("executed %d notebook(s) in %.1f s", len(outcomes), time.perf_counter() - start)

@@ -44,7 +44,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 #: The keys a profile may hold (`plan` documents their meaning).
-PROFILE_KEYS: tuple[str, ...] = ("inherits", "data", "parameters", "stages", "executions")
+PROFILE_KEYS: tuple[str, ...] = ("inherits", "sim_size", "parameters", "stages", "executions")
 
 
 def read_profile(path: Path, _children: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -60,7 +60,9 @@ def read_profile(path: Path, _children: tuple[Path, ...] = ()) -> dict[str, Any]
     spec = read_yaml(path)
     unknown = sorted(set(spec) - set(PROFILE_KEYS))
     if unknown:
-        raise InputError(f"profile {path}: unknown key(s) {', '.join(unknown)} (a profile holds {', '.join(PROFILE_KEYS)})")
+        renamed = "; `data` is now `sim_size`" if "data" in unknown else ""
+        raise InputError(f"profile {path}: unknown key(s) {', '.join(unknown)} "
+                         f"(a profile holds {', '.join(PROFILE_KEYS)}{renamed})")
     parent_name = spec.pop("inherits", None)
     if parent_name is None:
         return spec

@@ -8,8 +8,8 @@ runs the stale ones.
 Profile schema (paths are relative to the profile file)::
 
     inherits: full               # optional: start from full.yaml of the same folder, state what differs
-    data: smoke                  # scale of the simulated data used when --data is not given
-    parameters: {profile: smoke}                # given to every notebook that declares them
+    sim_size: smoke              # size of the simulated data used when --data is not given
+    parameters: {cells_per_gsm: 100}            # given to every notebook that declares them
     stages: {train: {epochs: 3}}                # given to every execution of a stage
     executions:
       - id: prepare_original
@@ -133,7 +133,7 @@ class Profile:
 
     name: str
     path: Path
-    data: str
+    sim_size: str  # of the simulated data, when no raw-data folder is given
     executions: tuple[Execution, ...]
 
     def by_id(self) -> dict[str, Execution]:
@@ -191,7 +191,7 @@ def load_profile(profile: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Pr
     return Profile(
         name=path.stem,
         path=path,
-        data=str(spec.get("data", path.stem)),
+        sim_size=str(spec.get("sim_size", path.stem)),
         executions=tuple(_topological(executions, path)),
     )
 
