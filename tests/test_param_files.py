@@ -35,3 +35,24 @@ def test_a_broken_split_file_is_named(tmp_path):
     (tmp_path / "odd.yaml").write_text(yaml.safe_dump({"split": "by_donor"}))
     with pytest.raises(InputError, match=r"split file .*odd\.yaml: `split` must be one of original, day_matched"):
         split_files(tmp_path)
+
+
+def test_a_new_split_file_gets_its_prepare_and_training_and_the_comparison_waits(tmp_path):
+    """In a copy of the project's parameters, one new split file is all it takes for the report to plan it."""
+    from lmna_scrna.paths import PROJECT_ROOT
+    from lmna_scrna.report.runner.plan import load_profile
+
+    params = tmp_path / "params"
+    shutil.copytree(params_dir(), params)
+    (params / "splits" / "dm_t9_v16.yaml").write_text(yaml.safe_dump({"split": "day_matched", "test_day": 9,
+                                                                      "val_day": 16}))
+    before = load_profile(params_dir() / "profiles" / "full.yaml").by_id()
+    after = load_profile(params / "profiles" / "full.yaml", notebooks_dir=PROJECT_ROOT / "notebooks").by_id()
+
+    new = sorted(set(after) - set(before))
+    assert new == ["prepare_dm_t9_v16", "train_A_dm_t9_v16", "train_B_dm_t9_v16"]
+    assert after["train_A_dm_t9_v16"].after == ("prepare_dm_t9_v16",)
+    assert after["train_A_dm_t9_v16"].parameters["test_day"] == 9 and after["train_A_dm_t9_v16"].split == "dm_t9_v16"
+    assert set(new) <= set(after["compare"].after)
+    order = [i for i in after if i.startswith("train_A_")]
+    assert order.index("train_A_dm_t9_v16") == order.index("train_A_dm_t9_v0") + 1  # in reading order

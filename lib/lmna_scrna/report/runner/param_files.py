@@ -152,6 +152,24 @@ def split_files(folder: Path | None = None) -> dict[str, dict[str, Any]]:
     return dict(sorted(found.items(), key=rank))
 
 
+#: Where a profile's split files are, from the profile's folder (params/profiles → params/splits).
+SPLITS_FROM_PROFILES = Path("..") / "splits"
+
+
+def per_split(entry: Any, profile: Path) -> list[Any]:
+    """An ``each_split: true`` entry as one entry per split file (id ``<id>_<split>``, in `split_files` order).
+
+    So a new split file is all a new split takes: its prepare and training
+    executions follow from it, as its tables and pages do. Other entries pass through.
+    """
+    if not isinstance(entry, dict) or not entry.get("each_split"):
+        return [entry]
+    folder = (profile.parent / SPLITS_FROM_PROFILES).resolve()
+    paths = {read_split_file(path)[1]: path for path in folder.glob("*.yaml")}
+    rest = {k: v for k, v in entry.items() if k != "each_split"}
+    return [{**rest, "id": f"{entry.get('id')}_{name}", "params_file": str(paths[name])} for name in split_files(folder)]
+
+
 def sweep_run_name(run: str) -> str:
     """Execution id and run folder of a sweep run ("A_d1_e20_b128_relu_adam" → "sweep_A_d1_…")."""
     return f"sweep_{run}"

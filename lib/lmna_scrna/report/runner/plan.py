@@ -17,6 +17,9 @@ Profile schema (paths are relative to the profile file)::
         params_file: ../splits/original.yaml    # merged like `papermill -f`
         parameters: {}                          # this execution's own overrides
         after: []                               # explicit extra dependencies
+      - id: train_A
+        notebook: 03_train_A
+        each_split: true                        # one execution per file of ../splits (id train_A_<split>)
       - id: sweep
         notebook: 03_train_A
         sweep_file: ../sweeps/sweep_A.yaml      # one execution per run listed there (id sweep_<run>)
@@ -75,7 +78,7 @@ from typing import Any
 from ...errors import InputError
 from ...paths import PROJECT_ROOT, params_dir
 from ...tl.calibration_design import load_design
-from .param_files import Sweep, load_sweep, read_profile, read_split_file, sweep_run_name
+from .param_files import Sweep, load_sweep, per_split, read_profile, read_split_file, sweep_run_name
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
@@ -104,7 +107,8 @@ STAGE_READS: dict[str, tuple[str, ...]] = {
 GLOBAL_STAGES: frozenset[str] = frozenset({"compare", "calibrate"})
 #: The keys an execution entry may hold (the schema above).
 ENTRY_KEYS: frozenset[str] = frozenset(
-    {"id", "notebook", "stage", "params_file", "sweep_file", "grid", "calibration_file", "parameters", "after"}
+    {"id", "notebook", "stage", "params_file", "each_split", "sweep_file", "grid", "calibration_file", "parameters",
+     "after"}
 )
 
 
@@ -183,7 +187,7 @@ def load_profile(profile: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Pr
     if not isinstance(entries, list) or not entries:
         raise InputError(f"profile {path} has no `executions` list")
     executions: list[Execution] = []
-    for entry in entries:
+    for entry in (one for listed in entries for one in per_split(listed, path)):
         executions.extend(_expand_entry(entry, spec, path, notebooks_dir))
     _check_unique_ids(executions, path)
     _check_offered_names(executions, spec, path)
