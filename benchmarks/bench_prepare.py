@@ -115,7 +115,7 @@ def job_six_splits(data: Path, work: Path) -> dict:
     sheet, seconds = load_samples(), {}
     for name, identity in split_files().items():
         t0 = time.perf_counter()
-        split = make_split(identity["split"], sheet, identity["test_day"], identity["val_day"])
+        split = make_split(identity["scheme"], sheet, identity["test_day"], identity["val_day"])
         prepare_split(data, split, sheet=sheet, params=PrepParams(), out=work / f"{name}.h5ad", cache_dir=work / "cache")
         seconds[name] = round(time.perf_counter() - t0, 1)
     return {"per_split_s": seconds, "workers": PARSE_WORKERS}

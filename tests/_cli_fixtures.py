@@ -23,10 +23,10 @@ def small_args(**changes: object) -> list[str]:
     return [f"--{k.replace('_', '-')}={v}" for k, v in replace(SMALL_PARAMS, **changes).to_dict().items()]
 
 
-def prepare_cli(raw: Path, out: Path, *extra: str, split: str = "original", cache: Path | None = None) -> list[str]:
+def prepare_cli(raw: Path, out: Path, *extra: str, scheme: str = "original", cache: Path | None = None) -> list[str]:
     """The argv of `lmna-scrna prepare` (the cache beside `out` unless given)."""
     cache = cache or out.parent / "c"
-    return ["prepare", "--raw", str(raw), "--split", split, "--out", str(out), "--cache", str(cache), *extra]
+    return ["prepare", "--raw", str(raw), "--scheme", scheme, "--out", str(out), "--cache", str(cache), *extra]
 
 
 def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:

@@ -41,7 +41,7 @@ DAYS = {"a": 9, "b": 16}
 
 
 def split_file(split: str, value: int) -> dict:
-    return {"split": "day_matched", "test_day": DAYS[split], "val_day": 0, "value": value}
+    return {"scheme": "day_matched", "test_day": DAYS[split], "val_day": 0, "value": value}
 
 
 @pytest.fixture()

@@ -59,8 +59,8 @@ def test_rerun_command_gives_the_split_file_and_exactly_this_executions_override
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
     split_file = tmp_path / "copy" / "params" / "splits" / "dm_t16_v0.yaml"  # a copy of params/, as the tests use
     split_file.parent.mkdir(parents=True)
-    split_file.write_text("split: day_matched\ntest_day: 16\nval_day: 0\n")
-    parameters = {"split": "day_matched", "test_day": 16, "val_day": 0, "epochs": 4, "seeds": [42, 43],
+    split_file.write_text("scheme: day_matched\ntest_day: 16\nval_day: 0\n")
+    parameters = {"scheme": "day_matched", "test_day": 16, "val_day": 0, "epochs": 4, "seeds": [42, 43],
                   "activation": "relu", "lr": 0.001, "sweep_a_file": str(PROJECT_ROOT / "params/sweeps/sweep_A.yaml")}
     entry = {"notebook": "03_train_A.ipynb", "parameters": parameters, "params_file": str(split_file)}
     real = {**REPORT, "data_dir": str(tmp_path / "real")}
@@ -75,7 +75,7 @@ def test_rerun_command_gives_the_split_file_and_exactly_this_executions_override
             given[argv[i + 1]] = _resolve_type(argv[i + 2])
         elif argv[i] == "-y":
             given.update(yaml.safe_load(argv[i + 1]))
-    expected = {k: v for k, v in parameters.items() if k not in ("split", "test_day", "val_day")}
+    expected = {k: v for k, v in parameters.items() if k not in ("scheme", "test_day", "val_day")}
     assert given == {**expected, "sweep_a_file": "params/sweeps/sweep_A.yaml", "raw_dir": "real"}
     assert str(tmp_path) not in command and str(PROJECT_ROOT) not in command
     default = {**REPORT, "data_dir": str(tmp_path / "outputs" / "data" / "simulated_smoke")}
@@ -138,14 +138,14 @@ def test_counts_thresholds_and_zero_width_intervals_read_as_numbers_people_use()
 
 def test_splits_runs_and_pages_are_named_in_words_from_their_identity() -> None:
     assert labels.split_words("dm_t16_v0") == "test day 16, validation day 0"
-    assert labels.split_words({"split": "day_matched", "test_day": 9, "val_day": 0}, short=True) == "test day 9"
+    assert labels.split_words({"scheme": "day_matched", "test_day": 9, "val_day": 0}, short=True) == "test day 9"
     assert labels.split_words("original") == "original split" and labels.split_words("random_cells") == "cells at random"
     assert labels.split_words("pooled leave-one-day-out") == "pooled leave-one-day-out"  # no split: its own words
     settings = {"depth": 1, "epochs": 20, "batch_size": 512, "activation": "relu", "optimizer": "adam", "model": "A"}
     assert labels.run_words(settings) == "depth 1, 20 epochs, batch 512, ReLU, Adam"
     assert labels.run_words(settings | {"model": "B", "loss_w_day": 0.3}).endswith("Adam, day-loss weight 0.3")
     entry = {"notebook": "03_train_A.ipynb", "split": "dm_t0_v16",
-             "parameters": {"split": "day_matched", "test_day": 0, "val_day": 16}}
+             "parameters": {"scheme": "day_matched", "test_day": 0, "val_day": 16}}
     assert labels.page_title(entry) == "Model A (genotype only) — test day 0, validation day 16"
     sweep = {"notebook": "03_train_A.ipynb", "parameters": {**settings, "run_name": "sweep_code_A_d1_e20_b512_relu_adam"}}
     assert labels.page_title(sweep) == "Sweep, Model A (genotype only): depth 1, 20 epochs, batch 512, ReLU, Adam"

@@ -123,7 +123,7 @@ def test_prepare_reads_the_raw_set_when_asked_and_qc_removes_its_empty_droplets(
 def test_cli_prepare_takes_kind_and_a_missing_raw_set_names_it(raw_and_filtered, tmp_path, capsys):
     folder, _ = raw_and_filtered
     out = tmp_path / "r.h5ad"
-    args = ["prepare", "--raw", str(folder), "--split", "day_matched", "--test-day", "19", "--val-day", "0",
+    args = ["prepare", "--raw", str(folder), "--scheme", "day_matched", "--test-day", "19", "--val-day", "0",
             "--out", str(out), "--cache", str(tmp_path / "c"), "--matrix-kind", "raw", "--min-genes", "60",
             "--max-genes", "320", "--min-cells-per-gene", "5", "--n-hvg", "60"]
     assert cli.main(args) == 0
@@ -163,7 +163,7 @@ def test_paper_code_sweep_shares_dropout_0_and_the_head_layer_and_the_report_run
 
 
 def test_a_run_overrides_the_sweep_protocol(tmp_path):
-    (tmp_path / "split.yaml").write_text("split: day_matched\ntest_day: 19\nval_day: 0\n")
+    (tmp_path / "split.yaml").write_text("scheme: day_matched\ntest_day: 19\nval_day: 0\n")
     (tmp_path / "s.yaml").write_text("params_file: split.yaml\nprotocol: {dropout: 0.0}\n"
                                      "runs: {a: {}, b: {dropout: 0.2}}\n")
     assert plan.load_sweep(tmp_path / "s.yaml").runs == {"a": {"dropout": 0.0}, "b": {"dropout": 0.2}}

@@ -17,23 +17,23 @@ from lmna_scrna.report.runner.param_files import split_files
 def test_project_split_files_are_the_tables_splits_in_reading_order():
     files = split_files()
     assert list(files) == ["original", "dm_t0_v16", "dm_t9_v0", "dm_t16_v0", "dm_t19_v0", "random_cells"]
-    assert tables.REPORT_SPLITS == tuple(n for n in files if SCHEMES[files[n]["split"]].unit == "gsm")
+    assert tables.REPORT_SPLITS == tuple(n for n in files if SCHEMES[files[n]["scheme"]].unit == "gsm")
     assert tables.LEAKAGE_SPLIT == "random_cells"
 
 
 def test_a_new_split_file_is_all_a_new_split_takes(tmp_path):
     folder = tmp_path / "splits"
     shutil.copytree(params_dir() / "splits", folder)
-    (folder / "dm_t9_v16.yaml").write_text(yaml.safe_dump({"split": "day_matched", "test_day": 9, "val_day": 16}))
+    (folder / "dm_t9_v16.yaml").write_text(yaml.safe_dump({"scheme": "day_matched", "test_day": 9, "val_day": 16}))
 
     files = split_files(folder)
     assert list(files)[:5] == ["original", "dm_t0_v16", "dm_t9_v0", "dm_t9_v16", "dm_t16_v0"]
-    assert files["dm_t9_v16"] == {"split": "day_matched", "test_day": 9, "val_day": 16}
+    assert files["dm_t9_v16"] == {"scheme": "day_matched", "test_day": 9, "val_day": 16}
 
 
 def test_a_broken_split_file_is_named(tmp_path):
-    (tmp_path / "odd.yaml").write_text(yaml.safe_dump({"split": "by_donor"}))
-    with pytest.raises(InputError, match=r"split file .*odd\.yaml: `split` must be one of original, day_matched"):
+    (tmp_path / "odd.yaml").write_text(yaml.safe_dump({"scheme": "by_donor"}))
+    with pytest.raises(InputError, match=r"split file .*odd\.yaml: `scheme` must be one of original, day_matched"):
         split_files(tmp_path)
 
 
@@ -44,7 +44,7 @@ def test_a_new_split_file_gets_its_prepare_and_training_and_the_comparison_waits
 
     params = tmp_path / "params"
     shutil.copytree(params_dir(), params)
-    (params / "splits" / "dm_t9_v16.yaml").write_text(yaml.safe_dump({"split": "day_matched", "test_day": 9,
+    (params / "splits" / "dm_t9_v16.yaml").write_text(yaml.safe_dump({"scheme": "day_matched", "test_day": 9,
                                                                       "val_day": 16}))
     before = load_profile(params_dir() / "profiles" / "full.yaml").by_id()
     after = load_profile(params / "profiles" / "full.yaml", notebooks_dir=PROJECT_ROOT / "notebooks").by_id()

@@ -72,12 +72,19 @@ def test_gsm_with_another_gene_list_is_named_against_the_majority(tmp_path, shee
         prepare_split(raw, make_split("original", sheet), sheet, SMALL_PARAMS, tmp_path / "x.h5ad", tmp_path / "c")
 
 
-@pytest.mark.parametrize("split", ["original", "random_cells"])
-def test_test_day_with_a_split_without_days_is_an_error(study, tmp_path, capsys, split):
+@pytest.mark.parametrize("scheme", ["original", "random_cells"])
+def test_test_day_with_a_split_without_days_is_an_error(study, tmp_path, capsys, scheme):
     out = tmp_path / "x.h5ad"
-    assert cli.main(prepare_cli(study, out, "--test-day", "9", *small_args(), split=split)) == 2
-    assert "takes no --test-day" in one_error_line(capsys)
+    assert cli.main(prepare_cli(study, out, "--test-day", "9", *small_args(), scheme=scheme)) == 2
+    assert f"--scheme {scheme} takes no --test-day" in one_error_line(capsys)
     assert not out.exists()
+
+
+def test_old_split_option_still_works_and_names_its_replacement(study, tmp_path, capsys):
+    out = tmp_path / "x.h5ad"
+    argv = [a if a != "--scheme" else "--split" for a in prepare_cli(study, out, *small_args())]
+    assert cli.main(argv) == 0 and out.is_file()
+    assert "--split is deprecated, use --scheme" in capsys.readouterr().err
 
 
 def test_valid_parameters_still_prepare(study, tmp_path):

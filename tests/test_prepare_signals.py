@@ -87,7 +87,7 @@ def prepare_behind_cache_locks(tmp_path: Path, sheet, params) -> Iterator[tuple[
             fcntl.flock(lock, fcntl.LOCK_EX)
         stderr = held.enter_context((tmp_path / "stderr.txt").open("w"))  # a file: orphans may hold a pipe open
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lmna_scrna.cli", "prepare", "--raw", str(raw), "--split", "original",
+            [sys.executable, "-m", "lmna_scrna.cli", "prepare", "--raw", str(raw), "--scheme", "original",
              "--out", str(out), "--cache", str(cache), *args],
             env=env, stdout=subprocess.DEVNULL, stderr=stderr,
         )

@@ -235,7 +235,7 @@ def test_cli_prepare(study, outputs, tmp_path, capsys):
     raw, _ = study
     out = tmp_path / "cli.h5ad"
     small = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL_PARAMS.to_dict().items()]
-    argv = ["prepare", "--raw", str(raw), "--split", "day_matched", "--test-day", "19", "--val-day", "0", "--out", str(out)]
+    argv = ["prepare", "--raw", str(raw), "--scheme", "day_matched", "--test-day", "19", "--val-day", "0", "--out", str(out)]
     assert cli.main(argv + small) == 0
     assert ad.read_h5ad(out).uns["split"]["name"] == "dm_t19_v0"
     assert (outputs / "cache").is_dir()  # default cache under LMNA_OUTPUTS

@@ -103,18 +103,18 @@ def test_split_parameter_files(sheet, name):
     """Each file defines its split by scheme and days; the file's stem is the name that follows."""
     path = params_dir() / "splits" / f"{name}.yaml"
     params, derived = split_identity(yaml.safe_load(path.read_text()), where=str(path))
-    assert set(params) == {"split", "test_day", "val_day"}
-    split = make_split(params["split"], sheet, params["test_day"], params["val_day"])
+    assert set(params) == {"scheme", "test_day", "val_day"}
+    split = make_split(params["scheme"], sheet, params["test_day"], params["val_day"])
     assert split.name == derived == name
 
 
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"split": "day_matched", "test_day": 16, "val_day": 0, "split_name": "dm_t19_v0"}, "disagrees"),
-        ({"split": "original", "test_day": 19, "val_day": None}, "takes no test_day"),
-        ({"split": "day_matched", "test_day": 19}, "needs integer"),
-        ({"split": "random"}, "must be one of"),
+        ({"scheme": "day_matched", "test_day": 16, "val_day": 0, "split_name": "dm_t19_v0"}, "disagrees"),
+        ({"scheme": "original", "test_day": 19, "val_day": None}, "takes no test_day"),
+        ({"scheme": "day_matched", "test_day": 19}, "needs integer"),
+        ({"scheme": "random"}, "must be one of"), ({"split": "day_matched"}, "`split` is now `scheme`"),
     ],
 )
 def test_split_identity_rejects_inconsistent_files(values, message):
@@ -123,5 +123,5 @@ def test_split_identity_rejects_inconsistent_files(values, message):
 
 
 def test_split_identity_accepts_a_matching_name():
-    values = {"split": "day_matched", "test_day": 19, "val_day": 0, "split_name": "dm_t19_v0"}
-    assert split_identity(values, where="x") == ({"split": "day_matched", "test_day": 19, "val_day": 0}, "dm_t19_v0")
+    values = {"scheme": "day_matched", "test_day": 19, "val_day": 0, "split_name": "dm_t19_v0"}
+    assert split_identity(values, where="x") == ({"scheme": "day_matched", "test_day": 19, "val_day": 0}, "dm_t19_v0")

@@ -87,7 +87,7 @@ def test_baseline_sweep_and_best_by_validation_not_test(runs: None, tmp_path: Pa
 
 def _sweeps(folder: Path, base: str | None = "a.yaml") -> Path:
     """Sweep a.yaml (runs a1, a2) and b.yaml, a Model B sweep that builds on `base`; returns b.yaml."""
-    (folder / "split.yaml").write_text("split: day_matched\ntest_day: 19\nval_day: 0\n")
+    (folder / "split.yaml").write_text("scheme: day_matched\ntest_day: 19\nval_day: 0\n")
     (folder / "a.yaml").write_text(json.dumps({"params_file": "split.yaml", "runs": {
         "a1": {"depth": 1}, "a2": {"depth": 2, "activation": "tanh"}}}))
     (folder / "b.yaml").write_text(json.dumps({"params_file": "split.yaml", "runs": {"w": {"model": "B", "loss_w_day": 0.1}},

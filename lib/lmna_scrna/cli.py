@@ -102,8 +102,9 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("prepare", help="QC, normalise, select HVGs on train GSMs, write one split's .h5ad")
     p.add_argument("--raw", type=Path, required=True, help="raw-data folder")
-    p.add_argument("--split", required=True, choices=tuple(SCHEMES),
+    p.add_argument("--scheme", choices=tuple(SCHEMES),
                    help="; ".join(f"{name}: {scheme.summary}" for name, scheme in SCHEMES.items()))
+    p.add_argument("--split", dest="scheme", choices=tuple(SCHEMES), action=_Deprecated, new="--scheme")
     p.add_argument("--test-day", type=int, default=None)
     p.add_argument("--val-day", type=int, default=None)
     p.add_argument("--out", type=Path, required=True, help="output .h5ad")
@@ -120,14 +121,16 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 def _run_prepare(args: argparse.Namespace) -> int:
     from .io.study import load_samples
     from .pp.assemble import prepare_split
-    from .pp.splits import days_problem, make_split
+    from .pp.splits import SCHEMES, days_problem, make_split
 
-    problem = days_problem(args.split, args.test_day, args.val_day, "--test-day/--val-day")
+    if args.scheme is None:
+        raise InputError(f"prepare needs --scheme ({', '.join(SCHEMES)})")
+    problem = days_problem(args.scheme, args.test_day, args.val_day, "--test-day/--val-day")
     if problem:  # not silently ignored: the user meant another split (notebooks keep day defaults for any split)
         raise InputError(f"--{problem}")
     sheet = load_samples(args.sheet)
     params = PrepParams(**{k: getattr(args, k) for k in vars(PrepParams())})
-    split = make_split(args.split, sheet, test_day=args.test_day, val_day=args.val_day)
+    split = make_split(args.scheme, sheet, test_day=args.test_day, val_day=args.val_day)
     print(prepare_split(args.raw, split, sheet=sheet, params=params, out=args.out, cache_dir=args.cache))
     return 0
 

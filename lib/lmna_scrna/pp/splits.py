@@ -105,15 +105,17 @@ def split_name(scheme: str, test_day: int | None = None, val_day: int | None = N
 
 
 def split_identity(values: Mapping[str, Any], where: str) -> tuple[dict[str, Any], str]:
-    """What defines a split in a parameter file (``split``, ``test_day``, ``val_day``) and its name.
+    """What defines a split in a parameter file (``scheme``, ``test_day``, ``val_day``) and its name.
 
     The name follows from the scheme and days, so it cannot disagree with them;
     a ``split_name`` written in the file is checked, and a mismatch is an error
     naming `where`. Days belong to day-matched splits only.
     """
-    scheme = values.get("split")
+    if "split" in values and "scheme" not in values:
+        raise InputError(f"{where}: `split` is now `scheme` (the split's scheme: {', '.join(SCHEMES)})")
+    scheme = values.get("scheme")
     if scheme not in SCHEMES:
-        raise InputError(f"{where}: `split` must be one of {', '.join(SCHEMES)} (got {scheme!r})")
+        raise InputError(f"{where}: `scheme` must be one of {', '.join(SCHEMES)} (got {scheme!r})")
     test_day, val_day = values.get("test_day"), values.get("val_day")
     problem = days_problem(str(scheme), test_day, val_day, "test_day/val_day")
     if problem:
@@ -125,7 +127,7 @@ def split_identity(values: Mapping[str, Any], where: str) -> tuple[dict[str, Any
     if written is not None and written != name:
         raise InputError(f"{where}: split_name {written!r} disagrees with the split it defines ({name})")
     identity = {k: v for k, v in values.items() if k != "split_name"}
-    return identity | {"split": scheme, "test_day": test_day, "val_day": val_day}, name
+    return identity | {"scheme": scheme, "test_day": test_day, "val_day": val_day}, name
 
 
 def original(sheet: pd.DataFrame) -> Split:
@@ -198,7 +200,7 @@ def days_problem(name: str, test_day: object, val_day: object, options: str) -> 
     scheme = SCHEMES.get(name)
     if scheme is not None and not scheme.takes_days and (test_day is not None or val_day is not None):
         day_schemes = ", ".join(n for n, s in SCHEMES.items() if s.takes_days)
-        return f"split {name} takes no {options} (only {day_schemes} does)"
+        return f"scheme {name} takes no {options} (only {day_schemes} does)"
     return None
 
 

@@ -251,7 +251,7 @@ def _known_splits(folder: Path) -> dict[str, dict[str, Any]]:
 
     known = split_files(folder)
     for fold in leave_one_day_out(load_samples()):
-        known.setdefault(fold.name, {"split": fold.scheme, "test_day": fold.test_day, "val_day": fold.val_day})
+        known.setdefault(fold.name, {"scheme": fold.scheme, "test_day": fold.test_day, "val_day": fold.val_day})
     return known
 
 
@@ -269,10 +269,10 @@ def split_words(split: str | Mapping[str, Any], short: bool = False) -> str:
     identity = split if isinstance(split, Mapping) else known_splits().get(str(split))
     if identity is None:
         return str(split).replace("_", " ")
-    kind = identity.get("split") or identity.get("scheme")
-    if kind == "day_matched":
+    scheme = identity.get("scheme")
+    if scheme == "day_matched":
         return f"test day {identity['test_day']}" + ("" if short else f", validation day {identity['val_day']}")
-    return SCHEME_WORDS.get(str(kind), str(kind).replace("_", " "))
+    return SCHEME_WORDS.get(str(scheme), str(scheme).replace("_", " "))
 
 
 #: Reading order of split schemes: the paper's split, the day-matched folds, then the leakage control.
@@ -286,9 +286,9 @@ def split_order(split: str | None) -> tuple[int, int, int]:
     identity = known_splits().get(str(split)) if split else None
     if identity is None:
         return (len(SCHEME_ORDER) + 1, 0, 0)
-    kind = str(identity.get("split") or identity.get("scheme"))
+    scheme = str(identity.get("scheme"))
     days = [-1 if identity.get(key) is None else int(identity[key]) for key in ("test_day", "val_day")]
-    return (SCHEME_ORDER.index(kind) if kind in SCHEME_ORDER else len(SCHEME_ORDER), days[0], days[1])
+    return (SCHEME_ORDER.index(scheme) if scheme in SCHEME_ORDER else len(SCHEME_ORDER), days[0], days[1])
 
 
 def run_words(settings: Mapping[str, Any]) -> str:
@@ -337,6 +337,6 @@ def page_title(entry: Mapping[str, Any]) -> str | None:
     if scenario is not None:
         return (f"{stem} — scenario “{str(scenario).replace('_', ' ')}”, simulated studies "
                 f"{_seeds_words(p.get('sim_seeds', []))}")
-    if p.get("split"):
+    if p.get("scheme"):
         return f"{stem} — {split_words(p)}"
     return f"{stem} — {split_words(entry['split'])}" if entry.get("split") else None

@@ -36,9 +36,9 @@ MODELS: tuple[str, ...] = ("A", "B")
 _SPLIT_FILES = split_files()
 #: GSM-level splits of Table 1, from the split files: the paper's original one, then the day-matched
 #: leave-one-day-out folds by test day.
-REPORT_SPLITS: tuple[str, ...] = tuple(n for n, i in _SPLIT_FILES.items() if SCHEMES[i["split"]].unit == "gsm")
+REPORT_SPLITS: tuple[str, ...] = tuple(n for n, i in _SPLIT_FILES.items() if SCHEMES[i["scheme"]].unit == "gsm")
 #: The cell-level split kept only to show library leakage (the first split file of a cell-level scheme).
-LEAKAGE_SPLIT: str = next((n for n, i in _SPLIT_FILES.items() if SCHEMES[i["split"]].unit == "cells"), "random_cells")
+LEAKAGE_SPLIT: str = next((n for n, i in _SPLIT_FILES.items() if SCHEMES[i["scheme"]].unit == "cells"), "random_cells")
 #: Table 1's metrics, in the paper's column order.
 TABLE1_METRICS: tuple[str, ...] = ("test_auc", "test_acc", "test_geno_loss", "test_combined_loss")
 

@@ -22,7 +22,7 @@ class Sweep:
     """A sweep file: the split every run uses and each run's parameter overrides."""
 
     path: Path
-    split: dict[str, Any]  # the split file's identity: split (kind), test_day, val_day
+    split: dict[str, Any]  # the split file's identity: scheme, test_day, val_day
     split_name: str
     split_file: Path
     runs: dict[str, dict[str, Any]]  # each run's overrides, over the sweep's `protocol`
@@ -131,7 +131,7 @@ def load_sweep(path: str | Path) -> Sweep:
 
 
 def read_split_file(path: Path) -> tuple[dict[str, Any], str]:
-    """A split parameter file's identity (split, test_day, val_day) and the name that follows from it."""
+    """A split parameter file's identity (scheme, test_day, val_day) and the name that follows from it."""
     return split_identity(read_yaml(path), where=f"split file {path}")
 
 
@@ -147,7 +147,7 @@ def split_files(folder: Path | None = None) -> dict[str, dict[str, Any]]:
 
     def rank(item: tuple[str, dict[str, Any]]) -> tuple[int, int, int]:
         identity = item[1]
-        return (order.index(identity["split"]), identity.get("test_day") or 0, identity.get("val_day") or 0)
+        return (order.index(identity["scheme"]), identity.get("test_day") or 0, identity.get("val_day") or 0)
 
     return dict(sorted(found.items(), key=rank))
 

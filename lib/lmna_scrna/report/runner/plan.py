@@ -58,7 +58,7 @@ that sweep has run: its executions get the sweep file and run instead
 `tables.sweep_variant_config`) and wait for every execution of the sweep it
 builds on, whose keys are part of theirs.
 
-A split file defines a split by its kind and days (`pp.splits.split_identity`);
+A split file defines a split by its scheme and days (`pp.splits.split_identity`);
 its name follows from them. Dependencies are inferred from the stage of each
 notebook: an execution waits for the executions of the stages it reads
 (`STAGE_READS`) on the same split; a `GLOBAL_STAGES` execution (the
