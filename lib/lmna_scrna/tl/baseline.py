@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
+from ..threads import serial_blas
 from .evaluate import auc_or_nan
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ def fit_baseline(
     model = LogisticRegression(max_iter=2000, random_state=seed, warm_start=True)
     best: tuple[float, LogisticRegression, float] | None = None
     for c in sorted(c_grid):
-        model.set_params(C=c).fit(x_train, y_train)
+        with serial_blas():  # the same fit whatever the thread budget
+            model.set_params(C=c).fit(x_train, y_train)
         auc = auc_or_nan(y_val, model.predict_proba(x_val)[:, 1], "validation set")
         log.info("baseline C=%g: validation AUC %.4f", c, auc)
         if best is None or auc > best[0]:
@@ -71,7 +73,8 @@ def fit_pseudobulk(X: np.ndarray, obs: pd.DataFrame, seed: int = 42) -> dict[str
     y = obs.groupby("gsm", observed=True)["y_geno"].first().reindex(gsms).to_numpy().astype(int)
     train = (partition == "train").to_numpy()
     model = LogisticRegression(C=PSEUDOBULK_C, class_weight="balanced", max_iter=5000, random_state=seed)
-    model.fit(profiles[train], y[train])
+    with serial_blas():
+        model.fit(profiles[train], y[train])
     scores = model.decision_function(profiles)
     return {
         "C": PSEUDOBULK_C,

@@ -15,6 +15,7 @@ import pandas as pd
 import scanpy as sc
 
 from ..pp.gsm_pass import subsample
+from ..threads import serial_blas
 
 #: The factors whose share of the PCs' variance is measured (obs columns).
 FACTORS: tuple[str, ...] = ("day", "condition", "gsm")
@@ -46,9 +47,10 @@ def embed_train_fitted(adata: ad.AnnData, n_pcs: int = 30, seed: int = 0) -> ad.
     adata.X = np.asarray(adata.X.toarray() if hasattr(adata.X, "toarray") else adata.X, dtype=np.float32)
     ref = adata[(adata.obs["partition"] == "train").to_numpy()].copy()
     n_pcs = min(n_pcs, ref.n_obs - 1, ref.n_vars - 1)
-    sc.pp.pca(ref, n_comps=n_pcs, random_state=seed)
-    train_mean = ref.X.mean(axis=0, dtype=np.float64)
-    adata.obsm["X_pca"] = ((adata.X - train_mean) @ ref.varm["PCs"]).astype(np.float32)
+    with serial_blas():  # the same components and projection whatever the thread budget
+        sc.pp.pca(ref, n_comps=n_pcs, random_state=seed)
+        train_mean = ref.X.mean(axis=0, dtype=np.float64)
+        adata.obsm["X_pca"] = ((adata.X - train_mean) @ ref.varm["PCs"]).astype(np.float32)
     from . import backend  # noqa: F401  scanpy's neighbors/UMAP load umap-learn, which loads TensorFlow: quietly first
     sc.pp.neighbors(adata, use_rep="X_pca", random_state=seed)
     sc.tl.umap(adata, random_state=seed)
