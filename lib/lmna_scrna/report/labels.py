@@ -125,7 +125,10 @@ def difference_text(value: float) -> str:
     (near a ceiling, "-0.000 to -0.000" would hide a difference the rule still decides on)."""
     if value is None or math.isnan(value):
         return "–"
-    return f"{value + 0.0:+.3f}" if value == 0 or abs(value) >= 0.001 else f"{value:+.2g}"  # + 0.0: never "-0.000"
+    if value == 0 or abs(value) >= 0.001:
+        return f"{value + 0.0:+.3f}"  # + 0.0: never "-0.000"
+    decimals = 1 - math.floor(math.log10(abs(value)))  # two significant digits, in fixed point: "+0.000061", not "+6.1e-05"
+    return f"{value:+.{decimals}f}"
 
 
 def difference_interval_text(lo: float, hi: float) -> str:
