@@ -9,7 +9,7 @@ from lmna_scrna.report import labels
 
 def test_differences_keep_their_sign_and_precision_and_never_read_minus_zero() -> None:
     assert [labels.difference_text(v) for v in (0.0171, -0.0004, -0.0, 0.0, float("nan"))] == \
-        ["+0.017", "-0.0004", "+0.000", "+0.000", "–"]
+        ["+0.017", "-0.00040", "+0.000", "+0.000", "–"]
     table = pd.DataFrame({"delta": [0.00065], "keras_minus_exact": [-0.00042], "mean": [-0.007]})
     assert labels.for_people(table).iloc[0].tolist() == ["+0.00065", "-0.00042", "-0.007"]
 
