@@ -38,7 +38,7 @@ def plot_claim_rates(summary: pd.DataFrame) -> Figure:
     scenarios are categories, in the design's order, so no axis pretends
     they lie on one numeric scale.
     """
-    fig, ax = plt.subplots(figsize=(7.2, 3.8))
+    fig, ax = plt.subplots(figsize=(7.2, 4.2))
     x = np.arange(len(summary))
     for offset, rule in ((-0.15, "auc"), (0.15, "ranking")):
         rate = summary[f"{rule}_rule_rate"].to_numpy()
@@ -46,8 +46,10 @@ def plot_claim_rates(summary: pd.DataFrame) -> Figure:
         ax.errorbar(x + offset, rate, yerr=err, fmt="o", color=RULE_COLORS[rule], capsize=3, label=RULE_LABELS[rule])
     ax.axhline(0.05, color="grey", ls=":", lw=1)
     ax.text(len(summary) - 0.5, 0.06, "0.05", color="grey", fontsize="small", ha="right", va="bottom")
-    labels = [f"{c}\n({r}, n={n})" for c, r, n in zip(summary["scenario"], summary["role"], summary["replicates"])]
-    ax.set_xticks(x, labels, fontsize="small")
+    # one word per line: nine scenarios share a column-wide axis, and "power 0.25 (power, n=5)" on two lines overlapped
+    labels = [f"{c.replace(' ', chr(10))}\n({r}, n={n})" for c, r, n in
+              zip(summary["scenario"].astype(str), summary["role"], summary["replicates"])]
+    ax.set_xticks(x, labels, fontsize="x-small")
     ax.set(ylabel="share of studies claiming a signal", ylim=(-0.03, 1.03), xlim=(-0.5, len(summary) - 0.5))
     ax.set_title("False positives (null, line) and power, with 95% intervals", pad=24)
     ax.legend(fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)  # clear of the bars
