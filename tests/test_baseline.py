@@ -16,7 +16,8 @@ def test_baseline_fit_does_not_depend_on_the_blas_thread_count():
     for threads in (1, 2):
         with threadpool_limits(limits=threads):
             model, c = fit_baseline(X[:3000], y[:3000], X[3000:], y[3000:], seed=1)
-        fits[threads] = (c, model.coef_.copy(), model.intercept_.copy())
+        fits[threads] = (c, model.coef_.copy(), model.intercept_.copy(), model.decision_function(X[3000:]))
     assert fits[1][0] == fits[2][0]
     np.testing.assert_array_equal(fits[1][1], fits[2][1])
     np.testing.assert_array_equal(fits[1][2], fits[2][2])
+    assert np.allclose(fits[1][3], fits[2][3], rtol=0, atol=1e-9)  # scores: same model, products may differ in the last bit

@@ -75,7 +75,7 @@ def fit_pseudobulk(X: np.ndarray, obs: pd.DataFrame, seed: int = 42) -> dict[str
     model = LogisticRegression(C=PSEUDOBULK_C, class_weight="balanced", max_iter=5000, random_state=seed)
     with serial_blas():
         model.fit(profiles[train], y[train])
-    scores = model.decision_function(profiles)
+        scores = model.decision_function(profiles)
     return {
         "C": PSEUDOBULK_C,
         "gsm": [
