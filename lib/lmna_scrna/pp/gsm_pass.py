@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -158,8 +158,7 @@ def load_gsms(
             try:
                 with _sigint_blocked():  # the workers start (inherit the mask) in submit
                     jobs = [pool.submit(load_gsm, raw_dir, g, params, cache_dir) for g in misses]
-                for _ in tqdm(as_completed(jobs), total=len(jobs), desc="parse GSMs", unit="GSM"):
-                    pass
+                _wait_interruptibly(jobs)
             except (KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: stop the parses now, not after them
                 pool.shutdown(wait=False, cancel_futures=True)
                 for worker in set(multiprocessing.active_children()) - before:
@@ -168,6 +167,21 @@ def load_gsms(
             for job in jobs:
                 job.result()  # re-raises the first failing GSM's InputError
     return {g: load_gsm(raw_dir, g, params, cache_dir) for g in tqdm(gsms, desc="cached GSMs", unit="GSM")}
+
+
+def _wait_interruptibly(jobs: list[Future[CachedGSM]]) -> None:
+    """Wait for the parses with a progress bar, waking twice a second.
+
+    A Ctrl-C may be delivered to any thread of the process; Python raises it
+    in the main thread only when that thread next runs, so an unbounded wait
+    on parses that cannot finish (another process holds their cache locks)
+    would never notice it.
+    """
+    pending = set(jobs)
+    with tqdm(total=len(jobs), desc="parse GSMs", unit="GSM") as bar:
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            bar.update(len(done))
 
 
 @contextmanager
