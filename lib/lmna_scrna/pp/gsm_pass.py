@@ -152,20 +152,24 @@ def load_gsms(
     if workers > 1 and len(misses) > 1:
         spawn = multiprocessing.get_context("spawn")  # no fork of a process holding threads
         before = set(multiprocessing.active_children())
-        with ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             min(workers, len(misses)), mp_context=spawn, initializer=_die_with_parent, initargs=(os.getpid(),)
-        ) as pool:
-            try:
-                with _sigint_blocked():  # the workers start (inherit the mask) in submit
-                    jobs = [pool.submit(load_gsm, raw_dir, g, params, cache_dir) for g in misses]
-                _wait_interruptibly(jobs)
-            except (KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: stop the parses now, not after them
-                pool.shutdown(wait=False, cancel_futures=True)
-                for worker in set(multiprocessing.active_children()) - before:
-                    worker.terminate()
-                raise
-            for job in jobs:
-                job.result()  # re-raises the first failing GSM's InputError
+        )
+        try:
+            with _sigint_blocked():  # the workers start (inherit the mask) in submit
+                jobs = [pool.submit(load_gsm, raw_dir, g, params, cache_dir) for g in misses]
+            _wait_interruptibly(jobs)
+        except (KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: stop the parses now, not after them
+            # No waiting shutdown here (a `with` block's exit would join the pool's manager thread, which
+            # can hang once its workers are gone): cancel, kill the workers, reap them, go.
+            pool.shutdown(wait=False, cancel_futures=True)
+            for worker in set(multiprocessing.active_children()) - before:
+                worker.kill()
+                worker.join(timeout=5)
+            raise
+        pool.shutdown(wait=True)
+        for job in jobs:
+            job.result()  # re-raises the first failing GSM's InputError
     return {g: load_gsm(raw_dir, g, params, cache_dir) for g in tqdm(gsms, desc="cached GSMs", unit="GSM")}
 
 
