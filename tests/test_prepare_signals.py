@@ -90,6 +90,9 @@ def prepare_behind_cache_locks(tmp_path: Path, sheet, params) -> Iterator[tuple[
             [sys.executable, "-m", "lmna_scrna.cli", "prepare", "--raw", str(raw), "--scheme", "original",
              "--out", str(out), "--cache", str(cache), *args],
             env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+            # as from a terminal: Ctrl-C at its default (pytest-xdist's workers ignore SIGINT, and a child
+            # inherits that, so Python would install no KeyboardInterrupt handler at all)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         spawned: set[int] = set()
         try:
