@@ -160,8 +160,7 @@ def load_gsms(
                 jobs = [pool.submit(load_gsm, raw_dir, g, params, cache_dir) for g in misses]
             _wait_interruptibly(jobs)
         except (KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: stop the parses now, not after them
-            # No waiting shutdown here (a `with` block's exit would join the pool's manager thread, which
-            # can hang once its workers are gone): cancel, kill the workers, reap them, go.
+            # Cancel, kill the workers, reap them, go: nothing here waits on parses that cannot finish.
             pool.shutdown(wait=False, cancel_futures=True)
             for worker in set(multiprocessing.active_children()) - before:
                 worker.kill()
@@ -176,10 +175,8 @@ def load_gsms(
 def _wait_interruptibly(jobs: list[Future[CachedGSM]]) -> None:
     """Wait for the parses with a progress bar, waking twice a second.
 
-    A Ctrl-C may be delivered to any thread of the process; Python raises it
-    in the main thread only when that thread next runs, so an unbounded wait
-    on parses that cannot finish (another process holds their cache locks)
-    would never notice it.
+    A bounded wait keeps the main thread running Python's signal checks while
+    parses wait on cache locks another process holds.
     """
     pending = set(jobs)
     with tqdm(total=len(jobs), desc="parse GSMs", unit="GSM") as bar:
