@@ -143,6 +143,31 @@ def hdf5_atomic(target: str | Path) -> Iterator[h5py.File]:
         tmp.write_bytes(buffer.getbuffer())
 
 
+@contextmanager
+def hdf5_on_disk(target: str | Path, size_bytes: int) -> Iterator[h5py.File]:
+    """Yield an HDF5 file written straight to disk, moved onto `target` once it is complete.
+
+    For a file too large to hold in memory beside the data it is built from (a
+    processed split: its image was a prepare's largest allocation). libhdf5
+    cannot recover from a failed write, so the folder's free space is checked
+    for `size_bytes` first: a disk that is too small is one error naming both
+    figures before anything is written. Only a disk that another process fills
+    during the write can still reach libhdf5's failure; `hdf5_atomic` is the
+    writer for files small enough to build in memory.
+    """
+    import h5py
+
+    with atomic_path(target) as tmp:
+        free = shutil.disk_usage(tmp.parent).free
+        if free < size_bytes:
+            raise InputError(
+                f"cannot write {target}: No space left on device for it: about {size_bytes / 2**20:.0f} MiB "
+                f"needed, {free / 2**20:.0f} MiB free in {tmp.parent}"
+            )
+        with h5py.File(tmp, "w") as f:
+            yield f
+
+
 def write_text_atomic(target: str | Path, text: str) -> Path:
     """Write a small text file (JSON, CSV, YAML) atomically."""
     with atomic_path(target) as tmp:

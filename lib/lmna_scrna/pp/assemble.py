@@ -42,7 +42,7 @@ from anndata.io import write_elem
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..atomic import hdf5_atomic
+from ..atomic import hdf5_on_disk
 from ..config import PrepParams
 from ..errors import InputError, one_line
 from ..io.raw_folder import gene_list_problem
@@ -50,13 +50,15 @@ from ..paths import cache_dir as default_cache_dir
 from ..paths import processed_path, require_file
 from .genes import FeatureScaling, GeneStats, fit_scaling, gene_table
 from .gsm_pass import CachedGSM, ProcessedGSM, load_gsms
-from .row_blocks import stack_rows, write_rows
+from .row_blocks import csr_bytes, stack_rows, write_rows
 from .splits import Split, assign_cells, require_gsms
 
 log = logging.getLogger(__name__)
 
 #: Stored in uns for a test_day/val_day a split does not use (HDF5 has no None).
 NO_DAY = -1
+#: Bytes an .h5ad spends per cell beside X (obs columns, categories): 160 measured on the full data, doubled.
+OBS_BYTES_PER_CELL = 320
 
 
 def cache_split(
@@ -173,9 +175,10 @@ def write_split(fit: FittedSplit, out: Path) -> Path:
     out = Path(out)
     adata = _annotations(fit)
     adata.strings_to_categoricals()  # as write_h5ad does
-    with hdf5_atomic(out) as f:  # built in memory, written with plain writes: a full disk is an error, not a crash
+    n_rows, nnz, width = _x_size(fit)
+    with hdf5_on_disk(out, _file_bytes(n_rows, nnz)) as f:  # free space checked first: a full disk is an error
         write_elem(f, "/", adata)
-        write_rows(f, "X", _scaled_blocks(fit), *_x_size(fit))  # the file image is the only copy of X
+        write_rows(f, "X", _scaled_blocks(fit), n_rows, nnz, width)  # one GSM's block in memory at a time
     log.info("%s: wrote %s (%d cells x %d genes)", fit.split.name, out, adata.n_obs, adata.n_vars)
     return out
 
@@ -233,6 +236,11 @@ def _x_size(fit: FittedSplit) -> tuple[int, int, int]:
     genes = fit.scaling.genes
     n_rows = sum(int(c.barcodes.size) for c in fit.cached.values())
     return n_rows, sum(int(c.stats.nnz[genes].sum()) for c in fit.cached.values()), int(genes.size)
+
+
+def _file_bytes(n_rows: int, nnz: int) -> int:
+    """What a split's .h5ad needs on disk, generously: X's arrays, then its obs, metadata and HDF5's own."""
+    return csr_bytes(n_rows, nnz) + n_rows * OBS_BYTES_PER_CELL + (8 << 20)
 
 
 def dataset_fingerprint(inputs: dict[str, str], params: PrepParams, split: Split, sheet: pd.DataFrame) -> str:

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: Degrees of freedom of the variance, as scanpy.pp.scale.
 DDOF = 1
+#: Entries summed at a time by `GeneStats.from_matrix` (8 MiB of float64).
+ENTRY_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -50,16 +52,23 @@ class GeneStats:
 
     @classmethod
     def from_matrix(cls, X: sp.csr_matrix) -> GeneStats:
-        """Accumulate in float64 whatever the storage dtype, for stable sums over many cells."""
+        """Accumulate in float64 whatever the storage dtype, for stable sums over many cells.
+
+        Entries are added block by block into the same sums, in their stored
+        order (`np.add.at`), so the result is that of one pass while the float64
+        temporaries stay a few MB, not three copies of a GSM's values.
+        """
         X = sp.csr_matrix(X)
         n_genes = X.shape[1]
-        data = X.data.astype(np.float64)
-        return cls(
-            n_cells=X.shape[0],
-            sum=np.bincount(X.indices, weights=data, minlength=n_genes),
-            sumsq=np.bincount(X.indices, weights=data * data, minlength=n_genes),
-            nnz=np.bincount(X.indices[data != 0], minlength=n_genes).astype(np.int64),
-        )
+        stats = cls(X.shape[0], np.zeros(n_genes), np.zeros(n_genes), np.zeros(n_genes, dtype=np.int64))
+        for start in range(0, X.nnz, ENTRY_BLOCK):
+            genes = X.indices[start : start + ENTRY_BLOCK]
+            values = X.data[start : start + ENTRY_BLOCK].astype(np.float64)
+            stats.nnz[:] += np.bincount(genes[values != 0], minlength=n_genes)
+            np.add.at(stats.sum, genes, values)
+            values *= values
+            np.add.at(stats.sumsq, genes, values)
+        return stats
 
     def __add__(self, other: GeneStats) -> GeneStats:
         if self.sum.shape != other.sum.shape:

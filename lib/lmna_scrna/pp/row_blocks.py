@@ -2,8 +2,8 @@
 
 A processed split is its GSMs' scaled blocks stacked by rows. Stacking into
 preallocated arrays keeps the output plus one block alive (no ``sp.vstack``
-copies); writing into the HDF5 file block by block keeps only the file image,
-not the matrix beside it as well: the largest copy a prepare holds.
+copies); writing into an HDF5 file on disk block by block keeps no copy of
+the matrix at all, only the block being written.
 """
 
 from __future__ import annotations
@@ -38,6 +38,12 @@ def placed(blocks: Iterable[sp.csr_matrix]) -> Iterator[Placed]:
 
 def _index_dtype(nnz: int) -> type[np.signedinteger]:
     return np.int32 if nnz < np.iinfo(np.int32).max else np.int64
+
+
+def csr_bytes(n_rows: int, nnz: int) -> int:
+    """Bytes of a float32 CSR matrix's arrays with `nnz` entries, as `stack_rows` and `write_rows` store it."""
+    index = np.dtype(_index_dtype(nnz)).itemsize
+    return nnz * (np.dtype(np.float32).itemsize + index) + (n_rows + 1) * index
 
 
 def stack_rows(blocks: Iterable[sp.csr_matrix], n_rows: int, nnz: int, width: int) -> sp.csr_matrix:
