@@ -88,6 +88,7 @@ def test_shape_disagreeing_with_names_is_refused(tmp_path, write_10x, which):
         ("%%MatrixMarket matrix coordinate real general", "50 20 2\n1 1 2\n2 1 1.5\n", "non-integer"),
         ("%%MatrixMarket matrix coordinate integer general", "50 20 1\n2 1 1.5\n", "non-integer"),
         ("%%MatrixMarket matrix coordinate real general", "50 20 1\n2 1 nan\n", "not a finite number"),
+        ("%%MatrixMarket matrix coordinate real general", "50 20 2\n1 1 2\n2 1 -inf\n", "not a finite number"),
         ("%%MatrixMarket matrix coordinate integer general", "50 20 2\n1 1 3\n2 1 -1\n", "negative"),
         ("%%MatrixMarket matrix coordinate real general", "50 20 1\n2 1 1e30\n", "too large to be a UMI count"),
         ("%%MatrixMarket matrix coordinate integer general", "50 20 3\n1 1 3\n2 4 1\n1 1 2\n",
@@ -96,7 +97,7 @@ def test_shape_disagreeing_with_names_is_refused(tmp_path, write_10x, which):
         ("%%MatrixMarket matrix array integer general", "50 20\n", "banner"),
         ("%%MatrixMarket matrix coordinate integer general", "50 20 3\n1 1 3\n", "unreadable"),
     ],
-    ids=["real-fraction", "integer-fraction", "nan", "negative", "1e30", "duplicate", "pattern", "dense", "short"],
+    ids=["real-fraction", "integer-fraction", "nan", "-inf", "negative", "1e30", "duplicate", "pattern", "dense", "short"],
 )
 def test_bad_counts_are_refused(tmp_path, write_10x, banner, body, problem):
     written = write_10x(tmp_path, GSM)

@@ -207,11 +207,11 @@ def _as_counts(values: np.ndarray, path: Path) -> np.ndarray:
     """`values` as int32 (int64 if a count exceeds int32): UMI counts are whole and >= 0."""
     if values.size == 0:
         return values.astype(np.int32)
-    if values.dtype.kind == "f" and not np.isfinite(values).all():
+    low, top = values.min(), values.max()  # a NaN or an infinity anywhere shows in one of them
+    if values.dtype.kind == "f" and not (np.isfinite(low) and np.isfinite(top)):
         raise InputError(f"{path} holds a count that is not a finite number ({values[~np.isfinite(values)][0]})")
-    if values.min() < 0:
-        raise InputError(f"{path} holds a negative count ({values.min()})")
-    top = values.max()
+    if low < 0:
+        raise InputError(f"{path} holds a negative count ({low})")
     if top >= 2**63:  # beyond int64: no count of molecules, and a cast would wrap
         raise InputError(f"{path} holds a count too large to be a UMI count ({top:g})")
     dtype = np.int64 if top > np.iinfo(np.int32).max else np.int32
