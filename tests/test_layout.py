@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import papermill
@@ -182,3 +184,20 @@ def test_training_notebooks_differ_only_in_the_model_and_its_day_head() -> None:
 def test_the_paper_codes_options_are_notebook_parameters(notebook: str, names: set[str]) -> None:
     """The options taken from the paper's code reach the notebooks by the same path as the others."""
     assert names <= set(_defaults(notebook))
+
+
+def test_drawing_preparing_and_reading_results_load_neither_tensorflow_nor_scanpy() -> None:
+    # The prepare, compare and sweep notebooks train nothing: their kernel start plus imports stays under 3 s
+    # only if these faces keep TensorFlow (3 s) and scanpy (numba, umap: about 1 s) out.
+    code = (
+        "import sys\n"
+        "import lmna_scrna.io, lmna_scrna.pl, lmna_scrna.pp\n"
+        "from lmna_scrna.pp import fit_split, make_split, write_split\n"
+        "from lmna_scrna.report.labels import show_table\n"
+        "from lmna_scrna.report.results import library_tables, paper, tables\n"
+        "from lmna_scrna.report.runner import notebook_logging\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'scanpy', 'umap'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

@@ -32,6 +32,9 @@ from ..paths import default_sheet_path, require_file
 DAYS: tuple[int, ...] = (0, 2, 4, 9, 16, 19, 30)
 DAY_TO_CLASS: dict[int, int] = {d: i for i, d in enumerate(DAYS)}
 CONDITIONS: tuple[str, ...] = ("Control", "Patient")
+#: The study's design factors as obs columns, in the order figures and tables show them (embeddings,
+#: variance explained).
+DESIGN_FACTORS: tuple[str, ...] = ("day", "condition", "gsm")
 GENO_LABEL: dict[str, int] = {"Control": 0, "Patient": 1}
 REQUIRED_COLUMNS: tuple[str, ...] = ("gsm", "condition", "day", "replicate", "donor", "line")
 #: The ``line`` of a library whose line the sources do not name.

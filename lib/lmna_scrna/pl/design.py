@@ -20,9 +20,8 @@ import seaborn as sns
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from ..io.study import CONDITIONS
+from ..io.study import CONDITIONS, DESIGN_FACTORS
 from ..pp.splits import MIXED, PARTITIONS, gsm_order
-from ..tl.embedding import FACTORS
 from .style import DAY_COLORS, FULL_WIDTH, GENOTYPE_COLORS, GSM_COLORS, PARTITION_COLORS
 
 
@@ -78,7 +77,7 @@ def variance_explained_plot(table: pd.DataFrame, n_show: int = 10) -> Figure:
     return fig
 
 
-def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = FACTORS,
+def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = DESIGN_FACTORS,
                    words: Mapping[str, str] | None = None) -> Figure:
     """A 2 × 2 grid: one panel per factor (held-out cells as black-edged crosses on top), then the partition itself.
 

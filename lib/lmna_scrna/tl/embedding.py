@@ -9,16 +9,17 @@ the results.
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 import anndata as ad
 import numpy as np
 import pandas as pd
 import scanpy as sc
 
+from ..io.study import DESIGN_FACTORS
 from ..pp.gsm_pass import subsample
 from ..threads import serial_blas
-
-#: The factors whose share of the PCs' variance is measured (obs columns).
-FACTORS: tuple[str, ...] = ("day", "condition", "gsm")
 
 
 def subsample_cells(adata: ad.AnnData, per_gsm: int, seed: int) -> ad.AnnData:
@@ -51,13 +52,32 @@ def embed_train_fitted(adata: ad.AnnData, n_pcs: int = 30, seed: int = 0) -> ad.
         sc.pp.pca(ref, n_comps=n_pcs, random_state=seed)
         train_mean = ref.X.mean(axis=0, dtype=np.float64)
         adata.obsm["X_pca"] = ((adata.X - train_mean) @ ref.varm["PCs"]).astype(np.float32)
-    from . import backend  # noqa: F401  scanpy's neighbors/UMAP load umap-learn, which loads TensorFlow: quietly first
+    import_umap_without_tensorflow()
     sc.pp.neighbors(adata, use_rep="X_pca", random_state=seed)
     sc.tl.umap(adata, random_state=seed)
     return adata
 
 
-def variance_explained(pcs: np.ndarray, obs: pd.DataFrame, factors: tuple[str, ...] = FACTORS) -> pd.DataFrame:
+def import_umap_without_tensorflow() -> None:
+    """Import umap-learn (scanpy's neighbors and UMAP use it) with TensorFlow hidden from it.
+
+    Its package imports TensorFlow for ParametricUMAP, which no embedding here
+    uses: 3 s and about 1 GB in a kernel that trains nothing. Hidden, umap-learn
+    takes its own "TensorFlow not installed" branch; TensorFlow stays importable
+    afterwards. A process that already holds either module is left alone.
+    """
+    if "umap" in sys.modules or "tensorflow" in sys.modules:
+        return
+    sys.modules["tensorflow"] = None  # type: ignore[assignment]  # `import tensorflow` raises ImportError
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ImportWarning)  # its notice that ParametricUMAP is unavailable
+            import umap  # noqa: F401
+    finally:
+        del sys.modules["tensorflow"]
+
+
+def variance_explained(pcs: np.ndarray, obs: pd.DataFrame, factors: tuple[str, ...] = DESIGN_FACTORS) -> pd.DataFrame:
     """Share of each PC's variance explained by each factor (one-way ANOVA R²), and of all PCs together.
 
     R² = between-group sum of squares / total sum of squares; the ``all PCs``
