@@ -210,3 +210,26 @@ def test_rows_written_block_by_block_read_back_as_the_stacked_matrix(tmp_path, n
     for name in ("data", "indices", "indptr"):
         assert np.array_equal(getattr(written, name), getattr(expected, name)), name
         assert getattr(written, name).dtype == getattr(expected, name).dtype, name
+
+
+def test_a_split_that_will_not_fit_is_refused_before_anything_is_written(study, sheet, tmp_path, monkeypatch):
+    import shutil
+
+    from lmna_scrna import atomic
+
+    out = tmp_path / "out" / "x.h5ad"
+    real = shutil.disk_usage
+    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda p: real(p)._replace(free=2**20))  # 1 MiB free
+    with pytest.raises(InputError, match=r"cannot write .*x\.h5ad: No space left on device for it: about \d+ MiB "
+                                         r"needed, 1 MiB free in"):
+        prepare_split(study, make_split("original", sheet), sheet, SMALL_PARAMS, out, cache_dir=tmp_path / "c")
+    assert list(out.parent.iterdir()) == []  # no file, no temp file
+
+
+def test_the_space_asked_for_covers_the_file_written(study, sheet, tmp_path):
+    from lmna_scrna.pp.assemble import _file_bytes, _x_size, fit_split, write_split
+
+    fit = fit_split(study, make_split("random_cells", sheet), sheet, SMALL_PARAMS, cache_dir=tmp_path / "c")
+    n_rows, nnz, _ = _x_size(fit)
+    written = write_split(fit, tmp_path / "x.h5ad").stat().st_size
+    assert written <= _file_bytes(n_rows, nnz) <= written + (9 << 20)
