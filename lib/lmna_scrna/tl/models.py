@@ -27,6 +27,7 @@ from ..config import TrainConfig
 from ..errors import InputError
 from ..io.study import DAYS
 from .backend import keras
+from .fused import FusedAdam
 
 #: Activations offered to the sweep; any other name is refused up front rather
 #: than failing deep inside Keras after the data are loaded.
@@ -124,9 +125,12 @@ def logit_model(model: keras.Model) -> keras.Model:
 
 
 def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
-    """Adam, SGD with the configured momentum (the paper's sweep compares the two), or RMSprop (Keras defaults)."""
+    """Adam, SGD with the configured momentum (the paper's sweep compares the two), or RMSprop (Keras defaults).
+
+    Adam is `FusedAdam`: Keras's Adam as one kernel per variable (see `fused` for its one rounding difference).
+    """
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=config.lr)
+        return FusedAdam(learning_rate=config.lr)
     if config.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate=config.lr)
     return keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum)
