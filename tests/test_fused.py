@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras import ops
 
 from lmna_scrna.config import TrainConfig
-from lmna_scrna.tl.fused import FusedAdam
+from lmna_scrna.tl.fused import FusedAdam, FusedBatchNormalization
 from lmna_scrna.tl.models import build_model_a
 
 
@@ -90,3 +90,59 @@ def test_lr_and_betas_are_read_from_the_optimizer():
     b = _train(KerasAdamFloat32Decay(learning_rate=1e-2, beta_1=0.5))
     np.testing.assert_array_equal(a[0], b[0])
     assert not np.array_equal(a[0], _train(FusedAdam(learning_rate=1e-2))[0])
+
+
+def _bn_step(layer: keras.layers.BatchNormalization, x: np.ndarray, dy: np.ndarray) -> list[np.ndarray]:
+    """Training output, gradients (inputs, gamma, beta) and moving statistics after one training call."""
+    x_t = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x_t)
+        y = layer(x_t, training=True)
+        loss = tf.reduce_sum(y * dy)
+    grads = tape.gradient(loss, [x_t, layer.gamma.value, layer.beta.value])
+    return [y.numpy(), *(g.numpy() for g in grads), layer.moving_mean.numpy(), layer.moving_variance.numpy()]
+
+
+def test_fused_batch_norm_agrees_with_keras_to_float32_rounding():
+    rng = np.random.default_rng(0)
+    x = rng.normal(2.0, 3.0, size=(256, 64)).astype(np.float32)
+    dy = rng.normal(size=(256, 64)).astype(np.float32)
+    layers = [FusedBatchNormalization(), keras.layers.BatchNormalization()]
+    for layer in layers:
+        layer.build((None, 64))
+        layer.gamma.assign(rng.uniform(0.5, 1.5, 64).astype(np.float32))
+        layer.beta.assign(np.linspace(-1, 1, 64, dtype=np.float32))
+    layers[1].gamma.assign(layers[0].gamma.numpy())
+    fused, stock = (_bn_step(layer, x, dy) for layer in layers)
+    for a, b in zip(fused, stock, strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5 * np.abs(b).max())
+    # inference is Keras's own code: the same moving statistics give the same outputs
+    layers[1].moving_mean.assign(layers[0].moving_mean.numpy())
+    layers[1].moving_variance.assign(layers[0].moving_variance.numpy())
+    np.testing.assert_array_equal(layers[0](x, training=False).numpy(), layers[1](x, training=False).numpy())
+
+
+def test_fused_batch_norm_falls_back_to_keras_beyond_two_dimensions():
+    x = np.random.default_rng(1).normal(size=(8, 5, 3)).astype(np.float32)
+    fused, stock = FusedBatchNormalization(), keras.layers.BatchNormalization()
+    np.testing.assert_array_equal(fused(x, training=True).numpy(), stock(x, training=True).numpy())
+
+
+def test_model_with_both_is_deterministic_and_reloads(tmp_path):
+    config = TrainConfig(width=8, depth=2, epochs=1, dropout=0.3)
+    X = np.random.default_rng(2).normal(size=(64, 6)).astype(np.float32)
+    y = {"geno": (X[:, 0] > 0).astype(np.float32)}
+    weights = []
+    for _ in range(2):
+        tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(3)
+        model = build_model_a(6, config)
+        assert type(model.get_layer("bn_0")) is FusedBatchNormalization
+        model.fit(X, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+        weights.append([v.numpy() for v in model.variables])
+    for a, b in zip(*weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert type(loaded.get_layer("bn_0")) is FusedBatchNormalization
+    np.testing.assert_array_equal(loaded.predict(X, verbose=0)["geno"], model.predict(X, verbose=0)["geno"])

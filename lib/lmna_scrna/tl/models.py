@@ -27,7 +27,7 @@ from ..config import TrainConfig
 from ..errors import InputError
 from ..io.study import DAYS
 from .backend import keras
-from .fused import FusedAdam
+from .fused import FusedAdam, FusedBatchNormalization
 
 #: Activations offered to the sweep; any other name is refused up front rather
 #: than failing deep inside Keras after the data are loaded.
@@ -93,11 +93,14 @@ def _conv_block(inputs: keras.KerasTensor, config: TrainConfig) -> keras.KerasTe
 
 
 def build_backbone(inputs: keras.KerasTensor, config: TrainConfig) -> keras.KerasTensor:
-    """The shared trunk (after the conv block for ``arch="cnn"``). Dense has no bias: the BatchNorm after it adds one."""
+    """The shared trunk (after the conv block for ``arch="cnn"``). Dense has no bias: the BatchNorm after it adds one.
+
+    The batch norm is Keras's, as one kernel in training (`FusedBatchNormalization`: float32 rounding apart).
+    """
     x = _conv_block(inputs, config) if config.arch == "cnn" else inputs
     for i, units in enumerate(layer_widths(config)):
         x = keras.layers.Dense(units, use_bias=False, name=f"dense_{i}")(x)
-        x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = FusedBatchNormalization(name=f"bn_{i}")(x)
         x = keras.layers.Activation(config.activation, name=f"act_{i}")(x)
         x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
     return x
