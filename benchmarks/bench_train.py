@@ -19,9 +19,12 @@ Variants measured side by side: the pipeline train.py uses (tf.data gather
 from in-memory tensors, 64 steps per call into TensorFlow, op determinism
 on, so Keras compiles no XLA); the same with XLA and without op determinism
 (XLA costs seconds of compilation per model, so over ~20-epoch runs it does
-not pay, and it would give up op determinism); and the pipeline with one
-thing changed each (one step per call, as before; no dropout; SGD instead of
-Adam), so the gap to the floor can be attributed.
+not pay, and it would give up op determinism; it gets Keras's batch norm,
+which XLA fuses itself); and the pipeline with one
+thing changed each (one step per call, as before; Keras's own Adam update
+and batch norm instead of `tl.fused`'s one kernel each, as before, and
+Keras's batch norm alone; no dropout; SGD instead of Adam), so the gap to
+the floor can be attributed.
 
 Usage: ``make bench``, or ``python benchmarks/bench_train.py [--tiny] [--epochs N]``.
 ``--tiny`` simulates tiny data in a temp folder, prepares its dm_t19_v0 split
@@ -33,6 +36,7 @@ the target).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -55,14 +59,20 @@ from lmna_scrna.tl.train import load_processed, make_dataset  # noqa: E402
 SPLIT = "dm_t19_v0"
 TARGET = 0.80
 PIPELINE = "train.py pipeline (deterministic)"
-#: (name, XLA, TrainConfig overrides, training steps per call into TensorFlow): the pipeline, then with one
-#: thing changed each, so the gap to the floor can be attributed (per-step dispatch, dropout, Adam).
-VARIANTS: tuple[tuple[str, bool, dict[str, object], int], ...] = (
-    ("XLA, no op determinism (not used)", True, {}, models_module.STEPS_PER_EXECUTION),
-    (PIPELINE, False, {}, models_module.STEPS_PER_EXECUTION),
-    ("pipeline, one step per call (before)", False, {}, 1),
-    ("pipeline without dropout", False, {"dropout": 0.0}, models_module.STEPS_PER_EXECUTION),
-    ("pipeline with SGD, not Adam", False, {"optimizer": "sgd"}, models_module.STEPS_PER_EXECUTION),
+#: Library classes of `tl.models` that a variant swaps back for Keras's own (`tl.fused` fuses each into one kernel).
+STOCK = {"adam": ("FusedAdam", keras.optimizers.Adam), "bn": ("FusedBatchNormalization", keras.layers.BatchNormalization)}
+#: (name, XLA, TrainConfig overrides, training steps per call into TensorFlow, Keras's own classes): the
+#: pipeline, then with one thing changed each, so the gap to the floor can be attributed (per-step dispatch,
+#: fused Adam and batch norm, dropout, Adam itself).
+VARIANTS: tuple[tuple[str, bool, dict[str, object], int, tuple[str, ...]], ...] = (
+    # XLA fuses batch norm itself; given FusedBatchNormV3 it took 5 s an epoch.
+    ("XLA, no op determinism (not used)", True, {}, models_module.STEPS_PER_EXECUTION, ("bn",)),
+    (PIPELINE, False, {}, models_module.STEPS_PER_EXECUTION, ()),
+    ("pipeline, one step per call (before)", False, {}, 1, ()),
+    ("pipeline, Keras's Adam and batch norm (before)", False, {}, models_module.STEPS_PER_EXECUTION, ("adam", "bn")),
+    ("pipeline, Keras's batch norm", False, {}, models_module.STEPS_PER_EXECUTION, ("bn",)),
+    ("pipeline without dropout", False, {"dropout": 0.0}, models_module.STEPS_PER_EXECUTION, ()),
+    ("pipeline with SGD, not Adam", False, {"optimizer": "sgd"}, models_module.STEPS_PER_EXECUTION, ()),
 )
 
 
@@ -147,11 +157,14 @@ def report(data: tuple[np.ndarray, np.ndarray, str], epochs: int, matmul_s: floa
     # XLA first: op determinism, which train.py switches on, makes Keras refuse XLA for good.
     # The variants after the pipeline each take one thing away, to show where the time goes.
     results: dict[str, tuple[float, int]] = {}
-    for name, jit, overrides, steps in VARIANTS:
+    for name, jit, overrides, steps, stock in VARIANTS:
         if not jit:
             tf.config.experimental.enable_op_determinism()  # as train.fit_seed does
         for _ in range(models):
-            with mock.patch.object(models_module, "STEPS_PER_EXECUTION", steps):
+            with contextlib.ExitStack() as patches:
+                patches.enter_context(mock.patch.object(models_module, "STEPS_PER_EXECUTION", steps))
+                for key in stock:
+                    patches.enter_context(mock.patch.object(models_module, *STOCK[key]))
                 sec, params = epoch_seconds(X, y, dataclasses.replace(config, **overrides), jit, epochs)
             results[name] = min(results.get(name, (sec, params)), (sec, params))
     after = {k: matmul_gflops(*s, seconds=matmul_s) for k, s in shapes.items()}

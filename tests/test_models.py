@@ -38,7 +38,7 @@ def test_model_b_adds_softmax_day_head_and_weighted_loss():
 def test_backbone_depth_width_and_layer_order():
     model = build_model(30, dataclasses.replace(TINY, depth=3, width=5, activation="tanh"))
     kinds = [type(layer).__name__ for layer in model.layers[1:-2]]
-    assert kinds == ["Dense", "BatchNormalization", "Activation", "Dropout"] * 3
+    assert kinds == ["Dense", "FusedBatchNormalization", "Activation", "Dropout"] * 3
     assert [type(layer).__name__ for layer in model.layers[-2:]] == ["Dense", "Activation"]  # logit, then sigmoid
     with pytest.raises(ValueError):
         model.get_layer("head_dense")  # the text's architecture: no extra layer by default

@@ -27,6 +27,7 @@ from ..config import TrainConfig
 from ..errors import InputError
 from ..io.study import DAYS
 from .backend import keras
+from .fused import FusedAdam, FusedBatchNormalization
 
 #: Activations offered to the sweep; any other name is refused up front rather
 #: than failing deep inside Keras after the data are loaded.
@@ -92,11 +93,14 @@ def _conv_block(inputs: keras.KerasTensor, config: TrainConfig) -> keras.KerasTe
 
 
 def build_backbone(inputs: keras.KerasTensor, config: TrainConfig) -> keras.KerasTensor:
-    """The shared trunk (after the conv block for ``arch="cnn"``). Dense has no bias: the BatchNorm after it adds one."""
+    """The shared trunk (after the conv block for ``arch="cnn"``). Dense has no bias: the BatchNorm after it adds one.
+
+    The batch norm is Keras's, as one kernel in training (`FusedBatchNormalization`: float32 rounding apart).
+    """
     x = _conv_block(inputs, config) if config.arch == "cnn" else inputs
     for i, units in enumerate(layer_widths(config)):
         x = keras.layers.Dense(units, use_bias=False, name=f"dense_{i}")(x)
-        x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = FusedBatchNormalization(name=f"bn_{i}")(x)
         x = keras.layers.Activation(config.activation, name=f"act_{i}")(x)
         x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
     return x
@@ -124,9 +128,12 @@ def logit_model(model: keras.Model) -> keras.Model:
 
 
 def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
-    """Adam, SGD with the configured momentum (the paper's sweep compares the two), or RMSprop (Keras defaults)."""
+    """Adam, SGD with the configured momentum (the paper's sweep compares the two), or RMSprop (Keras defaults).
+
+    Adam is `FusedAdam`: Keras's Adam as one kernel per variable (see `fused` for its one rounding difference).
+    """
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=config.lr)
+        return FusedAdam(learning_rate=config.lr)
     if config.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate=config.lr)
     return keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum)
