@@ -19,12 +19,14 @@ same network costs the same in both, so it bounds what any plumbing can save.
 
 (c) The issue's target, a replicate at <= 1/5 of its machine time when the
 issue was filed, at that size and protocol (Model A width 64, depth 2, <= 8
-epochs, patience 3: `FILED_NETWORK`), each path as the report ran it: then,
-two replicates at once, one process each, every process given every core's
-threads (`threads.thread_env(threads.cores())`), the old path (files, prepare,
-run folders, logistic baseline); now, the report's two jobs at once, each a
-batch of replicates in one process, each sized to its share of the cores.
-Seconds per replicate = wall time of the pair / replicates they ran.
+epochs, patience 3: `FILED_NETWORK`). Now: the report's two jobs at once,
+each a batch of replicates in one process, each sized to its share of the
+cores; seconds per replicate = wall time of the pair / replicates they ran.
+The reference is the issue's record, 69 s a replicate (`FILED_S`: quoted, as
+the code that took it is gone). Beside it, measured in the same run, the old
+path as the report ran it then (two replicates at once, one process each,
+every process given every core's threads, files, prepare, run folders and
+the logistic baseline) but on today's library: what the plumbing alone saves.
 
 (b) Two training jobs at once, each a child process running one replicate (as
 two notebook kernels of ``--jobs 2`` do): wall time, CPU% (user + system time
@@ -70,6 +72,12 @@ TARGET = 0.2
 #: The calibration replicate's network when the issue was filed (07_calibration_replicate's defaults then);
 #: replicates now train the build's own network (`TrainConfig()`).
 FILED_NETWORK = TrainConfig(model="A", width=64, depth=2, epochs=8, patience=3)
+#: (c)'s reference: a replicate's kernel time, two at a time, when the issue was filed (its table: "one calibration
+#: replicate ... 69 s in a kernel, two at a time"). Quoted, not measured: that code is gone, and the old path
+#: measured here runs on today's library (thread sizing, 64 steps a call, fused kernels), so it is cheaper.
+FILED_S = 69.0
+#: (c): the simulation seeds run two at once the old way, and the two batches run at once the new way.
+PAIR, BATCHES = (1, 2), ((1, 2), (3, 4))
 #: Networks by protocol name: the report's now, and the one of (c).
 PROTOCOLS = {"report": TrainConfig(), "filed": FILED_NETWORK}
 
@@ -131,8 +139,9 @@ def run_children(commands: list[list[str]], threads_each: int, name: str) -> dic
     """Run these child processes at once; their wall time, CPU time, context switches and results."""
     before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"bench_{name}_") as work:
-        procs = [subprocess.Popen(cmd + ["--work", work], env=_environment(work, threads_each),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for cmd in commands]
+        procs = [subprocess.Popen(cmd + ["--work", str(Path(work) / f"job{i}")], env=_environment(work, threads_each),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for i, cmd in enumerate(commands)]  # a folder each: two old-path jobs write files at once
         results = [_result(p, name) for p in procs]
     wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
@@ -188,18 +197,19 @@ def main() -> None:
     filed = _network(args.tiny, "filed")
     print(f"(c) at the filed protocol (width {filed.width}, depth {filed.depth}, <= {filed.epochs} epochs), as the "
           f"report ran it: then (2 at once, old path, {cores} threads each) vs now (2 batches, {sized} threads each)")
-    then = run_children([_command(args, "old", [s], "filed") for s in seeds], cores, "then: old path, 2 at once")
-    now_seeds = [seeds, [s + len(seeds) for s in seeds]]
-    now = run_children([_command(args, "new", b, "filed") for b in now_seeds], sized, "now: 2 batches in memory")
+    then = run_children([_command(args, "old", [s], "filed") for s in PAIR], cores, "then: old path, 2 at once")
+    now = run_children([_command(args, "new", list(b), "filed") for b in BATCHES], sized, "now: 2 batches in memory")
 
     old_s = sum(r["wall"] for r in old) / len(old)
     new_s = new["wall"] / len(seeds)
     same = same_aucs({k: v for r in old for k, v in r["folds"].items()}, new["folds"])
     folds = sum(len(f) for f in new["folds"].values())
-    then_s, now_s = then["wall"] / len(seeds), now["wall"] / (2 * len(seeds))
+    then_s, now_s = then["wall"] / len(PAIR), now["wall"] / sum(map(len, BATCHES))
     rows = [
-        ("(c) s per replicate, filed protocol: now vs then", f"{now_s:.1f}", f"{then_s:.1f}",
-         f"{now_s / then_s:.2f}", f"<= {TARGET}", "yes" if now_s / then_s <= TARGET else "NO"),
+        ("(c) s per replicate, filed protocol: now vs the issue's record", f"{now_s:.1f}", f"{FILED_S:.1f}",
+         f"{now_s / FILED_S:.2f}", f"<= {TARGET}", "yes" if now_s / FILED_S <= TARGET else "NO"),
+        ("(c) same, now vs the old path on today's library", f"{now_s:.1f}", f"{then_s:.1f}",
+         f"{now_s / then_s:.2f}", "(info)", "-"),
         ("(a) s per replicate: new (in memory, one process) vs old", f"{new_s:.1f}", f"{old_s:.1f}",
          f"{new_s / old_s:.2f}", "(info)", "-"),
         ("(a) fold test AUCs, new vs old, same replicates", f"{folds} folds", "same" if same else "DIFFER",
