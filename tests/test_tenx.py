@@ -316,3 +316,21 @@ def test_reader_decompresses_with_isal_and_still_names_damaged_gzip(tmp_path, wr
     w.paths[0].write_bytes(w.paths[0].read_bytes()[:-12])
     with pytest.raises(InputError, match=w.paths[0].name):
         tenx.read_gsm(tmp_path, "GSM1000001")
+
+
+@pytest.mark.parametrize("order", ["cell by cell", "shuffled"])
+def test_entries_in_any_order_give_the_same_cells_by_genes_matrix(order, tmp_path):
+    from lmna_scrna.io.tenx import _Entries, _to_cells_by_genes
+
+    rng = np.random.default_rng(0)
+    dense = rng.poisson(0.7, size=(40, 25)).astype(np.float64)  # genes × cells, as a .mtx stores it
+    genes, cells = np.nonzero(dense.T)[::-1]  # Cell Ranger's order: by cell, genes ascending
+    if order == "shuffled":
+        perm = rng.permutation(genes.size)
+        genes, cells = genes[perm], cells[perm]
+    entries = _Entries(genes.astype(np.int32), cells.astype(np.int32), dense[genes, cells], dense.shape)
+    X = _to_cells_by_genes(entries, tmp_path / "m.mtx")
+
+    assert X.dtype == np.int32 and X.has_canonical_format
+    np.testing.assert_array_equal(X.toarray(), dense.T.astype(np.int32))
+    assert entries.genes is None and entries.cells is None and entries.values is None  # freed as X was built

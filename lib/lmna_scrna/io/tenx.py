@@ -94,8 +94,7 @@ def _read_triple(files: SampleFiles) -> CountMatrix:
             f"{files.matrix} is {matrix.shape[0]} features x {matrix.shape[1]} barcodes but "
             f"{files.features} lists {len(features)} features and {files.barcodes} {len(barcodes)} barcodes"
         )
-    X = _to_cells_by_genes(matrix, files.matrix)
-    del matrix  # free the COO index arrays before any column subset copies X
+    X = _to_cells_by_genes(matrix, files.matrix)  # empties `matrix`: its arrays are freed as X is built
     types = features[2].to_numpy(dtype=str) if features.shape[1] > 2 else None  # v2 has no type: all genes
     return _keep_gene_expression(
         X, barcodes, features[0].to_numpy(dtype=str), features[1].to_numpy(dtype=str), types, files.paths
@@ -135,7 +134,7 @@ def _unique(values: np.ndarray, what: str, path: Path, hint: str = "") -> np.nda
     return values
 
 
-def _read_mtx(path: Path) -> sp.coo_matrix:
+def _read_mtx(path: Path) -> _Entries:
     """Parse a MatrixMarket file with scipy (fast_matrix_market, multithreaded).
 
     Values are parsed as reals even when the banner says ``integer``: the
@@ -152,7 +151,8 @@ def _read_mtx(path: Path) -> sp.coo_matrix:
                     "expected '%%MatrixMarket matrix coordinate integer general'"
                 )
             real_banner = banner[: match.start(1)] + b"real" + banner[match.end(1) :]
-            return scipy.io.mmread(io.BufferedReader(_Prepended(real_banner, raw)))
+            coo = scipy.io.mmread(io.BufferedReader(_Prepended(real_banner, raw)))
+            return _Entries(coo.row, coo.col, coo.data, coo.shape)
     except InputError:
         raise
     except _READ_ERRORS as exc:
@@ -182,16 +182,51 @@ class _Prepended(io.RawIOBase):
         return self._stream.readinto(buffer)  # type: ignore[attr-defined]
 
 
-def _to_cells_by_genes(matrix: sp.coo_matrix, path: Path) -> sp.csr_matrix:
-    """Transpose into cells × genes CSR, casting the values to integers first.
+@dataclass
+class _Entries:
+    """A MatrixMarket body as scipy parsed it (genes × cells); `_to_cells_by_genes` empties it as it goes."""
 
-    Casting the COO values before the conversion means the CSR is built
-    directly at its final width, never as a float64 copy to be cast again.
+    genes: np.ndarray | None
+    cells: np.ndarray | None
+    values: np.ndarray | None
+    shape: tuple[int, int]
+
+
+def _to_cells_by_genes(entries: _Entries, path: Path) -> sp.csr_matrix:
+    """Transpose into cells × genes CSR of integer counts, holding as little beside it as possible.
+
+    Cell Ranger lists the entries cell by cell, genes ascending within each:
+    then the gene column already is the CSR's indices and the cell column gives
+    only the row pointers, so it is dropped before the values are cast, and no
+    CSR copy is made. Any other order goes through scipy, which sorts and sums
+    repeated entries (refused).
     """
-    matrix.data = _as_counts(matrix.data, path)
-    X = sp.csr_matrix(matrix.T)  # sums repeated (row, column) entries
-    _refuse_duplicates(matrix.nnz - X.nnz, path)
-    return X
+    (n_genes, n_cells), genes, cells, values = entries.shape, entries.genes, entries.cells, entries.values
+    entries.genes = entries.cells = entries.values = None
+    assert genes is not None and cells is not None and values is not None
+    indptr = _cell_pointers(genes, cells, n_cells)
+    if indptr is None:
+        counts = _as_counts(values, path)
+        del values
+        X = sp.csr_matrix(sp.coo_matrix((counts, (cells, genes)), shape=(n_cells, n_genes)))
+        _refuse_duplicates(counts.size - X.nnz, path)
+        return X
+    del cells
+    return sp.csr_matrix((_as_counts(values, path), genes, indptr), shape=(n_cells, n_genes))
+
+
+def _cell_pointers(genes: np.ndarray, cells: np.ndarray, n_cells: int) -> np.ndarray | None:
+    """The CSR row pointers when entries come cell by cell with genes strictly ascending; else None.
+
+    Checked a block at a time (each block overlapping the next by one entry),
+    so no temporary of the entries' length is made.
+    """
+    for start in range(0, cells.size, CHECK_BLOCK):
+        stop = start + CHECK_BLOCK + 1
+        cell_steps = np.diff(cells[start:stop])
+        if (cell_steps < 0).any() or ((cell_steps == 0) & (np.diff(genes[start:stop]) <= 0)).any():
+            return None
+    return np.searchsorted(cells, np.arange(n_cells + 1, dtype=cells.dtype)).astype(genes.dtype)
 
 
 def _refuse_duplicates(n_repeats: int, path: Path) -> None:
@@ -201,6 +236,10 @@ def _refuse_duplicates(n_repeats: int, path: Path) -> None:
             f"{path} lists {n_repeats} (gene, barcode) entr{'y' if n_repeats == 1 else 'ies'} more than once; "
             "a 10x matrix lists each once, so the file is damaged or was merged by hand"
         )
+
+
+#: Values checked for fractions at a time (1 MiB of mask).
+CHECK_BLOCK = 1 << 20
 
 
 def _as_counts(values: np.ndarray, path: Path) -> np.ndarray:
@@ -216,10 +255,12 @@ def _as_counts(values: np.ndarray, path: Path) -> np.ndarray:
         raise InputError(f"{path} holds a count too large to be a UMI count ({top:g})")
     dtype = np.int64 if top > np.iinfo(np.int32).max else np.int32
     counts = values.astype(dtype, copy=False)
-    if values.dtype.kind == "f":
-        fractional = counts != values
-        if fractional.any():
-            raise InputError(f"{path} holds a non-integer count ({values[fractional][0]})")
+    if values.dtype.kind == "f":  # compared a block at a time: a GSM-sized mask would add to the parse's peak
+        for start in range(0, values.size, CHECK_BLOCK):
+            block = values[start : start + CHECK_BLOCK]
+            fractional = counts[start : start + CHECK_BLOCK] != block
+            if fractional.any():
+                raise InputError(f"{path} holds a non-integer count ({block[fractional][0]})")
     return counts
 
 
