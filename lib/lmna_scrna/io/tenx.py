@@ -50,6 +50,8 @@ _GENE_ID_HINT = (
     "; gene IDs must be unique, as Cell Ranger's are: a hand-made file with placeholder IDs (such as Seurat's "
     "pbmc_small, where every ID is 'ENSGXXXXXX') needs unique IDs, or the gene symbols, in its ID column"
 )
+#: Entries checked at a time (their order, their values' fractions): keeps each check's temporaries to a few MiB.
+CHECK_BLOCK = 1 << 20
 #: Banner of a MatrixMarket file we accept as counts (10x writes `integer general`).
 _BANNER = re.compile(rb"^%%MatrixMarket\s+matrix\s+coordinate\s+(integer|real)\s+general\s*$", re.IGNORECASE)
 
@@ -236,10 +238,6 @@ def _refuse_duplicates(n_repeats: int, path: Path) -> None:
             f"{path} lists {n_repeats} (gene, barcode) entr{'y' if n_repeats == 1 else 'ies'} more than once; "
             "a 10x matrix lists each once, so the file is damaged or was merged by hand"
         )
-
-
-#: Values checked for fractions at a time (1 MiB of mask).
-CHECK_BLOCK = 1 << 20
 
 
 def _as_counts(values: np.ndarray, path: Path) -> np.ndarray:

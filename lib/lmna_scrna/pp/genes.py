@@ -60,15 +60,15 @@ class GeneStats:
         """
         X = sp.csr_matrix(X)
         n_genes = X.shape[1]
-        stats = cls(X.shape[0], np.zeros(n_genes), np.zeros(n_genes), np.zeros(n_genes, dtype=np.int64))
+        total, squares, detected = np.zeros(n_genes), np.zeros(n_genes), np.zeros(n_genes, dtype=np.int64)
         for start in range(0, X.nnz, ENTRY_BLOCK):
             genes = X.indices[start : start + ENTRY_BLOCK]
             values = X.data[start : start + ENTRY_BLOCK].astype(np.float64)
-            stats.nnz[:] += np.bincount(genes[values != 0], minlength=n_genes)
-            np.add.at(stats.sum, genes, values)
+            detected += np.bincount(genes[values != 0], minlength=n_genes)
+            np.add.at(total, genes, values)
             values *= values
-            np.add.at(stats.sumsq, genes, values)
-        return stats
+            np.add.at(squares, genes, values)
+        return cls(X.shape[0], total, squares, detected)
 
     def __add__(self, other: GeneStats) -> GeneStats:
         if self.sum.shape != other.sum.shape:
