@@ -26,6 +26,7 @@ import scipy.io
 import scipy.sparse as sp
 
 from ..errors import InputError
+from ..threads import reader_threads
 from .layouts import MatrixKind, SampleFiles, find_gsm_files
 
 _GzipError: type[Exception]
@@ -137,7 +138,7 @@ def _unique(values: np.ndarray, what: str, path: Path, hint: str = "") -> np.nda
 
 
 def _read_mtx(path: Path) -> _Entries:
-    """Parse a MatrixMarket file with scipy (fast_matrix_market, multithreaded).
+    """Parse a MatrixMarket file with scipy (fast_matrix_market, on the thread budget).
 
     Values are parsed as reals even when the banner says ``integer``: the
     integer parser stops at a decimal point and would silently turn a count of
@@ -153,7 +154,8 @@ def _read_mtx(path: Path) -> _Entries:
                     "expected '%%MatrixMarket matrix coordinate integer general'"
                 )
             real_banner = banner[: match.start(1)] + b"real" + banner[match.end(1) :]
-            coo = scipy.io.mmread(io.BufferedReader(_Prepended(real_banner, raw)))
+            with reader_threads():
+                coo = scipy.io.mmread(io.BufferedReader(_Prepended(real_banner, raw)))
             return _Entries(coo.row, coo.col, coo.data, coo.shape)
     except InputError:
         raise

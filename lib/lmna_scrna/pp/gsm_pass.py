@@ -42,7 +42,7 @@ from ..atomic import exclusive
 from ..config import PrepParams
 from ..errors import InputError
 from ..io.study import gsm_number
-from ..threads import budget
+from ..threads import BUDGET_ENV, budget
 from .genes import GeneStats
 from .gsm_cache import CachedGSM, ProcessedGSM, cache_file, intact, write_cache
 
@@ -163,8 +163,9 @@ def load_gsms(
     if workers > 1 and len(misses) > 1:
         spawn = multiprocessing.get_context("spawn")  # no fork of a process holding threads
         before = set(multiprocessing.active_children())
+        workers = min(workers, len(misses))
         pool = ProcessPoolExecutor(
-            min(workers, len(misses)), mp_context=spawn, initializer=_die_with_parent, initargs=(os.getpid(),)
+            workers, mp_context=spawn, initializer=_start_worker, initargs=(os.getpid(), budget() // workers or 1)
         )
         try:
             with _sigint_blocked():  # the workers start (inherit the mask) in submit
@@ -211,8 +212,14 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+def _start_worker(parent: int, threads: int) -> None:
+    """Parse-worker initializer: its share of the parent's thread budget, and death with the parent."""
+    os.environ[BUDGET_ENV] = str(threads)
+    _die_with_parent(parent)
+
+
 def _die_with_parent(parent: int) -> None:
-    """Parse-worker initializer: have Linux kill this worker when its parent dies, even by SIGKILL.
+    """Have Linux kill this parse worker when its parent dies, even by SIGKILL.
 
     Without it a killed `prepare` leaves its workers (about 150 MB each) and,
     through them, the resource tracker alive as orphans.
