@@ -257,15 +257,39 @@ def main() -> None:
         _child(args.child, args.data, args.work)
         return
     with tempfile.TemporaryDirectory(prefix="bench_prepare_") as tmp:
-        if args.tiny:
-            import _tiny
-
-            data = _tiny.simulated(Path(tmp) / "data")
-        else:
-            from lmna_scrna.io import resolve_raw_dir
-
-            data = resolve_raw_dir(args.data, "full")
+        data = _data_in_child(Path(tmp) / "data" if args.tiny else None, args.data)
         report(data, args.repeat or (1 if args.tiny else 2), args.only)
+
+
+#: Run in a child by `_data_in_child`: argv is the tiny folder ("" for the full data) and the raw folder ("" for none).
+_RESOLVE_DATA = """
+import sys
+from pathlib import Path
+tiny, raw = sys.argv[1:]
+if tiny:
+    import _tiny
+    print(_tiny.simulated(Path(tiny)))
+else:
+    from lmna_scrna.io import resolve_raw_dir
+    print(resolve_raw_dir(raw or None, "full"))
+"""
+
+
+def _data_in_child(tiny: Path | None, raw: Path | None) -> Path:
+    """The raw folder, simulated first if need be, in a child process rather than in this one.
+
+    Linux carries a process's peak RSS across fork and exec into its children:
+    had this process grown by simulating (765 MB), every job's peak would read
+    at least that.
+    """
+    proc = subprocess.run(
+        [sys.executable, "-c", _RESOLVE_DATA, str(tiny or ""), str(raw or "")],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])},
+        stdout=subprocess.PIPE, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        sys.exit("could not simulate or find the raw data (its error is above)")
+    return Path(proc.stdout.strip().splitlines()[-1])
 
 
 def report(data: Path, repeat: int, only: list[str] | None) -> None:
