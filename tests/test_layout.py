@@ -201,3 +201,19 @@ def test_drawing_preparing_and_reading_results_load_neither_tensorflow_nor_scanp
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_pages_that_read_results_do_not_load_anndata() -> None:
+    # The compare, sweep and calibration summary pages draw tables and figures only: anndata would bring
+    # dask.array and zarr with it (0.75 s of a 3 s kernel start), for the one type hint that once needed it.
+    code = (
+        "import sys\n"
+        "import lmna_scrna.pl\n"
+        "from lmna_scrna.report.labels import show_table\n"
+        "from lmna_scrna.report.results import library_tables, paper, tables\n"
+        "from lmna_scrna.report.runner import load_sweep\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'anndata', 'dask', 'zarr'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

@@ -11,8 +11,8 @@ genotype and GSM explain.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import anndata as ad
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -23,6 +23,9 @@ from matplotlib.figure import Figure
 from ..io.study import CONDITIONS, DESIGN_FACTORS
 from ..pp.splits import MIXED, PARTITIONS, gsm_order
 from .style import DAY_COLORS, FULL_WIDTH, GENOTYPE_COLORS, GSM_COLORS, PARTITION_COLORS
+
+if TYPE_CHECKING:  # only the embedding plot takes an AnnData; pages that draw no embedding do not load anndata
+    import anndata as ad
 
 
 def design_grid(sheet: pd.DataFrame) -> Figure:
