@@ -50,17 +50,14 @@ import time
 from pathlib import Path
 from unittest import mock
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from lmna_scrna import paths  # noqa: E402
-from lmna_scrna.config import PrepParams, TrainConfig  # noqa: E402
-from lmna_scrna.tl import models as models_module  # noqa: E402
-from lmna_scrna.tl.models import build_model_a  # noqa: E402
-from lmna_scrna.tl.train import load_processed, make_dataset  # noqa: E402
+from lmna_scrna import paths
+from lmna_scrna.config import PrepParams, TrainConfig
+from lmna_scrna.tl import models as models_module
+from lmna_scrna.tl.backend import keras, tf  # quietly, as the package loads them (also in spawned parse workers)
+from lmna_scrna.tl.models import build_model_a
+from lmna_scrna.tl.train import load_processed, make_dataset
 
 SPLIT = "dm_t19_v0"
 TARGET = 0.80
