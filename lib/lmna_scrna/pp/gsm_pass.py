@@ -172,11 +172,14 @@ def load_gsms(
                 jobs = [pool.submit(load_gsm, raw_dir, g, params, cache_dir) for g in misses]
             _wait_interruptibly(jobs)
         except (KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: stop the parses now, not after them
-            # Cancel, kill the workers, reap them, go: nothing here waits on parses that cannot finish.
-            pool.shutdown(wait=False, cancel_futures=True)
+            # Kill the workers and reap them, then shut the pool down: its manager thread finds them dead, fails
+            # what was pending and ends, so nothing waits on parses that cannot finish. Joined here, that thread
+            # cannot race the interpreter's exit (Python 3.11 then wrote to its closed wake-up pipe and printed a
+            # "Bad file descriptor" traceback after "terminated").
             for worker in set(multiprocessing.active_children()) - before:
                 worker.kill()
                 worker.join(timeout=5)
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
         for job in jobs:
