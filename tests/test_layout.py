@@ -186,34 +186,34 @@ def test_the_paper_codes_options_are_notebook_parameters(notebook: str, names: s
     assert names <= set(_defaults(notebook))
 
 
+def _loaded_after(imports: str, packages: set[str]) -> list[str]:
+    """Which of `packages` a fresh interpreter holds after running `imports`."""
+    code = f"import sys\n{imports}print(sorted({{m.split('.')[0] for m in sys.modules}} & {packages!r}))\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return ast.literal_eval(done.stdout.strip())
+
+
 def test_drawing_preparing_and_reading_results_load_neither_tensorflow_nor_scanpy() -> None:
     # The prepare, compare and sweep notebooks train nothing: their kernel start plus imports stays under 3 s
     # only if these faces keep TensorFlow (3 s) and scanpy (numba, umap: about 1 s) out.
-    code = (
-        "import sys\n"
+    imports = (
         "import lmna_scrna.io, lmna_scrna.pl, lmna_scrna.pp\n"
         "from lmna_scrna.pp import fit_split, make_split, write_split\n"
         "from lmna_scrna.report.labels import show_table\n"
         "from lmna_scrna.report.results import library_tables, paper, tables\n"
         "from lmna_scrna.report.runner import notebook_logging\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'scanpy', 'umap'}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[]"
+    assert _loaded_after(imports, {"tensorflow", "keras", "scanpy", "umap"}) == []
 
 
 def test_pages_that_read_results_do_not_load_anndata() -> None:
     # The compare, sweep and calibration summary pages draw tables and figures only: anndata would bring
     # dask.array and zarr with it (0.75 s of a 3 s kernel start), for the one type hint that once needed it.
-    code = (
-        "import sys\n"
+    imports = (
         "import lmna_scrna.pl\n"
         "from lmna_scrna.report.labels import show_table\n"
         "from lmna_scrna.report.results import library_tables, paper, tables\n"
         "from lmna_scrna.report.runner import load_sweep\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'anndata', 'dask', 'zarr'}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[]"
+    assert _loaded_after(imports, {"anndata", "dask", "zarr"}) == []
