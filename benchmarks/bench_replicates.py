@@ -196,9 +196,10 @@ def main() -> None:
     unsized = run_children(pair, cores, f"2 jobs x {cores} threads")
     sized_run = run_children(pair, sized, f"2 jobs x {sized} threads")
     filed = _network(args.tiny, "filed")
-    print(f"(c) at the filed protocol (width {filed.width}, depth {filed.depth}, <= {filed.epochs} epochs), as the "
-          f"report ran it: then (2 at once, old path, {cores} threads each) vs now (2 batches, {sized} threads each)")
     pair, batches = (PAIR[:1], ((1,),)) if args.tiny else (PAIR, BATCHES)  # tiny: one process a side, same code
+    print(f"(c) at the filed protocol (width {filed.width}, depth {filed.depth}, <= {filed.epochs} epochs), as the "
+          f"report ran it: then ({len(pair)} at once, old path, {cores} threads each) vs now ({len(batches)} "
+          f"batch(es), {sized} threads each)")
     then = run_children([_command(args, "old", [s], "filed") for s in pair], cores, f"then: old path, {len(pair)} at once")
     now = run_children([_command(args, "new", list(b), "filed") for b in batches], sized,
                        f"now: {len(batches)} batch(es) in memory")

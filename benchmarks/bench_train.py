@@ -9,9 +9,9 @@ rest). That rate is printed as a fraction of (a) the matmul of one training
 batch's first-layer shape (batch_size x n_genes x width), timed 16 to a call
 as training runs 64 steps to a call, so dispatch is not charged to the floor,
 and (b) a large square matmul. Target >= 80% of (a) (DESIGN.md: "a Model A
-epoch >= 80% of the batch-shaped matmul floor"). Until this session the count
-was 6 x cells x parameters, which credited training with the first layer's
-input gradient (about a fifth of the FLOPs it counted) and read higher.
+epoch >= 80% of the batch-shaped matmul floor"). Earlier versions counted
+6 x cells x parameters, which credited training with the first layer's input
+gradient (about a fifth of the FLOPs it counted) and read higher.
 
 Data: the full profile's dm_t19_v0 split (outputs/processed/dm_t19_v0.h5ad); if
 absent it is prepared from outputs/data/simulated_full when that exists,
