@@ -22,7 +22,6 @@ from lmna_scrna.report.runner.plan import load_profile
 from lmna_scrna.tl import attribution
 from lmna_scrna.tl.calibration import decide
 from lmna_scrna.tl.calibration_design import (
-    MATCHED,
     MIN_REPLICATES_FOR_P05,
     RESULT_FILE,
     load_design,
@@ -110,7 +109,8 @@ def test_the_full_design_can_reject_and_the_plan_runs_each_replicate_once():
     design = load_design(PROJECT_ROOT / "params" / "calibration" / "full.yaml")
     by_role = {c.name: c for c in design.scenarios}
     assert by_role["null"].replicates >= MIN_REPLICATES_FOR_P05 and by_role["null"].line_units == 0
-    assert by_role["line_matched"].replicates >= MIN_REPLICATES_FOR_P05 and by_role["line_matched"].line_units == MATCHED
+    assert by_role["world_L"].replicates >= MIN_REPLICATES_FOR_P05 and by_role["world_L"].world == "L"
+    assert by_role["world_G"].world == "G" and by_role["world_L"].table1 and by_role["world_G"].table1
     assert all(c.replicates >= 5 for c in design.scenarios) and design.replicates() >= 60
     plan = [e for e in load_profile("full").executions if e.notebook.stem == "07_calibration_replicate"]
     planned = sorted((e.parameters["scenario"], s) for e in plan for s in e.parameters["sim_seeds"])

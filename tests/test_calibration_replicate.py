@@ -13,7 +13,7 @@ from lmna_scrna.io.simulation import simulate
 from lmna_scrna.io.study import load_samples
 from lmna_scrna.pp.assemble import prepare_split
 from lmna_scrna.pp.splits import leave_one_day_out
-from lmna_scrna.tl import calibration
+from lmna_scrna.tl import calibration, replicate_batch
 from lmna_scrna.tl.calibration_design import RESULT_FILE, Scenario, replicate_dir
 from lmna_scrna.tl.calibration_match import line_scale_for_units, line_units_for_scale, matched_effects
 from lmna_scrna.tl.runs import load_run, run_name
@@ -56,10 +56,10 @@ def test_a_batch_writes_one_result_each_and_reuses_only_the_same_spec(tmp_path, 
                 "ranking_p": 1.0}
 
     monkeypatch.setattr(calibration, "run_replicate", fake_replicate)
-    first = calibration.run_batch(scenario, [1, 2], 1.0, 0.0, config=NET)
+    first = replicate_batch.run_batch(scenario, [1, 2], 1.0, 0.0, config=NET)
     assert calls == [1, 2] and all((replicate_dir("null", s) / RESULT_FILE).is_file() for s in (1, 2))
-    assert calibration.run_batch(scenario, [1, 2], 1.0, 0.0, config=NET) == first and calls == [1, 2]
-    calibration.run_batch(scenario, [2], 1.0, 0.0, config=TrainConfig(width=8, depth=1, epochs=1, patience=1))
+    assert replicate_batch.run_batch(scenario, [1, 2], 1.0, 0.0, config=NET) == first and calls == [1, 2]
+    replicate_batch.run_batch(scenario, [2], 1.0, 0.0, config=TrainConfig(width=8, depth=1, epochs=1, patience=1))
     assert calls == [1, 2, 2], "a result made with another network was reused"
     stored = json.loads((replicate_dir("null", 2) / RESULT_FILE).read_text())
     assert stored["spec"]["network"]["width"] == 8 and stored["spec"]["effect_scale"] == 0.0

@@ -99,7 +99,7 @@ def test_changing_one_split_file_reruns_only_its_dependents(smoke: dict[str, Pat
     split_file.write_text(split_file.read_text() + "max_cells: 400\n")
     report(smoke["profile"], smoke["outputs"])
     assert executed(smoke["outputs"]) == {
-        "prepare_random_cells", "train_A_random_cells", "train_B_random_cells", "compare", "calibration"}
+        "prepare_random_cells", "train_A_random_cells", "train_B_random_cells", "compare", "calibration", "worlds"}
 
 
 # --------------------------------------------------------------------------- the book in a real browser
@@ -157,6 +157,17 @@ def test_book_pages_images_and_table1_in_chromium(smoke: dict[str, Path], browse
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "Table 1" in body and "test day 19, validation day 0" in body and "Test AUC" in body and "Genotype loss" in body
     screenshot(browser, "book_compare.png")
+    browser.get((html / "notebooks" / "worlds.html").as_uri())
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "world G" in body and "world L" in body and "paper's Table 1" in body
+    screenshot(browser, "book_worlds.png")
+    browser.get((html / "notebooks" / "donors.html").as_uri())
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "donors per genotype" in body.split("The designs")[0], "the first screen names the answer"
+    screenshot(browser, "book_donors.png")
+    browser.get((html / "intro.html").as_uri())
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "The split decides" in body and "Two worlds" in body and "How many donors" in body
 
 
 def screenshot(browser, name: str) -> None:

@@ -81,12 +81,14 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", choices=tuple(SIM_SIZES), default="full", help="how many cells and genes per library")
     p.add_argument("--profile", dest="size", choices=tuple(SIM_SIZES), action=_Deprecated, new="--size")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--effect-scale", type=float, default=1.0,
-                   help="multiplies the planted patient effect (0 = no genotype effect: the null)")
+    p.add_argument("--effect-scale", type=float, default=None,
+                   help="multiplies the planted patient effect (0 = no genotype effect: the null; "
+                   "default: the default world's fitted scale, params/worlds.yaml)")
     p.add_argument("--library-effect-scale", type=float, default=1.0,
                    help="multiplies the library (batch and depth) effects")
-    p.add_argument("--line-effect-scale", type=float, default=1.0,
-                   help="multiplies each iPSC line's gene-wise signature (0 = lines differ only by genotype)")
+    p.add_argument("--line-effect-scale", type=float, default=None,
+                   help="multiplies each iPSC line's signature and differentiation program (0 = lines differ "
+                   "only by genotype; default: the default world's fitted scale)")
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
@@ -94,6 +96,27 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
     print(simulate(args.out, size=args.size, seed=args.seed, effect_scale=args.effect_scale,
                    library_effect_scale=args.library_effect_scale, line_effect_scale=args.line_effect_scale))
+    return 0
+
+
+def _add_fit_worlds(sub: argparse._SubParsersAction) -> None:
+    from .io.sim_params import SIM_SIZES
+    from .io.worlds import WORLDS
+
+    p = sub.add_parser("fit-worlds", help="fit the simulator's worlds G and L to the paper's Table 1 "
+                       "(writes params/worlds.yaml; hours on 2 cores at the full size)")
+    p.add_argument("--size", choices=tuple(SIM_SIZES), default="calibration", help="simulation size to fit at")
+    p.add_argument("--replicates", type=int, default=6, help="simulated studies per evaluated scale")
+    p.add_argument("--max-evaluations", type=int, default=6, help="scales tried per world at most")
+    p.add_argument("--world", nargs="+", choices=tuple(WORLDS), default=list(WORLDS), help="worlds to (re)fit")
+    p.add_argument("--out", type=Path, default=None, help="worlds file (default params/worlds.yaml)")
+
+
+def _run_fit_worlds(args: argparse.Namespace) -> int:
+    from .tl.world_fit import fit_worlds
+
+    print(fit_worlds(size=args.size, replicates=args.replicates, max_evaluations=args.max_evaluations,
+                     worlds=args.world, out=args.out))
     return 0
 
 
@@ -215,6 +238,7 @@ COMMANDS = {
     "inspect": (_add_inspect, _run_inspect),
     "download": (_add_download, _run_download),
     "simulate": (_add_simulate, _run_simulate),
+    "fit-worlds": (_add_fit_worlds, _run_fit_worlds),
     "prepare": (_add_prepare, _run_prepare),
     "train": (_add_train, _run_train),
     "report": (_add_report, _run_report),

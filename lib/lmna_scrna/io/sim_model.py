@@ -12,10 +12,13 @@ The generator is built so that each question of the paper has a real answer:
   generalise, more easily on later days;
 * **library effects** (depth and a gene-wise log-fold batch signature), so a cell-level
   random split leaks library identity and looks better than a GSM-level split;
-* a **line effect**: a gene-wise log-fold signature per iPSC line, shared by
-  every library of the line, as the real study's three lines (one patient,
-  two of her sister's) would carry; on the patient side it coincides with
-  genotype, so even a day-matched split can score on the line alone;
+* a **line effect** per iPSC line, shared by every library of the line, as
+  the real study's three lines (one patient, two of her sister's) would
+  carry: a constant gene-wise log-fold signature, and the line's own way of
+  differentiating (a deviation of each module's loadings on the genes it
+  moves, so the signature changes with the day as the modules switch on and
+  off). On the patient side it coincides with genotype, so even a
+  day-matched split can score on the line alone;
 * negative-binomial (gamma-Poisson) UMI counts with gene-wise dispersion,
   real symbols for the 13 mitochondrial genes and for known markers, and
   planted QC failures (low-gene droplets, high-mitochondrial cells, doublets
@@ -44,9 +47,7 @@ from .sim_params import (
     CHUNK_ENTRIES,
     CYCLING_FRACTION,
     DAY_BATCH_LOG_SD,
-    DEPTH_SOLVER_STEPS,
     DOUBLET_GENES_RANGE,
-    DOUBLET_UMIS_BOUNDS,
     GENE_ID_OFFSET,
     HIGH_MT_DEPTH_FACTOR,
     HIGH_MT_FRACTION_RANGE,
@@ -55,6 +56,7 @@ from .sim_params import (
     LIBRARY_DEPTH_FACTOR_RANGE,
     LIBRARY_DEPTH_LOG_SD,
     LINE_LOG_SD,
+    LINE_PROGRAM_LOG_SD,
     LINES_PER_UNKNOWN_DONOR,
     LMNA_BASE_LOG,
     LMNA_CARDIOMYOCYTE_LOADING,
@@ -86,7 +88,7 @@ from .sim_params import (
     TRAJECTORY_MODULES,
     SimSize,
 )
-from .sim_sampler import draw_barcodes, sample_negative_binomial
+from .sim_sampler import depth_for_genes, draw_barcodes, sample_negative_binomial
 from .study import DAYS, UNKNOWN_LINE, gsm_number
 
 # Spawn-key roots that keep the random streams of the design, days, GSMs and lines apart.
@@ -199,9 +201,17 @@ def _day_batch(seed: int, day: int, n_genes: int) -> np.ndarray:
     return _rng(seed, _DAY_STREAM, day).normal(0.0, DAY_BATCH_LOG_SD, n_genes)
 
 
-def _line_signature(seed: int, line: str, n_genes: int) -> np.ndarray:
-    """Gene-wise signature of one iPSC line at scale 1, from a stream keyed by the line's name (CRC-32)."""
-    return _rng(seed, _LINE_STREAM, zlib.crc32(line.encode())).normal(0.0, LINE_LOG_SD, n_genes)
+def _line_effect(seed: int, line: str, loadings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One iPSC line's effect at scale 1: a constant gene-wise signature and a deviation of the module loadings.
+
+    Both come from one stream keyed by the line's name (CRC-32); the loading
+    deviation touches only the genes each module moves, so a line differs most
+    where its cells' active modules act.
+    """
+    rng = _rng(seed, _LINE_STREAM, zlib.crc32(line.encode()))
+    constant = rng.normal(0.0, LINE_LOG_SD, size=(loadings.shape[1],))
+    program = np.where(loadings != 0, rng.normal(0.0, LINE_PROGRAM_LOG_SD, loadings.shape), 0.0)
+    return constant, program
 
 
 def default_lines(sheet: pd.DataFrame) -> dict[str, str]:
@@ -235,7 +245,9 @@ def simulate_library(
     day_pos = DAYS.index(day)
     depth_log = effects.library * rng.normal(0.0, LIBRARY_DEPTH_LOG_SD)
     depth_factor = float(np.clip(np.exp(depth_log), *LIBRARY_DEPTH_FACTOR_RANGE))
-    log_profile = _library_log_profile(design, rng, condition, day, seed, effects, line)
+    line_constant, line_program = _line_effect(seed, line, design.loadings)
+    log_profile = _library_log_profile(design, rng, condition, day, seed, effects.line * line_constant, effects)
+    loadings = (design.loadings + effects.line * line_program).astype(np.float32)
 
     n = size.n_cells
     kind = _qc_kinds(rng, n)
@@ -245,8 +257,8 @@ def simulate_library(
     activity[doublets] = 0.5 * (activity[doublets] + activity[partners])
     mt_fraction = _mt_fraction(rng, n, day_pos, kind)
     umis = _cell_umis(rng, n, size.median_umis * depth_factor, kind)
-    umis[doublets] = _depth_for_genes(
-        _cell_proportions(design, log_profile, activity[doublets], mt_fraction[doublets]),
+    umis[doublets] = depth_for_genes(
+        _cell_proportions(design, log_profile, loadings, activity[doublets], mt_fraction[doublets]),
         design.r,
         rng.uniform(*DOUBLET_GENES_RANGE, doublets.size),
     )
@@ -255,7 +267,7 @@ def simulate_library(
     chunk_cells = max(1, CHUNK_ENTRIES // design.base.size)
     for start in range(0, n, chunk_cells):
         cells = slice(start, min(start + chunk_cells, n))
-        mean = _cell_proportions(design, log_profile, activity[cells], mt_fraction[cells])
+        mean = _cell_proportions(design, log_profile, loadings, activity[cells], mt_fraction[cells])
         mean *= umis[cells, None].astype(np.float32)
         chunks.append(sample_negative_binomial(mean, design.r, rng))
     truth = {
@@ -268,12 +280,12 @@ def simulate_library(
 
 
 def _library_log_profile(
-    design: Design, rng: np.random.Generator, condition: str, day: int, seed: int, effects: Effects, line: str
+    design: Design, rng: np.random.Generator, condition: str, day: int, seed: int, line_signature: np.ndarray,
+    effects: Effects,
 ) -> np.ndarray:
     """Gene baselines plus the day's batch, the line's and this library's signatures and, for the patient, its effect."""
     n_genes = design.base.size
     batch = effects.library * rng.normal(0.0, LIBRARY_BATCH_LOG_SD, n_genes)
-    line_signature = effects.line * _line_signature(seed, line, n_genes)
     log_profile = design.base + _day_batch(seed, day, n_genes) + line_signature + batch
     if condition == "Patient":
         active = (design.patient_from_day >= 0) & (design.patient_from_day <= day)
@@ -328,33 +340,17 @@ def _cell_umis(rng: np.random.Generator, n: int, median: float, kind: np.ndarray
     return umis
 
 
-def _cell_proportions(design: Design, log_profile: np.ndarray, activity: np.ndarray, mt_fraction: np.ndarray) -> np.ndarray:
-    """Expected share of each gene in each cell's UMIs (float32 rows summing to 1), nuclear and chrM apart."""
-    logits = log_profile + activity.astype(np.float32) @ design.loadings.astype(np.float32)
+def _cell_proportions(
+    design: Design, log_profile: np.ndarray, loadings: np.ndarray, activity: np.ndarray, mt_fraction: np.ndarray
+) -> np.ndarray:
+    """Expected share of each gene in each cell's UMIs (float32 rows summing to 1), nuclear and chrM apart.
+
+    `loadings` are the design's module loadings with this library's line deviation added (float32).
+    """
+    logits = log_profile + activity.astype(np.float32) @ loadings
     logits -= logits.max(axis=1, keepdims=True)
     weights = np.exp(logits, out=logits)
     nuclear, mt = weights[:, : design.n_nuclear], weights[:, design.n_nuclear :]
     nuclear *= ((1.0 - mt_fraction) / nuclear.sum(axis=1, dtype=np.float64)).astype(np.float32)[:, None]
     mt *= (mt_fraction / mt.sum(axis=1, dtype=np.float64)).astype(np.float32)[:, None]
     return weights
-
-
-def _expected_genes(p: np.ndarray, r: np.ndarray, umis: np.ndarray) -> np.ndarray:
-    """Expected number of detected genes per cell under NB(umis * p, r)."""
-    mu = umis[:, None] * p
-    return -np.expm1(-r * np.log1p(mu / r)).sum(axis=1)
-
-
-def _depth_for_genes(p: np.ndarray, r: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """UMIs at which each cell's expected detected genes reach `target` (bisection in log depth).
-
-    Depth is capped at DOUBLET_UMIS_BOUNDS; a profile with too few genes to
-    reach the target then gets the cap (the detected count stays below it).
-    """
-    lo = np.full(target.size, np.log(DOUBLET_UMIS_BOUNDS[0]))
-    hi = np.full(target.size, np.log(DOUBLET_UMIS_BOUNDS[1]))
-    for _ in range(DEPTH_SOLVER_STEPS):
-        mid = 0.5 * (lo + hi)
-        below = _expected_genes(p, r, np.exp(mid)) < target
-        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    return np.exp(hi)

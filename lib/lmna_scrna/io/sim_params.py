@@ -13,7 +13,7 @@ import numpy as np
 
 #: Bumped whenever the generative model or file format changes, so a cached
 #: dataset made by an older generator is never mistaken for a current one.
-GENERATOR_VERSION = "1.1"  # 1.1: a gene-wise signature per iPSC line
+GENERATOR_VERSION = "1.2"  # 1.1: a gene-wise signature per iPSC line; 1.2: and a line-specific differentiation program
 
 # ---------------------------------------------------------------------------
 # Sizes
@@ -130,6 +130,15 @@ LIBRARY_DEPTH_FACTOR_RANGE = (0.7, 1.4)
 #: all genes it carries more signal than the patient effect on a few percent
 #: of genes: the default data face the confound the real design has.
 LINE_LOG_SD = 0.15
+#: iPSC lines also differ in how they differentiate, not only by a constant
+#: offset: lines of one protocol vary in differentiation efficiency and in the
+#: genes that change along it (Cuomo et al., Nat Commun 2020, 11:810, on
+#: endoderm; Strober et al., Science 2019, 364:1287, on cardiomyocytes). Each
+#: line therefore also carries its own deviation of every module's loadings on
+#: the genes that module moves, so the line's signature changes as the modules
+#: switch on and off over the days, as the late part of the patient effect does.
+#: Same sd as the constant part at scale 1; the `line` knob scales both.
+LINE_PROGRAM_LOG_SD = 0.15
 #: The sister gave two non-mutant lines (Zaragoza et al., Cells 2024); the
 #: simulator deals a donor's libraries of unnamed line among this many lines.
 LINES_PER_UNKNOWN_DONOR = 2

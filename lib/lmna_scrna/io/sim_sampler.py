@@ -1,4 +1,5 @@
-"""Exact negative-binomial (gamma-Poisson) UMI counts, fast on the mostly-zero matrices of scRNA-seq; barcodes.
+"""Exact negative-binomial (gamma-Poisson) UMI counts, fast on the mostly-zero matrices of scRNA-seq; barcodes;
+the depth at which a profile is expected to detect a given number of genes (doublets).
 
 Apart from the generative model (`sim_model`) because it is a sampler of a
 known distribution, tested against that distribution alone.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .sim_params import BARCODE_LENGTH, DIRECT_NB_MEAN
+from .sim_params import BARCODE_LENGTH, DEPTH_SOLVER_STEPS, DIRECT_NB_MEAN, DOUBLET_UMIS_BOUNDS
 
 
 def sample_negative_binomial(mu: np.ndarray, r: np.ndarray, rng: np.random.Generator) -> sp.csr_matrix:
@@ -70,3 +71,24 @@ def draw_barcodes(rng: np.random.Generator, n: int) -> np.ndarray:
     digits = (codes[:, None] >> (2 * np.arange(BARCODE_LENGTH - 1, -1, -1))) & 3
     letters = np.frombuffer(b"ACGT", dtype="S1")[digits]
     return np.char.add(letters.view(f"S{BARCODE_LENGTH}").ravel().astype(str), "-1")
+
+
+def _expected_genes(p: np.ndarray, r: np.ndarray, umis: np.ndarray) -> np.ndarray:
+    """Expected number of detected genes per cell under NB(umis * p, r)."""
+    mu = umis[:, None] * p
+    return -np.expm1(-r * np.log1p(mu / r)).sum(axis=1)
+
+
+def depth_for_genes(p: np.ndarray, r: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """UMIs at which each cell's expected detected genes reach `target` (bisection in log depth).
+
+    Depth is capped at DOUBLET_UMIS_BOUNDS; a profile with too few genes to
+    reach the target then gets the cap (the detected count stays below it).
+    """
+    lo = np.full(target.size, np.log(DOUBLET_UMIS_BOUNDS[0]))
+    hi = np.full(target.size, np.log(DOUBLET_UMIS_BOUNDS[1]))
+    for _ in range(DEPTH_SOLVER_STEPS):
+        mid = 0.5 * (lo + hi)
+        below = _expected_genes(p, r, np.exp(mid)) < target
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return np.exp(hi)

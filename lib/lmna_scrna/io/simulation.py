@@ -35,6 +35,7 @@ from .sim_params import (
     GZIP_LEVEL,
     LATE_EFFECT_DAY,
     LINE_LOG_SD,
+    LINE_PROGRAM_LOG_SD,
     MARKER_FILE,
     MARKERS,
     MODULES,
@@ -44,6 +45,7 @@ from .sim_params import (
     SimSize,
 )
 from .study import DAYS, UNKNOWN_LINE, line_problems, load_samples
+from .worlds import default_world
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +59,9 @@ def simulate(
     size: str = "smoke",
     seed: int = 42,
     sheet: pd.DataFrame | str | Path | None = None,
-    effect_scale: float = 1.0,
+    effect_scale: float | None = None,
     library_effect_scale: float = 1.0,
-    line_effect_scale: float = 1.0,
+    line_effect_scale: float | None = None,
     lines: Mapping[str, str] | None = None,
 ) -> Path:
     """Write every GSM of the sheet as GEO flat 10x files plus ground_truth.json; return out_dir.
@@ -69,16 +71,24 @@ def simulate(
     is returned as is; any other existing content is refused, never replaced.
     ``effect_scale``, ``library_effect_scale`` and ``line_effect_scale`` scale
     the planted patient, library and line effects (`sim_model.Effects`; 0
-    plants none), for calibration. ``lines`` gives each GSM's simulated iPSC
+    plants none). A patient or line scale left at None takes the default
+    world's fitted value for this size (`io.worlds`, ``params/worlds.yaml``):
+    the default data sit where the paper's Table 1 does. ``lines`` gives each GSM's simulated iPSC
     line (default `sim_model.default_lines`); it must agree with the lines
     the sheet names.
     """
-    effects = Effects(patient=_scale(effect_scale, "effect_scale"),
-                      library=_scale(library_effect_scale, "library_effect_scale"),
-                      line=_scale(line_effect_scale, "line_effect_scale"))
     seed = check_seed(seed, "seed")
     if size not in SIM_SIZES:
         raise InputError(f"unknown simulation size {size!r}; expected one of {', '.join(SIM_SIZES)}")
+    fitted = default_world(size) if effect_scale is None or line_effect_scale is None else None
+    effects = Effects(
+        patient=_scale(fitted.effect_scale if effect_scale is None and fitted else effect_scale, "effect_scale"),
+        library=_scale(library_effect_scale, "library_effect_scale"),
+        line=_scale(fitted.line_effect_scale if line_effect_scale is None and fitted else line_effect_scale,
+                    "line_effect_scale"),
+    )
+    world = fitted.name if fitted and (fitted.effect_scale, fitted.line_effect_scale) == (
+        effects.patient, effects.line) else None
     out = Path(out_dir)
     samples = sheet if isinstance(sheet, pd.DataFrame) else load_samples(sheet)
     assignment = _line_assignment(samples, lines)
@@ -88,9 +98,8 @@ def simulate(
         "generator_version": GENERATOR_VERSION,
         "gsms": [str(g) for g in samples["gsm"]],
     }
-    if effects != Effects():  # default data keep the marker they always had
-        marker |= {"effect_scale": effects.patient, "library_effect_scale": effects.library,
-                   "line_effect_scale": effects.line}
+    marker |= {"effect_scale": effects.patient, "library_effect_scale": effects.library,
+               "line_effect_scale": effects.line, "world": world}
     if assignment != default_lines(samples):
         marker["lines"] = assignment
     if _reusable(out, marker):
@@ -98,7 +107,7 @@ def simulate(
         return out
     tmp = temp_dir(out)  # normal permissions; a killed run's leftovers removed
     try:
-        _write_dataset(tmp, samples, SIM_SIZES[size], size, seed, effects, assignment)
+        _write_dataset(tmp, samples, SIM_SIZES[size], size, seed, effects, assignment, world)
         (tmp / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")
         os.rename(tmp, out)  # replaces nothing but an empty folder
     except OSError as exc:  # a full disk, or `out` appeared meanwhile
@@ -163,15 +172,15 @@ def _line_assignment(samples: pd.DataFrame, lines: Mapping[str, str] | None) -> 
     return assignment
 
 
-def _scale(value: float, name: str) -> float:
-    if not (isinstance(value, (int, float)) and 0 <= value < float("inf")):
+def _scale(value: float | None, name: str) -> float:
+    if value is None or not (isinstance(value, (int, float)) and 0 <= value < float("inf")):
         raise InputError(f"{name}={value!r}: must be a finite number >= 0 (1 = the default effect, 0 = none)")
     return float(value)
 
 
 def _write_dataset(
     folder: Path, samples: pd.DataFrame, dims: SimSize, size: str, seed: int, effects: Effects,
-    lines: dict[str, str],
+    lines: dict[str, str], world: str | None,
 ) -> None:
     """Generate and write each GSM, then the ground truth (features are shared by all GSMs)."""
     design = build_design(dims.n_genes, seed)
@@ -183,7 +192,7 @@ def _write_dataset(
         stem = f"{gsm}_{row.condition}_day{row.day}{row.replicate}_filtered"
         _write_library(folder, stem, library, features)
         per_gsm[gsm] = library.truth
-    truth = _ground_truth(design, dims, size, seed, per_gsm, effects, lines)
+    truth = _ground_truth(design, dims, size, seed, per_gsm, effects, lines) | {"world": world}
     (folder / GROUND_TRUTH_FILE).write_text(json.dumps(truth, indent=1) + "\n")
 
 
@@ -236,6 +245,7 @@ def _ground_truth(
         "library_effect_scale": effects.library,
         "line_effect_scale": effects.line,
         "line_log_sd": LINE_LOG_SD,  # sd of each line's gene-wise signature at scale 1
+        "line_program_log_sd": LINE_PROGRAM_LOG_SD,  # sd of its deviation of the module loadings at scale 1
         "lines": lines,
         "size": asdict(dims),
         "late_effect_day": LATE_EFFECT_DAY,

@@ -11,6 +11,7 @@ from .evaluation import plot_auc_by_split, plot_library_contrasts, plot_sweep_au
 from .qc import hvg_plot, qc_violins, split_size_plot
 from .style import DAY_COLORS, GENOTYPE_COLORS, MODEL_COLORS, PARTITION_COLORS, apply_style, save_figure
 from .training import plot_confusion, plot_gsm_probability, plot_history, plot_roc, plot_roc_curves, seed_figures
+from .worlds import plot_donor_claims, plot_world_fit, plot_worlds_beside_paper
 
 apply_style()  # one look for every figure, set once when the plotting package is imported
 
@@ -29,11 +30,14 @@ __all__ = [
     "plot_sensitivity",
     "partition_grid",
     "plot_confusion",
+    "plot_donor_claims",
     "plot_gsm_probability",
     "plot_history",
     "plot_roc",
     "plot_roc_curves",
     "plot_sweep_auc",
+    "plot_world_fit",
+    "plot_worlds_beside_paper",
     "qc_violins",
     "save_figure",
     "seed_figures",

@@ -22,7 +22,6 @@ training a run folder (tested).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,21 +31,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from tqdm.auto import tqdm
 
-from ..atomic import write_text_atomic
 from ..config import PrepParams, TrainConfig
 from ..io.sim_model import Effects, build_design, default_lines, simulate_library
 from ..io.sim_params import GENERATOR_VERSION, SIM_SIZES
 from ..io.study import load_samples
 from ..pp.assemble import ProcessedData, assemble_split, fit_gsms, processed_data
 from ..pp.gsm_pass import ProcessedGSM, process_counts
-from ..pp.splits import Split, leave_one_day_out
-from .calibration_design import RESULT_FILE, Scenario, replicate_dir
+from ..pp.splits import Split, day_matched, leave_one_day_out, original
 from .calibration_match import matched_effects
 
-__all__ = ["ALPHA", "ReplicateSpec", "decide", "fold_result", "matched_effects", "run_batch",
-           "run_replicate"]
+__all__ = ["ALPHA", "ReplicateSpec", "decide", "fold_result", "matched_effects", "run_replicate"]
 from .inference import fold_interval, gsm_auc, ranking_permutation_test
 from .networks import Networks
 from .train import fit_seed
@@ -67,6 +62,7 @@ class ReplicateSpec:
     effect_scale: float
     line_effect_scale: float
     library_effect_scale: float
+    table1: bool = False  # also train the paper's Table 1 rows (`table1_rows`)
 
     def effects(self) -> Effects:
         return Effects(patient=self.effect_scale, library=self.library_effect_scale, line=self.line_effect_scale)
@@ -121,37 +117,34 @@ def run_replicate(
         data = fold_data(gsms, fold, sheet, prep)
         per_seed = [fit_seed(data, dataclasses.replace(config, seed=int(s)), networks).metrics for s in seeds]
         folds.append(fold_result(fold.name, per_seed))
-    return {"spec": spec_record(spec, prep, config, seeds), "folds": folds, **decide(folds)}
+    extra = {"table1": table1_rows(gsms, sheet, prep, config, seeds, networks, folds)} if spec.table1 else {}
+    return {"spec": spec_record(spec, prep, config, seeds), "folds": folds, **decide(folds), **extra}
 
 
-def run_batch(
-    scenario: Scenario,
-    sim_seeds: Sequence[int],
-    library_effect_scale: float,
-    line_effect_scale: float,
-    prep: PrepParams = PrepParams(),
-    config: TrainConfig = TrainConfig(),
-    seeds: Sequence[int] = (42,),
+#: The paper's Table 1 splits (Model B's rows; Model A's are these with the original split added).
+TABLE1_SPLITS: tuple[tuple[int, int] | None, ...] = (None, (0, 16), (16, 0), (19, 0))
+
+
+def table1_rows(
+    gsms: dict[str, ProcessedGSM], sheet: pd.DataFrame, prep: PrepParams, config: TrainConfig, seeds: Sequence[int],
+    networks: Networks, folds: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """Run (or reuse) the replicates of one scenario for these simulation seeds, one result.json each.
-
-    A stored result is reused only if it was made with the same spec, network,
-    training seeds and preprocessing: an interrupted batch resumes where it stopped.
-    """
-    results, networks = [], Networks()
-    for sim_seed in tqdm(sim_seeds, desc=f"{scenario.name} replicates", unit="replicate"):
-        spec = ReplicateSpec(scenario.name, int(sim_seed), scenario.data, scenario.effect_scale,
-                             line_effect_scale, library_effect_scale)
-        folder = replicate_dir(scenario.name, int(sim_seed))
-        stored = _stored(folder, spec_record(spec, prep, config, seeds))
-        if stored is None:
-            text = json.dumps(run_replicate(spec, prep, config, seeds, networks), indent=1) + "\n"
-            write_text_atomic(folder / RESULT_FILE, text)
-            stored = json.loads(text)  # what a later reuse reads back (tuples as lists)
-            log.info("replicate %s s%d: mean AUC %.3f, ranking p %.3f", scenario.name, sim_seed,
-                     stored["mean_auc"], stored["ranking_p"])
-        results.append(stored)
-    return results
+    """The paper's Table 1 on one simulated study: Models A and B on the original split and its three
+    day-matched folds (test AUC, mean over seeds). Model A's day-matched rows are the folds already trained."""
+    trained = {f["split"]: f["test_auc"] for f in folds}
+    rows = []
+    for days in TABLE1_SPLITS:
+        split = original(sheet) if days is None else day_matched(sheet, *days)
+        data = fold_data(gsms, split, sheet, prep)
+        for model in ("A", "B"):
+            if model == "A" and split.name in trained:
+                auc = trained[split.name]
+            else:
+                cfg = dataclasses.replace(config, model=model)
+                auc = float(np.mean([fit_seed(data, dataclasses.replace(cfg, seed=int(s)), networks).metrics["test_auc"]
+                                     for s in seeds]))
+            rows.append({"split": split.name, "model": model, "test_auc": auc})
+    return rows
 
 
 def spec_record(spec: ReplicateSpec, prep: PrepParams, config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
@@ -159,17 +152,6 @@ def spec_record(spec: ReplicateSpec, prep: PrepParams, config: TrainConfig, seed
     network = {k: v for k, v in config.to_dict().items() if k != "seed"}
     return {**dataclasses.asdict(spec), "generator_version": GENERATOR_VERSION, "network": network,
             "train_seeds": [int(s) for s in seeds], "prep": prep.to_dict()}
-
-
-def _stored(folder: Path, spec: dict[str, Any]) -> dict[str, Any] | None:
-    path = folder / RESULT_FILE
-    if not path.is_file():
-        return None
-    try:
-        result = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return None
-    return result if result.get("spec") == json.loads(json.dumps(spec)) else None
 
 
 def fold_result(split: str, per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -17,6 +17,16 @@ Scenarios, each a set of simulated studies with known effects:
 * ``size``: the null at a larger simulated size, to show that the null's AUC
   distribution does not move with the replicates' reduced size.
 
+A scenario may instead name a fitted ``world`` (``params/worlds.yaml``): world
+L (a line effect, no LMNA effect) plays the ``line`` role, world G (an LMNA
+effect, no line effect) the ``power`` role, each with the effect scales fitted
+to the paper's Table 1. ``table1: true`` makes its replicates also train Model
+A on the original split and Model B on the paper's splits, so the paper's
+Table 1 can be shown beside each world. A ``donors`` scenario (role
+``donors``, a ``world`` and ``donors: D``) simulates a study with D donors per
+genotype, each its own iPSC line, and holds donors out (`tl.donors`): how many
+donors a genotype claim would need.
+
 Replicate k of every scenario uses simulation seed ``first_seed + k``:
 scenarios share their random draws (common random numbers), so a curve over
 line scales compares like with like.
@@ -33,10 +43,11 @@ import yaml
 
 from ..errors import InputError
 from ..io.sim_params import SIM_SIZES
+from ..io.worlds import WORLDS
 from ..paths import calibration_dir
 
 #: The roles a scenario can play on the calibration page.
-ROLES: tuple[str, ...] = ("null", "line", "power", "size")
+ROLES: tuple[str, ...] = ("null", "line", "power", "size", "donors")
 #: Replicates needed for an empirical p to reach 0.05: with n replicates the smallest p is 1 / (n + 1).
 MIN_REPLICATES_FOR_P05 = 19
 MATCHED = "matched"
@@ -54,6 +65,9 @@ class Scenario:
     line_units: float | str  # line effect in between-control-library units, or MATCHED to the build's data
     replicates: int
     data: str  # simulation size (`io.sim_params.SIM_SIZES`)
+    world: str | None = None  # a fitted world of `io.worlds` whose scales replace effect_scale and line_units
+    table1: bool = False  # also train the paper's Table 1 rows (Model A original, Model B on the paper's splits)
+    donors: int = 0  # donors per genotype of a donors scenario's studies (0: the 12-library study itself)
 
 
 @dataclass(frozen=True)
@@ -134,12 +148,29 @@ def _scenario(entry: Any, number: int, path: Path) -> Scenario:
     units = entry.get("line_units", 0.0)
     if units != MATCHED:
         units = _scale(units, "line_units", where)
+    world = entry.get("world")
+    if world is not None:
+        roles = {"L": "line", "G": "power"}
+        if world not in WORLDS:
+            raise InputError(f"{where}: world {world!r} is not one of {', '.join(WORLDS)}")
+        if role not in (roles[world], "donors") or "effect_scale" in entry or "line_units" in entry:
+            raise InputError(f"{where}: world {world} plays role {roles[world]} and takes its effects from the "
+                             "worlds file (no effect_scale or line_units)")
+    table1 = entry.get("table1", False)
+    if not isinstance(table1, bool):
+        raise InputError(f"{where}: table1={table1!r} must be true or false")
     if role in ("null", "size") and (effect != 0 or units != 0):
         raise InputError(f"{where}: a {role} scenario has effect_scale 0 and line_units 0")
     data = entry.get("data", "calibration")
     if data not in SIM_SIZES:
         raise InputError(f"{where}: data {data!r} is not a simulation size ({', '.join(SIM_SIZES)})")
-    return Scenario(entry["name"], role, effect, units, _positive_int(entry.get("replicates"), "replicates", where), data)
+    donors = entry.get("donors", 0)
+    if (role == "donors") != bool(donors) or (role == "donors" and world is None):
+        raise InputError(f"{where}: a donors scenario has role donors, a world and `donors` (donors per genotype)")
+    if donors:
+        donors = _positive_int(donors, "donors", where)
+    replicates = _positive_int(entry.get("replicates"), "replicates", where)
+    return Scenario(entry["name"], role, effect, units, replicates, data, world, table1, donors)
 
 
 def _scale(value: Any, name: str, where: str) -> float:

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import InputError
 from ..io.sim_params import LIBRARY_BATCH_LOG_SD, LINE_LOG_SD
 from ..io.tenx import read_gsm
+from ..io.worlds import world
 from .calibration_design import MATCHED, Scenario
 
 #: Line difference assumed for real data, in units of the between-control-library difference.
@@ -33,6 +34,7 @@ class MatchedEffects:
     line_effect_scale: float  # the simulator's knob
     line_units: float  # the same, in units of the between-control-library difference
     how: str
+    effect_scale: float = 0.0  # the simulator's patient knob
 
 
 def line_scale_for_units(units: float, library_effect_scale: float) -> float:
@@ -53,6 +55,13 @@ def line_units_for_scale(line_effect_scale: float, library_effect_scale: float) 
 def matched_effects(raw_dir: Path, scenario: Scenario) -> MatchedEffects:
     """The library and line effects a scenario's replicates simulate, for this build's data."""
     library, how = matched_library_scale(raw_dir)
+    if scenario.world is not None:
+        fitted = world(scenario.world, scenario.data)
+        units = line_units_for_scale(fitted.line_effect_scale, library)
+        return MatchedEffects(library, fitted.line_effect_scale, units,
+                              f"Library effects at scale {library:.3g} ({how}); {fitted.words}, fitted to the paper's "
+                              f"Table 1 at the {fitted.fitted_size} size: LMNA effect scale {fitted.effect_scale:.3g}, "
+                              f"line effect {units:.3g} between-control-library differences.", fitted.effect_scale)
     if scenario.line_units != MATCHED:
         units = float(scenario.line_units)
         line_how = "line effect set by the design"
@@ -67,7 +76,7 @@ def matched_effects(raw_dir: Path, scenario: Scenario) -> MatchedEffects:
                         "separate line from genotype)")
     return MatchedEffects(library, line_scale_for_units(units, library), units,
                           f"Library effects at scale {library:.3g} ({how}); {line_how}: {units:.3g} "
-                          "between-control-library differences.")
+                          "between-control-library differences.", scenario.effect_scale)
 
 
 #: The two control libraries of one day (day 9, replicates A and B) whose difference is library effect alone.

@@ -8,5 +8,7 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "build_book": "build",
     "glue_findings": "pages",
     "calibration_paragraphs": "calibration_words",
+    "worlds_sentence": "calibration_words",
+    "donors_sentence": "calibration_words",
     "run_page": "run_page",
 })

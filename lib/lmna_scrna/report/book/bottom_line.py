@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...io.paper import paper_table1
 from ..labels import difference_interval_text, difference_text
-from .calibration_words import brief, sensitivity_sentence
+from .calibration_words import brief, donors_sentence, sensitivity_sentence, worlds_sentence
 
 #: What the study's design fixes, whatever the protocol (Zaragoza et al., Cells 2024).
 DESIGN_LIMIT = (
@@ -39,11 +40,33 @@ def _calls(calls: dict[str, Any]) -> str:
             "test libraries right — ranking libraries is not calling them.")
 
 
+def inverted_word(auc: float) -> str:
+    """The verdict on an original-split AUC, as the paper's Section 3.1 reads it."""
+    return "inverted (below 0.5)" if auc < 0.5 else "not inverted"
+
+
+def _regime(f: dict[str, Any]) -> str:
+    """The paper's central finding, this build's numbers beside the paper's, the verdict computed."""
+    paper = paper_table1().set_index(["split", "model"])["test_auc"]
+    dm = [paper[(s, "A")] for s, _ in paper.index if s.startswith("dm_") and (s, "A") in paper.index]
+    lo, hi = f["day_matched_ci"]
+    return (f"**The split decides**: on the paper's original split, where day and genotype are confounded, Model A's "
+            f"test AUC is {f['original_auc']:.3f}, {inverted_word(f['original_auc'])} (the paper: "
+            f"{paper[('original', 'A')]:.3f}, inverted); with the day held out of training on both sides it is "
+            f"{f['day_matched_auc']:.3f} on average over {f['day_matched_folds']} held-out days (95% interval over "
+            f"held-out days {lo:.3f}–{min(hi, 1.0):.3f}; the paper: {min(dm):.3f}–{max(dm):.3f} on its "
+            f"{len(dm)} folds).")
+
+
 def bottom_line_markdown(f: dict[str, Any], source: str) -> str:
     """The intro's first lines (Markdown): a lead sentence and one bullet per finding."""
     data = {"simulated": "the **simulated** default data, not the real study",
             "real": "the real GSE269705 data"}.get(source, "data of unknown source")
-    bullets = []
+    bullets = [_regime(f)]
+    if "worlds" in f:
+        bullets.append("**Two worlds** (simulated studies fitted to the paper's Table 1): " + worlds_sentence(f["worlds"]))
+    if "donors" in f:
+        bullets.append("**How many donors**: " + donors_sentence(f["donors"]["smallest"], f["donors"]["summary"]))
     ranking, calls = f.get("ranking_A"), f.get("calls", {}).get("A")
     if ranking:
         bullets.append(

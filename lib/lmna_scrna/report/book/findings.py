@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
+
 from ...paths import outputs_dir
 from ..results.calibration_tables import headline, read_calibration
+from ..results.donor_tables import smallest_donors
 from ..results.library_tables import (
     POOLED,
     PSEUDOBULK,
@@ -21,6 +24,7 @@ from ..results.library_tables import (
     paired_differences,
 )
 from ..results.tables import DAY_MATCHED_RUNG, LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
+from ..results.world_tables import worlds_verdict
 
 
 def findings(
@@ -64,8 +68,15 @@ def findings(
             "control_distance": float(by_kind.filter(like="control vs control").iloc[0]),
             "genotype_distance": float(by_kind.filter(like="patient vs control").iloc[0]),
         }
-    table = outputs_dir() / "tables" / "calibration.csv"
+    tables_dir = outputs_dir() / "tables"
+    table = tables_dir / "calibration.csv"
     if calibration and table.is_file():  # written by the calibration page, which runs before the book is built
         pairs = out.get("ranking_A", {}).get("right", float("nan"))
         out["calibration"] = headline(read_calibration(table), out["day_matched_auc"], pairs)
+    beside, claims, donors = (tables_dir / f"{n}.csv" for n in ("worlds_table1", "worlds_claims", "donors"))
+    if calibration and beside.is_file() and claims.is_file():  # the worlds page's
+        out["worlds"] = worlds_verdict(pd.read_csv(beside), pd.read_csv(claims))
+    if calibration and donors.is_file():  # the donors page's
+        summary = pd.read_csv(donors)
+        out["donors"] = {"smallest": smallest_donors(summary), "summary": summary}
     return out

@@ -50,14 +50,27 @@ def batch_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def replicate_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """What a batch's page shows, one row per replicate: the study's protocol and decisions, or a donor study's."""
+    if results and "donor_p" in results[0]:
+        return pd.DataFrame([{"sim_seed": r["spec"]["sim_seed"], "donors_per_genotype": r["spec"]["d"],
+                              "mean_auc": r["mean_auc"], "donor_p": r["donor_p"], "donor_claim": r["donor_claim"],
+                              "library_p": r["library_p"], "library_claim": r["library_claim"]} for r in results])
+    return batch_table(results)[["sim_seed", "mean_auc", "auc_ci_lo", "auc_ci_hi", "auc_decision",
+                                 "ranking_pairs_right", "ranking_p", "ranking_decision"]]
+
+
 def calibration_table(design: CalibrationDesign) -> pd.DataFrame:
     """Every replicate of the design, one row each, labelled with its scenario and role."""
     parts = []
     for c in design.scenarios:
+        if c.donors:  # other studies, other decisions: the donors page reads them (`donor_tables`)
+            continue
         results = [load_result(c.name, seed) for seed in design.seeds(c)]
-        parts.append(batch_table(results).assign(scenario=c.name, role=c.role, data=c.data))
+        parts.append(batch_table(results).assign(scenario=c.name, role=c.role, data=c.data, world=c.world or ""))
     table = pd.concat(parts, ignore_index=True)
-    return table[["scenario", "role", "data", *[k for k in table.columns if k not in ("scenario", "role", "data")]]]
+    first = ["scenario", "role", "world", "data"]
+    return table[[*first, *[k for k in table.columns if k not in first]]]
 
 
 def read_calibration(path: Path) -> pd.DataFrame:
@@ -78,7 +91,8 @@ def calibration_summary(table: pd.DataFrame, observed_auc: float, observed_pairs
     for scenario, group in table.groupby("scenario", sort=False):
         n = len(group)
         row: dict[str, Any] = {
-            "scenario": scenario, "role": group["role"].iloc[0], "data": group["data"].iloc[0],
+            "scenario": scenario, "role": group["role"].iloc[0], "world": str(group["world"].iloc[0]),
+            "data": group["data"].iloc[0],
             "effect_scale": float(group["effect_scale"].iloc[0]), "line_units": float(group["line_units"].mean()),
             "replicates": n, "mean_auc": float(group["mean_auc"].mean()), "sd_auc": float(group["mean_auc"].std(ddof=1)),
         }
@@ -112,7 +126,8 @@ def summary_for_page(summary: pd.DataFrame) -> pd.DataFrame:
 def sensitivity_curve(summary: pd.DataFrame) -> pd.DataFrame:
     """The null and line scenarios at the calibration size, by line effect (units of the between-control-library
     difference): how large a line effect alone must be to reproduce this build's AUC and library ranking."""
-    curve = summary[summary["role"].isin(["null", "line"]) & (summary["data"] == "calibration")]
+    plain = ~summary["world"].astype(str).isin(["G", "L"])  # a world's line effect also changes the program: off the curve
+    curve = summary[summary["role"].isin(["null", "line"]) & (summary["data"] == "calibration") & plain]
     return curve.sort_values("line_units").reset_index(drop=True)
 
 
@@ -137,7 +152,7 @@ def ground_truth(raw_dir: Path) -> dict[str, Any] | None:
 def headline(table: pd.DataFrame, observed_auc: float, observed_pairs: float) -> dict[str, Any]:
     """What the intro and the calibration page say of the calibration, computed once from its table.
 
-    For each of the two nulls (no line effect; the matched line effect): the
+    For each of the two nulls (no line effect; world L's line effect, fitted to the paper): the
     rules' false-positive rates with their intervals and this build's
     empirical p with its floor; the line effect at which the no-genotype curve
     reaches this build's AUC; the power of the AUC rule at each effect scale.
@@ -147,14 +162,15 @@ def headline(table: pd.DataFrame, observed_auc: float, observed_pairs: float) ->
                            "replicates": int(len(table))}
     for key, role in (("null", "null"), ("line", "line")):
         rows = summary[(summary["role"] == role)]
-        if role == "line":  # the matched scenario: the one whose line effect is the build's
-            rows = rows[rows.index.str.endswith("matched")]
+        if role == "line":  # world L (the line effect that alone reproduces the paper), else the matched one
+            world_l = rows[rows["world"] == "L"]
+            rows = world_l if len(world_l) else rows[rows.index.str.endswith("matched")]
         if len(rows):
             row = rows.iloc[0]
             out[key] = {name: (row[name].item() if hasattr(row[name], "item") else row[name]) for name in (
                 "replicates", "line_units", "mean_auc", "sd_auc", "auc_rule_claims", "auc_rule_lo", "auc_rule_hi",
                 "ranking_rule_claims", "ranking_rule_lo", "ranking_rule_hi", "reach_auc", "reach_ranking",
-                "empirical_p", "p_floor")}
+                "empirical_p", "p_floor")} | {"world": str(row["world"])}
     curve = sensitivity_curve(summary.reset_index())
     out["crossing_units"] = crossing(curve, observed_auc) if len(curve) > 1 else None
     out["curve_max_units"] = float(curve["line_units"].max()) if len(curve) else float("nan")

@@ -5,32 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from ...errors import InputError
-from ...paths import params_dir
+from ...io.paper import load_paper_tables, paper_table1
 from ..labels import run_words
 
-TABLE1_COLUMNS = ("n_test", "test_auc", "test_acc", "test_geno_loss", "test_combined_loss")
-
-
-def _load(path: Path | None = None) -> dict:
-    path = path or params_dir() / "paper_tables.yaml"
-    try:
-        return yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"paper tables {path}: cannot be read ({exc})") from exc
-
-
-def paper_table1(path: Path | None = None) -> pd.DataFrame:
-    """The paper's Table 1: one row per split × model, with the source named in a column."""
-    data = _load(path)
-    rows = [
-        {"split": split, "model": model, **dict(zip(TABLE1_COLUMNS, values))}
-        for split, models in data["table1"].items()
-        for model, values in models.items()
-    ]
-    return pd.DataFrame(rows).assign(source=data["source"])
+__all__ = ["beside_paper", "beside_paper_table2", "inverted_auc_words", "paper_table1", "paper_table2",
+           "protocol_words", "table2_for_page"]
 
 
 def beside_paper(table1: pd.DataFrame, source: str, path: Path | None = None) -> pd.DataFrame:
@@ -60,7 +40,7 @@ TABLE2_COLUMNS = (*TABLE2_SETTINGS, "test_auc", "test_acc", "test_loss")
 
 def paper_table2(path: Path | None = None) -> pd.DataFrame:
     """The paper's Table 2 (its Model A sweep on test day 19): one row per run, settings then results."""
-    data = _load(path)
+    data = load_paper_tables(path)
     rows = [{"run": run, **dict(zip(TABLE2_COLUMNS, values))} for run, values in data["table2"].items()]
     return pd.DataFrame(rows).assign(source=data["source"])
 

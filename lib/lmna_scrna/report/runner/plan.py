@@ -92,6 +92,8 @@ NOTEBOOK_STAGES: dict[str, str] = {
     "06_compare": "compare",
     "07_calibration_replicate": "simulate",
     "07_calibration": "calibrate",
+    "08_worlds": "calibrate",
+    "09_donors": "donors",
 }
 #: Which earlier stages' outputs each stage reads (prepare → train → sweep → compare → calibrate).
 STAGE_READS: dict[str, tuple[str, ...]] = {
@@ -102,9 +104,10 @@ STAGE_READS: dict[str, tuple[str, ...]] = {
     "compare": ("prepare", "explore", "train", "sweep"),
     "simulate": (),  # a calibration replicate makes its own data
     "calibrate": ("prepare", "train", "compare", "simulate"),
+    "donors": ("simulate",),  # simulated studies only: no run of this build
 }
 #: Stages that read every split's results rather than their own split's.
-GLOBAL_STAGES: frozenset[str] = frozenset({"compare", "calibrate"})
+GLOBAL_STAGES: frozenset[str] = frozenset({"compare", "calibrate", "donors"})
 #: The keys an execution entry may hold (the schema above).
 ENTRY_KEYS: frozenset[str] = frozenset(
     {"id", "notebook", "stage", "params_file", "each_split", "sweep_file", "grid", "calibration_file", "parameters",
