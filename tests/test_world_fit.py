@@ -40,7 +40,7 @@ def test_the_fit_runs_small_and_gives_the_same_file_twice(tmp_path, monkeypatch)
     assert [e["scale"] for e in g["evaluations"]] == list(world_fit.STARTS["G"])
     assert g["line_effect_scale"] == 0.0 and g["effect_scale"] in world_fit.STARTS["G"]
     assert set(g["achieved"]) == {"original", "dm_t0_v16", "dm_t16_v0", "dm_t19_v0"}
-    assert fit["refit"].startswith("lmna-scrna fit-worlds --size smoke")
+    assert fit["refit"] == "lmna-scrna fit-worlds --size smoke --replicates 1 --max-evaluations 2 --world G"
 
 
 def test_a_refit_keeps_the_other_sizes_and_worlds(tmp_path, monkeypatch, committed):
@@ -62,15 +62,22 @@ def test_the_secant_steps_towards_the_target_and_is_bounded():
 def test_the_committed_fit_is_the_fit_commands_output(committed):
     """Made by this simulator, by the command it records, and internally what the fit computes from its evaluations."""
     assert committed["generator_version"] == sim_params.GENERATOR_VERSION
-    args = build_parser().parse_args(shlex.split(committed["refit"])[1:])
-    fit = committed["fits"][args.size]
-    assert fit["replicates"] == args.replicates and fit["sim_seeds"] == list(range(1, args.replicates + 1))
-    assert fit["network"] == {k: v for k, v in TrainConfig().to_dict().items() if k != "seed"}
     assert committed["targets"] | {"source": None} == world_fit.paper_targets() | {"source": None}
+    assert committed["refit"] == " && ".join(f["command"] for f in committed["fits"].values())
+    assert next(iter(committed["fits"])) == worlds.FALLBACK_SIZE, "the size the others start from is fitted first"
+    for size, fit in committed["fits"].items():
+        args = build_parser().parse_args(shlex.split(fit["command"])[1:])
+        assert args.size == size and sorted(args.world) == sorted(fit["worlds"])
+        assert fit["replicates"] == args.replicates and fit["sim_seeds"] == list(range(1, args.replicates + 1))
+        assert fit["network"] == {k: v for k, v in TrainConfig().to_dict().items() if k != "seed"}
+        _check_fit(fit, args.max_evaluations)
+
+
+def _check_fit(fit: dict, max_evaluations: int) -> None:
     for name, entry in fit["worlds"].items():
         target = entry["target_day_matched_mean"]
         kept = min(entry["evaluations"], key=lambda e: abs(e["day_matched_mean"] - target))
-        assert entry[worlds.WORLDS[name]] == kept["scale"] and len(entry["evaluations"]) <= args.max_evaluations
+        assert entry[worlds.WORLDS[name]] == kept["scale"] and len(entry["evaluations"]) <= max_evaluations
         other = "line_effect_scale" if worlds.WORLDS[name] == "effect_scale" else "effect_scale"
         assert entry[other] == 0.0
         assert entry["achieved"] == {k: round(float(np.mean(v)), 4) for k, v in kept["auc"].items()}

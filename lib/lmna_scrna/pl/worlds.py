@@ -61,7 +61,7 @@ def plot_world_fit(evaluations: pd.DataFrame, target: float) -> Figure:
             ax.scatter(kept["scale"], kept["day_matched_mean"], s=140, facecolors="none", edgecolors="black",
                        zorder=4)
         ax.axhline(target, color="black", ls="--", lw=1)
-        ax.set(xscale="log", xlabel=f"{rows['knob'].iloc[0].replace('_', ' ')} (log)", title=WORLD_LABELS[world])
+        ax.set(xscale="log", xlabel=f"{rows['knob'].iloc[0]} (log axis)", title=WORLD_LABELS[world])
         ax.title.set_fontsize("small")
     axes[0][0].set_ylabel("mean day-matched AUC\n(paper's three folds)")
     axes[0][0].legend(fontsize="x-small", loc="lower right")

@@ -91,6 +91,17 @@ LABELS: dict[str, str] = {
     "day_program_all": "Day-program genes among all HVGs", "mt_in_top_20": "Mitochondrial genes in top 20",
     **{f"{kind}_at_{k}": f"{'Planted' if kind == 'planted' else 'Day-program'} genes in top {k}"
        for kind in ("planted", "day_program") for k in (20, 50, 100)},
+    # the two worlds and the donors
+    "world": "World", "row": "Row of the paper's Table 1", "paper_auc": "Paper: test AUC (real data)",
+    "G": "World G: test AUC (mean ± sd over studies)", "L": "World L: test AUC (mean ± sd over studies)",
+    "G_n": "World G: studies", "L_n": "World L: studies", "G_meets": "World G reproduces the paper",
+    "L_meets": "World L reproduces the paper", "build_auc": "This build: test AUC (default data)",
+    "knob": "Knob fitted", "scale": "Scale tried", "kept": "Kept", "size": "Simulation size",
+    "day_matched": "Mean AUC, the paper's day-matched folds", "donors": "Donors per genotype",
+    "donors_per_genotype": "Donors per genotype", "donor_p": "Donors as the unit: exact p",
+    "donor_claim": "Donors as the unit: claims a signal", "library_p": "Libraries as the unit: exact p",
+    "library_claim": "Libraries as the unit: claims a signal", "held_out_auc": "Held-out test AUC (mean ± sd over studies)",
+    "studies": "Studies", "mean_pairs_right": "Library pairs ranked right (mean over studies)",
 }
 
 
@@ -103,6 +114,7 @@ COUNTS: frozenset[str] = frozenset({
     "cells_raw", "cells_qc", "cells_kept", "median_genes_raw", "median_genes_qc", "train", "val", "test",
     "times_tested", "sim_seed", "replicates", "first_better", "called_right", "ranked_right", "auc_rule_claims",
     "ranking_rule_claims", "reach_auc", "reach_ranking", "ranking_pairs_right", "ranking_pairs_total",
+    "G_n", "L_n", "donors", "donors_per_genotype", "studies",
 })
 
 

@@ -121,20 +121,24 @@ def run_replicate(
     return {"spec": spec_record(spec, prep, config, seeds), "folds": folds, **decide(folds), **extra}
 
 
-#: The paper's Table 1 splits (Model B's rows; Model A's are these with the original split added).
-TABLE1_SPLITS: tuple[tuple[int, int] | None, ...] = (None, (0, 16), (16, 0), (19, 0))
+#: The paper's day-matched folds (test day, validation day), as its Table 1 lists them.
+PAPER_FOLDS: tuple[tuple[int, int], ...] = ((0, 16), (16, 0), (19, 0))
+
+
+def paper_splits(sheet: pd.DataFrame) -> list[Split]:
+    """The splits of the paper's Table 1: the original split and its three day-matched folds."""
+    return [original(sheet), *(day_matched(sheet, t, v) for t, v in PAPER_FOLDS)]
 
 
 def table1_rows(
     gsms: dict[str, ProcessedGSM], sheet: pd.DataFrame, prep: PrepParams, config: TrainConfig, seeds: Sequence[int],
     networks: Networks, folds: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """The paper's Table 1 on one simulated study: Models A and B on the original split and its three
-    day-matched folds (test AUC, mean over seeds). Model A's day-matched rows are the folds already trained."""
+    """The paper's Table 1 on one simulated study: Models A and B on `paper_splits` (test AUC, mean over
+    seeds). Model A's day-matched rows are the leave-one-day-out folds already trained."""
     trained = {f["split"]: f["test_auc"] for f in folds}
     rows = []
-    for days in TABLE1_SPLITS:
-        split = original(sheet) if days is None else day_matched(sheet, *days)
+    for split in paper_splits(sheet):
         data = fold_data(gsms, split, sheet, prep)
         for model in ("A", "B"):
             if model == "A" and split.name in trained:

@@ -34,15 +34,13 @@ from ..io.paper import paper_table1
 from ..io.sim_params import GENERATOR_VERSION, SIM_SIZES
 from ..io.study import load_samples
 from ..io.worlds import FALLBACK_SIZE, WORLDS, worlds_path
-from ..pp.splits import Split, day_matched, original
-from .calibration import ReplicateSpec, fold_data, simulated_gsms
+from ..pp.splits import Split
+from .calibration import ReplicateSpec, fold_data, paper_splits, simulated_gsms
 from .networks import Networks
 from .train import fit_seed
 
 log = logging.getLogger(__name__)
 
-#: The paper's day-matched folds (test day, validation day), as its Table 1 lists them.
-PAPER_FOLDS: tuple[tuple[int, int], ...] = ((0, 16), (16, 0), (19, 0))
 #: Each fold's mean AUC must land this close to the paper's.
 TOLERANCE = 0.05
 #: The search stops once the mean over folds is this close to the paper's mean.
@@ -59,8 +57,7 @@ COMMAND = "lmna-scrna fit-worlds"
 
 def fit_splits() -> list[Split]:
     """The original split and the paper's three day-matched folds."""
-    sheet = load_samples()
-    return [original(sheet), *(day_matched(sheet, t, v) for t, v in PAPER_FOLDS)]
+    return paper_splits(load_samples())
 
 
 def paper_targets() -> dict[str, float]:
@@ -173,9 +170,12 @@ def fit_worlds(
     fitted = {w: fit_world(w, size, sim_seeds, config, max_evaluations, targets, _starts(fits, w, size))
               for w in worlds}
     old = fits.get(size, {}).get("worlds", {}) if fits.get(size, {}).get("network") == network else {}
-    fits[size] = {"replicates": replicates, "sim_seeds": sim_seeds, "train_seed": config.seed,
+    command = (f"{COMMAND} --size {size} --replicates {replicates} --max-evaluations {max_evaluations} "
+               f"--world {' '.join(sorted({*old, *fitted}))}")
+    fits[size] = {"command": command, "replicates": replicates, "sim_seeds": sim_seeds, "train_seed": config.seed,
                   "network": network, "worlds": {**old, **fitted}}
-    command = f"{COMMAND} --size {size} --replicates {replicates} --max-evaluations {max_evaluations}"
+    fits = dict(sorted(fits.items(), key=lambda kv: kv[0] != FALLBACK_SIZE))  # the size others start from, first
+    command = " && ".join(f["command"] for f in fits.values())
     data = {
         "generator_version": GENERATOR_VERSION,
         "refit": command,

@@ -48,7 +48,7 @@ def inverted_word(auc: float) -> str:
 def _regime(f: dict[str, Any]) -> str:
     """The paper's central finding, this build's numbers beside the paper's, the verdict computed."""
     paper = paper_table1().set_index(["split", "model"])["test_auc"]
-    dm = [paper[(s, "A")] for s, _ in paper.index if s.startswith("dm_") and (s, "A") in paper.index]
+    dm = [float(v) for (s, m), v in paper.items() if s.startswith("dm_") and m == "A"]
     lo, hi = f["day_matched_ci"]
     return (f"**The split decides**: on the paper's original split, where day and genotype are confounded, Model A's "
             f"test AUC is {f['original_auc']:.3f}, {inverted_word(f['original_auc'])} (the paper: "

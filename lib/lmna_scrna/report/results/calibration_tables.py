@@ -95,6 +95,8 @@ def calibration_summary(table: pd.DataFrame, observed_auc: float, observed_pairs
             "data": group["data"].iloc[0],
             "effect_scale": float(group["effect_scale"].iloc[0]), "line_units": float(group["line_units"].mean()),
             "replicates": n, "mean_auc": float(group["mean_auc"].mean()), "sd_auc": float(group["mean_auc"].std(ddof=1)),
+            "mean_pairs_right": float(group["ranking_pairs_right"].mean()),
+            "pairs_total": int(group["ranking_pairs_total"].max()),
         }
         for rule in ("auc", "ranking"):
             k = int(group[f"{rule}_decision"].sum())

@@ -84,6 +84,12 @@ def smallest_donors(summary: pd.DataFrame, rule: str = "donor") -> dict[str, Any
     return {"rule": rule, "donors": min(ok) if ok else None, "tested": tested}
 
 
+def auc_by_design(results: pd.DataFrame) -> pd.DataFrame:
+    """Per world and donors per genotype: the studies' mean held-out test AUC, its sd over studies, their count."""
+    grouped = results.groupby(["world", "donors"], as_index=False)["mean_auc"]
+    return grouped.agg(held_out_auc_mean="mean", held_out_auc_sd="std", studies="count")
+
+
 def summary_for_page(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per donors per genotype, one column per world and rule: 'k of n (lo–hi)'."""
     def cell(r: pd.Series) -> str:

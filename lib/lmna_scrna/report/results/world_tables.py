@@ -16,6 +16,11 @@ import pandas as pd
 from ...io.paper import paper_table1
 from ...io.worlds import WORLDS, load_worlds
 from ...tl.calibration_design import CalibrationDesign, load_result
+from ..labels import split_words
+
+
+#: Each world's knob in words.
+KNOB_WORDS: dict[str, str] = {"effect_scale": "LMNA effect scale", "line_effect_scale": "line effect scale"}
 
 
 def world_scenarios(design: CalibrationDesign) -> dict[str, str]:
@@ -69,9 +74,11 @@ def _meets(split: str, mean: float, paper: float, tolerance: float) -> bool:
 
 
 def world_claims(summary: pd.DataFrame) -> pd.DataFrame:
-    """Each world's claim rates (both rules, 95% Clopper–Pearson) and mean study AUC, from the calibration summary."""
+    """Each world's library ranking (pairs ranked right, mean over studies), claim rates (both rules, 95%
+    Clopper–Pearson) and mean study AUC, from the calibration summary."""
     rows = summary[summary["world"].astype(str).isin(list(WORLDS))]
-    keep = ["world", "scenario", "replicates", "mean_auc", "sd_auc", "auc_rule_claims", "auc_rule_rate", "auc_rule_lo",
+    keep = ["world", "scenario", "replicates", "mean_auc", "sd_auc", "mean_pairs_right", "pairs_total",
+            "auc_rule_claims", "auc_rule_rate", "auc_rule_lo",
             "auc_rule_hi", "ranking_rule_claims", "ranking_rule_rate", "ranking_rule_lo", "ranking_rule_hi"]
     return rows[keep].drop_duplicates("world").reset_index(drop=True)
 
@@ -84,11 +91,17 @@ def fit_evaluations(path: Any = None) -> pd.DataFrame:
         for world, entry in fit["worlds"].items():
             kept = entry["effect_scale"] if entry["knob"] == "effect_scale" else entry["line_effect_scale"]
             for e in entry["evaluations"]:
-                rows.append({"size": size, "world": world, "knob": entry["knob"], "scale": float(e["scale"]),
+                rows.append({"size": size, "world": world, "knob": KNOB_WORDS[entry["knob"]], "scale": float(e["scale"]),
                              "kept": bool(np.isclose(e["scale"], kept)), "replicates": int(fit["replicates"]),
                              "day_matched_mean": float(e["day_matched_mean"]),
                              **{f"auc_{k}": float(np.mean(v)) for k, v in e["auc"].items()}})
     return pd.DataFrame(rows)
+
+
+def evaluation_labels(evaluations: pd.DataFrame) -> dict[str, str]:
+    """Words for `fit_evaluations`' per-split columns (``auc_<split>``)."""
+    return {c: f"{split_words(c.removeprefix('auc_'), short=True)}: mean AUC" for c in evaluations
+            if c.startswith("auc_")}
 
 
 def worlds_verdict(beside: pd.DataFrame, claims: pd.DataFrame) -> dict[str, Any]:
