@@ -59,6 +59,7 @@ bench: setup
 	$(PY) benchmarks/bench_prepare.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_replicates.py
+	$(PY) benchmarks/bench_worlds_cost.py --jobs $(JOBS)
 
 ## lab: JupyterLab in the project's environment
 lab: setup

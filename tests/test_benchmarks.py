@@ -27,6 +27,10 @@ TABLES = {
         ("train.py pipeline (deterministic): training GFLOP/s vs batch matmul",
          "XLA, no op determinism (not used): training GFLOP/s vs batch matmul"),
     ),
+    "bench_worlds_cost.py": (
+        ("quantity", "measured", "reference", "ratio", "target", "pass"),
+        ("added wall time at 2 jobs (min) vs budget",),
+    ),
     "bench_replicates.py": (
         ("quantity", "measured", "reference", "ratio", "target", "pass"),
         ("(c) s per replicate, filed protocol: now vs the issue's record", "(c) same, now vs the old path on today's library",

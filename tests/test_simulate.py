@@ -22,7 +22,7 @@ import lmna_scrna
 from lmna_scrna.atomic import _host
 from lmna_scrna.cli import main
 from lmna_scrna.errors import InputError
-from lmna_scrna.io import sim_model, sim_params, sim_sampler
+from lmna_scrna.io import sim_model, sim_params, sim_sampler, worlds
 from lmna_scrna.io import simulation as sim
 from lmna_scrna.io.study import load_samples
 from lmna_scrna.paths import PROJECT_ROOT
@@ -214,7 +214,8 @@ def _library_profiles(effects: sim_model.Effects, lines: dict[str, str] | None =
     for gsm, condition in DAY9:
         rng = sim_model._rng(5, 2, int(gsm[3:]))
         rng.normal()  # the depth draw comes first in simulate_library
-        out[gsm] = sim_model._library_log_profile(design, rng, condition, 9, 5, effects, lines[gsm])
+        constant, _ = sim_model._line_effect(5, lines[gsm], design.loadings)
+        out[gsm] = sim_model._library_log_profile(design, rng, condition, 9, 5, effects.line * constant, effects)
     return out
 
 
@@ -312,13 +313,15 @@ def test_line_scale_and_assignment_are_recorded_validated_and_byte_stable(tmp_pa
     swapped = {"GSM8325049": "sister_iPSC1", "GSM8325050": "sister_iPSC1", "GSM8325055": "patient_iPSC"}
     runs = {name: sim.simulate(tmp_path / name, size="lines", seed=3, sheet=two, **kw) for name, kw in (
         ("zero", {"line_effect_scale": 0.0}), ("zero_swapped", {"line_effect_scale": 0.0, "lines": swapped}),
-        ("default", {}), ("swapped", {"lines": swapped}), ("double", {"line_effect_scale": 2.0}))}
+        ("default", {"line_effect_scale": 1.0}), ("swapped", {"line_effect_scale": 1.0, "lines": swapped}),
+        ("double", {"line_effect_scale": 2.0}))}
     matrices = sorted(p.name for p in runs["zero"].iterdir() if p.name.endswith(".gz"))
     read = {name: [(folder / f).read_bytes() for f in matrices] for name, folder in runs.items()}
     assert read["zero"] == read["zero_swapped"]  # scale 0: the lines do not matter at all
     assert read["default"] != read["swapped"] != read["double"] != read["zero"]
     truth = json.loads((runs["swapped"] / sim_params.GROUND_TRUTH_FILE).read_text())
     assert truth["lines"] == swapped and truth["line_effect_scale"] == 1.0 and truth["line_log_sd"] == sim_params.LINE_LOG_SD
+    assert truth["line_program_log_sd"] == sim_params.LINE_PROGRAM_LOG_SD
     default = json.loads((runs["default"] / sim_params.GROUND_TRUTH_FILE).read_text())
     assert default["lines"] == sim_model.default_lines(two)
     assert "lines" not in json.loads((runs["default"] / sim_params.MARKER_FILE).read_text())
@@ -343,10 +346,10 @@ def test_cli_line_effect_scale_is_validated(tmp_path, capsys) -> None:
     assert err.startswith("lmna-scrna simulate: error: line_effect_scale=-1") and "\n" not in err
 
 
-def test_data_page_states_the_default_line_effect(sheet) -> None:
-    """The data page's typed constants and day lists must follow the simulator's."""
+def test_data_page_states_the_default_world_and_the_lines(sheet) -> None:
+    """The data page's world and day lists must follow the fitted worlds file and the simulator's."""
     page = " ".join((PROJECT_ROOT / "book" / "data.md").read_text().split())
-    assert f"`LINE_LOG_SD` = {sim_params.LINE_LOG_SD:g}" in page and f"the {sim_params.LIBRARY_BATCH_LOG_SD:g} of a library" in page
+    assert f"**The default data are world {worlds.load_worlds()['default_world']}**" in page
     lines = sim_model.default_lines(sheet)
     days = {line: ", ".join(str(d) for d in sorted(set(sheet.loc[sheet["gsm"].map(lines) == line, "day"])))
             for line in ("sister_iPSC1", "sister_iPSC2")}

@@ -51,6 +51,10 @@ def test_a_refit_keeps_the_other_sizes_and_worlds(tmp_path, monkeypatch, committ
     after = yaml.safe_load(out.read_text())
     assert after["fits"]["calibration"] == committed["fits"]["calibration"]
     assert set(after["fits"]["smoke"]["worlds"]) == {"L"}
+    world_fit.fit_worlds(size="smoke", replicates=1, max_evaluations=2, worlds=("G",), config=TINY_NET, out=out)
+    again = yaml.safe_load(out.read_text())
+    assert again["fits"]["smoke"]["worlds"]["L"] == after["fits"]["smoke"]["worlds"]["L"], "refitting G kept L"
+    assert again["fits"]["smoke"]["command"].endswith("--world G L")
 
 
 def test_the_secant_steps_towards_the_target_and_is_bounded():
@@ -69,7 +73,8 @@ def test_the_committed_fit_is_the_fit_commands_output(committed):
         args = build_parser().parse_args(shlex.split(fit["command"])[1:])
         assert args.size == size and sorted(args.world) == sorted(fit["worlds"])
         assert fit["replicates"] == args.replicates and fit["sim_seeds"] == list(range(1, args.replicates + 1))
-        assert fit["network"] == {k: v for k, v in TrainConfig().to_dict().items() if k != "seed"}
+        network = {k: v for k, v in TrainConfig().to_dict().items() if k != "seed"}
+        assert fit["network"] == json.loads(json.dumps(network)), "fitted with the build's network (tuples as lists)"
         _check_fit(fit, args.max_evaluations)
 
 

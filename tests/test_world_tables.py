@@ -53,11 +53,15 @@ def test_table1_rows_per_world_and_what_each_reproduces(tmp_path, monkeypatch):
                            "replicates": [2, 2]})
     verdict = world_tables.worlds_verdict(beside.reset_index(), claims)
     assert verdict["met"] == {"G": PAPER_ROWS, "L": 0} and not verdict["indistinguishable"]
-    assert "World G reproduces more of the paper's Table 1 than world L (8 against 0 of its 8 rows)" in worlds_sentence(verdict)
+    sentence = worlds_sentence(verdict)
+    assert "World G reproduces more of the paper's Table 1 than world L (8 against 0 of its 8 rows)" in sentence
+    assert "World L misses original split, Model A 0.700 against the paper's 0.239;" in sentence
 
 
 def test_both_worlds_reproducing_the_paper_reads_as_indistinguishable():
-    beside = pd.DataFrame({"G_meets": [True] * 6 + [False] * 2, "L_meets": [True] * 7 + [False]})
+    beside = pd.DataFrame({"split": ["original", "dm_t0_v16", "dm_t16_v0", "dm_t19_v0"] * 2, "model": ["A"] * 4 + ["B"] * 4,
+                           "paper_auc": [0.5] * 8, "G_mean": [0.5] * 8, "L_mean": [0.5] * 8,
+                           "G_meets": [True] * 6 + [False] * 2, "L_meets": [True] * 7 + [False]})
     claims = pd.DataFrame({"world": ["G", "L"], "auc_rule_claims": [9, 15], "ranking_rule_claims": [9, 12],
                            "replicates": [10, 19]})
     verdict = world_tables.worlds_verdict(beside, claims)

@@ -17,6 +17,7 @@ paper's inversion (AUC below 0.5): a miss is recorded, not hidden.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 from collections.abc import Sequence
@@ -165,7 +166,7 @@ def fit_worlds(
     keep = previous if isinstance(previous, dict) and previous.get("generator_version") == GENERATOR_VERSION else {}
     targets = paper_targets()
     sim_seeds = list(range(1, replicates + 1))
-    network = {k: v for k, v in config.to_dict().items() if k != "seed"}
+    network = json.loads(json.dumps({k: v for k, v in config.to_dict().items() if k != "seed"}))  # as YAML reads it
     fits = dict(keep.get("fits", {}))
     fitted = {w: fit_world(w, size, sim_seeds, config, max_evaluations, targets, _starts(fits, w, size))
               for w in worlds}

@@ -120,8 +120,10 @@ def worlds_sentence(v: dict[str, Any]) -> str:
                 f"(world L matches {met['L']} of its {n} rows, world G {met['G']}), {claim_text}: the paper's numbers "
                 "cannot tell an LMNA effect from a difference between the patient's and her sister's iPSC lines.")
     better, worse = ("G", "L") if met["G"] > met["L"] else ("L", "G")
+    misses = "; ".join(f"{row} {mean:.3f} against the paper's {paper:.3f}" for row, mean, paper in
+                       v.get("missed", {}).get(worse, []))
     return (f"World {better} reproduces more of the paper's Table 1 than world {worse} ({met[better]} against "
-            f"{met[worse]} of its {n} rows), {claim_text}.")
+            f"{met[worse]} of its {n} rows), {claim_text}." + (f" World {worse} misses {misses}." if misses else ""))
 
 
 def donors_sentence(smallest: dict[str, Any], summary: Any) -> str:

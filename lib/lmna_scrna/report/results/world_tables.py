@@ -18,7 +18,6 @@ from ...io.worlds import WORLDS, load_worlds
 from ...tl.calibration_design import CalibrationDesign, load_result
 from ..labels import split_words
 
-
 #: Each world's knob in words.
 KNOB_WORDS: dict[str, str] = {"effect_scale": "LMNA effect scale", "line_effect_scale": "line effect scale"}
 
@@ -118,5 +117,7 @@ def worlds_verdict(beside: pd.DataFrame, claims: pd.DataFrame) -> dict[str, Any]
     rates = {w: {rule: (int(by_world.loc[w, f"{rule}_rule_claims"]), int(by_world.loc[w, "replicates"]))
                  for rule in ("auc", "ranking")} for w in WORLDS if w in by_world.index}
     line_claims = rates.get("L", {}).get("auc", (0, 1))
-    return {"rows": n_rows, "met": met, "rates": rates,
+    missed = {w: [(f"{split_words(r['split'], short=True)}, Model {r['model']}", float(r[f"{w}_mean"]),
+                   float(r["paper_auc"])) for _, r in beside.iterrows() if not r[f"{w}_meets"]] for w in WORLDS}
+    return {"rows": n_rows, "met": met, "rates": rates, "missed": missed,
             "indistinguishable": bool(abs(met["G"] - met["L"]) <= 1 and line_claims[0] / line_claims[1] > 0.05)}
