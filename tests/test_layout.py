@@ -217,3 +217,16 @@ def test_pages_that_read_results_do_not_load_anndata() -> None:
         "from lmna_scrna.report.runner import load_sweep\n"
     )
     assert _loaded_after(imports, {"anndata", "dask", "zarr"}) == []
+
+
+@pytest.mark.parametrize("notebook", sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")))
+def test_every_code_cell_of_a_notebook_is_valid_python(notebook: str) -> None:
+    """A cell that does not parse fails only when the report reaches it, after the hour of work before it."""
+    import ast
+
+    import nbformat
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    for cell in nbformat.read(NOTEBOOKS / f"{notebook}.ipynb", as_version=4).cells:
+        if cell.cell_type == "code":
+            ast.parse(TransformerManager().transform_cell(cell.source))  # magics as IPython runs them
