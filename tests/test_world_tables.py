@@ -106,7 +106,7 @@ def test_the_regime_sentence_computes_its_verdict_word():
     assert inverted_word(0.239) == "inverted (below 0.5)" and inverted_word(0.5) == "not inverted"
     found = {"original_auc": 0.31, "day_matched_auc": 0.88, "day_matched_ci": (0.80, 1.02), "day_matched_folds": 4}
     text = _regime(found)
-    assert "0.310, inverted (below 0.5) (the paper: 0.239, inverted)" in text
+    assert "0.310, inverted (below 0.5); the paper's was 0.239, inverted." in text
     assert "0.800–1.000" in text, "an interval's upper end is clipped at the AUC's bound"
     assert "0.820–0.944 on its 3 folds" in text
-    assert "not inverted (the paper" in _regime(found | {"original_auc": 0.8})
+    assert "0.800, not inverted; the paper's" in _regime(found | {"original_auc": 0.8})

@@ -51,8 +51,8 @@ def _regime(f: dict[str, Any]) -> str:
     dm = [float(v) for (s, m), v in paper.items() if s.startswith("dm_") and m == "A"]
     lo, hi = f["day_matched_ci"]
     return (f"**The split decides**: on the paper's original split, where day and genotype are confounded, Model A's "
-            f"test AUC is {f['original_auc']:.3f}, {inverted_word(f['original_auc'])} (the paper: "
-            f"{paper[('original', 'A')]:.3f}, inverted); with the day held out of training on both sides it is "
+            f"test AUC is {f['original_auc']:.3f}, {inverted_word(f['original_auc'])}; the paper's was "
+            f"{paper[('original', 'A')]:.3f}, inverted. With the day held out of training on both sides it is "
             f"{f['day_matched_auc']:.3f} on average over {f['day_matched_folds']} held-out days (95% interval over "
             f"held-out days {lo:.3f}–{min(hi, 1.0):.3f}; the paper: {min(dm):.3f}–{max(dm):.3f} on its "
             f"{len(dm)} folds).")
