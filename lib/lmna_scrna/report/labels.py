@@ -96,12 +96,13 @@ LABELS: dict[str, str] = {
     "G": "World G: test AUC (mean ± sd over studies)", "L": "World L: test AUC (mean ± sd over studies)",
     "G_n": "World G: studies", "L_n": "World L: studies", "G_meets": "World G reproduces the paper",
     "L_meets": "World L reproduces the paper", "build_auc": "This build: test AUC (default data)",
-    "knob": "Knob fitted", "scale": "Scale tried", "kept": "Kept", "size": "Simulation size",
-    "day_matched": "Mean AUC, the paper's day-matched folds", "donors": "Donors per genotype",
+    "knob": "Knob fitted", "scale": "Scale tried", "kept": "Kept", "size": "Size",
+    "day_matched": "Paper's day-matched folds", "donors": "Donors per genotype",
     "donors_per_genotype": "Donors per genotype", "donor_p": "Donors as the unit: exact p",
     "donor_claim": "Donors as the unit: claims a signal", "library_p": "Libraries as the unit: exact p",
     "library_claim": "Libraries as the unit: claims a signal", "held_out_auc": "Held-out test AUC (mean ± sd over studies)",
     "studies": "Studies", "mean_pairs_right": "Library pairs ranked right (mean over studies)",
+    "pairs_text": "Library pairs ranked right (mean)",
 }
 
 

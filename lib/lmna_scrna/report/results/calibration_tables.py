@@ -110,12 +110,15 @@ def calibration_summary(table: pd.DataFrame, observed_auc: float, observed_pairs
     return pd.DataFrame(rows)
 
 
+def claims_text(row: pd.Series, rule: str) -> str:
+    """One rule's claims as a page cell: "k of n (lo–hi)", the rate's 95% Clopper–Pearson interval."""
+    return (f"{row[f'{rule}_rule_claims']} of {row['replicates']} "
+            f"({row[f'{rule}_rule_lo']:.2f}–{row[f'{rule}_rule_hi']:.2f})")
+
+
 def summary_for_page(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary narrowed to what a reader compares, each claim count with its interval in one cell."""
-    def claims(row: pd.Series, rule: str) -> str:
-        return (f"{row[f'{rule}_rule_claims']} of {row['replicates']} "
-                f"({row[f'{rule}_rule_lo']:.2f}–{row[f'{rule}_rule_hi']:.2f})")
-
+    claims = claims_text
     return pd.DataFrame({
         "scenario": summary["scenario"], "role": summary["role"], "line_units": summary["line_units"],
         "effect_scale": summary["effect_scale"], "study_auc_mean": summary["mean_auc"], "study_auc_sd": summary["sd_auc"],

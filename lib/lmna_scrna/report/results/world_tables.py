@@ -17,6 +17,7 @@ from ...io.paper import paper_table1
 from ...io.worlds import WORLDS, load_worlds
 from ...tl.calibration_design import CalibrationDesign, load_result
 from ..labels import split_words
+from .calibration_tables import claims_text
 
 #: Each world's knob in words.
 KNOB_WORDS: dict[str, str] = {"effect_scale": "LMNA effect scale", "line_effect_scale": "line effect scale"}
@@ -82,6 +83,16 @@ def world_claims(summary: pd.DataFrame) -> pd.DataFrame:
     return rows[keep].drop_duplicates("world").reset_index(drop=True)
 
 
+def claims_for_page(claims: pd.DataFrame) -> pd.DataFrame:
+    """`world_claims` as a page shows it: one row per world, each rule's claims with their interval in one cell."""
+    return pd.DataFrame({
+        "world": claims["world"], "study_auc_mean": claims["mean_auc"], "study_auc_sd": claims["sd_auc"],
+        "pairs_text": [f"{r['mean_pairs_right']:.1f} of {r['pairs_total']}" for _, r in claims.iterrows()],
+        "auc_rule_text": [claims_text(r, "auc") for _, r in claims.iterrows()],
+        "ranking_rule_text": [claims_text(r, "ranking") for _, r in claims.iterrows()],
+    })
+
+
 def fit_evaluations(path: Any = None) -> pd.DataFrame:
     """Every scale the committed fit evaluated, per size and world: the mean AUC per split and whether it was kept."""
     fits = load_worlds(path)["fits"]
@@ -98,9 +109,8 @@ def fit_evaluations(path: Any = None) -> pd.DataFrame:
 
 
 def evaluation_labels(evaluations: pd.DataFrame) -> dict[str, str]:
-    """Words for `fit_evaluations`' per-split columns (``auc_<split>``)."""
-    return {c: f"{split_words(c.removeprefix('auc_'), short=True)}: mean AUC" for c in evaluations
-            if c.startswith("auc_")}
+    """Words for `fit_evaluations`' per-split columns (``auc_<split>``): the split alone (the caption says AUC)."""
+    return {c: split_words(c.removeprefix("auc_"), short=True) for c in evaluations if c.startswith("auc_")}
 
 
 def worlds_verdict(beside: pd.DataFrame, claims: pd.DataFrame) -> dict[str, Any]:
