@@ -22,6 +22,14 @@ from lmna_scrna.tl.calibration_match import matched_effects
 from lmna_scrna.tl.networks import Networks
 
 TINY_NET = TrainConfig(width=16, depth=1, epochs=2, patience=1)
+#: Studies small enough for a fit to run in seconds (the calibration size's genes, a fifth of its cells).
+TINY_STUDY = sim_params.SimSize(n_cells=120, n_genes=4000, median_umis=4000.0)
+
+
+@pytest.fixture()
+def tiny(monkeypatch) -> str:
+    monkeypatch.setitem(sim_params.SIM_SIZES, "tiny", TINY_STUDY)
+    return "tiny"
 
 
 @pytest.fixture(scope="module")
@@ -29,32 +37,32 @@ def committed() -> dict:
     return worlds.load_worlds()
 
 
-def test_the_fit_runs_small_and_gives_the_same_file_twice(tmp_path, monkeypatch):
+def test_the_fit_runs_small_and_gives_the_same_file_twice(tmp_path, monkeypatch, tiny):
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
-    files = [world_fit.fit_worlds(size="smoke", replicates=1, max_evaluations=2, worlds=("G",), config=TINY_NET,
+    files = [world_fit.fit_worlds(size=tiny, replicates=1, max_evaluations=2, worlds=("G",), config=TINY_NET,
                                   out=tmp_path / f"w{i}.yaml") for i in (1, 2)]
     first, second = (f.read_text() for f in files)
     assert first == second
     fit = yaml.safe_load(first)
-    g = fit["fits"]["smoke"]["worlds"]["G"]
+    g = fit["fits"][tiny]["worlds"]["G"]
     assert [e["scale"] for e in g["evaluations"]] == list(world_fit.STARTS["G"])
     assert g["line_effect_scale"] == 0.0 and g["effect_scale"] in world_fit.STARTS["G"]
     assert set(g["achieved"]) == {"original", "dm_t0_v16", "dm_t16_v0", "dm_t19_v0"}
-    assert fit["refit"] == "lmna-scrna fit-worlds --size smoke --replicates 1 --max-evaluations 2 --world G"
+    assert fit["refit"] == "lmna-scrna fit-worlds --size tiny --replicates 1 --max-evaluations 2 --world G"
 
 
-def test_a_refit_keeps_the_other_sizes_and_worlds(tmp_path, monkeypatch, committed):
+def test_a_refit_keeps_the_other_sizes_and_worlds(tmp_path, monkeypatch, committed, tiny):
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
     out = tmp_path / "worlds.yaml"
     out.write_text(worlds.worlds_path().read_text())
-    world_fit.fit_worlds(size="smoke", replicates=1, max_evaluations=2, worlds=("L",), config=TINY_NET, out=out)
+    world_fit.fit_worlds(size=tiny, replicates=1, max_evaluations=2, worlds=("L",), config=TINY_NET, out=out)
     after = yaml.safe_load(out.read_text())
     assert after["fits"]["calibration"] == committed["fits"]["calibration"]
-    assert set(after["fits"]["smoke"]["worlds"]) == {"L"}
-    world_fit.fit_worlds(size="smoke", replicates=1, max_evaluations=2, worlds=("G",), config=TINY_NET, out=out)
+    assert set(after["fits"][tiny]["worlds"]) == {"L"}
+    world_fit.fit_worlds(size=tiny, replicates=1, max_evaluations=2, worlds=("G",), config=TINY_NET, out=out)
     again = yaml.safe_load(out.read_text())
-    assert again["fits"]["smoke"]["worlds"]["L"] == after["fits"]["smoke"]["worlds"]["L"], "refitting G kept L"
-    assert again["fits"]["smoke"]["command"].endswith("--world G L")
+    assert again["fits"][tiny]["worlds"]["L"] == after["fits"][tiny]["worlds"]["L"], "refitting G kept L"
+    assert again["fits"][tiny]["command"].endswith("--world G L")
 
 
 def test_the_secant_steps_towards_the_target_and_is_bounded():
