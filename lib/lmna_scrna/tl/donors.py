@@ -6,8 +6,8 @@ patient line coincide, so no split of its libraries can tell a genotype
 effect from a donor or line effect. That case is the calibration replicates'
 (`calibration`), not this module's.
 
-Here each simulated study has D patient and D control donors (D in
-`DONOR_COUNTS`), each donor its own iPSC line, so the simulator's line effect
+Here each simulated study has D patient and D control donors (the ``donors``
+scenarios of the calibration design name each D), each donor its own iPSC line, so the simulator's line effect
 plays the part of donor-to-donor variation. The days are a stated subset of
 the study's days that hold both genotypes (`DONOR_DAYS`), one library per
 donor per day. Each fold holds out one patient and one control donor whole
@@ -30,7 +30,6 @@ p-value cannot go below 1 / C(2D, D) (`donor_permutation_test`).
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -48,7 +47,7 @@ from .inference import PermutationResult, ranking_permutation_test
 from .networks import Networks
 from .train import fit_seed
 
-__all__ = ["ALPHA", "DONOR_COUNTS", "DONOR_DAYS", "VAL_DAY", "decide_donors", "donor_folds", "donor_gsm",
+__all__ = ["ALPHA", "DONOR_DAYS", "VAL_DAY", "decide_donors", "donor_folds", "donor_gsm",
            "donor_name", "donor_pairs", "donor_spec_record", "donor_permutation_test", "donor_scores", "donor_sheet",
            "run_donor_replicate", "simulate_donor_study"]
 
@@ -57,8 +56,6 @@ __all__ = ["ALPHA", "DONOR_COUNTS", "DONOR_DAYS", "VAL_DAY", "decide_donors", "d
 DONOR_DAYS: tuple[int, ...] = (0, 16, 19)
 #: Validation day of every fold (the report's own validation day, undifferentiated cells).
 VAL_DAY = 0
-#: Donors per genotype of the simulated designs.
-DONOR_COUNTS: tuple[int, ...] = (2, 3, 5)
 #: Significance level of both decisions.
 ALPHA = 0.05
 
@@ -161,31 +158,17 @@ def donor_scores(folds: Sequence[dict[str, Any]]) -> tuple[list[str], np.ndarray
             np.array([label[x] for x in donors], dtype=int))
 
 
-def _pairs_right(scores: np.ndarray, patient: np.ndarray) -> float:
-    """Mann–Whitney count: (patient, control) pairs with the patient scored higher, ties ½."""
-    diff = scores[patient][:, None] - scores[~patient][None, :]
-    return float(((diff > 0) + 0.5 * (diff == 0)).sum())
-
-
 def donor_permutation_test(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray) -> PermutationResult:
     """Exact one-sided test of the donor ranking: the share of all C(2D, D) labelings of the donors
     (the observed one included) with at least as many (patient, control) pairs ranked right.
 
-    Genotype is assigned to donors, so donors are the exchangeable units. The
-    floor is p = 1 / C(2D, D): 1/6 with D = 2, so two donors per genotype can
-    never reach ALPHA = 0.05; 1/20 with D = 3, reached only by perfect
-    separation; 1/252 with D = 5.
+    Genotype is assigned to donors, so donors are the exchangeable units: the
+    report's ranking test with all donors in one group. The floor is
+    p = 1 / C(2D, D): 1/6 with D = 2, so two donors per genotype can never
+    reach ALPHA = 0.05; 1/20 with D = 3, reached only by perfect separation;
+    1/252 with D = 5.
     """
-    s, y = np.asarray(scores, dtype=float), np.asarray(labels).astype(bool)
-    n, k = y.size, int(y.sum())
-    observed = _pairs_right(s, y)
-    stats = []
-    for chosen in itertools.combinations(range(n), k):
-        mask = np.zeros(n, dtype=bool)
-        mask[list(chosen)] = True
-        stats.append(_pairs_right(s, mask))
-    p = sum(t >= observed - 1e-9 for t in stats) / len(stats)
-    return PermutationResult(observed, k * (n - k), float(p), len(stats))
+    return ranking_permutation_test([(np.asarray(scores, dtype=float), np.asarray(labels))])
 
 
 def _fold_record(fold: Split, metrics: dict[str, Any], sheet: pd.DataFrame) -> dict[str, Any]:

@@ -10,6 +10,7 @@ resumes where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -69,7 +70,7 @@ def _replicate(
 ) -> tuple[dict[str, Any], Callable[[], dict[str, Any]]]:
     """The spec a stored result must match, and the call that makes a new one, for this scenario's kind."""
     if scenario.donors:
-        d, seeded = scenario.donors, TrainConfig(**{**config.to_dict(), "seed": int(seeds[0])})
+        d, seeded = scenario.donors, dataclasses.replace(config, seed=int(seeds[0]))
         args = (d, spec.sim_seed, spec.effect_scale, spec.line_effect_scale, spec.data)
         return (donors.donor_spec_record(*args, prep, seeded),
                 lambda: donors.run_donor_replicate(*args, prep, seeded, networks))

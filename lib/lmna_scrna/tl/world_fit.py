@@ -16,7 +16,6 @@ paper's inversion (AUC below 0.5): a miss is recorded, not hidden.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -199,7 +198,3 @@ def _starts(fits: dict[str, Any], world: str, size: str) -> tuple[float, float]:
     kept = float(entry[WORLDS[world]])
     return kept, round(kept * NEXT_SIZE_STEP, 4)
 
-
-def train_config_for_fit(**overrides: Any) -> TrainConfig:
-    """The paper's Model A (the build's default network), with test-only overrides (a tiny network)."""
-    return dataclasses.replace(TrainConfig(), model="A", **overrides)
