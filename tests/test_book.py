@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import anndata
@@ -12,10 +13,11 @@ import pytest
 from _run_fixtures import fake_run
 
 from lmna_scrna.errors import InputError
-from lmna_scrna.paths import processed_path
+from lmna_scrna.paths import PROJECT_ROOT, processed_path
 from lmna_scrna.report.book import build as book
-from lmna_scrna.report.book.bottom_line import bottom_line_markdown
-from lmna_scrna.report.book.findings import findings
+from lmna_scrna.report.book.findings import findings, page_values
+from lmna_scrna.report.claims import inverted
+from lmna_scrna.report.labels import difference_text
 from lmna_scrna.report.results import tables
 
 IDS = ["prepare_dm_t19_v0", "train_A_dm_t19_v0", "train_A_original", "compare"]
@@ -49,37 +51,25 @@ def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (notebooks / "ledger.json").write_text(json.dumps(ledger))
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    shutil.copytree(PROJECT_ROOT / "book" / "parts", tmp_path / "book" / "parts")
     return tmp_path
 
 
-def test_findings_state_the_data_source_and_numbers_from_the_runs(report: Path) -> None:
-    whole = json.loads((report / "outputs/notebooks/ledger.json").read_text())
+def test_the_comparison_page_glues_numbers_texts_and_claims_from_the_runs(report: Path) -> None:
     f = findings()
-    text = book.findings_markdown(whole["report"], whole["executions"], f)
-    assert "**simulated default data**" in text and "profile `smoke`" in text
-    assert f"{f['original_auc']:.3f}" in text and f"{f['day_matched_auc']:.3f}" in text
-    assert f"{f['b_vs_a']['mean']:+.3f}" in text and f["b_vs_a"]["verdict"] in text
-    assert "95% interval over held-out days" in text and "exact permutation p" in text
-    assert "none by design" not in text and "genotype alone" not in text
-    assert "the paper reported Model A AUCs of 0.239 on the original split and 0.820–0.944" in text
-    assert "different data, not a replication" in text
-
-
-def test_bottom_line_says_what_was_found_how_sure_and_what_the_design_cannot_separate(report: Path) -> None:
-    f = findings()
-    text = bottom_line_markdown(f, "simulated")
-    assert text.startswith("**Bottom line** — the **simulated** default data, not the real study:")
-    r = f["ranking_A"]
-    assert f"{r['right']:g} of {r['total']} pairs" in text and f"smallest p these folds allow is {1 / r['assignments']:.3f}" in text
+    values = page_values(f, "simulated")
+    assert values["data_words"] == "the simulated default data, not the real study"
+    assert values["original_auc"] == f["original_auc"] and values["day_matched_auc"] == f["day_matched_auc"]
+    assert values["original_inverted"].word == inverted(f["original_auc"])
+    assert values["paper_original_inverted"].word == "inverted (below 0.5)" and values["paper_dm_range"] == "0.820–0.944"
+    assert values["b_vs_a_verdict"].word == f["b_vs_a"]["verdict"], "the page's verdict is the table's"
+    assert values["b_vs_a_mean"] == difference_text(f["b_vs_a"]["mean"]) and "-" not in values["b_vs_a_interval"]
+    lo, hi = f["day_matched_ci"]
+    assert values["day_matched_width"].word == ("wide" if hi - lo > 0.1 else "narrow")
     calls = f["calls"]["A"]
-    assert f"{calls['total']} test libraries right" in text
-    c = f["a_vs_logreg"]
-    assert f"on {c['first_better']} of {c['folds']} held-out days" in text
-    assert "donor, line and clone" in text and "patient line is distinguishable" in text
-    f["a_vs_pseudobulk"]["verdict"] = "uninformative (the same in every fold, as when both are at the ceiling)"
-    assert "library-level comparison is uninformative" in bottom_line_markdown(f, "real")
-    calls["right"] = calls["total"] - 1.5
-    assert f"called only {calls['right']:.3g} of {calls['total']}" in bottom_line_markdown(f, "real")
+    assert values["calls_A"].word.startswith("it also called all" if calls["right"] >= calls["total"] else
+                                             "it called only")
+    assert all(not isinstance(v, float) or v == v for v in values.values())
 
 
 def test_provenance_lists_version_fingerprint_seeds_and_every_execution(report: Path) -> None:
@@ -109,7 +99,8 @@ def test_build_copies_labels_and_skips_an_unchanged_book(report: Path, monkeypat
     assert "Provenance" in (report / "book" / "generated" / "provenance.md").read_text()
     assert copied.cells[1].metadata["tags"] == ["lmna-page-header"]  # prepared for reading (test_book_pages)
     assert "papermill notebooks/03_train_A.ipynb" in copied.cells[1].source
-    assert "not produced by this build" in (report / "book" / "generated" / "headline.md").read_text()
+    headline = (report / "book" / "generated" / "headline.md").read_text()
+    assert headline.startswith("*Not available in this build (headline)") and "figure2_auc_by_split.png" in headline
 
     book.build_book(report / "book")
     assert len(calls) == 1, "an unchanged book was rebuilt"

@@ -94,13 +94,6 @@ def test_header_names_data_and_command_without_the_machines_paths(tmp_path: Path
     assert "0123456789ab" in line and "0.1.0" in line and "2026-01-01" in line and "/generated/provenance" in line
 
 
-def test_findings_are_glued_under_flat_names() -> None:
-    flat = pages.flat_numbers({"day_matched_auc": 0.7, "day_matched_ci": (0.6, 0.8),
-                               "ranking_A": {"p": 0.25, "assignments": 24, "verdict": "none"}})
-    assert flat == {"day_matched_auc": 0.7, "day_matched_ci_lo": 0.6, "day_matched_ci_hi": 0.8, "ranking_A_p": 0.25,
-                    "ranking_A_assignments": 24, "ranking_A_min_p": 1 / 24, "ranking_A_verdict": "none"}
-
-
 def test_shown_paths_are_relative_to_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "out"))
     assert shown_path(tmp_path / "out" / "runs" / "dm_t9_v0_A") == "outputs/runs/dm_t9_v0_A"
@@ -118,7 +111,7 @@ def test_table_for_people_merges_pairs_names_columns_and_drops_the_index() -> No
     shown = labels.for_people(table)
     assert list(shown.columns) == ["Split", "Test cells", "Test AUC", "95% interval over held-out days",
                                    "Test libraries right of threshold", "Exact permutation p"]
-    assert shown.iloc[0].tolist() == ["test day 9, validation day 0", "1391", "0.710 ± 0.020", "-0.100 to 0.250", "1½",
+    assert shown.iloc[0].tolist() == ["test day 9, validation day 0", "1391", "0.710 ± 0.020", "\u22120.100 to +0.250", "1½",
                                       "–"]
     assert labels.for_people(table.assign(ci_lo=0.1)).iloc[0, 3] == "0.100–0.250"
     html = labels.show_table(table, "One row per split & model.")._repr_html_()
@@ -133,7 +126,7 @@ def test_counts_thresholds_and_zero_width_intervals_read_as_numbers_people_use()
     table = pd.DataFrame({"threshold": [0.0000123], "auc_ci_lo": [0.0], "auc_ci_hi": [0.0], "test_auc_boot_lo": [1.0],
                           "test_auc_boot_hi": [1.0], "gsm_correct_mean": [4 / 3], "gsm_correct_sd": [0.5]})
     row = labels.for_people(table).iloc[0].tolist()
-    assert row == ["1.23e-05", "0 (at the floor)", "1 (at the ceiling)", "1⅓ ± 0.500"]
+    assert row == ["1.23e\u221205", "0 (at the floor)", "1 (at the ceiling)", "1⅓ ± 0.500"]
 
 
 def test_splits_runs_and_pages_are_named_in_words_from_their_identity() -> None:

@@ -16,7 +16,7 @@ from scipy import stats
 from lmna_scrna.errors import InputError
 from lmna_scrna.io.sim_params import LIBRARY_BATCH_LOG_SD, LINE_LOG_SD
 from lmna_scrna.paths import PROJECT_ROOT
-from lmna_scrna.report.book.calibration_words import calibration_paragraphs
+from lmna_scrna.report.book.calibration_words import calibration_values
 from lmna_scrna.report.results import attribution_tables, calibration_tables
 from lmna_scrna.report.runner.plan import load_profile
 from lmna_scrna.tl import attribution
@@ -88,9 +88,11 @@ def test_calibration_tables_give_rates_with_exact_intervals_empirical_p_and_the_
     assert calibration_tables.crossing(curve, 0.99) is None
     h = calibration_tables.headline(table, 0.6, 5)
     assert h["null"]["reach_auc"] == 1 and h["line"]["line_units"] == pytest.approx(1.25)
-    words = calibration_paragraphs(h)
-    assert "1 of 4 studies (95% interval 0.01–0.81)" in words["nulls"] and "floor" not in words["nulls"].split(".")[0]
-    assert "smallest p 4 studies allow is 0.200" in words["nulls"]
+    values = calibration_values(h)
+    assert values["null_auc_rate"] == "1 of 4 studies (95% interval 0.01–0.81)"
+    assert values["null_p"] == "empirical p = 0.400; the smallest p 4 studies allow is 0.200"
+    assert values["line_crossing"].word.startswith("a line effect of about")
+    assert values["size_verdict"].word.startswith("not checked"), "no larger-size null in this design"
     with pytest.raises(InputError, match="07_calibration_replicate"):
         calibration_tables.calibration_table(load_design(_design(tmp_path, [{"name": "null", "role": "null",
                                                                               "replicates": 9}])))

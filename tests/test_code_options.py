@@ -248,12 +248,6 @@ def test_sweep_notebook_puts_table2_beside_the_paper_and_names_the_protocol(tmp_
     assert "One row per day-loss weight" in text  # 05 reads the Model B run it did not train
 
 
-def test_an_inverted_auc_is_explained_not_flipped():
-    words = paper.inverted_auc_words(0.239, "the original split")
-    assert "0.239" in words and "reversed" in words and "0.761" in words and "never" in words
-    assert "not inverted" in paper.inverted_auc_words(0.8, "x") and "0.200" not in paper.inverted_auc_words(0.8, "x")
-
-
 @pytest.mark.slow
 def test_training_notebook_passes_the_code_options_to_model_b(data_path, tmp_path, monkeypatch):
     import papermill as pm

@@ -15,7 +15,11 @@ from sklearn.metrics import roc_auc_score
 from lmna_scrna.report.book import findings
 from lmna_scrna.report.results import library_tables, paper, tables
 from lmna_scrna.tl import inference
-from lmna_scrna.tl.inference import Interval, fold_interval, gsm_auc, ranking_permutation_test, verdict
+from lmna_scrna.tl.inference import AT_CEILING, Interval, fold_interval, gsm_auc, ranking_permutation_test, verdict
+
+#: Every verdict the rule can give B against A.
+VERDICTS = {"Model B better", "Model A better", "no difference detected", AT_CEILING,
+            "uninformative (the same difference in every fold)"}
 
 
 def test_gsm_auc_counts_ordered_library_pairs_with_ties_half() -> None:
@@ -162,8 +166,7 @@ def test_gsm_level_counts_a_library_tested_twice_and_the_pool_counts_it_once(stu
 def test_paired_differences_and_negative_control_tables(study_runs: None) -> None:
     paired = library_tables.paired_differences().set_index("comparison")
     assert paired.loc["Model B − Model A", "folds"] == 4
-    assert paired.loc["Model B − Model A", "verdict"] in {"Model B better", "Model A better", "no difference detected",
-                                                         "uninformative (the same in every fold, as when both are at the ceiling)"}
+    assert paired.loc["Model B − Model A", "verdict"] in VERDICTS
     control = library_tables.negative_control()
     assert set(control["split"]) == {"dm_t9_v0"}  # the one fold testing two control libraries
     kinds = control.groupby("contrast").size()
@@ -180,8 +183,7 @@ def test_findings_carry_intervals_and_verdicts(study_runs: None) -> None:
         fake_run(f"{split}_B", 0.8, model="B")
     f = findings.findings()
     assert f["day_matched_folds"] == 4
-    assert f["b_vs_a"]["verdict"] in {"Model B better", "Model A better", "no difference detected",
-                                      "uninformative (the same in every fold, as when both are at the ceiling)"}
+    assert f["b_vs_a"]["verdict"] in VERDICTS
     assert f["ranking_A"]["assignments"] == 24
     assert f["library_only"]["split"] == "dm_t9_v0"
 

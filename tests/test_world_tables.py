@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lmna_scrna.report.book.calibration_words import donors_sentence, worlds_sentence
+from lmna_scrna.report.book.calibration_words import donors_values, worlds_values
 from lmna_scrna.report.results import donor_tables, world_tables
 from lmna_scrna.tl.calibration_design import RESULT_FILE, load_design, replicate_dir
 from lmna_scrna.tl.inference import clopper_pearson
@@ -53,9 +53,11 @@ def test_table1_rows_per_world_and_what_each_reproduces(tmp_path, monkeypatch):
                            "replicates": [2, 2]})
     verdict = world_tables.worlds_verdict(beside.reset_index(), claims)
     assert verdict["met"] == {"G": PAPER_ROWS, "L": 0} and not verdict["indistinguishable"]
-    sentence = worlds_sentence(verdict)
-    assert "World G reproduces more of the paper's Table 1 than world L (8 against 0 of its 8 rows)" in sentence
-    assert "World L misses original split, Model A 0.700 against the paper's 0.239;" in sentence
+    values = worlds_values(verdict)
+    assert values["worlds_verdict"].word == "world G (an LMNA effect) reproduces more of the paper's Table 1"
+    assert (values["worlds_G_met"], values["worlds_L_met"], values["worlds_rows"]) == (8, 0, 8)
+    assert values["worlds_L_misses"].startswith("original split, Model A 0.700 against the paper's 0.239;")
+    assert values["worlds_G_misses"] == "none"
 
 
 def test_both_worlds_reproducing_the_paper_reads_as_indistinguishable():
@@ -66,8 +68,9 @@ def test_both_worlds_reproducing_the_paper_reads_as_indistinguishable():
                            "replicates": [10, 19]})
     verdict = world_tables.worlds_verdict(beside, claims)
     assert verdict["indistinguishable"]
-    assert "cannot tell an LMNA effect from a difference" in worlds_sentence(verdict)
-    assert "15 of 19" in worlds_sentence(verdict)
+    values = worlds_values(verdict)
+    assert "cannot tell an LMNA effect from a difference" in values["worlds_verdict"].word
+    assert values["worlds_L_claims"].startswith("15 of 19 studies (95% interval")
 
 
 def test_donor_claim_rates_and_the_smallest_design(tmp_path, monkeypatch):
@@ -93,20 +96,11 @@ def test_donor_claim_rates_and_the_smallest_design(tmp_path, monkeypatch):
     smallest = donor_tables.smallest_donors(summary)
     assert smallest == {"rule": "donor", "donors": 3, "tested": [1, 2, 3]}
     assert donor_tables.smallest_donors(summary, "library")["donors"] is None  # world L claims with libraries as units
-    assert donors_sentence(smallest, summary).startswith("**3 donors per genotype**")
-    none = donors_sentence({"rule": "library", "donors": None, "tested": [1, 2, 3]}, summary)
-    assert none.startswith("None of the tested designs (D = 1, 2, 3")
+    values = donors_values(smallest, summary)
+    assert values["donors_verdict"].word.startswith("3 donors per genotype is the smallest tested design")
+    assert values["donors_shown"] == 3 and values["donors_G_rate"].startswith("4 of 4 studies")
+    none = donors_values({"rule": "library", "donors": None, "tested": [1, 2, 3]}, summary)
+    assert none["donors_verdict"].word.startswith("none of the tested designs (D = 1, 2, 3")
+    assert none["donors_shown"] == 3, "with no design getting there, the largest one's rates are shown"
     page = donor_tables.summary_for_page(summary)
     assert page.loc[page["donors"] == 3, "world G, donor rule"].iloc[0] == "4 of 4 (0.40–1.00)"
-
-
-def test_the_regime_sentence_computes_its_verdict_word():
-    from lmna_scrna.report.book.bottom_line import _regime, inverted_word
-
-    assert inverted_word(0.239) == "inverted (below 0.5)" and inverted_word(0.5) == "not inverted"
-    found = {"original_auc": 0.31, "day_matched_auc": 0.88, "day_matched_ci": (0.80, 1.02), "day_matched_folds": 4}
-    text = _regime(found)
-    assert "0.310, inverted (below 0.5); the paper's was 0.239, inverted." in text
-    assert "0.800–1.000" in text, "an interval's upper end is clipped at the AUC's bound"
-    assert "0.820–0.944 on its 3 folds" in text
-    assert "0.800, not inverted; the paper's" in _regime(found | {"original_auc": 0.8})

@@ -64,6 +64,7 @@ LABELS: dict[str, str] = {
     # comparisons and intervals
     "mean": "Mean difference", "ci": "95% interval over held-out days", "fold_ci": "95% interval over held-out days",
     "test_auc_boot": "Test AUC, 95% cell bootstrap", "per_fold": "Per fold", "verdict": "Verdict", "rule": "Rule",
+    "lowest_auc": "Lower side's lowest AUC",
     # preparation
     "cells_raw": "Cells before QC", "cells_qc": "Cells after QC", "cells_kept": "Cells kept (subsampled)",
     "median_genes_raw": "Median genes per cell, before QC", "median_genes_qc": "Median genes per cell, after QC",
@@ -133,22 +134,66 @@ NAMED_VALUES: frozenset[str] = frozenset({"split", "factor", "scenario"})
 _FRACTIONS = {"½": 1 / 2, "⅓": 1 / 3, "⅔": 2 / 3, "¼": 1 / 4, "¾": 3 / 4}
 
 
+#: The one minus sign of the book (U+2212): tables and prose alike, never the hyphen.
+MINUS = "\u2212"
+
+
+def signed(text: str) -> str:
+    """A formatted number with the book's minus sign."""
+    return text.replace("-", MINUS)
+
+
 def difference_text(value: float) -> str:
     """A signed difference to the precision it has: three decimals, or two significant digits when smaller
-    (near a ceiling, "-0.000 to -0.000" would hide a difference the rule still decides on)."""
+    (near a ceiling, "−0.000 to −0.000" would hide a difference the rule still decides on)."""
     if value is None or math.isnan(value):
         return "–"
     if value == 0 or abs(value) >= 0.001:
-        return f"{value + 0.0:+.3f}"  # + 0.0: never "-0.000"
+        return signed(f"{value + 0.0:+.3f}")  # + 0.0: never "−0.000"
     decimals = 1 - math.floor(math.log10(abs(value)))  # two significant digits, in fixed point: "+0.000061", not "+6.1e-05"
-    return f"{value:+.{decimals}f}"
+    return signed(f"{value:+.{decimals}f}")
 
 
 def difference_interval_text(lo: float, hi: float) -> str:
-    """An interval of signed differences: "-0.013 to -0.001"; one of no width says so (it decides nothing)."""
+    """An interval of signed differences: "−0.013 to −0.001"; one of no width says so (it decides nothing)."""
     if lo == hi:
         return f"of no width, {difference_text(lo)} in every fold"  # sits inside parentheses: none of its own
     return f"{difference_text(lo)} to {difference_text(hi)}"
+
+
+def _digits_to_tell_apart(lo: float, hi: float, digits: int) -> int:
+    """Enough decimals that two different bounds never print alike ("0.9986–0.9994", not "0.999–0.999")."""
+    while digits < 6 and round(lo, digits) == round(hi, digits):
+        digits += 1
+    return digits
+
+
+def auc_interval_text(lo: float, hi: float, digits: int = 3) -> str:
+    """An interval of an AUC or a rate, which lives in [0, 1]: a t interval that crosses a bound is clipped
+    there and says so ("0.746–1 (clipped at 1)"), never "0.746–1.065"."""
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return "–"
+    clipped = [f"clipped at {b}" for b, out in ((0, lo < 0), (1, hi > 1)) if out]
+    lo, hi = max(lo, 0.0), min(hi, 1.0)
+    if lo == hi:
+        return {0.0: "0 (at the floor)", 1.0: "1 (at the ceiling)"}.get(lo, f"{lo:.{digits}f} (no width)")
+    d = _digits_to_tell_apart(lo, hi, digits)
+    text = "–".join("1" if v == 1.0 else "0" if v == 0.0 else f"{v:.{d}f}" for v in (lo, hi))
+    return text + (f" ({', '.join(clipped)})" if clipped else "")
+
+
+def sd_text(sd: float, digits: int) -> str:
+    """"± sd" to `digits`; an sd that rounds to zero is "± <0.001", never "± 0.000" (it is not zero)."""
+    if sd is None or math.isnan(sd):
+        return ""
+    if sd == 0:
+        return " ± 0"
+    return f" ± {sd:.{digits}f}" if round(sd, digits) > 0 else f" ± <{10 ** -digits:.{digits}f}"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """"1 training seed", "3 training seeds": a count with its noun agreed, never "seed(s)"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def count_text(value: float) -> str:
@@ -169,7 +214,10 @@ def _cell(value: Any, digits: int, count: bool = False, significant: bool = Fals
     if isinstance(value, (float, np.floating, int, np.integer)) and count:
         return count_text(float(value))
     if isinstance(value, (float, np.floating)):
-        return f"{value:.3g}" if significant else f"{value:.{digits}f}"
+        if significant:
+            return signed(f"{float(value):.3g}")
+        v = 0.0 if round(float(value), digits) == 0 else float(value)  # never "−0.000"
+        return signed(f"{v:.{digits}f}")
     return str(value)
 
 
@@ -200,23 +248,16 @@ def for_people(table: pd.DataFrame, digits: int = 3, labels: Mapping[str, str] |
 def _mean_sd(mean: float, sd: float, digits: int, count: bool) -> str:
     if mean is None or math.isnan(mean):
         return "–"
-    return _cell(float(mean), digits, count) + ("" if sd is None or math.isnan(sd) else f" ± {sd:.{digits}f}")
-
-
-
+    return _cell(float(mean), digits, count) + sd_text(sd, digits)
 
 
 def _interval(lo: float, hi: float, digits: int) -> str:
-    """"lo–hi"; "lo to hi" when a bound is negative, where a dash would read as a minus sign.
-
-    An interval of zero width says so: "0 (at the floor)", "1 (at the ceiling)", never "0.000–0.000".
-    """
+    """An interval column: signed differences when a bound is negative, else an AUC's or a rate's (`auc_interval_text`)."""
     if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
         return "–"
-    if round(lo, digits) == round(hi, digits):
-        where = {0.0: "0 (at the floor)", 1.0: "1 (at the ceiling)"}.get(round(lo, digits) + 0.0)
-        return where or f"{lo:.{digits}f} (zero width)"
-    return f"{lo:.{digits}f}" + ("–" if min(lo, hi) >= 0 else " to ") + f"{hi:.{digits}f}"
+    if min(lo, hi) < 0:
+        return difference_interval_text(lo, hi)
+    return auc_interval_text(lo, hi, digits)
 
 
 @dataclass(frozen=True)

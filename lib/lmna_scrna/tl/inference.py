@@ -144,20 +144,34 @@ def fold_interval(values: Sequence[float]) -> Interval:
     return Interval(float(v.mean()), float(v.mean() - half), float(v.mean() + half), int(v.size))
 
 
+#: An AUC at or above which a comparison between two models cannot rank them: the 10⁻⁴ differences left there
+#: are noise of the last few test cells, not a better model.
+CEILING = 0.99
+
 #: The decision rule every "X beats Y" of the report uses, stated once.
 RULE = (
     f"{LEVEL:.0%} t interval over held-out days of the per-fold paired difference (training seeds averaged "
-    "within a fold); a difference is claimed only when the interval excludes 0"
+    f"within a fold); a difference is claimed only when the interval excludes 0, and none is claimed when both "
+    f"sides score at least {CEILING} in every fold (both at the ceiling)"
 )
 
+#: The verdict of a comparison both of whose sides sit at the ceiling, whatever the sign of its difference.
+AT_CEILING = "uninformative (both at the ceiling)"
 
-def verdict(interval: Interval, first: str, second: str) -> str:
-    """"<first> better", "<second> better" or "no difference detected", by `RULE`; "uninformative" when the
-    interval has no width (both models at the ceiling in every fold is not evidence of equality)."""
+
+def verdict(interval: Interval, first: str, second: str, lowest: float = float("nan")) -> str:
+    """"<first> better", "<second> better" or "no difference detected", by `RULE`.
+
+    ``lowest`` is the smallest AUC either side scored in any fold: when it is at
+    the `CEILING` the comparison is uninformative whatever the interval says, and
+    so is an interval of no width (the same difference in every fold says nothing).
+    """
     if math.isnan(interval.lo):
         return "not decidable (fewer than two folds)"
-    if interval.lo == interval.hi:  # every fold gave the same difference: an interval of no width says nothing
-        return "uninformative (the same in every fold, as when both are at the ceiling)"
+    if lowest >= CEILING:
+        return AT_CEILING
+    if interval.lo == interval.hi:
+        return "uninformative (the same difference in every fold)"
     if interval.lo > 0:
         return f"{first} better"
     if interval.hi < 0:

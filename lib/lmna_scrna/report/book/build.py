@@ -4,15 +4,19 @@ The book's hand-written pages live in ``book/``; at build time this module
 copies the last report's executed notebooks into ``book/notebooks/``, prepared
 for reading by `pages` (results first, code hidden, a header saying how to
 re-execute the page), and writes into ``book/generated/`` from the run itself:
-the intro's findings (every number computed by `tables`), its headline figure
-and one-line provenance, and the provenance page. Both folders are generated
-and not committed.
+the intro's parts (``book/parts/*.md``: typed sentences whose numbers and
+verdict words are pasted from the notebooks that computed them), its headline
+figure, one-line provenance and the provenance page. Both folders are generated
+and not committed. Before Jupyter Book runs, `claim_check` decides every
+pasted verdict again and resolves every paste: a sentence its numbers do not
+support stops the build.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -27,14 +31,10 @@ import pandas as pd
 from ...atomic import write_text_atomic
 from ...errors import InputError, LmnaError
 from ...paths import PROJECT_ROOT, figures_dir, processed_path, shown_path
-from ...tl.inference import RULE
-from ..labels import difference_interval_text, difference_text, page_title, split_words
-from ..results.paper import paper_table1
+from ..labels import page_title
 from ..runner.ledger import library_fingerprint, load_ledger, notebooks_out_dir
 from ..runner.plan import NOTEBOOKS_DIR, notebook_parameters
-from .bottom_line import bottom_line_markdown
-from .calibration_words import null_sentence
-from .findings import findings
+from .claim_check import book_notebooks, book_sources, check_claims, pastes
 from .navigation import TOC_NAME, write_toc
 from .pages import header_markdown, prepare_page, provenance_line
 
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 BOOK_DIR = PROJECT_ROOT / "book"
 #: The figure that tells the story, shown on the intro (copied into the book at build time).
 HEADLINE_FIGURE = ("compare", "figure2_auc_by_split.png")
+#: A figure an intro part shows from ``generated/``.
+FIGURE_REF = re.compile(r"/generated/([\w.-]+\.png)")
 
 
 def build_book(book_dir: Path = BOOK_DIR) -> Path:
@@ -66,16 +68,12 @@ def build_book(book_dir: Path = BOOK_DIR) -> Path:
     copy_notebooks(report, ledger, book_dir / "notebooks", source)
     generated = book_dir / "generated"
     generated.mkdir(exist_ok=True)
-    try:
-        found: dict[str, Any] | str = findings()
-    except LmnaError as exc:  # a partial build (a failed stage) still gets a book saying what is missing
-        found = str(exc)
-    (generated / "bottom_line.md").write_text(
-        bottom_line_markdown(found, source) if isinstance(found, dict) else f"**Bottom line.** Not available: {found}\n")
-    (generated / "findings.md").write_text(findings_markdown(report, ledger, found))
+    copy_headline_figure(generated)
+    write_parts(book_dir, generated, {f"notebooks/{i}.ipynb" for i in report["executions"]})
     (generated / "provenance.md").write_text(provenance_markdown(report, ledger))
     (generated / "provenance_line.md").write_text(provenance_line(report, source))
-    (generated / "headline.md").write_text(headline_figure(generated))
+    log.info("claims check: %d verdicts decided again, every paste resolved",
+             check_claims(book_notebooks(book_dir), book_sources(book_dir)))
     write_toc(book_dir, report, ledger)
     _jupyter_book(book_dir)
     write_text_atomic(stamp_file, stamp)
@@ -88,7 +86,7 @@ def _stamp(book_dir: Path, report: dict[str, Any], ledger: dict[str, Any]) -> st
     digest.update(library_fingerprint().encode())  # the pages' preparation is library code
     for exec_id in report["executions"]:
         digest.update(f"{exec_id}={ledger.get(exec_id, {}).get('key')}\n".encode())
-    for page in sorted(p for p in book_dir.iterdir() if p.is_file()):
+    for page in sorted([*(p for p in book_dir.iterdir() if p.is_file()), *(book_dir / "parts").glob("*.md")]):
         digest.update(page.name.encode() + b"\0" + page.read_bytes())
     return digest.hexdigest()
 
@@ -117,20 +115,24 @@ def copy_notebooks(report: dict[str, Any], ledger: dict[str, Any], dest: Path, s
         nbformat.write(nb, dest / f"{exec_id}.ipynb")
 
 
-def headline_figure(generated: Path) -> str:
-    """Copy the story's figure beside the generated pages; its markdown, or a sentence saying it is missing."""
+def copy_headline_figure(generated: Path) -> None:
+    """Copy the story's figure beside the generated pages (the intro's headline part shows it)."""
     figure = figures_dir(HEADLINE_FIGURE[0]) / HEADLINE_FIGURE[1]
-    if not figure.is_file():
-        return f"*The headline figure ({shown_path(figure)}) was not produced by this build.*\n"
-    shutil.copyfile(figure, generated / figure.name)
-    return (
-        f"```{{figure}} /generated/{figure.name}\n:alt: Genotype test AUC by split scheme, Model A and Model B\n:width: 100%\n\n"
-        "*AUC by split, Model A vs Model B* (the paper's Figure 2, drawn for this build): genotype test ROC-AUC "
-        "per split, bars the mean over training seeds, one dot per seed; the last group is the mean over the "
-        "day-matched folds with its 95% interval over held-out days; Δ = B − A. From the paper's original split "
-        "to the day-matched leave-one-day-out folds, each split removes one shortcut between training and test; "
-        "{doc}`/notebooks/compare` gives the tables and the rule that decides B against A.\n```\n"
-    )
+    (generated / figure.name).unlink(missing_ok=True)
+    if figure.is_file():
+        shutil.copyfile(figure, generated / figure.name)
+
+
+def write_parts(book_dir: Path, generated: Path, in_book: set[str]) -> None:
+    """Copy each intro part (``book/parts/*.md``: sentences typed, numbers pasted) into ``generated/``, or, when
+    a page or a figure it needs is not in this build, one line saying which (a failed stage still gets a book)."""
+    for part in sorted((book_dir / "parts").glob("*.md")):
+        text = part.read_text()
+        missing = sorted({doc for doc, _ in pastes(text) if doc and doc not in in_book})
+        missing += [f"/generated/{name}" for name in FIGURE_REF.findall(text) if not (generated / name).is_file()]
+        if missing:
+            text = f"*Not available in this build ({part.stem.replace('_', ' ')}): {', '.join(missing)} not produced.*\n"
+        (generated / part.name).write_text(text)
 
 
 def _retitle(nb: nbformat.NotebookNode, title: str) -> None:
@@ -155,76 +157,6 @@ def data_source(ledger: dict[str, Any]) -> str:
             finally:
                 adata.file.close()
     return "unknown"
-
-
-def findings_markdown(report: dict[str, Any], ledger: dict[str, Any], f: dict[str, Any] | str) -> str:
-    """The intro's data statement and headline results (`findings`, or why they are missing), every number from the runs."""
-    source = data_source(ledger)
-    if source == "real":
-        lines = ["**Data.** This build used the real GEO GSE269705 data (12 GSM libraries)."]
-    elif source == "simulated":
-        lines = [
-            f"**Data.** This build used the **simulated default data** (profile `{report['profile']}`), "
-            "not the real GSE269705 data: the simulator reproduces the study's design (12 GSMs, days, "
-            "genotypes, library effects) so every step runs offline. Its numbers say whether the "
-            "pipeline recovers a planted effect, not anything about LMNA biology."
-        ]
-    else:
-        lines = ["**Data.** No processed split was found, so the data source of this build is unknown."]
-    if isinstance(f, str):
-        return "\n\n".join([*lines, f"**Findings.** Not available in this build: {f}"]) + "\n"
-    lo, hi = f["day_matched_ci"]
-    bullets = [
-        f"- *Leakage ladder* (Model A test ROC-AUC, mean over training seeds): cells split at random (the test "
-        f"libraries are in training) {f['random_cells_auc']:.3f}; the paper's original GSM split {f['original_auc']:.3f}; "
-        f"day-matched splits {f['day_matched_auc']:.3f} (mean of {f['day_matched_folds']} held-out days, 95% interval "
-        f"over held-out days {lo:.3f}–{hi:.3f}). Day-matching removes the day from the test contrast, not the cell line: each "
-        "fold still compares one patient library with one or two control libraries.",
-        _paper_line(f, source),
-    ]
-    for key, what in (("b_vs_a", "Model B − Model A"), ("a_vs_logreg", "Model A − the cell-level logistic regression"),
-                      ("a_vs_pseudobulk", "Model A − the pseudobulk model (library-level AUC)")):
-        c = f[key]
-        bullets.append(
-            f"- *{what}*: {difference_text(c['mean'])} on average over {c['folds']} held-out days, positive on "
-            f"{c['first_better']} of them (95% interval over held-out days {difference_interval_text(*c['ci'])}): "
-            f"**{c['verdict']}**."
-        )
-    for model, name in (("A", "Model A"), ("pseudobulk", "the pseudobulk model")):
-        r = f.get(f"ranking_{model}")
-        if r:
-            bullets.append(
-                f"- *Library level, {name}*: {r['right']:g} of {r['total']} patient–control library pairs within the "
-                f"leave-one-day-out folds are ranked right; exact permutation p = {r['p']:.3f} (the smallest p these "
-                f"folds allow is {1 / r['assignments']:.3f})."
-            )
-    if "library_only" in f:
-        c = f["library_only"]
-        bullets.append(
-            f"- *Library-only negative control* ({split_words(c['split'], short=True)}, Model A): two control libraries of the same day differ "
-            f"by {c['control_distance']:.3f} in AUC from 0.5 on the genotype score; patient-vs-control pairs of that "
-            f"fold by {c['genotype_distance']:.3f}. A genotype AUC is evidence only beyond what library identity "
-            "alone produces."
-        )
-    if "calibration" in f:
-        c = f["calibration"]
-        bullets.append("- *Calibration against simulated studies with no genotype effect*: "
-                       + " ".join(null_sentence(c, k) for k in ("null", "line") if k in c) + " (calibration page).")
-    rule = f"Comparisons use one rule: the {RULE}."
-    return "\n\n".join([*lines, "**Main findings**", "\n".join(bullets), rule]) + "\n"
-
-
-def _paper_line(f: dict[str, Any], source: str) -> str:
-    """The paper's own Model A AUCs (real data, its Table 1) beside this build's, labelled by data source."""
-    paper = paper_table1().set_index(["split", "model"])["test_auc"]
-    dm = paper[[s.startswith("dm_") for s, _ in paper.index] & (paper.index.get_level_values("model") == "A")]
-    return (
-        f"- *The paper beside this build*: on the real data the paper reported Model A AUCs of "
-        f"{paper[('original', 'A')]:.3f} on the original split and {dm.min():.3f}–{dm.max():.3f} on its "
-        f"{len(dm)} day-matched splits (one seed each, no intervals); this build ({source} data) gets "
-        f"{f['original_auc']:.3f} and a day-matched mean of {f['day_matched_auc']:.3f}"
-        + (" — different data, not a replication." if source != "real" else ".")
-    )
 
 
 def provenance_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:

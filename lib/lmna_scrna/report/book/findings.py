@@ -2,7 +2,8 @@
 
 Only numbers computed from the finished runs appear, and each comparison is
 decided by the report's one rule (`tl.inference.RULE`), never by the sign of
-a mean. The intro's sentences are written in `findings_markdown` from these.
+a mean. The comparison page glues them (`page_values`) for the sentences of
+the intro, the methods page and its own, which are typed in their Markdown.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from typing import Any
 
 import pandas as pd
 
+from ...io.paper import paper_table1
 from ...paths import outputs_dir
+from ...tl.inference import CEILING, RULE
+from ..claims import WIDE_INTERVAL, claim
+from ..labels import auc_interval_text, count_text, difference_interval_text, difference_text, split_words
 from ..results.calibration_tables import headline, read_calibration
 from ..results.donor_tables import smallest_donors
 from ..results.library_tables import (
@@ -53,6 +58,7 @@ def findings(
                             ("a_vs_pseudobulk", "Model A − pseudobulk")):
         row = paired.loc[comparison]
         out[key] = {"mean": float(row["mean"]), "ci": (float(row["ci_lo"]), float(row["ci_hi"])),
+                    "lowest": float(row["lowest_auc"]), "per_fold": str(row["per_fold"]),
                     "verdict": str(row["verdict"]), "folds": int(row["folds"]), "first_better": int(row["first_better"])}
     out["calls"] = {str(r["model"]): {"right": float(r["called_right"]), "total": int(r["libraries"]),
                                       "ranked": int(r["ranked_right"])} for _, r in library_calls(splits).iterrows()}
@@ -79,4 +85,61 @@ def findings(
     if calibration and donors.is_file():  # the donors page's
         summary = pd.read_csv(donors)
         out["donors"] = {"smallest": smallest_donors(summary), "summary": summary}
+    return out
+
+
+#: The data a build ran on, in the words of the intro's first line (`data_source`'s values).
+DATA_WORDS = {"simulated": "the simulated default data, not the real study", "real": "the real GSE269705 data"}
+
+
+def _paper_values() -> dict[str, Any]:
+    """The paper's own Model A AUCs (its Table 1, real data): the original split and the day-matched range."""
+    paper = paper_table1().set_index(["split", "model"])["test_auc"]
+    dm = [float(v) for (s, m), v in paper.items() if s.startswith("dm_") and m == "A"]
+    original = float(paper[("original", "A")])
+    return {"paper_original_auc": original, "paper_original_inverted": claim("inverted", auc=original),
+            "paper_dm_folds": len(dm), "paper_dm_range": f"{min(dm):.3f}–{max(dm):.3f}"}
+
+
+def _comparison_values(key: str, c: dict[str, Any], first: str, second: str) -> dict[str, Any]:
+    lo, hi = c["ci"]
+    return {f"{key}_mean": difference_text(c["mean"]), f"{key}_interval": difference_interval_text(lo, hi),
+            f"{key}_folds": c["folds"], f"{key}_first_better": c["first_better"], f"{key}_per_fold": c["per_fold"],
+            f"{key}_verdict": claim("paired", lo=lo, hi=hi, lowest=c["lowest"], first=first, second=second)}
+
+
+def page_values(f: dict[str, Any], source: str) -> dict[str, Any]:
+    """What the comparison page glues for the book's sentences (intro, methods, its own): numbers, texts, claims.
+
+    A sentence types its words around these; every word that depends on the data is a `claims.Claim`.
+    """
+    lo, hi = f["day_matched_ci"]
+    ladder_aucs = [f["random_cells_auc"], f["original_auc"], f["day_matched_auc"]]
+    out: dict[str, Any] = {
+        "data_words": DATA_WORDS.get(source, "data of unknown source"),
+        "random_cells_auc": f["random_cells_auc"], "original_auc": f["original_auc"],
+        "original_inverted": claim("inverted", auc=f["original_auc"]),
+        "day_matched_auc": f["day_matched_auc"], "day_matched_folds": f["day_matched_folds"],
+        "day_matched_interval": auc_interval_text(lo, hi),
+        "day_matched_width": claim("interval_width", lo=lo, hi=hi), "wide_interval": WIDE_INTERVAL,
+        "ladder_falls": claim("ladder", aucs=ladder_aucs),
+        **_paper_values(),
+        **_comparison_values("b_vs_a", f["b_vs_a"], "Model B", "Model A"),
+        **_comparison_values("a_vs_logreg", f["a_vs_logreg"], "Model A", "logistic regression"),
+        **_comparison_values("a_vs_pseudobulk", f["a_vs_pseudobulk"], "Model A", "pseudobulk"),
+    }
+    for model in ("A", PSEUDOBULK):
+        r = f.get(f"ranking_{model}")
+        if r:
+            out |= {f"ranking_{model}_right": count_text(r["right"]), f"ranking_{model}_total": r["total"],
+                    f"ranking_{model}_p": r["p"], f"ranking_{model}_assignments": r["assignments"],
+                    f"ranking_{model}_min_p": 1 / r["assignments"]}
+    if "A" in f.get("calls", {}):
+        out["calls_A"] = claim("calls", right=float(f["calls"]["A"]["right"]), total=int(f["calls"]["A"]["total"]))
+    if "library_only" in f:
+        c = f["library_only"]
+        out |= {"library_only_split": split_words(c["split"], short=True),
+                "library_only_control_distance": c["control_distance"],
+                "library_only_genotype_distance": c["genotype_distance"]}
+    out |= {"rule": RULE, "ceiling": CEILING}
     return out

@@ -137,38 +137,6 @@ def prepare_page(nb: nbformat.NotebookNode, header: str) -> nbformat.NotebookNod
     return nb
 
 
-def flat_numbers(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """`findings` as flat names: nested dicts joined by "_", intervals as ``_lo``/``_hi``; the smallest possible p added."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out |= flat_numbers(value, f"{name}_")
-        elif isinstance(value, tuple):
-            out[f"{name}_lo"], out[f"{name}_hi"] = value
-        else:
-            out[name] = value
-        if key == "assignments":
-            out[f"{prefix}min_p"] = 1 / value
-    return out
-
-
-def glue_findings() -> dict[str, Any]:
-    """Glue the headline numbers into the running notebook (myst-nb), so hand-written pages cite them.
-
-    A page writes ``{glue:text}`notebooks/compare.ipynb::day_matched_auc:.3f```; the number is the
-    one this run computed, never one typed into the page. Returns what was glued.
-    """
-    from myst_nb import glue
-
-    from .findings import findings
-
-    numbers = flat_numbers(findings(calibration=False))  # this build's calibration runs after this page
-    for name, value in numbers.items():
-        glue(name, value, display=False)
-    return numbers
-
-
 def provenance_line(report: dict[str, Any], source: str) -> str:
     """The intro's one-line citation of this build: data, fingerprint, version, date, and the provenance page."""
     return (

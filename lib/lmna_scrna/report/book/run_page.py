@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from ...io.study import load_samples
 from ...paths import shown_path
 from ...pl import seed_figures
-from ..labels import Table, for_people, label, run_words, show_table
+from ..labels import Table, counted, for_people, label, run_words, show_table
 from ..results import tables
 from ..runner.param_files import Sweep
 
@@ -45,7 +45,7 @@ def training_summary(run: dict[str, Any], data_path: Path) -> str:
     cells = cfg["cells"]
     return (
         f"Trained **Model {cfg['model']}** on `{Path(data_path).name}` ({cfg['source']} data) for "
-        f"{len(cfg['seeds'])} seed(s): {sum(cells['train'].values()):,} train, "
+        f"{counted(len(cfg['seeds']), 'training seed')}: {sum(cells['train'].values()):,} train, "
         f"{sum(cells['val'].values()):,} validation and {sum(cells['test'].values()):,} test cells. "
         f"Run folder: `{shown_path(run['path'])}`."
     )
@@ -124,7 +124,7 @@ def day_head_summary(run: dict[str, Any]) -> str:
     seen = "all seen" if set(test_days) <= set(train_days) else "not all seen"
     return (
         f"Day accuracy on test cells: {mean_sd(run, 'day_acc')}. Training days: "
-        f"{', '.join(map(str, train_days))}; test day(s): {', '.join(map(str, test_days))} ({seen} in training)."
+        f"{', '.join(map(str, train_days))}; {'test day' if len(test_days) == 1 else 'test days'}: {', '.join(map(str, test_days))} ({seen} in training)."
     )
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from ...io.paper import load_paper_tables, paper_table1
 from ..labels import run_words
 
-__all__ = ["beside_paper", "beside_paper_table2", "inverted_auc_words", "paper_table1", "paper_table2",
+__all__ = ["beside_paper", "beside_paper_table2", "paper_table1", "paper_table2",
            "protocol_words", "table2_for_page"]
 
 
@@ -89,17 +89,3 @@ def protocol_words(sweep: pd.DataFrame) -> str:
     if dropouts == [0.3] and heads == [0]:
         return f"the paper text's protocol ({settings})"
     return f"neither the paper code's nor its text's protocol ({settings})"
-
-
-def inverted_auc_words(auc: float, where: str) -> str:
-    """What an AUC below 0.5 means, and why the report does not flip it as the paper code's ``--invert_prob`` can."""
-    never = ("The paper's code can flip such scores (`--invert_prob`: p → 1 − p, so an AUC a becomes 1 − a); this "
-             "report never does, because choosing the direction after seeing the test labels lets the test set decide.")
-    if not auc < 0.5:  # also NaN
-        return f"On {where}, Model A's test AUC is {auc:.3f}: not inverted in this build. {never}"
-    return (
-        f"On {where}, Model A's test AUC is {auc:.3f}, below 0.5: the ranking is reversed, patients scoring "
-        f"systematically lower than controls. The score follows something whose link to genotype flips between "
-        f"training and test (the paper reads it as a day shortcut). {never} Flipped, it would read {1 - auc:.3f}. "
-        f"That number measures how strong the reversal is, not how well the model generalises."
-    )
