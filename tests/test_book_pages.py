@@ -17,8 +17,8 @@ import yaml
 from _run_fixtures import fake_run
 from papermill.cli import _resolve_type
 
-from lmna_scrna.io.study import CONDITIONS, DAYS
 from lmna_scrna import provenance
+from lmna_scrna.io.study import CONDITIONS, DAYS
 from lmna_scrna.paths import PROJECT_ROOT, shown_path
 from lmna_scrna.report import labels
 from lmna_scrna.report.book import pages

@@ -75,12 +75,12 @@ def _paper_marks(ax: Axes, at: np.ndarray, values: pd.Series, axis: str) -> int:
             (axis, value < low)]
         xy = (where, shown) if axis == "y" else (shown, where)
         ax.scatter(*xy, **{**PAPER_MARKER, "marker": marker}, clip_on=False)
-        if not inside:
-            offset = (0, 9 if value > high else -9) if axis == "y" else (9 if value > high else -9, 0)
-            ax.annotate(f"paper {value:.3f}", xy, xytext=offset, textcoords="offset points", fontsize="x-small",
-                        ha="center" if axis == "y" else ("left" if value > high else "right"),
-                        va=("bottom" if value > high else "top") if axis == "y" else "center",
-                        annotation_clip=False)
+        if not inside:  # the number, inside the axes beside its arrow (along the bar), clear of the tick labels
+            inward = -7 if value > high else 7
+            ax.annotate(f"paper {value:.3f}", xy, xytext=(0, inward) if axis == "y" else (inward, 0),
+                        textcoords="offset points", fontsize="x-small", rotation=90 if axis == "y" else 0,
+                        ha="center" if axis == "y" else ("right" if value > high else "left"),
+                        va=("top" if value > high else "bottom") if axis == "y" else "center")
     return drawn
 
 
@@ -101,7 +101,7 @@ def plot_auc_by_split(bars: pd.DataFrame, seeds: pd.DataFrame) -> Figure:
     paper = bars["paper"] if "paper" in bars else pd.Series(np.nan, index=bars.index)
     width = 0.8 / len(models)
     fig, ax = plt.subplots(figsize=(FULL_WIDTH, 4.4))
-    low, high = zoomed_limits(pd.concat([bars["auc"], bars["lo"], bars["hi"], seeds["auc"]]), headroom=0.35)
+    low, high = zoomed_limits(pd.concat([bars["auc"], bars["lo"], bars["hi"], seeds["auc"]]), headroom=0.2)
     ax.set(ylim=(low, high), xlim=(-0.5, len(groups) - 0.5))
     x = np.arange(len(groups))
     rng = np.random.default_rng(0)  # the dots' jitter only, so reruns draw the same figure
