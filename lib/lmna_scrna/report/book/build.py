@@ -270,15 +270,15 @@ def provenance_markdown(report: dict[str, Any], ledger: dict[str, Any], env: dic
             {
                 "execution": i,
                 "stage": ledger[i]["stage"],
-                "seconds": ledger[i]["seconds"],
-                "kernel start (s)": ledger[i].get("kernel_start_s", float("nan")),
-                "imports (s)": ledger[i].get("imports_s", float("nan")),
+                "wall time (seconds)": ledger[i]["seconds"],
+                "kernel start (seconds)": ledger[i].get("kernel_start_s", float("nan")),
+                "imports (seconds)": ledger[i].get("imports_s", float("nan")),
             }
             for i in report["executions"]
             if i in ledger
         ]
     )
-    total = runs["seconds"].sum() if len(runs) else 0.0
+    total = runs["wall time (seconds)"].sum() if len(runs) else 0.0
     return (
         "# Provenance\n\n"
         "What produced this book. The software and machine are those the book was built with "
@@ -306,20 +306,21 @@ def _thread_budget(ledger: dict[str, Any], env: dict[str, Any]) -> str:
     """The threads a notebook kernel ran with, as its processed split recorded them; else this process's budget."""
     recorded = _processed_uns(ledger, "provenance")
     if recorded is not None and "threads" in recorded:
-        return f"{int(recorded['threads'])} (recorded by the kernel that prepared the data; `--jobs N` gives cores // N)"
-    return f"{env['threads']} (this process's; `lmna-scrna report --jobs N` gives each kernel cores // N)"
+        return (f"{int(recorded['threads'])} (recorded by the notebook that prepared the data: the cores shared "
+                "among the notebooks run at once)")
+    return f"{env['threads']} (this process's: the cores shared among the notebooks run at once)"
 
 
 def _stage_times(runs: pd.DataFrame) -> str:
     """Per stage: executions and the summed wall time of its notebooks (run side by side, they overlap)."""
     if not len(runs):
         return "No notebook was executed."
-    stages = runs.groupby("stage", sort=False)["seconds"].agg(["count", "sum", "max"]).reset_index()
-    stages.columns = ["stage", "executions", "notebook wall time (s, summed)", "longest execution (s)"]
+    stages = runs.groupby("stage", sort=False)["wall time (seconds)"].agg(["count", "sum", "max"]).reset_index()
+    stages.columns = ["stage", "executions", "wall time of its notebooks, summed (seconds)", "longest execution (seconds)"]
     return (
         f"{stages.to_markdown(index=False, floatfmt='.1f')}\n\n"
-        "Times are each notebook's own wall time, summed over the stage; with several notebooks at once "
-        "(`--jobs`) they overlap, so a stage took less time on the clock than its sum."
+        "Times are each notebook's own wall time, summed over the stage; with several notebooks run at once "
+        "they overlap, so a stage took less time on the clock than its sum."
     )
 
 
