@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from _run_fixtures import fake_run
 
+from lmna_scrna import provenance
 from lmna_scrna.errors import InputError
 from lmna_scrna.paths import PROJECT_ROOT, processed_path
 from lmna_scrna.report.book import build as book
@@ -77,6 +78,24 @@ def test_provenance_lists_version_fingerprint_seeds_and_every_execution(report: 
     text = book.provenance_markdown(whole["report"], whole["executions"])
     for needle in ("0.1.0", "abc123", "smoke", "1, 2", "simulated", *IDS):
         assert needle in text
+
+
+def test_provenance_page_cites_packages_cpu_threads_commit_and_each_stage_s_wall_time(report: Path) -> None:
+    whole = json.loads((report / "outputs/notebooks/ledger.json").read_text())
+    executions = whole["executions"]
+    executions["compare"] |= {"stage": "compare", "seconds": 40.0}
+    text = book.provenance_markdown(whole["report"], executions)
+    env = provenance.environment()
+    for name in ("tensorflow", "keras", "numpy", "scipy", "anndata", "scanpy", "papermill", "jupyter-book"):
+        assert f"| {name} " in text and env["packages"][name] in text, name
+    assert env["cpu"] in text and env["cpu_flags"] in text and env["commit"] in text
+    assert f"Every package installed ({len(env['installed'])})" in text and "threadpoolctl" in text
+    assert "| thread budget per notebook kernel" in text
+    stages = text.split("## Wall time of each stage")[1].split("##")[0]
+    assert "| train " in stages and "4.5" in stages  # three train executions of 1.5 s
+    assert "| compare " in stages and "40.0" in stages
+    dirty = dict(env, commit="0" * 40 + " + uncommitted changes")
+    assert "+ uncommitted changes" in book.provenance_markdown(whole["report"], executions, dirty)
 
 
 def test_build_copies_labels_and_skips_an_unchanged_book(report: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ import yaml
 from _run_fixtures import fake_run
 from papermill.cli import _resolve_type
 
+from lmna_scrna import provenance
 from lmna_scrna.io.study import CONDITIONS, DAYS
 from lmna_scrna.paths import PROJECT_ROOT, shown_path
 from lmna_scrna.report import labels
@@ -92,6 +93,7 @@ def test_header_names_data_and_command_without_the_machines_paths(tmp_path: Path
     assert "`outputs/data/simulated_smoke`" in header and "0123456789ab" in header and str(tmp_path) not in header
     line = pages.provenance_line(report, "simulated")
     assert "0123456789ab" in line and "0.1.0" in line and "2026-01-01" in line and "/generated/provenance" in line
+    assert f"commit {provenance.commit()[:12]}" in line and provenance.cpu()["model"] in line  # the intro cites both
 
 
 def test_shown_paths_are_relative_to_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

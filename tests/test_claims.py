@@ -61,7 +61,7 @@ def test_every_check_is_named_once_and_wide_has_a_stated_width() -> None:
 
 
 def _notebook(glued: dict[str, str], records: dict, markdown: str = "") -> nbformat.NotebookNode:
-    outputs = [nbformat.v4.new_output("display_data", data={f"application/papermill.record/text/plain": repr(v)},
+    outputs = [nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": repr(v)},
                                       metadata={"scrapbook": {"name": k, "mime_prefix": "application/papermill.record/"}})
                for k, v in {**glued, RECORDS: json.dumps(records)}.items()]
     cell = nbformat.v4.new_code_cell("glue", outputs=outputs)

@@ -69,6 +69,11 @@ def test_design_grid_has_one_row_per_gsm_and_one_column_per_day(sheet):
     assert len(ax.get_yticklabels()) == len(sheet)
     assert len(ax.texts) == len(sheet)  # one annotation per library: its genotype letter and replicate
     assert ax.get_xlabel() == "day of differentiation" and ax.get_title().startswith("Study design")
+    # the iPSC line: one patient line against the sister's lines, which control library is which unknown
+    assert legend_texts(ax) == ["Control · control lines (unknown which)", "Patient · patient line"]
+    assert ax.get_legend().get_title().get_text() == "genotype · iPSC line"
+    fig.canvas.draw()
+    assert ax.get_legend().get_window_extent().y1 <= ax.get_window_extent().y0, "the legend sits below the grid"
 
 
 def test_partition_grid_has_a_row_per_split_and_names_them(sheet):
@@ -104,6 +109,10 @@ def test_embedding_plot_has_a_panel_per_factor_and_the_partition(sheet):
     assert all(len([c for c in ax.collections if isinstance(c, PathCollection)]) == 2 for ax in axes)  # train, held out
     assert legend_texts(axes[3]) == ["training", "validation", "test"]
     assert legend_texts(axes[1]) == sorted(CONDITIONS, key=lambda v: (len(v), v))
+    lines = visible_axes(pl.embedding_plot(adata, "umap", words={"condition": "Genotype"}, sheet=sheet))[1]
+    assert lines.get_title() == "UMAP: Genotype · iPSC line"
+    assert legend_texts(lines) == ["Patient · patient line", "Control · control lines (unknown which)"]
+    assert lines.get_legend().get_title().get_text() == "Genotype · iPSC line"
 
 
 # --------------------------------------------------------------------------- preparation (notebook 01)
@@ -141,8 +150,14 @@ def test_split_size_plot_stacks_partitions_per_gsm_and_splits_genotypes():
     left, right = pl.split_size_plot(split_sizes(obs)).axes
     assert len(left.patches) == 2 * 3  # two GSMs × three partitions, stacked
     assert [t.get_text() for t in left.get_xticklabels()] == ["GSM1\nC d19", "GSM2\nP d19"]
-    assert [t.get_text() for t in right.get_xticklabels()] == ["train", "val", "test"]
+    assert [t.get_text() for t in right.get_xticklabels()] == ["training", "validation", "test"]
     assert sorted(legend_texts(right)) == sorted(CONDITIONS)
+    assert right.get_legend().get_title().get_text() == "genotype"
+    assert legend_texts(left) == ["training", "validation", "test"]
+    assert left.get_legend().get_title().get_text() == "cells used for"
+    left.figure.canvas.draw()
+    for ax in (left, right):  # beside the bars, never over them
+        assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1 - 1
 
 
 # --------------------------------------------------------------------------- training (notebooks 03, 04)
@@ -164,6 +179,9 @@ def test_roc_curves_are_labelled_with_their_auc():
     assert len(ax.lines) == 3  # two curves and the diagonal
     a, b = legend_texts(ax)
     assert a.startswith("a (AUC ") and b.startswith("b (AUC ") and float(a[7:-1]) + float(b[7:-1]) == pytest.approx(1)
+    (cited,) = pl.plot_roc_curves({"a": (pred["y_true"], pred["p_geno"])}, paper={"a": 0.239, "b": float("nan")}).axes
+    assert legend_texts(cited)[1:] == ["the paper, a: AUC 0.239 (real data)"]  # its curve is not published as data
+    assert len(cited.lines) == 2, "the paper's AUC is a legend entry, not a made-up curve"
     assert pl.plot_roc(pred["y_true"], pred["p_geno"]).axes[0].get_title() == "genotype ROC (test cells)"
 
 

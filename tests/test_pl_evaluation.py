@@ -85,3 +85,48 @@ def test_negative_control_spans_the_column_shows_its_intervals_and_keeps_its_leg
     fig.canvas.draw()
     legend, top = ax.get_legend().get_window_extent(), ax.get_window_extent()
     assert 0 <= legend.y0 - top.y1 < 0.6 * DPI, "the legend sits right above the first panel"
+
+
+def _at_the_ceiling() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """This build's AUCs at 0.996–0.999 (the simulated default data), the paper's far below on some splits."""
+    nan = float("nan")
+    groups = GROUPS[:2] + GROUPS[3:]
+    auc = {("original split", "A"): 0.996, ("original split", "B"): 0.997, ("test day 0", "A"): 0.998,
+           ("test day 0", "B"): 0.999}
+    paper = {("original split", "A"): 0.239, ("original split", "B"): 0.141, ("test day 0", "A"): 0.9975}
+    bars = pd.DataFrame([{"split": g, "model": m, "auc": auc.get((g, m), 0.9975), "delta": "+0.001",
+                          "lo": 0.996 if g == groups[-1] else nan, "hi": 1.001 if g == groups[-1] else nan,
+                          "paper": paper.get((g, m), nan)} for g in groups for m in "AB"])
+    seeds = pd.DataFrame([{"split": g, "model": m, "seed": s, "auc": auc[(g, m)] + 0.0002 * (s - 2)}
+                          for g in groups[:2] for m in "AB" for s in (1, 2, 3)])
+    return bars, seeds
+
+
+def test_headline_zooms_to_this_builds_aucs_and_draws_the_papers_beside_them() -> None:
+    fig = plot_auc_by_split(*_at_the_ceiling())
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    assert 0.99 < low < 0.9956 and 1.001 < high < 1.01, f"axis {low:.4f}–{high:.4f} is not zoomed to 0.9956–1.001"
+    assert max(ax.get_yticks()) <= 1.0, "no tick above an AUC of 1"
+    tops = sorted(round(p.get_y() + p.get_height(), 4) for p in ax.patches)
+    assert tops[:2] == [0.996, 0.997] and all(p.get_y() == low for p in ax.patches), "bars rise from the axis edge"
+    printed = sorted(t.get_text() for t in ax.texts if t.get_text().startswith("paper"))
+    assert printed == ["paper 0.141", "paper 0.239"], "a paper value below the axis is printed at its edge"
+    marks = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_facecolor()[0].tolist() == [1, 1, 1, 1]]
+    assert len(marks) == 3, "each paper value of Table 1 drawn once (the pooled group has none)"
+    assert "the paper (real data, one seed)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not [t for t in ax.texts if t.get_text() == "chance"], "0.5 is off this axis: no chance line"
+    assert [t.get_text() for t in ax.texts if t.get_text().startswith("Δ")] == ["Δ +0.001"] * 3
+
+
+def test_sweep_chart_zooms_to_its_aucs_and_marks_the_papers_runs() -> None:
+    table = pd.DataFrame({"configuration": ["depth 1, batch 128, tanh, Adam", "depth 2, batch 512, ReLU, SGD"],
+                          "val_auc_mean": [0.997, 0.999], "test_auc_mean": [0.996, 0.998]})
+    ax = plot_sweep_auc(table, "Sweep", paper=pd.Series([0.936, float("nan")])).axes[0]
+    low, high = ax.get_xlim()
+    assert 0.99 < low < 0.996 and 0.999 < high < 1.01 and max(ax.get_xticks()) <= 1.0
+    assert [t.get_text() for t in ax.texts] == ["paper 0.936"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "validation (chooses)", "test", "the paper (real data, one seed), test"]
+    inside = plot_sweep_auc(table.assign(test_auc_mean=[0.6, 0.9]), "Sweep", paper=pd.Series([0.8, 0.95])).axes[0]
+    assert inside.get_xlim()[0] < 0.6 and not inside.texts, "paper values within the axis are diamonds, no arrows"

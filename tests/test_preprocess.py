@@ -15,7 +15,7 @@ import scanpy as sc
 import scipy.sparse as sp
 from _tenx_fixtures import SMALL_PARAMS, make_counts, write_study
 
-from lmna_scrna import cli
+from lmna_scrna import cli, provenance
 from lmna_scrna.config import PrepParams
 from lmna_scrna.errors import InputError
 from lmna_scrna.io import tenx
@@ -115,6 +115,11 @@ def test_h5ad_schema(study, sheet, tmp_path):
     assert qc["cells_kept"].sum() == got.n_obs
     assert len(uns["fingerprint"]) == 64 and set(uns["input_fingerprints"]) == set(sheet["gsm"])
     assert uns["source"] == "real" and uns["version"]
+    recorded = uns["provenance"]  # which software and machine wrote the file (provenance.compact)
+    assert recorded["packages"]["anndata"] == ad.__version__ and recorded["packages"]["numpy"] == np.__version__
+    assert {"tensorflow", "keras", "scipy", "scanpy", "papermill", "jupyter-book"} <= set(recorded["packages"])
+    assert recorded["cpu"] == provenance.cpu()["model"] and recorded["commit"] == provenance.commit()
+    assert int(recorded["threads"]) >= 1 and int(recorded["cores"]) >= 1
 
 
 def test_random_cells_fits_on_train_cells_only(study, sheet, tmp_path):

@@ -287,3 +287,91 @@ def test_book_reads_in_words_offline_and_fits_the_column(smoke: dict[str, Path],
 
     browser.get((html / "methods.html").as_uri())  # typeset by the book's own MathJax, no network
     WebDriverWait(browser, 20).until(lambda b: b.execute_script("return document.querySelectorAll('mjx-container').length"))
+
+
+#: A page's prose: its article without code, math or hidden inputs (a code cell may well name a variable).
+PROSE = ("const a = document.querySelector('article').cloneNode(true);"
+         "a.querySelectorAll('pre, code, script, style, .cell_input, details.hide, mjx-container, .math')"
+         ".forEach(e => e.remove()); return a.textContent")
+#: A code name in prose: snake_case or SCREAMING_CASE, not part of a path or a file name.
+CODE_NAME = re.compile(r"(?<![\w/.\-])[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+(?![\w/.])")
+#: A number written with the hyphen instead of the book's minus sign.
+HYPHEN_MINUS = re.compile(r"(?<![\w.)\]])-\d")
+
+
+def prose_problems(text: str) -> list[str]:
+    """What a reader should never meet in a page's prose: code names, "(s)", a hyphen for a minus sign."""
+    problems = [f"code name {m!r}" for m in CODE_NAME.findall(text)]
+    problems += [f"'(s)' in {m!r}" for m in re.findall(r"\w+\(s\)", text)]
+    problems += [f"hyphen minus in {text[max(m.start() - 20, 0):m.end() + 8]!r}" for m in HYPHEN_MINUS.finditer(text)]
+    return problems
+
+
+def test_prose_problems_are_found() -> None:
+    """The page check itself: each kind of problem the issue names is caught, clean prose passes."""
+    assert prose_problems("fold dm_t19_v0 of patient_iPSC and LINE_LOG_SD") == [
+        "code name 'dm_t19_v0'", "code name 'patient_iPSC'", "code name 'LINE_LOG_SD'"]
+    assert prose_problems("1 training seed(s)") == ["'(s)' in 'seed(s)'"]
+    assert prose_problems("mean difference -0.019 (95% interval -0.05 to +0.01)")[0].startswith("hyphen minus")
+    assert not prose_problems("−0.019 on 2026-01-01, outputs/tables/gsm_level.csv, day-matched, 10⁻⁴, GSE269705")
+
+
+def test_pages_have_no_code_names_mixed_signs_or_unresolved_citations(smoke: dict[str, Path], browser) -> None:
+    """Issue 26: prose free of code names, "(s)" and hyphen minus signs on every page; every {cite} resolved;
+    every glued verdict word on the page that pastes it, as its check decided it."""
+    from selenium.webdriver.common.by import By
+
+    from lmna_scrna.report.book.claim_check import glued_values
+
+    html = smoke["index"].parent
+    ids = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["report"]["executions"]
+    pages = [html / f"{p}.html" for p in ("intro", "data", "methods", "references")]
+    pages += [html / "generated" / "provenance.html", *(html / "notebooks" / f"{i}.html" for i in ids)]
+    found = {}
+    for page in pages:
+        browser.get(page.as_uri())
+        text = browser.execute_script(PROSE)
+        found[page.name] = prose_problems(text)
+        assert "?]" not in text and "[?" not in text, f"{page.name}: an unresolved citation"
+    assert not {k: v for k, v in found.items() if v}, found
+    browser.get((html / "references.html").as_uri())
+    references = browser.find_element(By.TAG_NAME, "article").text
+    for author in ("Karpe", "Zaragoza", "Kilpinen", "Squair", "Clopper", "Wolf", "Abadi"):
+        assert author in references, f"{author} missing from the reference list"
+    browser.get((html / "intro.html").as_uri())
+    intro = " ".join(browser.find_element(By.TAG_NAME, "article").text.split())
+    compare = glued_values(nbformat.read(smoke["outputs"] / "notebooks" / "compare.ipynb", as_version=4))
+    claims = yaml.safe_load(compare["claims"])
+    for key in ("original_inverted", "b_vs_a_verdict", "a_vs_logreg_verdict", "calls_A"):
+        assert claims[key]["word"] in intro, f"the intro does not state {key} as its check decided it"
+    assert "Single-cell RNA-seq classification of LMNA-related patient/control status" in intro, "the paper by its title"
+    screenshot(browser, "book_intro_first_screen.png")
+
+
+def test_a_forced_claim_stops_the_build(smoke: dict[str, Path], tmp_path: Path) -> None:
+    """Force one check to fail: the executed comparison page states the opposite of its original-split verdict.
+    The build refuses before Jupyter Book runs, naming the claim, so the sentence is never rendered."""
+    from lmna_scrna.report.claims import RECORDS
+
+    outputs = tmp_path / "outputs"
+    shutil.copytree(smoke["outputs"], outputs, ignore=shutil.ignore_patterns("cache", "data"))  # not read by a build
+    shutil.copytree(smoke["root"] / "book", tmp_path / "book", ignore=shutil.ignore_patterns("_build", "notebooks"))
+    path = outputs / "notebooks" / "compare.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            scrap = output.get("metadata", {}).get("scrapbook", {})
+            if scrap.get("name") in ("original_inverted", RECORDS):
+                key = f"{scrap.get('mime_prefix', '')}text/plain"
+                text = output["data"][key]
+                output["data"][key] = (text.replace("not inverted (above 0.5)", "§").replace(
+                    "inverted (below 0.5)", "not inverted (above 0.5)").replace("§", "inverted (below 0.5)")
+                    if scrap["name"] == "original_inverted" else text)
+    nbformat.write(nb, path)
+    env = {**os.environ, "LMNA_OUTPUTS": str(outputs)}
+    code = "import sys; from pathlib import Path; from lmna_scrna.report.book.build import build_book; build_book(Path(sys.argv[1]))"
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "book")], env=env, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode != 0 and "ClaimCheckFailed" in result.stderr, result.stderr[-2000:]
+    assert "original_inverted" in result.stderr and "its check 'inverted' gives" in result.stderr
+    assert not (tmp_path / "book" / "_build").exists(), "a sentence whose check fails is never rendered"

@@ -132,3 +132,21 @@ def test_save_table_round_trips_atomically(tmp_path):
     path = tables.save_table(table, tmp_path / "tables" / "t.csv")
     pd.testing.assert_frame_equal(pd.read_csv(path), table)
     assert [p.name for p in path.parent.iterdir()] == ["t.csv"]
+
+
+def test_headline_frames_carry_the_papers_auc_where_its_table_1_has_the_split(runs: None) -> None:
+    bars, _ = tables.auc_figure_frames(GSM_SPLITS)
+    paper = bars.set_index(["split", "model"])["paper"]
+    assert paper[("original split", "A")] == 0.239 and paper[("original split", "B")] == 0.141
+    assert paper[("test day 19", "A")] == 0.871
+    assert paper[[s.startswith("day-matched mean") for s, _ in paper.index]].isna().all()  # the paper pooled none
+
+
+def test_sweep_rows_get_the_papers_auc_of_the_same_settings_model_a_only() -> None:
+    from lmna_scrna.report.results import paper
+
+    sweep = pd.DataFrame([{"model": m, "depth": 1, "epochs": 20, "batch_size": b, "activation": "tanh" if b == 128 else "relu",
+                           "optimizer": "adam"} for m, b in (("A", 128), ("A", 512), ("B", 128), ("A", 64))])
+    assert paper.sweep_paper_auc(sweep).tolist()[:3] == [0.936, 0.929, pytest.approx(np.nan, nan_ok=True)]
+    assert np.isnan(paper.sweep_paper_auc(sweep).iloc[3])  # no paper run with batch 64
+    assert paper.paper_auc("dm_t16_v0", "B") == 0.960 and np.isnan(paper.paper_auc("dm_t9_v0", "A"))

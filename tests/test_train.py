@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import json
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest  # noqa: E402
 from _cli_fixtures import one_error_line  # noqa: E402
 from _processed_fixtures import day_matched_assignment, make_processed  # noqa: E402
 
-from lmna_scrna import cli  # noqa: E402
+from lmna_scrna import cli, provenance  # noqa: E402
 from lmna_scrna.config import TrainConfig  # noqa: E402
 from lmna_scrna.errors import InputError  # noqa: E402
 from lmna_scrna.io.study import load_samples  # noqa: E402
@@ -83,6 +84,15 @@ def test_run_folder_layout_and_load_run(run_b, data_path):
     assert {"z_day_0", "z_day_30"} <= set(pred.columns)
     assert run["pseudobulk"]["gsm"] and {g["partition"] for g in run["pseudobulk"]["gsm"]} == {"val", "test"}
     assert run["summary"]["baseline"]["test_auc"] == run["baseline"]["test_auc"]
+
+
+def test_run_config_records_packages_cpu_threads_and_commit(run_b):
+    """A run says which software and machine made it (compactly: the packages that matter, not all of them)."""
+    recorded = load_run(run_b)["config"]["provenance"]
+    assert {"tensorflow", "keras", "numpy", "scipy", "anndata", "scikit-learn"} <= set(recorded["packages"])
+    assert recorded["packages"]["tensorflow"] == importlib.metadata.version("tensorflow")
+    assert recorded["cpu"] and recorded["cpu_flags"] and recorded["cores"] >= 1 and recorded["threads"] >= 1
+    assert recorded["commit"] == provenance.commit() and len(recorded["packages"]) < 20
 
 
 def _refuse_training(monkeypatch):

@@ -19,17 +19,38 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
-from ..io.study import CONDITIONS, DESIGN_FACTORS
+from ..io.study import CONDITIONS, DESIGN_FACTORS, UNKNOWN_LINE
 from ..pp.splits import MIXED, PARTITIONS, gsm_order
-from .style import DAY_COLORS, FULL_WIDTH, GENOTYPE_COLORS, GSM_COLORS, PARTITION_COLORS
+from .style import DAY_COLORS, FULL_WIDTH, GENOTYPE_COLORS, GSM_COLORS, PARTITION_COLORS, PARTITION_WORDS
 
 if TYPE_CHECKING:  # only the embedding plot takes an AnnData; pages that draw no embedding do not load anndata
     import anndata as ad
 
 
+def line_words(sheet: pd.DataFrame) -> pd.Series:
+    """Each GSM's iPSC line as a reader should see it (index gsm), from the sheet's ``line`` column.
+
+    All patient libraries come from one line; the control libraries from the sister's two lines, and the
+    sources do not say which library is which (`io.study.UNKNOWN_LINE`): "control lines (unknown which)".
+    """
+    def words(row: pd.Series) -> str:
+        if row["condition"] == "Patient":
+            return "patient line"
+        return "control lines (unknown which)" if row["line"] == UNKNOWN_LINE else f"control line {row['line']}"
+
+    return sheet.set_index("gsm").apply(words, axis=1)
+
+
+def genotype_line_words(sheet: pd.DataFrame) -> pd.Series:
+    """Each GSM's genotype and iPSC line in one label ("Patient · patient line"): on this design they coincide."""
+    return sheet.set_index("gsm")["condition"] + " · " + line_words(sheet)
+
+
 def design_grid(sheet: pd.DataFrame) -> Figure:
-    """GSM × day heatmap coloured by genotype: which day has which genotype, how many libraries."""
+    """GSM × day heatmap coloured by genotype: which day has which genotype, how many libraries, which iPSC
+    line (the legend): genotype is one line against the sister's lines, the confound the book turns on."""
     ordered = gsm_order(sheet)
     days = sorted(sheet["day"].unique())
     grid = pd.DataFrame(np.nan, index=ordered["gsm"], columns=days)
@@ -37,12 +58,16 @@ def design_grid(sheet: pd.DataFrame) -> Figure:
     for row in ordered.itertuples():
         grid.loc[row.gsm, row.day] = row.y_geno
         notes.loc[row.gsm, row.day] = f"{row.condition[0]}{row.replicate}"
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig, ax = plt.subplots(figsize=(7, 6.6))
     sns.heatmap(grid, annot=notes, fmt="", cmap=ListedColormap([GENOTYPE_COLORS[c] for c in CONDITIONS]), cbar=False,
                 linewidths=0.5, linecolor="white", ax=ax)
     ax.set_xlabel("day of differentiation")
     ax.set_ylabel("")
     ax.set_title("Study design: one library per GSM (C = Control, P = Patient, then replicate)")
+    labels = genotype_line_words(sheet)
+    handles = [Patch(color=GENOTYPE_COLORS[label.split(" · ")[0]]) for label in dict.fromkeys(labels)]
+    ax.legend(handles, list(dict.fromkeys(labels)), title="genotype · iPSC line", loc="upper center",
+              bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -81,14 +106,20 @@ def variance_explained_plot(table: pd.DataFrame, n_show: int = 10) -> Figure:
 
 
 def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = DESIGN_FACTORS,
-                   words: Mapping[str, str] | None = None) -> Figure:
+                   words: Mapping[str, str] | None = None, sheet: pd.DataFrame | None = None) -> Figure:
     """A 2 × 2 grid: one panel per factor (held-out cells as black-edged crosses on top), then the partition itself.
 
     `words` names the factors in titles and legends (the report passes its label map, `report.labels.LABELS`).
+    With the study `sheet`, the genotype panel names each cell's iPSC line too (`genotype_line_words`): the
+    colours that separate the genotypes separate the patient line from the sister's lines just as well.
     """
     label = {**(words or {}), "partition": "Partition"}.get
     coords = adata.obsm[f"X_{basis}"][:, :2]
     frame = adata.obs[list(factors) + ["partition"]].astype(str).assign(x=coords[:, 0], y=coords[:, 1])
+    if sheet is not None and "condition" in factors:
+        lines = adata.obs["gsm"].astype(str).map(genotype_line_words(sheet))
+        frame["condition"] = lines.fillna(frame["condition"] + " · line not in the sheet").to_numpy()
+        label = {**(words or {}), "partition": "Partition", "condition": "Genotype · iPSC line"}.get
     frame["cells"] = np.where(frame["partition"] == "train", "training", "held out")
     frame = frame.sort_values("cells", ascending=False, kind="stable")  # held-out cells drawn last, on top
     panels = [*factors, "partition"]
@@ -106,7 +137,7 @@ def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = DES
         ax.set_title(f"{basis.upper()}: {label(factor, factor)}")
         ax.set(xlabel=f"{basis.upper()}1", ylabel=f"{basis.upper()}2")
         handles, names = ax.get_legend_handles_labels()
-        words = {"train": "training", "val": "validation", "test": "test"} if factor == "partition" else {}
+        words = PARTITION_WORDS if factor == "partition" else {}
         ax.legend(handles, [words.get(n, n) for n in names], title=label(factor, factor),
                   fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
     for ax in list(axes.flat)[len(panels):]:
@@ -118,8 +149,8 @@ def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = DES
 
 def _palette(factor: str, order: list[str]) -> dict[str, str]:
     """The report's colours: genotype, day and partition as everywhere; twelve distinct colours for GSMs."""
-    if factor == "condition":
-        return GENOTYPE_COLORS
+    if factor == "condition":  # genotype, or genotype · line: coloured by the genotype it starts with
+        return {value: GENOTYPE_COLORS[value.split(" · ")[0]] for value in order}
     if factor == "day":
         return {str(day): color for day, color in DAY_COLORS.items()}
     if factor == "partition":

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from ..config import PrepParams
 from ..pp.splits import PARTITIONS
-from .style import GENOTYPE_COLORS, PARTITION_COLORS
+from .style import GENOTYPE_COLORS, PARTITION_COLORS, PARTITION_WORDS
 
 
 def qc_violins(qc: pd.DataFrame, params: PrepParams) -> Figure:
@@ -63,7 +63,10 @@ def hvg_plot(genes: pd.DataFrame) -> Figure:
 
 
 def split_size_plot(sizes: pd.DataFrame) -> Figure:
-    """Left: cells per GSM coloured by partition; right: cells per partition and genotype (`pp.summaries.split_sizes`)."""
+    """Left: cells per GSM coloured by partition; right: cells per partition and genotype (`pp.summaries.split_sizes`).
+
+    Both legends sit outside the bars, titled in words.
+    """
     by_gsm = sizes.pivot_table(index="gsm", columns="partition", values="cells", aggfunc="sum", fill_value=0, observed=False)
     by_gsm = by_gsm.reindex(columns=[p for p in PARTITIONS if p in by_gsm.columns])
     labels = [f"{g}\n{c[0]} d{d}" for g, c, d in sizes.drop_duplicates("gsm")[["gsm", "condition", "day"]].itertuples(index=False)]
@@ -73,10 +76,15 @@ def split_size_plot(sizes: pd.DataFrame) -> Figure:
     ax1.set_xlabel("")
     ax1.set_ylabel("cells")
     ax1.set_title("Cells per GSM (C = Control, P = Patient; d = day)")
+    handles, names = ax1.get_legend_handles_labels()
+    ax1.legend(handles, [PARTITION_WORDS.get(n, n) for n in names], title="cells used for", loc="upper left",
+               bbox_to_anchor=(1.0, 1.0), frameon=False)
     by_label = sizes.groupby(["partition", "condition"], observed=True)["cells"].sum().reset_index()
     sns.barplot(data=by_label, x="partition", y="cells", hue="condition", ax=ax2, palette=GENOTYPE_COLORS,
                 order=[p for p in PARTITIONS if p in set(by_label["partition"])])
+    ax2.set_xticks(ax2.get_xticks(), [PARTITION_WORDS.get(t.get_text(), t.get_text()) for t in ax2.get_xticklabels()])
     ax2.set_title("Cells per partition and genotype")
     ax2.set_xlabel("")
+    ax2.legend(title="genotype", loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     return fig

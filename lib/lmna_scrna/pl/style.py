@@ -9,6 +9,7 @@ book's text column (about 8 inches at 120 dpi) so their labels stay readable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import seaborn as sns
 from matplotlib.figure import Figure
@@ -17,6 +18,8 @@ from ..atomic import atomic_path
 from ..io.study import DAYS
 
 PARTITION_COLORS: dict[str, str] = {"train": "#4C72B0", "val": "#DD8452", "test": "#C44E52"}
+#: The partitions as a legend says them.
+PARTITION_WORDS: dict[str, str] = {"train": "training", "val": "validation", "test": "test"}
 #: Control and Patient in every figure: a colour-blind-safe blue/vermillion pair (Okabe–Ito).
 GENOTYPE_COLORS: dict[str, str] = {"Control": "#0072B2", "Patient": "#D55E00"}
 #: Differentiation days: seven distinct hues (a sequential scale of seven steps cannot be told apart in a scatter).
@@ -27,6 +30,10 @@ GSM_COLORS: tuple[str, ...] = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#946
                                "#7f7f7f", "#bcbd22", "#17becf", "#000000", "#f5c400")
 #: The two networks and the linear baselines, wherever models are compared.
 MODEL_COLORS: dict[str, str] = {"A": "#4C72B0", "B": "#55A868", "logreg": "#8C8C8C", "pseudobulk": "#B07AA1"}
+
+#: The paper's own values (real data, one seed each) wherever they are drawn beside this build's: an open diamond.
+PAPER_MARKER: dict[str, Any] = {"marker": "D", "s": 34, "facecolor": "white", "edgecolor": "black", "linewidth": 1.2,
+                                "zorder": 4}
 
 #: Widths a figure is drawn at (inches): the book's text column and half of it.
 FULL_WIDTH, HALF_WIDTH = 8.0, 4.2

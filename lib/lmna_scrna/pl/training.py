@@ -9,6 +9,7 @@ run under Agg, notebooks under their inline backend.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from sklearn.metrics import confusion_matrix, roc_curve
 
 from ..io.study import CONDITIONS, DAYS
@@ -52,17 +54,30 @@ def plot_history(history: pd.DataFrame, best_epoch: int | None = None) -> Figure
     return fig
 
 
-def plot_roc_curves(curves: dict[str, tuple[Any, Any]], ax: Axes | None = None, title: str | None = None) -> Figure:
-    """Several ROC curves on one axis, each labelled with its AUC (e.g. original vs day-matched)."""
+def plot_roc_curves(curves: dict[str, tuple[Any, Any]], ax: Axes | None = None, title: str | None = None,
+                    paper: Mapping[str, float] | None = None) -> Figure:
+    """Several ROC curves on one axis, each labelled with its AUC (e.g. original vs day-matched).
+
+    `paper`: the paper's reported AUC per curve label (real data). Its curves are not published as data,
+    so each gets a legend entry of its own (open diamond, the curve's colour), not a line.
+    """
     fig, ax = _axes(ax, (4.6, 4.4))
+    colors = {}
     for label, (y_true, p) in curves.items():
         fpr, tpr, _ = roc_curve(y_true, p)
-        ax.plot(fpr, tpr, label=f"{label} (AUC {auc_or_nan(np.asarray(y_true), np.asarray(p), label):.3f})")
+        line, = ax.plot(fpr, tpr, label=f"{label} (AUC {auc_or_nan(np.asarray(y_true), np.asarray(p), label):.3f})")
+        colors[label] = line.get_color()
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
     if title:
         ax.set_title(title)
-    ax.legend(loc="lower right", fontsize="small")
+    handles, labels = ax.get_legend_handles_labels()
+    for label, auc in (paper or {}).items():
+        if np.isfinite(auc):
+            handles.append(Line2D([], [], ls="none", marker="D", markerfacecolor="white",
+                                  markeredgecolor=colors.get(label, "black")))
+            labels.append(f"the paper, {label}: AUC {auc:.3f} (real data)")
+    ax.legend(handles, labels, loc="lower right", fontsize="small")
     return fig
 
 

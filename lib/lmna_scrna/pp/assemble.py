@@ -19,7 +19,10 @@ The written .h5ad is the contract with training:
   over all raw cells); ``input_fingerprints`` (GSM → fingerprint of its
   files); ``fingerprint`` (hash of inputs, params and split); ``source``
   ("simulated" when the raw folder has ground_truth.json, else "real");
-  ``version`` (of lmna_scrna).
+  ``version`` (of lmna_scrna); ``provenance`` (`provenance.compact`: versions of
+  the packages that shape the numbers, Python, OS, CPU model and flags, cores,
+  thread budget and the project's commit, which reads "+ uncommitted changes"
+  when the tree differs from it).
 
 `load_processed` reads the contract back for training; nothing else parses the file.
 """
@@ -41,7 +44,7 @@ import scipy.sparse as sp
 from anndata.io import write_elem
 from tqdm.auto import tqdm
 
-from .. import __version__
+from .. import __version__, provenance
 from ..atomic import hdf5_on_disk
 from ..config import PrepParams
 from ..errors import InputError, one_line
@@ -221,6 +224,7 @@ def _annotations(fit: FittedSplit) -> ad.AnnData:
         "fingerprint": dataset_fingerprint(inputs, fit.params, split, fit.info),
         "source": fit.source,
         "version": __version__,
+        "provenance": provenance.compact(),
     }
     return ad.AnnData(obs=obs, var=var, uns=uns)
 

@@ -2,7 +2,8 @@
 
 Layout (summary.json last, so its presence marks a finished run)::
 
-    config.json            hyperparameters, seeds, data path, dataset fingerprint, split, cell counts
+    config.json            hyperparameters, seeds, data path, dataset fingerprint, split, cell counts, and
+                           provenance (`provenance.compact`: key package versions, CPU, threads, commit)
     summary.json           mean, sd, values over seeds of every scalar metric, + baseline metrics
     seed_<s>/model.keras   weights restored from the best validation-AUC epoch
     seed_<s>/history.csv   per-epoch train/validation loss, geno_auc, geno_acc (+ day_* for B)

@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sklearn
 from tqdm import tqdm
 
-from .. import paths, threads
+from .. import paths, provenance, threads
 from ..atomic import atomic_path, write_text_atomic
 from ..config import TrainConfig, check_seeds
 from ..errors import InputError
@@ -279,7 +278,7 @@ def train_run(
         "layer_widths": list(layer_widths(config)),
         "cells": counts,
         "early_stopping_monitor": f"{MONITOR}: validation genotype ROC-AUC from scikit-learn on every cell, each epoch",
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "scikit-learn": sklearn.__version__},
+        "provenance": provenance.compact(),
     }
     with runs.building(run_dir) as work:
         runs.write_json(work / "config.json", run_config)

@@ -28,6 +28,7 @@ from typing import Any
 import nbformat
 import pandas as pd
 
+from ... import provenance
 from ...atomic import write_text_atomic
 from ...errors import InputError, LmnaError
 from ...paths import PROJECT_ROOT, figures_dir, processed_path, shown_path
@@ -146,6 +147,11 @@ def _retitle(nb: nbformat.NotebookNode, title: str) -> None:
 
 def data_source(ledger: dict[str, Any]) -> str:
     """"simulated" or "real", as recorded by preprocessing in a processed split's uns["source"]."""
+    return str(_processed_uns(ledger, "source") or "unknown")
+
+
+def _processed_uns(ledger: dict[str, Any], key: str) -> Any:
+    """One entry of the first processed split's uns (None without a processed split or without the entry)."""
     import anndata
 
     for entry in ledger.values():
@@ -153,18 +159,21 @@ def data_source(ledger: dict[str, Any]) -> str:
         if split and processed_path(split).is_file():
             adata = anndata.read_h5ad(processed_path(split), backed="r")
             try:
-                return str(adata.uns["source"])
+                return adata.uns.get(key)
             finally:
                 adata.file.close()
-    return "unknown"
+    return None
 
 
-def provenance_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
-    """Package version, data fingerprint, profile, seeds, date and run time of every notebook."""
+def provenance_markdown(report: dict[str, Any], ledger: dict[str, Any], env: dict[str, Any] | None = None) -> str:
+    """What produced this book, citable: data, seeds, the software (every package) and machine, the commit,
+    and the wall time of each stage and notebook. `env` is `provenance.environment()` unless given."""
+    env = provenance.environment() if env is None else env
     seeds = sorted({tuple(e["parameters"]["seeds"]) for e in ledger.values() if "seeds" in e["parameters"]})
     facts = pd.DataFrame(
         [
             ("lmna-scrna version", report["version"]),
+            ("project commit", env["commit"]),
             ("profile", report["profile"]),
             ("data folder", shown_path(report["data_dir"])),
             ("data fingerprint", report["data_fingerprint"]),
@@ -172,32 +181,78 @@ def provenance_markdown(report: dict[str, Any], ledger: dict[str, Any]) -> str:
             ("seeds", "; ".join(", ".join(map(str, s)) for s in seeds) or "none"),
             ("report finished", report["finished"]),
             ("book built", datetime.now(timezone.utc).isoformat(timespec="seconds")),
-            ("Python", sys.version.split()[0]),
         ],
         columns=["item", "value"],
     )
+    machine = pd.DataFrame(
+        [
+            ("CPU", env["cpu"]),
+            ("CPU flags that matter", env["cpu_flags"]),
+            ("cores this process may use", env["cores"]),
+            ("thread budget per notebook kernel", _thread_budget(ledger, env)),
+            ("Python", env["python"]),
+            ("operating system", env["os"]),
+        ],
+        columns=["item", "value"],
+    )
+    key = pd.DataFrame(list(env["packages"].items()), columns=["package", "version"])
+    installed = ", ".join(f"{name} {version}" for name, version in env["installed"].items())
     runs = pd.DataFrame(
         [
             {
                 "execution": i,
                 "stage": ledger[i]["stage"],
-                "seconds": ledger[i]["seconds"],
-                "kernel start (s)": ledger[i].get("kernel_start_s", float("nan")),
-                "imports (s)": ledger[i].get("imports_s", float("nan")),
+                "wall time (seconds)": ledger[i]["seconds"],
+                "kernel start (seconds)": ledger[i].get("kernel_start_s", float("nan")),
+                "imports (seconds)": ledger[i].get("imports_s", float("nan")),
             }
             for i in report["executions"]
             if i in ledger
         ]
     )
-    total = runs["seconds"].sum() if len(runs) else 0.0
+    total = runs["wall time (seconds)"].sum() if len(runs) else 0.0
     return (
         "# Provenance\n\n"
-        "What produced this book. A notebook's run time is that of its last successful execution; "
-        "the runner skips executions whose notebook, parameters and inputs did not change. *Kernel start* is "
-        "the time outside every cell (launching the kernel, papermill's own work); *imports* is the set-up cell.\n\n"
+        "What produced this book. The software and machine are those the book was built with "
+        "(`lmna-scrna report` builds it in the same environment right after running the notebooks); every "
+        "processed data file and every training run records the same facts for itself (the key packages' "
+        "versions, the CPU, the thread budget and the commit).\n\n"
         f"{facts.to_markdown(index=False)}\n\n"
+        "## Machine\n\n"
+        "The CPU flags decide which vectorised kernels TensorFlow and the linear algebra run, so another CPU can "
+        "change the last digits of a result and every timing below.\n\n"
+        f"{machine.to_markdown(index=False)}\n\n"
+        "## Software\n\n"
+        f"The packages that shape this book's numbers, figures and pages:\n\n{key.to_markdown(index=False)}\n\n"
+        f"Every package installed ({len(env['installed'])}): {installed}.\n\n"
+        f"## Wall time of each stage\n\n{_stage_times(runs)}\n\n"
         f"## Notebook executions ({len(runs)}, {total:.0f} s of notebook time)\n\n"
+        "A notebook's run time is that of its last successful execution; the runner skips executions whose "
+        "notebook, parameters and inputs did not change. *Kernel start* is the time outside every cell "
+        "(launching the kernel, papermill's own work); *imports* is the set-up cell.\n\n"
         f"{runs.to_markdown(index=False)}\n"
+    )
+
+
+def _thread_budget(ledger: dict[str, Any], env: dict[str, Any]) -> str:
+    """The threads a notebook kernel ran with, as its processed split recorded them; else this process's budget."""
+    recorded = _processed_uns(ledger, "provenance")
+    if recorded is not None and "threads" in recorded:
+        return (f"{int(recorded['threads'])} (recorded by the notebook that prepared the data: the cores shared "
+                "among the notebooks run at once)")
+    return f"{env['threads']} (this process's: the cores shared among the notebooks run at once)"
+
+
+def _stage_times(runs: pd.DataFrame) -> str:
+    """Per stage: executions and the summed wall time of its notebooks (run side by side, they overlap)."""
+    if not len(runs):
+        return "No notebook was executed."
+    stages = runs.groupby("stage", sort=False)["wall time (seconds)"].agg(["count", "sum", "max"]).reset_index()
+    stages.columns = ["stage", "executions", "wall time of its notebooks, summed (seconds)", "longest execution (seconds)"]
+    return (
+        f"{stages.to_markdown(index=False, floatfmt='.1f')}\n\n"
+        "Times are each notebook's own wall time, summed over the stage; with several notebooks run at once "
+        "they overlap, so a stage took less time on the clock than its sum."
     )
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import nbformat
 import yaml
 
+from ... import provenance
 from ...paths import PROJECT_ROOT, outputs_dir, shown_path
 
 REMOVED_TAGS = frozenset({"parameters", "injected-parameters"})
@@ -138,9 +139,14 @@ def prepare_page(nb: nbformat.NotebookNode, header: str) -> nbformat.NotebookNod
 
 
 def provenance_line(report: dict[str, Any], source: str) -> str:
-    """The intro's one-line citation of this build: data, fingerprint, version, date, and the provenance page."""
+    """The intro's one-line citation of this build: data, fingerprint, version, commit, CPU, date, and the
+    provenance page (which lists every package and the wall time of each stage)."""
+    commit = provenance.commit()
+    short = commit if commit.startswith(provenance.NO_CHECKOUT) else commit[:12] + commit[40:]
+    processor = provenance.cpu()
     return (
         f"*Built on the {source} data (fingerprint `{report['data_fingerprint'][:12]}`, profile "
-        f"`{report['profile']}`) with lmna-scrna {report['version']}, report finished {report['finished'][:10]}; "
+        f"`{report['profile']}`) with lmna-scrna {report['version']} (commit {short}) on CPU {processor['model']} "
+        f"with {provenance.vector_words(processor['flags'])}, report finished {report['finished'][:10]}; "
         "full provenance: {doc}`/generated/provenance`.*\n"
     )

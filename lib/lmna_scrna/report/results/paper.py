@@ -9,8 +9,8 @@ import pandas as pd
 from ...io.paper import load_paper_tables, paper_table1
 from ..labels import run_words
 
-__all__ = ["beside_paper", "beside_paper_table2", "paper_table1", "paper_table2",
-           "protocol_words", "table2_for_page"]
+__all__ = ["beside_paper", "beside_paper_table2", "paper_auc", "paper_table1", "paper_table2",
+           "protocol_words", "sweep_paper_auc", "table2_for_page"]
 
 
 def beside_paper(table1: pd.DataFrame, source: str, path: Path | None = None) -> pd.DataFrame:
@@ -66,6 +66,21 @@ def beside_paper_table2(sweep: pd.DataFrame, source: str, path: Path | None = No
             row[f"this build acc ({source} data)"] = match["test_acc_mean"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def paper_auc(split: str, model: str, path: Path | None = None) -> float:
+    """The paper's test AUC of one split and model (its Table 1); NaN where it reports none (day 9, random cells)."""
+    table = paper_table1(path).set_index(["split", "model"])["test_auc"]
+    return float(table.get((split, model), float("nan")))
+
+
+def sweep_paper_auc(sweep: pd.DataFrame, path: Path | None = None) -> pd.Series:
+    """The paper's test AUC for each row of a sweep table with the same settings (NaN where it ran none),
+    for `pl.plot_sweep_auc`. Its Table 2 is a Model A sweep, so only Model A rows can match."""
+    paper = paper_table2(path).drop_duplicates(list(TABLE2_SETTINGS)).set_index(list(TABLE2_SETTINGS))["test_auc"]
+    return pd.Series([float(paper.get(tuple(row[s] for s in TABLE2_SETTINGS), float("nan")))
+                      if row.get("model", "A") == "A" else float("nan") for row in sweep.to_dict("records")],
+                     index=sweep.index, name="paper AUC (real data)")
 
 
 def table2_for_page(beside: pd.DataFrame) -> pd.DataFrame:

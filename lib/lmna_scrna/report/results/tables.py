@@ -25,6 +25,7 @@ import pandas as pd
 from ...atomic import write_text_atomic
 from ...config import TrainConfig
 from ...errors import InputError
+from ...io.paper import paper_table1
 from ...paths import run_dir
 from ...pp.splits import SCHEMES
 from ...tl.inference import bootstrap_auc, fold_interval
@@ -152,19 +153,23 @@ def auc_figure_frames(splits: Sequence[str] = REPORT_SPLITS) -> tuple[pd.DataFra
     """The headline figure's frames, splits in words (`pl.plot_auc_by_split`).
 
     Bars: one row per split and model (mean over seeds, Δ = B − A as text to
-    its precision), then the day-matched folds' mean with its 95% interval
-    over held-out days (the only interval a single split cannot have). Seeds:
-    one row per split, model and training seed.
+    its precision, the paper's AUC of that split and model where its Table 1
+    has one), then the day-matched folds' mean with its 95% interval over
+    held-out days (the only interval a single split cannot have; the paper
+    reported none, so no paper value). Seeds: one row per split, model and
+    training seed.
     """
     wide = auc_by_split(splits)
     nan = float("nan")
+    paper = paper_table1().set_index(["split", "model"])["test_auc"]
     rows = [{"split": split_words(r["split"], short=True), "model": model, "auc": r[f"{model}_mean"], "lo": nan,
-             "hi": nan, "delta": difference_text(r["delta"])} for _, r in wide.iterrows() for model in MODELS]
+             "hi": nan, "delta": difference_text(r["delta"]), "paper": float(paper.get((r["split"], model), nan))}
+            for _, r in wide.iterrows() for model in MODELS]
     day_matched = wide[[is_day_matched(s) for s in wide["split"]]]
     if len(day_matched) > 1:
         folds = {model: fold_interval(day_matched[f"{model}_mean"].tolist()) for model in MODELS}
         rows += [{"split": f"day-matched mean ({len(day_matched)} held-out days)", "model": model, "auc": iv.mean,
-                  "lo": iv.lo, "hi": iv.hi, "delta": difference_text(folds["B"].mean - folds["A"].mean)}
+                  "lo": iv.lo, "hi": iv.hi, "delta": difference_text(folds["B"].mean - folds["A"].mean), "paper": nan}
                  for model, iv in folds.items()]
     seeds = auc_by_seed(splits)
     return pd.DataFrame(rows), seeds.assign(split=[split_words(s, short=True) for s in seeds["split"]])
