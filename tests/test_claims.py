@@ -72,7 +72,7 @@ def test_the_claims_check_passes_a_true_book_and_fails_a_forced_claim() -> None:
     records = {"original_inverted": {"check": "inverted", "numbers": {"auc": 0.477}, "word": "inverted (below 0.5)"}}
     good = _notebook({"original_auc": "0.477", "original_inverted": "inverted (below 0.5)"}, records,
                      "AUC {glue:text}`original_auc:.3f`, **{glue:text}`original_inverted`**.")
-    page = {"intro.md": "It is {glue:text}`notebooks/compare.ipynb::original_inverted`."}
+    page = {"intro.md": "It is {glue:text}`notebooks/compare.ipynb::original_inverted:s`."}
     assert glued_values(good)["original_auc"] == "0.477"
     assert check_claims({"notebooks/compare.ipynb": good}, page) == 1
     # forced: the notebook glued a word its check does not give for its number (a typed or stale verdict)
@@ -81,9 +81,19 @@ def test_the_claims_check_passes_a_true_book_and_fails_a_forced_claim() -> None:
     with pytest.raises(ClaimCheckFailed, match="original_inverted.*'not inverted \\(above 0.5\\)'"):
         check_claims({"notebooks/compare.ipynb": bad}, page)
     with pytest.raises(ClaimCheckFailed, match="intro.md pastes 'missing_key'"):
-        check_claims({"notebooks/compare.ipynb": good}, {"intro.md": "{glue:text}`notebooks/compare.ipynb::missing_key`"})
+        check_claims({"notebooks/compare.ipynb": good}, {"intro.md": "{glue:text}`notebooks/compare.ipynb::missing_key:s`"})
     with pytest.raises(ClaimCheckFailed, match="from notebooks/worlds.ipynb, which is not in this book"):
-        check_claims({"notebooks/compare.ipynb": good}, {"intro.md": "{glue:text}`notebooks/worlds.ipynb::x`"})
+        check_claims({"notebooks/compare.ipynb": good}, {"intro.md": "{glue:text}`notebooks/worlds.ipynb::x:s`"})
+
+
+def test_a_paste_from_another_notebook_without_a_format_is_refused() -> None:
+    """myst-nb splits `doc::key` at its last colon: without a format it pastes nothing, so the check says so."""
+    nb = _notebook({"data_words": "the real GSE269705 data"}, {})
+    page = {"intro.md": "this build used {glue:text}`notebooks/compare.ipynb::data_words`."}
+    with pytest.raises(ClaimCheckFailed, match="needs a format"):
+        check_claims({"notebooks/compare.ipynb": nb}, page)
+    assert check_claims({"notebooks/compare.ipynb": nb},
+                        {"intro.md": "{glue:text}`notebooks/compare.ipynb::data_words:s`"}) == 0
 
 
 def test_pastes_are_found_with_and_without_a_notebook_path() -> None:

@@ -6,7 +6,6 @@ from ...lazy import lazy_exports
 
 __all__, __getattr__ = lazy_exports(__name__, {
     "build_book": "build",
-    "findings": "findings",
     "page_values": "findings",
     "calibration_values": "calibration_words",
     "worlds_values": "calibration_words",

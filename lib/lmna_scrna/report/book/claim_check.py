@@ -24,7 +24,7 @@ from ...errors import LmnaError
 from ..claims import RECORDS, redecide
 
 #: A glue paste in MyST: {glue:text}`[doc.ipynb::]key[:format]` (also {glue}, {glue:md}).
-PASTE = re.compile(r"\{glue(?::[a-z]+)?\}`(?:(?P<doc>[^`:]+?\.ipynb)::)?(?P<key>[A-Za-z_][\w.-]*)(?::[^`]*)?`")
+PASTE = re.compile(r"\{glue(?::[a-z]+)?\}`(?:(?P<doc>[^`:]+?\.ipynb)::)?(?P<key>[A-Za-z_][\w.-]*)(?P<format>:[^`]*)?`")
 
 
 class ClaimCheckFailed(LmnaError):
@@ -54,6 +54,12 @@ def pastes(text: str) -> Iterator[tuple[str | None, str]]:
         yield m["doc"], m["key"]
 
 
+def unformatted(text: str) -> list[str]:
+    """Pastes from another notebook without a format: myst-nb splits ``doc::key`` at its last colon, so
+    such a paste resolves to no key and renders nothing (``:s`` pastes a text as it is)."""
+    return [m[0] for m in PASTE.finditer(text) if m["doc"] and not m["format"]]
+
+
 def _claim_problems(doc: str, values: Mapping[str, Any]) -> Iterator[str]:
     records = json.loads(values.get(RECORDS, "{}"))
     for key, record in records.items():
@@ -81,6 +87,7 @@ def check_claims(notebooks: Mapping[str, nbformat.NotebookNode], pages: Mapping[
     sources += [(f"{doc} (cell {i})", cell.source, doc) for doc, nb in notebooks.items()
                 for i, cell in enumerate(nb.cells) if cell.cell_type == "markdown"]
     for name, text, own in sources:
+        problems += [f"{name}: {paste} needs a format (`:s` for a text)" for paste in unformatted(text)]
         for doc, key in pastes(text):
             where = doc or own
             if where is None or where not in glued:
