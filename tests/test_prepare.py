@@ -44,7 +44,7 @@ def test_bad_prep_parameter_is_one_line_naming_it(study, tmp_path, capsys, name,
     argv = prepare_cli(study, out, *small_args(), f"--{name.replace('_', '-')}={value}")
 
     assert cli.main(argv) == 2
-    assert f"PrepParams.{name}=" in one_error_line(capsys)
+    assert f"--{name.replace('_', '-')}=" in one_error_line(capsys)  # the option as typed, not PrepParams.<field>
     assert not out.exists()
 
 

@@ -169,4 +169,4 @@ def test_bad_seeds_are_refused_before_loading_the_data(tmp_path, capsys, seeds, 
 
 def test_cli_train_refuses_an_infinite_learning_rate_before_loading(tmp_path, capsys):
     assert cli.main(["train", "--data", str(tmp_path / "no_such.h5ad"), "--run", "r", "--lr", "inf"]) == 2
-    assert "TrainConfig.lr=inf" in one_error_line(capsys)
+    assert "--lr=inf" in one_error_line(capsys)

@@ -239,8 +239,8 @@ def _die_with_parent(parent: int) -> None:
 def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path) -> CachedGSM:
     """The cached per-GSM result, computing and storing it first on a cache miss.
 
-    A hit costs only the fingerprint of the input files (sizes and a few MiB
-    of their bytes): no raw file is parsed.
+    A hit costs only the fingerprint of the input files (a stat of each once
+    its whole-content digest is remembered, `io.digests`): no raw file is parsed.
     """
     from ..io import tenx
 
