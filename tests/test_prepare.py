@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -289,3 +290,41 @@ def test_same_size_in_place_edit_of_a_raw_file_is_seen_with_the_same_cache(sheet
 
 def _dense(X: object) -> np.ndarray:
     return X.toarray() if hasattr(X, "toarray") else np.asarray(X)
+
+
+def test_option_errors_name_the_option_as_typed(study, tmp_path, capsys):
+    """`--min-genes 100000` was blamed on max_genes, and every message named `PrepParams.<field>`."""
+    out = tmp_path / "x.h5ad"
+    assert cli.main(prepare_cli(study, out, "--min-genes", "100000")) == 2
+    assert one_error_line(capsys) == "lmna-scrna prepare: error: --min-genes=100000: must be <= --max-genes (6000)"
+    assert cli.main(prepare_cli(study, out, "--max-genes", "10")) == 2
+    assert one_error_line(capsys) == "lmna-scrna prepare: error: --min-genes=200: must be <= --max-genes (10)"
+    assert not out.exists()
+
+
+def test_out_that_is_not_h5ad_is_refused(study, tmp_path, capsys):
+    """It wrote HDF5 bytes into `x.csv`."""
+    out = tmp_path / "x.csv"
+    assert cli.main(prepare_cli(study, out, *small_args())) == 2
+    assert one_error_line(capsys) == (f"lmna-scrna prepare: error: --out {out}: must end in .h5ad "
+                                      "(prepare writes an AnnData HDF5 file)")
+    assert not out.exists() and not (tmp_path / "c").exists()
+
+
+def test_a_gsm_the_sheet_does_not_list_is_refused_as_inspect_reports_it(study, tmp_path, capsys, monkeypatch):
+    """`prepare` and `report` used to leave it out of every split without a word, while `inspect` calls it a
+    problem; both now refuse it with inspect's sentence, before any work."""
+    raw = tmp_path / "raw"
+    shutil.copytree(study, raw)
+    stranger = raw / "GSM9999999_extra_filtered_matrix.mtx.gz"
+    stranger.write_bytes(b"")
+    said = f"GSM9999999 is not in the sample sheet: {stranger.name} in "
+    assert cli.main(prepare_cli(raw, tmp_path / "x.h5ad", *small_args())) == 2
+    line = one_error_line(capsys)
+    assert said in line and line.endswith("add it to the sample sheet (--sheet) or move its files out of the folder")
+    assert not (tmp_path / "x.h5ad").exists() and not (tmp_path / "c").exists()
+
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
+    assert cli.main(["report", "--profile", "smoke", "--data", str(raw), "--no-book"]) == 2
+    assert said in one_error_line(capsys)
+    assert not (tmp_path / "outputs" / "notebooks").exists()
