@@ -344,7 +344,7 @@ def test_line_scale_and_assignment_are_recorded_validated_and_byte_stable(tmp_pa
 def test_cli_line_effect_scale_is_validated(tmp_path, capsys) -> None:
     assert main(["simulate", "--out", str(tmp_path / "x"), "--line-effect-scale", "-1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("lmna-scrna simulate: error: line_effect_scale=-1") and "\n" not in err
+    assert err.startswith("lmna-scrna simulate: error: --line-effect-scale=-1.0") and "\n" not in err  # the option as typed
 
 
 def test_data_page_states_the_default_world_and_the_lines(sheet) -> None:
