@@ -3,6 +3,7 @@ server (`_geo_fixtures`), a full disk and a dead process's PID."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,6 +44,20 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def no_space(full_disk: Path) -> Path:
+    """`full_disk` filled to its last byte: even a lock file's few bytes (its holder's PID) cannot be written."""
+    fd = os.open(full_disk / "filler", os.O_WRONLY | os.O_APPEND)
+    try:
+        while os.write(fd, bytes(4096)):
+            pass
+    except OSError:  # ENOSPC: full
+        pass
+    finally:
+        os.close(fd)
+    return full_disk
 
 
 @pytest.fixture(scope="session")

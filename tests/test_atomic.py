@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import lmna_scrna
-from lmna_scrna.atomic import _host, atomic_path, write_text_atomic
+from lmna_scrna.atomic import _host, atomic_path, exclusive, remove_unheld, write_text_atomic
 from lmna_scrna.errors import InputError
 
 
@@ -90,3 +91,35 @@ def test_next_write_removes_a_killed_writers_temp_file_but_not_a_live_ones(tmp_p
 def test_temp_names_carry_the_writers_pid(tmp_path):
     with atomic_path(tmp_path / "t.json") as tmp:
         assert tmp.name.startswith(f".t.json.{_host()}-{os.getpid()}.")
+
+
+def test_a_lock_that_cannot_be_written_is_one_error_and_leaves_no_file(no_space):
+    lock = no_space / ".R.lock"
+    with pytest.raises(InputError, match=rf"^cannot write {re.escape(str(lock))}: \[Errno 28\] No space left on device$"):
+        with exclusive(lock, refuse="run R"):
+            pytest.fail("entered without a lock")
+    assert sorted(p.name for p in no_space.iterdir()) == ["filler"]
+
+
+def test_remove_unheld_spares_a_held_lock_and_removes_a_dead_holders(tmp_path):
+    held, dead = tmp_path / "held.lock", tmp_path / "dead.lock"
+    dead.write_text("host x, PID 1")  # what a SIGKILLed holder leaves: the file, not the flock
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(held)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        remove_unheld(held)
+        remove_unheld(dead)
+        remove_unheld(tmp_path / "absent.lock")
+        assert held.exists() and not dead.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+_HOLD_LOCK = """
+import sys, time
+from lmna_scrna.atomic import exclusive
+with exclusive(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(60)
+"""

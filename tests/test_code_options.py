@@ -56,9 +56,9 @@ def test_cli_refuses_bad_widths_and_names_a_bad_architecture(data_path, tmp_path
         cli.main([*base, "--widths", "512,big"])
     assert exit_.value.code == 2 and "512,big" in capsys.readouterr().err
     assert cli.main([*base, "--arch", "rnn"]) == 2
-    assert "TrainConfig.arch='rnn'" in capsys.readouterr().err
+    assert "--arch='rnn'" in capsys.readouterr().err
     assert cli.main([*base, "--threshold", "2"]) == 2
-    assert "TrainConfig.threshold=2.0" in capsys.readouterr().err
+    assert "--threshold=2.0" in capsys.readouterr().err
 
 
 def test_model_b_with_the_cnn_mse_loss_and_a_fixed_threshold(data_path, tmp_path):

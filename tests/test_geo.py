@@ -346,3 +346,16 @@ def test_cli_download_dest_that_is_a_file_is_one_line(server_url, tmp_path, caps
 
     assert cli.main(["download", "--url", server_url, "--dest", str(dest)]) == 2
     assert str(dest) in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("where", ["file", "under_file"])
+def test_dest_on_or_under_a_file_says_it_is_a_file(server, tmp_path, capsys, where):
+    """It said "[Errno 17] File exists", as if the folder were there."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep")
+    dest = a_file if where == "file" else a_file / "geo"
+    assert cli.main(["download", "--url", server.url, "--dest", str(dest)]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err == f"lmna-scrna download: error: cannot write {dest / TAR_NAME}.part: {a_file} is a file, not a folder"
+    assert a_file.read_text() == "keep" and sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+    assert server.ranges == []

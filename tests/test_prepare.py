@@ -4,9 +4,12 @@ against scanpy, is test_preprocess.py's; its cache is test_gsm_cache.py's, its s
 
 from __future__ import annotations
 
+import gzip
 import os
+import shutil
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from _tenx_fixtures import SMALL_PARAMS, rewrite_gz, write_study
 import lmna_scrna
 from lmna_scrna import cli
 from lmna_scrna.errors import InputError
+from lmna_scrna.io.digests import SETTLE_SECONDS
 from lmna_scrna.pp.assemble import load_processed, prepare_split
 from lmna_scrna.pp.splits import make_split
 
@@ -44,7 +48,7 @@ def test_bad_prep_parameter_is_one_line_naming_it(study, tmp_path, capsys, name,
     argv = prepare_cli(study, out, *small_args(), f"--{name.replace('_', '-')}={value}")
 
     assert cli.main(argv) == 2
-    assert f"PrepParams.{name}=" in one_error_line(capsys)
+    assert f"--{name.replace('_', '-')}=" in one_error_line(capsys)  # the option as typed, not PrepParams.<field>
     assert not out.exists()
 
 
@@ -233,3 +237,94 @@ def test_the_space_asked_for_covers_the_file_written(study, sheet, tmp_path):
     n_rows, nnz, _ = _x_size(fit)
     written = write_split(fit, tmp_path / "x.h5ad").stat().st_size
     assert written <= _file_bytes(n_rows, nnz) <= written + (9 << 20)
+
+
+def test_prepare_with_no_byte_free_leaves_no_lock_file(study, no_space, tmp_path):
+    """The cache locks' PID write was the first to fail, with a traceback, leaving one `.lock` per GSM."""
+    cache = no_space / "c"
+    done = run_cli(*prepare_cli(study, tmp_path / "x.h5ad", *small_args(), cache=cache))
+
+    assert done.returncode == 2, done.stderr[-2000:]
+    last = error_lines(done.stderr)[-1]
+    assert last.startswith(f"lmna-scrna prepare: error: cannot write {cache}/") and "No space left" in last, last
+    assert "Traceback" not in done.stderr
+    assert not list(no_space.rglob("*.lock")) and not (tmp_path / "x.h5ad").exists()
+
+
+def test_same_size_in_place_edit_of_a_raw_file_is_seen_with_the_same_cache(sheet, tmp_path, monkeypatch):
+    """A GSM's plain .mtx of over 2 MiB changed in its middle (same size, mtime put back): the fingerprint used to
+    hash only the first and last MiB, so `prepare` with the same cache returned the old matrix."""
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))  # the digest memo lives there
+    raw, cache = tmp_path / "raw", tmp_path / "c"
+    write_study(raw, sheet, n_cells=40)
+    gsm = make_split("original", sheet).gsms[0]
+    write_study(tmp_path / "big", sheet[sheet["gsm"] == gsm], n_cells=2500)  # ~3.6 MB as plain text
+    for small, big in zip(sorted(raw.glob(f"{gsm}_*")), sorted((tmp_path / "big").iterdir())):
+        os.replace(big, small)
+    packed = next(raw.glob(f"{gsm}_*matrix.mtx.gz"))
+    matrix = packed.with_suffix("")
+    matrix.write_bytes(gzip.decompress(packed.read_bytes()))
+    packed.unlink()
+    assert matrix.stat().st_size > 3 * 2**20
+    time.sleep(SETTLE_SECONDS + 0.1)  # old enough for its digest to be remembered, as a file on disk for long is
+    assert cli.main(prepare_cli(raw, tmp_path / "before.h5ad", *small_args(), cache=cache)) == 0
+
+    text = bytearray(matrix.read_bytes())
+    times = matrix.stat()
+    start = len(text) // 2 - 100_000
+    window = text[start : start + 200_000]
+    edited = window.replace(b" 1\n", b" 2\n")  # every count of 1 in the middle 200 kB becomes 2
+    assert edited != window and len(edited) == len(window)
+    with matrix.open("r+b") as fh:
+        fh.seek(start)
+        fh.write(edited)
+    os.utime(matrix, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert cli.main(prepare_cli(raw, tmp_path / "after.h5ad", *small_args(), cache=cache)) == 0
+
+    before, after = ad.read_h5ad(tmp_path / "before.h5ad"), ad.read_h5ad(tmp_path / "after.h5ad")
+    assert before.uns["input_fingerprints"][gsm] != after.uns["input_fingerprints"][gsm]
+    rows = (before.obs["gsm"] == gsm).to_numpy()
+    assert not np.array_equal(_dense(before.X[rows]), _dense(after.X[rows]))  # the new counts, not the cached ones
+    assert len(list(cache.glob(f"{gsm}-*.h5"))) == 2  # parsed again, beside the old version's entry
+
+
+def _dense(X: object) -> np.ndarray:
+    return X.toarray() if hasattr(X, "toarray") else np.asarray(X)
+
+
+def test_option_errors_name_the_option_as_typed(study, tmp_path, capsys):
+    """`--min-genes 100000` was blamed on max_genes, and every message named `PrepParams.<field>`."""
+    out = tmp_path / "x.h5ad"
+    assert cli.main(prepare_cli(study, out, "--min-genes", "100000")) == 2
+    assert one_error_line(capsys) == "lmna-scrna prepare: error: --min-genes=100000: must be <= --max-genes (6000)"
+    assert cli.main(prepare_cli(study, out, "--max-genes", "10")) == 2
+    assert one_error_line(capsys) == "lmna-scrna prepare: error: --min-genes=200: must be <= --max-genes (10)"
+    assert not out.exists()
+
+
+def test_out_that_is_not_h5ad_is_refused(study, tmp_path, capsys):
+    """It wrote HDF5 bytes into `x.csv`."""
+    out = tmp_path / "x.csv"
+    assert cli.main(prepare_cli(study, out, *small_args())) == 2
+    assert one_error_line(capsys) == (f"lmna-scrna prepare: error: --out {out}: must end in .h5ad "
+                                      "(prepare writes an AnnData HDF5 file)")
+    assert not out.exists() and not (tmp_path / "c").exists()
+
+
+def test_a_gsm_the_sheet_does_not_list_is_refused_as_inspect_reports_it(study, tmp_path, capsys, monkeypatch):
+    """`prepare` and `report` used to leave it out of every split without a word, while `inspect` calls it a
+    problem; both now refuse it with inspect's sentence, before any work."""
+    raw = tmp_path / "raw"
+    shutil.copytree(study, raw)
+    stranger = raw / "GSM9999999_extra_filtered_matrix.mtx.gz"
+    stranger.write_bytes(b"")
+    said = f"GSM9999999 is not in the sample sheet: {stranger.name} in "
+    assert cli.main(prepare_cli(raw, tmp_path / "x.h5ad", *small_args())) == 2
+    line = one_error_line(capsys)
+    assert said in line and line.endswith("add it to the sample sheet (--sheet) or move its files out of the folder")
+    assert not (tmp_path / "x.h5ad").exists() and not (tmp_path / "c").exists()
+
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
+    assert cli.main(["report", "--profile", "smoke", "--data", str(raw), "--no-book"]) == 2
+    assert said in one_error_line(capsys)
+    assert not (tmp_path / "outputs" / "notebooks").exists()

@@ -63,12 +63,12 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def wait_until(condition, what: str) -> None:
+def wait_until(condition, what: str, every: float = 0.1) -> None:
     deadline = time.monotonic() + WAIT_S
     while not condition():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
+        time.sleep(every)
 
 
 @contextmanager
@@ -149,3 +149,29 @@ def test_ctrl_c_while_parse_workers_start_prints_no_traceback(tmp_path, sheet):
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert err.strip().splitlines()[-1].rsplit("\r", 1)[-1] == "lmna-scrna prepare: interrupted"
     assert not (tmp_path / "out.h5ad").exists()
+
+
+def test_ctrl_c_while_workers_hold_cache_locks_leaves_no_lock_file(tmp_path, sheet):
+    """The workers are killed, which skips their clean-up: the parent removes the cache locks they held."""
+    raw, cache, out = tmp_path / "raw", tmp_path / "cache", tmp_path / "out.h5ad"
+    write_study(raw, sheet, n_cells=800)  # parses long enough to be caught holding their locks
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL_PARAMS.to_dict().items()]
+    env = {**os.environ, "PYTHONPATH": str(Path(lmna_scrna.__file__).parents[1]), "LMNA_OUTPUTS": str(tmp_path)}
+    with (tmp_path / "stderr.txt").open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lmna_scrna.cli", "prepare", "--raw", str(raw), "--scheme", "original",
+             "--out", str(out), "--cache", str(cache), *args],
+            env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        try:
+            wait_until(lambda: any(cache.glob("*.lock")), "a worker to hold a cache lock", every=0.005)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=WAIT_S)
+        finally:
+            if alive(proc.pid):
+                proc.kill()
+    err = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].rsplit("\r", 1)[-1] == "lmna-scrna prepare: interrupted"
+    assert not list(cache.glob("*.lock")) and not out.exists()

@@ -4,9 +4,12 @@ and exits 1) and the file fingerprints that identify the data."""
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ import scipy.io
 
 from lmna_scrna.cli import main
 from lmna_scrna.errors import InputError
+from lmna_scrna.io.digests import SETTLE_SECONDS, memo_path
 from lmna_scrna.io.raw_folder import file_fingerprint, inspect_dir
 
 N_CELLS, N_GENES = 20, 50
@@ -132,3 +136,65 @@ def test_fingerprint_of_large_file_reads_both_ends(tmp_path):
     assert file_fingerprint([path]) != base
     with pytest.raises(InputError, match="missing.bin"):
         file_fingerprint([tmp_path / "missing.bin"])
+
+
+def _settle() -> None:
+    """Wait until files just written are old enough for their digest to be remembered (`digests.SETTLE_SECONDS`:
+    younger ones are hashed every time; no call can date a ctime back)."""
+    time.sleep(SETTLE_SECONDS + 0.1)
+
+
+def test_same_size_edit_in_the_middle_changes_the_fingerprint_even_with_mtime_set_back(tmp_path, monkeypatch):
+    """The whole content counts, not the name, size and ends; the memo cannot hide an edit that keeps
+    size and mtime (the ctime moves), and it is used: a remembered file is not read again."""
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
+    path = tmp_path / "m.mtx"
+    body = bytearray(b"1 2 3\n" * (1 << 20))  # 6 MiB: the middle is more than a MiB from either end
+    path.write_bytes(body)
+    _settle()
+    before = file_fingerprint([path])
+    assert json.loads(memo_path().read_text())[str(path.resolve())][-1] == hashlib.sha256(body).hexdigest()
+    assert file_fingerprint([path]) == before  # from the memo: same answer
+
+    times = path.stat()
+    middle = len(body) // 2
+    body[middle : middle + 5] = b"9 9 9"
+    with path.open("r+b") as fh:  # in place: same inode, same size
+        fh.seek(middle)
+        fh.write(body[middle : middle + 5])
+    os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))  # even with the mtime put back
+    assert path.stat().st_size == times.st_size and path.stat().st_mtime_ns == times.st_mtime_ns
+    assert file_fingerprint([path]) != before
+
+
+def test_a_damaged_digest_memo_is_ignored_and_rewritten(tmp_path, monkeypatch):
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
+    path = tmp_path / "m.mtx"
+    path.write_bytes(b"x" * 100)
+    _settle()
+    expected = file_fingerprint([path])
+    for damage in ("garbage {", "[]", '{"a": 1}', ""):
+        memo_path().write_text(damage)
+        assert file_fingerprint([path]) == expected
+        assert str(path.resolve()) in json.loads(memo_path().read_text())
+
+
+def test_near_empty_library_is_a_problem(tmp_path, write_10x, sheet):
+    """What `simulate --line-effect-scale 1e6` used to write: one gene per cell. `inspect` says so."""
+    raw = tmp_path / "raw"
+    for i, gsm in enumerate(sheet["gsm"]):
+        write_10x(raw, gsm, n_cells=N_CELLS, n_genes=N_GENES * 4, n_antibody=0, seed=i)
+    gsm = sheet["gsm"].iloc[0]
+    matrix = next(raw.glob(f"{gsm}*matrix.mtx.gz"))
+    lines = gzip.decompress(matrix.read_bytes()).decode().splitlines()
+    entries = [line for line in lines if not line.startswith("%")][1:]
+    first_per_cell = {}
+    for line in entries:
+        first_per_cell.setdefault(line.split()[1], line)
+    header = [line for line in lines if line.startswith("%")]
+    size = f"{N_GENES * 4} {N_CELLS} {len(first_per_cell)}"
+    matrix.write_bytes(gzip.compress(("\n".join([*header, size, *first_per_cell.values()]) + "\n").encode()))
+
+    table, problems = inspect_dir(raw, sheet)
+    assert problems == [f"{gsm}: near-empty library: its median cell detects 1 of {N_GENES * 4} genes "
+                        f"(under 1%; {N_CELLS} nonzero counts in {N_CELLS} cells)"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,8 @@ from lmna_scrna.errors import InputError
 from lmna_scrna.paths import check_run_name, run_dir
 from lmna_scrna.tl.runs import building
 
-BAD_NAMES = ["", " ", ".", "..", "../x", "a/b", "/tmp/victim", ".hidden", "a\\b"]
+BAD_NAMES = ["", " ", ".", "..", "../x", "a/b", "/tmp/victim", ".hidden", "a\\b",
+             "a\tb", "a\nb", "a\x1bb", "zero\u200bwidth", " lead", "trail ", "x" * 201, "é" * 101]
 
 # A writer in its own process: enters building(), writes a file, says so, then holds the build.
 _HOLDER = """
@@ -56,7 +58,7 @@ def test_building_refuses_a_folder_that_is_not_a_run_name(name, tmp_path):
             pytest.fail("entered the build")
 
 
-@pytest.mark.parametrize("name", ["", ".", "..", "/abs/victim", "../x"])
+@pytest.mark.parametrize("name", ["", ".", "..", "/abs/victim", "../x", "a\tb", "x" * 300])
 def test_cli_refuses_a_bad_run_name_before_any_work_and_keeps_every_folder(name, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
     victim = tmp_path / "outputs" / "runs" / "R"
@@ -77,8 +79,33 @@ def test_cli_refuses_a_bad_run_name_before_any_work_and_keeps_every_folder(name,
 
 
 def test_good_names_pass():
-    for name in ("dm_t19_v0_A", "sweep-1", "run.2"):
+    for name in ("dm_t19_v0_A", "sweep-1", "run.2", "my run", "é" * 100, "x" * 200):
         assert check_run_name(name) == name
+
+
+def test_longest_name_fits_its_build_folder_and_lock(tmp_path):
+    """A name at the limit must not fail only at the end, when its hidden build folder is renamed."""
+    target = tmp_path / "runs" / ("x" * 200)
+    with building(target) as work:
+        (work / "summary.json").write_text("{}")
+    assert (target / "summary.json").exists()
+
+
+def test_a_second_train_is_refused_before_tensorflow_is_imported(tmp_path):
+    """The run lock is checked first: the refusal used to come after ~23 s of TensorFlow's imports."""
+    outputs = tmp_path / "outputs"
+    first = _start_holder(outputs / "runs" / "R", 60.0)
+    probe = ("import sys; from lmna_scrna.cli import main; "
+             "rc = main(['train', '--data', 'none.h5ad', '--run', 'R']); print(rc, 'tensorflow' in sys.modules)")
+    try:
+        done = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "LMNA_OUTPUTS": str(outputs)},
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        first.kill()
+        first.wait()
+    assert done.stdout.split() == ["2", "False"], done.stderr
+    assert re.search(r"error: run R \(outputs/runs/R\) is being written by another process \(host .*PID \d+\)",
+                     done.stderr), done.stderr
 
 
 def test_a_second_writer_is_refused_and_the_first_finishes_whole(tmp_path):

@@ -24,6 +24,7 @@ from lmna_scrna.cli import main
 from lmna_scrna.errors import InputError
 from lmna_scrna.io import sim_model, sim_params, sim_sampler, worlds
 from lmna_scrna.io import simulation as sim
+from lmna_scrna.io.raw_folder import near_empty
 from lmna_scrna.io.study import load_samples
 from lmna_scrna.paths import PROJECT_ROOT
 
@@ -343,7 +344,7 @@ def test_line_scale_and_assignment_are_recorded_validated_and_byte_stable(tmp_pa
 def test_cli_line_effect_scale_is_validated(tmp_path, capsys) -> None:
     assert main(["simulate", "--out", str(tmp_path / "x"), "--line-effect-scale", "-1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("lmna-scrna simulate: error: line_effect_scale=-1") and "\n" not in err
+    assert err.startswith("lmna-scrna simulate: error: --line-effect-scale=-1.0") and "\n" not in err  # the option as typed
 
 
 def test_data_page_states_the_default_world_and_the_lines(sheet) -> None:
@@ -403,3 +404,42 @@ def test_simulated_folder_has_normal_permissions_and_no_litter(tmp_path, dead_pi
 
     assert stat.S_IMODE(out.stat().st_mode) == 0o755
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+@pytest.mark.parametrize(("option", "value"), [("--line-effect-scale", "1e6"), ("--library-effect-scale", "1e3"),
+                                               ("--effect-scale", "50"), ("--line-effect-scale", "8.5")])
+def test_scales_that_empty_the_libraries_are_refused_naming_the_option(tmp_path, capsys, option, value):
+    """1e6 and 1e3 used to write libraries of one gene per cell (500 nonzeros where 800k are normal), exit 0."""
+    out = tmp_path / "sim"
+    assert main(["simulate", "--out", str(out), "--size", "smoke", option, value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"lmna-scrna simulate: error: {option}={float(value)!r}: must be a number in "
+                   f"[0, {sim.MAX_EFFECT_SCALE:g}] (1 = the default effect, 0 = none; larger scales leave "
+                   "libraries near-empty)"]
+    assert not out.exists()
+
+
+def test_the_largest_scales_still_give_full_libraries_that_inspect_accepts() -> None:
+    """All three scales at their maximum: every planted doublet still reaches its genes, and the library
+    is far from the near-empty one `inspect` flags."""
+    size = sim_params.SIM_SIZES["smoke"]
+    design = sim_model.build_design(size.n_genes, 42)
+    top = sim.MAX_EFFECT_SCALE
+    effects = sim_model.Effects(patient=top, library=top, line=top)
+    library = sim_model.simulate_library(design, "GSM8325057", "Patient", 19, size, 42, effects, line="x")
+    genes = np.diff(library.counts.indptr)
+    assert np.median(genes) > 0.3 * np.median(np.diff(sim_model.simulate_library(
+        design, "GSM8325057", "Patient", 19, size, 42, line="x").counts.indptr))
+    assert (genes > 6000).sum() >= library.truth["qc_failures_planted"]["doublet"] // 2
+    assert near_empty(library.counts, "filtered") is None
+
+
+@pytest.mark.parametrize("where", ["file", "under_file"])
+def test_out_on_or_under_a_file_says_it_is_a_file(tmp_path, capsys, where):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep")
+    out = a_file if where == "file" else a_file / "sim"
+    assert main(["simulate", "--out", str(out), "--size", "smoke"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{a_file} is a file, not a folder" in err and "File exists" not in err, err
+    assert a_file.read_text() == "keep"

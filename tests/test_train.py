@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +21,7 @@ import pytest  # noqa: E402
 from _cli_fixtures import one_error_line  # noqa: E402
 from _processed_fixtures import day_matched_assignment, make_processed  # noqa: E402
 
+import lmna_scrna  # noqa: E402
 from lmna_scrna import cli, provenance  # noqa: E402
 from lmna_scrna.config import TrainConfig  # noqa: E402
 from lmna_scrna.errors import InputError  # noqa: E402
@@ -179,4 +183,18 @@ def test_bad_seeds_are_refused_before_loading_the_data(tmp_path, capsys, seeds, 
 
 def test_cli_train_refuses_an_infinite_learning_rate_before_loading(tmp_path, capsys):
     assert cli.main(["train", "--data", str(tmp_path / "no_such.h5ad"), "--run", "r", "--lr", "inf"]) == 2
-    assert "TrainConfig.lr=inf" in one_error_line(capsys)
+    assert "--lr=inf" in one_error_line(capsys)
+
+
+def test_train_with_no_byte_free_is_one_line_and_leaves_no_lock(data_path, no_space):
+    """The run lock's PID write failed first (ENOSPC) with a traceback, leaving an empty `runs/.R.lock`."""
+    outputs = no_space / "outputs"
+    env = {**os.environ, "LMNA_OUTPUTS": str(outputs), "PYTHONPATH": str(Path(lmna_scrna.__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-m", "lmna_scrna.cli", "train", "--data", str(data_path), "--run", "R",
+                           "--epochs", "1", "--width", "8", "--depth", "1"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == f"lmna-scrna train: error: cannot write {outputs}/runs/.R.lock: [Errno 28] No space left on device"
+    assert not list(no_space.rglob("*.lock")) and not list(no_space.rglob("*building*"))

@@ -46,8 +46,8 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     if target.is_dir():
         raise InputError(f"cannot write {target}: it is a folder")
     ext = suffix if suffix is not None else target.suffix
+    make_parent(target)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(target)
         fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=f".part{ext}", dir=target.parent)
     except OSError as exc:
@@ -66,6 +66,24 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
             tmp_path.unlink()
 
 
+def make_parent(target: str | Path) -> Path:
+    """Create `target`'s folder (and its parents); return it.
+
+    A file standing where a folder is needed is named as such, not as the
+    system's "File exists" or "Not a directory".
+    """
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        blocker = next((p for p in (target.parent, *target.parent.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a folder" if blocker is not None else one_line(exc)
+        raise InputError(f"cannot write {target}: {reason}") from None
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {one_line(exc)}") from None
+    return target.parent
+
+
 def temp_dir(target: str | Path) -> Path:
     """A new hidden folder beside `target` to build it in, then rename; a killed writer's are removed first.
 
@@ -73,8 +91,8 @@ def temp_dir(target: str | Path) -> Path:
     private), since it becomes an ordinary data folder.
     """
     target = Path(target)
+    make_parent(target)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(target)
         tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".part", dir=target.parent))
         tmp.chmod(0o777 & ~_umask())
@@ -181,39 +199,112 @@ def exclusive(lock_path: str | Path, refuse: str | None = None) -> Iterator[None
 
     By default a second holder waits. With `refuse` (what the lock guards, in
     words) it is refused at once with an InputError naming the holder. The
-    lock is an flock, so a killed holder releases it with its process. A waiter
-    may lock a file its holder has just removed, so after locking the path is
-    checked to still name the locked file; if not, locking starts over.
+    lock is an flock, so a killed holder releases it with its process. A lock
+    that cannot be created or written (a full disk) is one InputError naming
+    it, and leaves no lock file behind.
     """
     lock_path = Path(lock_path)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if refuse else 0))
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise InputError(
-                f"{refuse} is being written by another process ({holder}); wait for it to finish, or use another name"
-            ) from None
-        try:
-            if os.stat(lock_path).st_ino == os.fstat(fd).st_ino:
-                break
-        except FileNotFoundError:
-            pass
-        os.close(fd)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"host {_host()}, PID {os.getpid()}".encode(), 0)
+    make_parent(lock_path)
+    try:
+        fd = _lock(lock_path, blocking=not refuse)
+    except OSError as exc:  # read-only, under a file, a name too long, no inode left
+        raise InputError(f"cannot write {lock_path}: {one_line(exc)}") from None
+    if fd is None:
+        raise _busy(str(refuse), lock_path)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"host {_host()}, PID {os.getpid()}".encode(), 0)
+    except OSError as exc:  # a full disk: the holder's name is a write like any other
+        _release(lock_path, fd)
+        raise InputError(f"cannot write {lock_path}: {one_line(exc)}") from None
     try:
         yield
     finally:
-        lock_path.unlink(missing_ok=True)  # still locked: no one can take the removed file for the live one
+        _release(lock_path, fd)
+
+
+def _lock(lock_path: Path, blocking: bool) -> int | None:
+    """An open descriptor of `lock_path`, flocked; None if held by another and not `blocking`.
+
+    A waiter may lock a file its holder has just removed, so after locking the
+    path is checked to still name the locked file; if not, locking starts over.
+    """
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:  # Ctrl-C while waiting
+            os.close(fd)
+            raise
+        try:
+            if os.stat(lock_path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def _release(lock_path: Path, fd: int) -> None:
+    """Remove a held lock file, then unlock it: still locked, no one can take the removed file for the live one."""
+    lock_path.unlink(missing_ok=True)
+    os.close(fd)
+
+
+def _busy(what: str, lock_path: Path) -> InputError:
+    """The refusal of a second writer, naming the holder as it wrote itself into the lock file."""
+    try:
+        with open(lock_path, "rb") as fh:
+            holder = fh.read(64).decode(errors="replace").strip() or "unknown"
+    except OSError:
+        holder = "unknown"
+    return InputError(f"{what} is being written by another process ({holder}); wait for it to finish, or use another name")
+
+
+def remove_unheld(lock_path: str | Path) -> None:
+    """Remove `lock_path` if no process holds it: a lock file left by a killed holder (SIGKILL skips clean-up).
+
+    Taken first, so a live holder's file is never removed; a missing file is fine.
+    """
+    lock_path = Path(lock_path)
+    try:
+        fd = _lock(lock_path, blocking=False) if lock_path.exists() else None
+    except OSError:
+        return
+    if fd is not None:
+        _release(lock_path, fd)
+
+
+def writer_lock(target: str | Path) -> Path:
+    """The hidden lock file of `target`'s writer (`sole_writer`)."""
+    target = Path(target)
+    return target.parent / f".{target.name}.lock"
+
+
+def refuse_if_written(target: str | Path, what: str) -> None:
+    """Raise `sole_writer`'s refusal now if `target`'s writer lock is held, without taking it.
+
+    For a command that would spend long on imports before reaching the lock;
+    the lock itself is still taken (and checked again) by `sole_writer`.
+    """
+    lock_path = writer_lock(target)
+    if not lock_path.exists():
+        return
+    try:
+        fd = os.open(lock_path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _busy(what, lock_path) from None
+    finally:
         os.close(fd)
 
 
 def sole_writer(target: str | Path, what: str) -> AbstractContextManager[None]:
     """`target`'s writer lock (a hidden file beside it), refused at once when held: two writers of one result
     lose both, so the second is told who holds it instead of waiting or deleting the first one's work."""
-    target = Path(target)
-    return exclusive(target.parent / f".{target.name}.lock", refuse=what)
+    return exclusive(writer_lock(target), refuse=what)

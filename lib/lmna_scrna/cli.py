@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import threading
@@ -17,7 +18,7 @@ from types import FrameType
 from . import __version__
 from .config import MATRIX_KINDS, PrepParams, TrainConfig
 from .errors import InputError, LmnaError
-from .paths import outputs_dir
+from .paths import outputs_dir, require_dir
 
 
 class _Deprecated(argparse.Action):
@@ -142,6 +143,7 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
+    from .io.raw_folder import refuse_strangers
     from .io.study import load_samples
     from .pp.assemble import prepare_split
     from .pp.splits import SCHEMES, days_problem, make_split
@@ -151,7 +153,10 @@ def _run_prepare(args: argparse.Namespace) -> int:
     problem = days_problem(args.scheme, args.test_day, args.val_day, "--test-day/--val-day")
     if problem:  # not silently ignored: the user meant another split (notebooks keep day defaults for any split)
         raise InputError(f"--{problem}")
+    if args.out.suffix != ".h5ad":  # anndata writes HDF5 whatever the name says
+        raise InputError(f"--out {args.out}: must end in .h5ad (prepare writes an AnnData HDF5 file)")
     sheet = load_samples(args.sheet)
+    refuse_strangers(require_dir(args.raw, "raw-data folder"), sheet)
     params = PrepParams(**{k: getattr(args, k) for k in vars(PrepParams())})
     split = make_split(args.scheme, sheet, test_day=args.test_day, val_day=args.val_day)
     print(prepare_split(args.raw, split, sheet=sheet, params=params, out=args.out, cache_dir=args.cache))
@@ -193,11 +198,14 @@ def _run_name(value: str) -> str:
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    from .paths import run_dir
+    from .tl.runs import refuse_if_building
+
+    refuse_if_building(run_dir(args.run))  # before TensorFlow's imports (about 20 s), not after them
     from .tl.train import train_run
 
     fields = {k: getattr(args, k) for k in vars(TrainConfig()) if k != "seed"}
-    run_dir = train_run(args.data, args.run, TrainConfig(**fields), seeds=args.seeds)
-    print(run_dir)
+    print(train_run(args.data, args.run, TrainConfig(**fields), seeds=args.seeds))
     return 0
 
 
@@ -256,6 +264,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: A parameter named in a library message: ``TrainConfig.lr`` / ``PrepParams.max_genes`` anywhere, or a bare
+#: ``line_effect_scale`` or ``seeds`` just before ``=`` (the library's "name=value: must be ..." form).
+_PARAMETER = re.compile(r"\b(?:TrainConfig|PrepParams)\.(\w+)|\b(\w+)(?==)")
+
+
+def _as_typed(message: str, parser: argparse.ArgumentParser, command: str) -> str:
+    """`message` with each parameter named as the option the user typed (``--lr``, not ``TrainConfig.lr``).
+
+    The library names config fields, which is right for notebooks and
+    profiles; on the command line the option is what the user knows. The map
+    is the subcommand's own parser (each option's destination → its name), so
+    it cannot drift from the options; a field with no option is left as it is.
+    """
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    options: dict[str, str] = {}
+    for action in sub._actions:
+        if action.option_strings and action.help != argparse.SUPPRESS:  # not a deprecated alias
+            options.setdefault(action.dest, action.option_strings[-1])
+    options.setdefault("seed", options.get("seeds", "seed"))  # train: TrainConfig.seed comes from --seeds
+
+    def option(match: re.Match[str]) -> str:
+        name = match[1] or match[2]
+        return options.get(name, match[0])
+
+    return _PARAMETER.sub(option, message)
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so every clean-up that handles an interrupt handles it too."""
 
@@ -273,7 +308,8 @@ def _close_progress_bars() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     # The project's own progress at INFO; other libraries (papermill, TensorFlow) only when something is wrong.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger(__package__).setLevel(logging.DEBUG if args.verbose else logging.INFO)
@@ -283,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command][1](args)
     except LmnaError as exc:
         _close_progress_bars()
-        print(f"lmna-scrna {args.command}: error: {exc}", file=sys.stderr)
+        print(f"lmna-scrna {args.command}: error: {_as_typed(str(exc), parser, args.command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         _close_progress_bars()

@@ -78,7 +78,7 @@ class PrepParams:
             raise InputError(f"PrepParams.matrix_kind={self.matrix_kind!r}: must be one of {', '.join(MATRIX_KINDS)}")
         _check_rules(self, (
             ("min_genes", self.min_genes >= 0, ">= 0"),
-            ("max_genes", self.max_genes >= self.min_genes, f">= min_genes ({self.min_genes})"),
+            ("min_genes", self.min_genes <= self.max_genes, f"<= PrepParams.max_genes ({self.max_genes})"),
             ("max_pct_mt", 0 <= self.max_pct_mt <= 100, "in [0, 100]"),
             ("max_cells", self.max_cells >= 1, ">= 1"),
             ("target_sum", 0 < self.target_sum < math.inf, "finite and > 0"),

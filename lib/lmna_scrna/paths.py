@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 
 from .errors import InputError
@@ -39,17 +40,29 @@ def processed_path(split_name: str) -> Path:
     return outputs_dir() / "processed" / f"{split_name}.h5ad"
 
 
+#: Longest run name, in UTF-8 bytes: file names stop at 255 bytes, and a run's hidden build folder and lock
+#: add about 30 (``.building-<name>.<pid>.old``), so a longer name would fail only after the work was done.
+MAX_RUN_NAME_BYTES = 200
+
+
 def check_run_name(run_name: str) -> str:
     """Refuse a run name that is not one plain folder name: a run is replaced whole, so a name that
-    resolves to `runs/` itself, a parent or an absolute path would let it replace someone else's folder."""
+    resolves to `runs/` itself, a parent or an absolute path would let it replace someone else's folder.
+    Control and format characters (a TAB, a newline, a zero-width space) and spaces at either end are
+    refused too: a name must read as what it is in a listing, a log line and a table."""
     bad = (
         not isinstance(run_name, str) or not run_name.strip() or run_name in (".", "..")
-        or "/" in run_name or "\\" in run_name or "\0" in run_name or run_name.startswith(".")
+        or "/" in run_name or "\\" in run_name or run_name.startswith(".")
+        or run_name != run_name.strip() or any(unicodedata.category(c)[0] == "C" or c in "\u2028\u2029" for c in run_name)
     )
     if bad:
         raise InputError(
             f"run name {run_name!r}: must be one folder name under runs/ (letters, digits, '_', '-' …), "
-            "not empty, '.', '..', hidden, or a path"
+            "not empty, '.', '..', hidden, a path, or holding control characters or spaces at either end"
+        )
+    if len(run_name.encode()) > MAX_RUN_NAME_BYTES:
+        raise InputError(
+            f"run name {run_name[:20]!r}… ({len(run_name.encode())} bytes): must be at most {MAX_RUN_NAME_BYTES} bytes"
         )
     return run_name
 

@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from ..atomic import write_text_atomic
+from ..atomic import make_parent, write_text_atomic
 from ..errors import InputError, one_line
 from .extract import RefusedArchive, safe_extract
 from .http_range import Reply, reason, request
@@ -58,8 +58,8 @@ def download(url: str, dest_file: str | Path, *, timeout: float = TIMEOUT_S) -> 
         return dest
     part = dest.with_suffix(dest.suffix + ".part")
     saved_path = part.with_suffix(".part.json")
+    make_parent(part)
     try:
-        part.parent.mkdir(parents=True, exist_ok=True)
         out = part.open("ab", buffering=0)  # unbuffered: every chunk received is on disk
     except OSError as exc:
         raise InputError(f"cannot write {part}: {one_line(exc)}") from None

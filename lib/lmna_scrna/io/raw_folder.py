@@ -1,4 +1,4 @@
-"""What a raw-data folder holds: a cheap identity of its files, and the `inspect` table of its GSMs."""
+"""What a raw-data folder holds: a content identity of its files, and the `inspect` table of its GSMs."""
 
 from __future__ import annotations
 
@@ -9,37 +9,32 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..paths import require_dir
+from .digests import content_digests
 from .layouts import MatrixKind, accession
 from .tenx import read_gsm
 
-#: Bytes hashed at each end of a file by `file_fingerprint`.
-_EDGE_BYTES = 1 << 20
+#: A library whose typical cell detects fewer than this share of the genes is flagged by `inspect` as near-empty.
+NEAR_EMPTY_SHARE = 0.01
 
 
 def file_fingerprint(paths: Iterable[str | Path]) -> str:
-    """A cheap content identity of input files, for cache keys.
+    """A content identity of input files, for cache keys: each file's name and the SHA-256 of all its bytes.
 
-    Name, size and SHA-256 of the first and last MiB: reading whole multi-GB
-    matrices on every cache lookup would cost as much as parsing them, and
-    mtimes change on every copy or re-extraction although the bytes do not.
-    Files are hashed in the order given.
+    An edit anywhere in a file changes it, even one that keeps the size and
+    the mtime; a copy or re-extraction of the same bytes (other folder, other
+    mtime) keeps it. Each file is read whole only the first time it is seen in
+    a given state: `digests` remembers the digest under the file's size, inode
+    and times. Files are hashed in the order given.
     """
+    files = [Path(p) for p in paths]
     digest = hashlib.sha256()
-    for path in map(Path, paths):
-        try:
-            size = path.stat().st_size
-            digest.update(f"{path.name}\0{size}\0".encode())
-            with path.open("rb") as fh:
-                digest.update(fh.read(_EDGE_BYTES))
-                if size > 2 * _EDGE_BYTES:
-                    fh.seek(size - _EDGE_BYTES)
-                digest.update(fh.read(_EDGE_BYTES))
-        except OSError as exc:
-            raise InputError(f"cannot fingerprint {path}: {exc}") from exc
+    for path, content in zip(files, content_digests(files)):
+        digest.update(f"{path.name}\0{content}\0".encode())
     return digest.hexdigest()
 
 
@@ -80,12 +75,49 @@ def inspect_dir(raw_dir: str | Path, sheet: pd.DataFrame, matrix_kind: MatrixKin
             rows.append(row | {"cells": pd.NA, "genes": pd.NA, "nnz": pd.NA, "files": ""})
             continue
         gene_ids[sample.gsm] = counts.gene_ids
+        problems += [] if (empty := near_empty(counts.X, matrix_kind)) is None else [f"{sample.gsm}: {empty}"]
         names = ", ".join(str(p.relative_to(raw_dir)) for p in counts.files)
         rows.append(row | {"cells": counts.X.shape[0], "genes": counts.X.shape[1], "nnz": counts.X.nnz, "files": names})
     genes = gene_list_problem(gene_ids)
     problems += ([] if genes is None else [genes]) + _strangers(raw_dir, set(sheet["gsm"]))
     table = pd.DataFrame(rows, columns=["gsm", "condition", "day", "replicate", "cells", "genes", "nnz", "files"])
     return table.astype({"cells": "Int64", "genes": "Int64", "nnz": "Int64"}), problems
+
+
+def near_empty(X: sp.spmatrix, matrix_kind: MatrixKind) -> str | None:
+    """Why a library's counts look collapsed (a typical cell detects under `NEAR_EMPTY_SHARE` of the genes), or None.
+
+    A filtered matrix holds called cells, so its median cell is typical; a raw
+    one is mostly empty droplets, so there only its richest barcode is. Real
+    cells detect thousands of genes (several percent of the list); a library
+    whose cells detect one or two, as an extreme simulator scale made, would
+    pass parsing and fail every cell at QC.
+    """
+    X = sp.csr_matrix(X)
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        return None
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    genes = np.bincount(rows[X.data != 0], minlength=X.shape[0])  # explicit zeros detect nothing
+    typical, which = (np.median(genes), "its median cell") if matrix_kind == "filtered" else (genes.max(), "its richest barcode")
+    if typical >= NEAR_EMPTY_SHARE * X.shape[1]:
+        return None
+    return (
+        f"near-empty library: {which} detects {typical:g} of {X.shape[1]} genes (under "
+        f"{NEAR_EMPTY_SHARE:.0%}; {X.nnz} nonzero counts in {X.shape[0]} cells)"
+    )
+
+
+def refuse_strangers(raw_dir: Path, sheet: pd.DataFrame) -> None:
+    """Refuse a raw folder holding files of a GSM the sample sheet does not list (what `inspect` calls a problem).
+
+    Such a folder and sheet disagree: the library would be left out of every
+    split without a word, so the user is asked to list it or move it away.
+    """
+    strangers = _strangers(Path(raw_dir), set(sheet["gsm"]))
+    if strangers:
+        raise InputError(
+            f"{'; '.join(strangers)}: add it to the sample sheet (--sheet) or move its files out of the folder"
+        )
 
 
 def _strangers(raw_dir: Path, known: set[str]) -> list[str]:

@@ -28,6 +28,7 @@ from ..atomic import temp_dir
 from ..config import check_seed
 from ..errors import InputError, one_line
 from ..paths import default_raw_dir, require_dir
+from .raw_folder import refuse_strangers
 from .sim_model import Design, Effects, Library, build_design, default_lines, simulate_library
 from .sim_params import (
     GENERATOR_VERSION,
@@ -71,7 +72,7 @@ def simulate(
     is returned as is; any other existing content is refused, never replaced.
     ``effect_scale``, ``library_effect_scale`` and ``line_effect_scale`` scale
     the planted patient, library and line effects (`sim_model.Effects`; 0
-    plants none). A patient or line scale left at None takes the default
+    plants none; at most `MAX_EFFECT_SCALE`). A patient or line scale left at None takes the default
     world's fitted value for this size (`io.worlds`, ``params/worlds.yaml``):
     the default data sit where the paper's Table 1 does. ``lines`` gives each GSM's simulated iPSC
     line (default `sim_model.default_lines`); it must agree with the lines
@@ -119,14 +120,18 @@ def simulate(
     return out
 
 
-def resolve_raw_dir(raw_dir: str | Path | None, size: str = "full") -> Path:
+def resolve_raw_dir(raw_dir: str | Path | None, size: str = "full", sheet: pd.DataFrame | str | Path | None = None) -> Path:
     """``raw_dir`` as given (it must be a folder), or the simulated data of that size, simulated on first use.
 
     Lets every notebook and the report run on the default data with no set-up
     step, while an explicit folder (real GEO files) is never simulated into.
+    An explicit folder holding a GSM that `sheet` (default: the study's) does
+    not list is refused, as `inspect` reports it.
     """
     if raw_dir is not None:
-        return require_dir(Path(raw_dir).resolve(), "raw-data folder")
+        raw = require_dir(Path(raw_dir).resolve(), "raw-data folder")
+        refuse_strangers(raw, sheet if isinstance(sheet, pd.DataFrame) else load_samples(sheet))
+        return raw
     log.info("no raw-data folder given: using the simulated %r data set", size)
     return simulate(default_raw_dir(size), size=size).resolve()
 
@@ -147,6 +152,8 @@ def _reusable(out: Path, marker: dict) -> bool:
             f"{out} already holds a simulated dataset made with {found}, not {marker}; "
             "choose another --out or remove it"
         )
+    if not out.is_dir():
+        raise InputError(f"{out} is a file, not a folder; choose another --out")
     raise InputError(f"{out} already exists and is not a complete simulated dataset; choose another --out")
 
 
@@ -172,9 +179,21 @@ def _line_assignment(samples: pd.DataFrame, lines: Mapping[str, str] | None) -> 
     return assignment
 
 
+#: Largest scale of each planted effect. The effects are gene-wise log-fold signatures: scaled far up, a
+#: few genes take every UMI (at 1e3, one to a few genes per cell, near-empty libraries). Measured on the
+#: smoke design: at 16 (line or library) half the planted doublets need more than the depth solver's cap
+#: (sim_params.DOUBLET_UMIS_BOUNDS, 1e7 UMIs) to reach their 6,200+ genes, and at 10 (patient) cells start
+#: to fall under the 200-gene QC floor; with all three at 8 no doublet is capped, and a cell still detects
+#: about half the genes it does at scale 1 (481 vs 1,089 median). The fitted worlds sit near 1.
+MAX_EFFECT_SCALE = 8.0
+
+
 def _scale(value: float | None, name: str) -> float:
-    if value is None or not (isinstance(value, (int, float)) and 0 <= value < float("inf")):
-        raise InputError(f"{name}={value!r}: must be a finite number >= 0 (1 = the default effect, 0 = none)")
+    if value is None or not (isinstance(value, (int, float)) and 0 <= value <= MAX_EFFECT_SCALE):
+        raise InputError(
+            f"{name}={value!r}: must be a number in [0, {MAX_EFFECT_SCALE:g}] (1 = the default effect, 0 = none; "
+            "larger scales leave libraries near-empty)"
+        )
     return float(value)
 
 

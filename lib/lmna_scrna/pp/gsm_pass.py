@@ -38,7 +38,7 @@ import pandas as pd
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from ..atomic import exclusive
+from ..atomic import exclusive, remove_unheld
 from ..config import PrepParams
 from ..errors import InputError
 from ..io.study import gsm_number
@@ -159,7 +159,8 @@ def load_gsms(
     stays flat in the number of GSMs. Errors surface in GSM order, as in a serial run.
     """
     workers = min(MAX_PARSE_WORKERS, budget()) if workers is None else workers
-    misses = [g for g in gsms if not intact(cache_file(raw_dir, g, params, cache_dir)[0])]
+    files = {g: cache_file(raw_dir, g, params, cache_dir)[0] for g in gsms}
+    misses = [g for g in gsms if not intact(files[g])]
     if workers > 1 and len(misses) > 1:
         spawn = multiprocessing.get_context("spawn")  # no fork of a process holding threads
         before = set(multiprocessing.active_children())
@@ -180,11 +181,18 @@ def load_gsms(
                 worker.kill()
                 worker.join(timeout=5)
             pool.shutdown(wait=True, cancel_futures=True)
+            for gsm in misses:  # the killed workers' cache locks (another prepare's stay: they are held)
+                remove_unheld(_lock_path(files[gsm]))
             raise
         pool.shutdown(wait=True)
         for job in jobs:
             job.result()  # re-raises the first failing GSM's InputError
     return {g: load_gsm(raw_dir, g, params, cache_dir) for g in tqdm(gsms, desc="cached GSMs", unit="GSM")}
+
+
+def _lock_path(cache_path: Path) -> Path:
+    """The lock its parser holds while a GSM's cache file is written."""
+    return cache_path.with_suffix(".lock")
 
 
 def _wait_interruptibly(jobs: list[Future[CachedGSM]]) -> None:
@@ -239,8 +247,8 @@ def _die_with_parent(parent: int) -> None:
 def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path) -> CachedGSM:
     """The cached per-GSM result, computing and storing it first on a cache miss.
 
-    A hit costs only the fingerprint of the input files (sizes and a few MiB
-    of their bytes): no raw file is parsed.
+    A hit costs only the fingerprint of the input files (a stat of each once
+    its whole-content digest is remembered, `io.digests`): no raw file is parsed.
     """
     from ..io import tenx
 
@@ -254,7 +262,7 @@ def load_gsm(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path) -> Ca
         raise InputError(f"cannot write the cache folder {path.parent}: {exc}") from None
     # Notebooks preparing several splits at once would otherwise parse the same
     # GSM side by side: the first takes the lock, the others wait and reuse its result.
-    with exclusive(path.with_suffix(".lock")):
+    with exclusive(_lock_path(path)):
         if not intact(path):
             if path.exists():
                 log.warning("%s: cache file %s is damaged; parsing the GSM again", gsm, path)

@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..atomic import atomic_path, sole_writer, write_text_atomic
+from ..atomic import atomic_path, refuse_if_written, sole_writer, write_text_atomic
 from ..errors import InputError
 from ..paths import check_run_name, shown_path
 from .evaluate import to_json
@@ -68,7 +68,7 @@ def building(run_dir: Path) -> Iterator[Path]:
     """
     run_dir = Path(run_dir)
     check_run_name(run_dir.name)
-    with sole_writer(run_dir, f"run {run_dir.name} ({shown_path(run_dir)})"):
+    with sole_writer(run_dir, _writer_what(run_dir)):
         for stale in run_dir.parent.glob(f"{_BUILDING}{glob.escape(run_dir.name)}.*"):
             log.info("removing %s, left by a killed run", stale)
             shutil.rmtree(stale, ignore_errors=True)
@@ -83,6 +83,15 @@ def building(run_dir: Path) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def refuse_if_building(run_dir: Path) -> None:
+    """Refuse now, as `building` would, if another process is building this run (a cheap early check)."""
+    refuse_if_written(run_dir, _writer_what(run_dir))
+
+
+def _writer_what(run_dir: Path) -> str:
+    return f"run {run_dir.name} ({shown_path(run_dir)})"
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
