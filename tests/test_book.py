@@ -16,9 +16,9 @@ from lmna_scrna import provenance
 from lmna_scrna.errors import InputError
 from lmna_scrna.paths import PROJECT_ROOT, processed_path
 from lmna_scrna.report.book import build as book
+from lmna_scrna.report.book.claims import inverted
 from lmna_scrna.report.book.findings import findings, page_values
-from lmna_scrna.report.claims import inverted
-from lmna_scrna.report.labels import difference_text
+from lmna_scrna.report.numbers import difference_text
 from lmna_scrna.report.results import tables
 
 IDS = ["prepare_dm_t19_v0", "train_A_dm_t19_v0", "train_A_original", "compare"]

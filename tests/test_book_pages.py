@@ -20,7 +20,7 @@ from papermill.cli import _resolve_type
 from lmna_scrna import provenance
 from lmna_scrna.io.study import CONDITIONS, DAYS
 from lmna_scrna.paths import PROJECT_ROOT, shown_path
-from lmna_scrna.report import labels
+from lmna_scrna.report import labels, numbers
 from lmna_scrna.report.book import pages
 from lmna_scrna.report.results import tables
 from lmna_scrna.report.runner import quiet
@@ -124,7 +124,7 @@ def test_table_for_people_merges_pairs_names_columns_and_drops_the_index() -> No
 
 
 def test_counts_thresholds_and_zero_width_intervals_read_as_numbers_people_use() -> None:
-    assert [labels.count_text(v) for v in (4.0, 4 + 1 / 3, 2 / 3, 1.5, 4.2, 0.0)] == ["4", "4⅓", "⅔", "1½", "4.2", "0"]
+    assert [numbers.count_text(v) for v in (4.0, 4 + 1 / 3, 2 / 3, 1.5, 4.2, 0.0)] == ["4", "4⅓", "⅔", "1½", "4.2", "0"]
     table = pd.DataFrame({"threshold": [0.0000123], "auc_ci_lo": [0.0], "auc_ci_hi": [0.0], "test_auc_boot_lo": [1.0],
                           "test_auc_boot_hi": [1.0], "gsm_correct_mean": [4 / 3], "gsm_correct_sd": [0.5]})
     row = labels.for_people(table).iloc[0].tolist()

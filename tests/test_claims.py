@@ -8,14 +8,14 @@ import nbformat
 import pytest
 
 from lmna_scrna.report.book.claim_check import ClaimCheckFailed, check_claims, glued_values, pastes
-from lmna_scrna.report.claims import CHECKS, RECORDS, WIDE_INTERVAL, claim, redecide
-from lmna_scrna.report.labels import (
+from lmna_scrna.report.book.claims import CHECKS, RECORDS, WIDE_INTERVAL, claim, redecide
+from lmna_scrna.report.labels import for_people
+from lmna_scrna.report.numbers import (
     MINUS,
     auc_interval_text,
     counted,
     difference_interval_text,
     difference_text,
-    for_people,
     sd_text,
 )
 from lmna_scrna.tl.inference import AT_CEILING, CEILING, fold_interval, verdict

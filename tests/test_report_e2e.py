@@ -353,7 +353,7 @@ def test_pages_have_no_code_names_mixed_signs_or_unresolved_citations(smoke: dic
 def test_a_forced_claim_stops_the_build(smoke: dict[str, Path], tmp_path: Path) -> None:
     """Force one check to fail: the executed comparison page states the opposite of its original-split verdict.
     The build refuses before Jupyter Book runs, naming the claim, so the sentence is never rendered."""
-    from lmna_scrna.report.claims import RECORDS
+    from lmna_scrna.report.book.claims import RECORDS
 
     outputs = tmp_path / "outputs"
     shutil.copytree(smoke["outputs"], outputs, ignore=shutil.ignore_patterns("cache", "data"))  # not read by a build

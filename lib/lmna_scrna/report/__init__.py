@@ -5,7 +5,7 @@
 * `results`: every table, computed from finished runs (cell-level, library-level, calibration,
   attribution, the paper's own);
 * `book`: the Jupyter Book (pages, the intro's findings and bottom line, navigation, training pages);
-* `labels`: the words for every code name, used by all three.
+* `labels`: the words for every code name, used by all three; `numbers`: numbers in one format, likewise.
 
 Imports point one way: runner → labels → results → book.
 """

@@ -6,7 +6,8 @@ from ...lazy import lazy_exports
 
 __all__, __getattr__ = lazy_exports(__name__, {
     "build_book": "build",
-    "page_values": "findings",
+    "comparison_values": "findings",
+    "glue_words": "claims",
     "calibration_values": "calibration_words",
     "worlds_values": "calibration_words",
     "donors_values": "calibration_words",

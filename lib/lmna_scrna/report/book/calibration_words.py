@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 
 from ...io.sim_params import SIM_SIZES
-from ..claims import claim
-from ..labels import count_text, difference_interval_text, difference_text, sd_text
+from ..numbers import count_text, difference_interval_text, difference_text, sd_text
 from ..results.donor_tables import FALSE_CLAIM_LIMIT, POWER_GOAL
+from .claims import claim
 
 #: What is glued where a scenario was not run in this build (a smoke design has fewer).
 NOT_RUN = "not run in this build"

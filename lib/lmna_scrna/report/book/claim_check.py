@@ -3,7 +3,7 @@
 myst-nb renders a paste whose key is missing as nothing (with a warning), and
 a glued word as whatever the notebook glued. Before Jupyter Book runs, this
 module reads every glue output of the executed notebooks the book holds,
-decides each recorded claim again by its named check (`report.claims`), and
+decides each recorded claim again by its named check (`claims`), and
 resolves every ``{glue:text}`` of every Markdown source (pages, intro parts,
 the notebooks' Markdown cells). Any failure stops the build with one line per
 sentence, before a page can show it.
@@ -21,7 +21,7 @@ from typing import Any
 import nbformat
 
 from ...errors import LmnaError
-from ..claims import RECORDS, redecide
+from .claims import RECORDS, redecide
 
 #: A glue paste in MyST: {glue:text}`[doc.ipynb::]key[:format]` (also {glue}, {glue:md}).
 PASTE = re.compile(r"\{glue(?::[a-z]+)?\}`(?:(?P<doc>[^`:]+?\.ipynb)::)?(?P<key>[A-Za-z_][\w.-]*)(?P<format>:[^`]*)?`")

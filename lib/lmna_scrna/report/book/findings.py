@@ -16,8 +16,8 @@ import pandas as pd
 from ...io.paper import paper_table1
 from ...paths import outputs_dir
 from ...tl.inference import CEILING, RULE
-from ..claims import WIDE_INTERVAL, claim
-from ..labels import auc_interval_text, count_text, difference_interval_text, difference_text, split_words
+from ..labels import split_words
+from ..numbers import auc_interval_text, count_text, difference_interval_text, difference_text
 from ..results.calibration_tables import headline, read_calibration
 from ..results.donor_tables import smallest_donors
 from ..results.library_tables import (
@@ -30,6 +30,7 @@ from ..results.library_tables import (
 )
 from ..results.tables import DAY_MATCHED_RUNG, LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
 from ..results.world_tables import worlds_verdict
+from .claims import WIDE_INTERVAL, claim
 
 
 def findings(
@@ -106,6 +107,12 @@ def _comparison_values(key: str, c: dict[str, Any], first: str, second: str) -> 
     return {f"{key}_mean": difference_text(c["mean"]), f"{key}_interval": difference_interval_text(lo, hi),
             f"{key}_folds": c["folds"], f"{key}_first_better": c["first_better"], f"{key}_per_fold": c["per_fold"],
             f"{key}_verdict": claim("paired", lo=lo, hi=hi, lowest=c["lowest"], first=first, second=second)}
+
+
+def comparison_values(source: str) -> dict[str, Any]:
+    """What the comparison page glues, from its finished runs (`findings` without the calibration, which runs
+    after it: a calibration table it could see would be an earlier build's)."""
+    return page_values(findings(calibration=False), source)
 
 
 def page_values(f: dict[str, Any], source: str) -> dict[str, Any]:

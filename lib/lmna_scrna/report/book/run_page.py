@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 from ...io.study import load_samples
 from ...paths import shown_path
 from ...pl import seed_figures
-from ..labels import Table, counted, for_people, label, run_words, show_table
+from ..labels import Table, for_people, label, run_words, show_table
+from ..numbers import counted
 from ..results import tables
 from ..runner.param_files import Sweep
 

@@ -30,7 +30,7 @@ from ...tl.inference import (
     verdict,
 )
 from ...tl.runs import run_name
-from ..labels import difference_text
+from ..numbers import difference_text
 from .tables import MODELS, REPORT_SPLITS, is_day_matched, run
 
 #: The sample-level baseline's rows in the library tables.

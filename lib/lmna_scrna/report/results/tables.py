@@ -30,7 +30,8 @@ from ...paths import run_dir
 from ...pp.splits import SCHEMES
 from ...tl.inference import bootstrap_auc, fold_interval
 from ...tl.runs import load_run, run_name
-from ..labels import difference_text, run_words, split_words
+from ..labels import run_words, split_words
+from ..numbers import difference_text
 from ..runner.param_files import Sweep, load_sweep, split_files, sweep_run_name
 
 MODELS: tuple[str, ...] = ("A", "B")

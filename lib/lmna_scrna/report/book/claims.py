@@ -7,7 +7,7 @@ the data — "inverted", "wide", "Model A better", "uninformative (both at the c
 `Claim`: the check that decides it, the numbers it was decided from, and the
 word. The notebook glues each claim's word under its key and a record of all
 its claims under `RECORDS`; the book build re-decides every record and checks
-that every glue a page pastes exists (`report.book.claim_check`), so a sentence
+that every glue a page pastes exists (`claim_check`), so a sentence
 whose word its check does not give, or whose number is missing, is never
 rendered.
 """
@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..tl.inference import Interval, verdict
-from .labels import count_text
+from ...tl.inference import Interval, verdict
+from ..numbers import count_text
 
 #: The glue key under which a notebook records its claims (JSON: key → `Claim`).
 RECORDS = "claims"
