@@ -8,6 +8,7 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "execute_profile": "execute",
     "run_report": "execute",
     "load_ledger": "ledger",
+    "report_lock": "ledger",
     "load_profile": "plan",
     "load_sweep": "param_files",
     "sweep_run_name": "param_files",

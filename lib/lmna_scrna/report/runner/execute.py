@@ -30,17 +30,22 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ... import __version__, threads
-from ...errors import InputError, LmnaError
+from ...atomic import WRITES_ENV
+from ...errors import InputError, LmnaError, one_line
 from ...io.simulation import resolve_raw_dir
 from ...paths import outputs_dir, shown_path
 from .ledger import (
+    CHANGED,
+    NEW,
     data_fingerprint,
     execution_keys,
-    is_fresh,
     library_fingerprint,
     load_ledger,
     notebooks_out_dir,
+    published_results,
+    record_results,
     save_ledger,
+    why_stale,
 )
 from .plan import Execution, Profile, load_profile
 from .quiet import KERNEL_ARGUMENTS, KERNEL_ENV, LOG_ENV, fds_to
@@ -77,6 +82,7 @@ class Outcome:
     notebook: str  # the executed notebook (the `.failed.ipynb` one on failure)
     log: str  # the execution's log file (the kernel's and the libraries' messages); "" under Dask
     error: str = ""
+    published: tuple[str, ...] = ()  # what the kernel published (`atomic.note_published`); () under Dask
 
 
 
@@ -100,14 +106,17 @@ def execute_task(task: Task) -> Outcome:
     running = output.with_name(f".{task.id}.running.ipynb")
     failed = output.with_name(f"{task.id}.failed.ipynb")
     log_file = output.with_name(f"{task.id}.log")
+    listing = output.with_name(f".{task.id}.published")
     output.parent.mkdir(parents=True, exist_ok=True)
     log_file.unlink(missing_ok=True)  # the log of this execution only
+    listing.unlink(missing_ok=True)
     # A process-pool worker runs one task at a time in its main thread: its descriptors and environment can be
     # the task's. A Dask worker runs tasks in threads that share them, so there the kernel's output stays in
     # the notebook (the book drops its stderr) rather than mixing several executions in one log.
     private = threading.current_thread() is threading.main_thread()
     if private:
         os.environ[LOG_ENV] = str(log_file)
+        os.environ[WRITES_ENV] = str(listing)
     start = time.perf_counter()
     try:
         with fds_to(log_file) if private else nullcontext():
@@ -127,7 +136,10 @@ def execute_task(task: Task) -> Outcome:
         return _failure(task, running, failed, log_file if private else None, start, f"{type(exc).__name__}: {exc}")
     os.replace(running, output)
     failed.unlink(missing_ok=True)
-    return Outcome(task.id, True, time.perf_counter() - start, str(output), str(log_file) if private else "")
+    published = tuple(listing.read_text(encoding="utf-8").splitlines()) if listing.is_file() else ()
+    listing.unlink(missing_ok=True)
+    return Outcome(task.id, True, time.perf_counter() - start, str(output), str(log_file) if private else "",
+                   published=published)
 
 
 def _failure(task: Task, running: Path, failed: Path, log_file: Path | None, start: float, error: str) -> Outcome:
@@ -159,10 +171,51 @@ def open_executor(jobs: int, scheduler: str | None) -> Iterator[tuple[Executor, 
             with client.get_executor(pure=False) as executor:
                 yield executor, capacity, max(1, min(shares, default=1))
         return
-    if jobs < 1:
-        raise InputError(f"--jobs must be at least 1 (got {jobs})")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as executor:
         yield executor, jobs, threads.threads_per_job(jobs)
+
+
+def check_jobs(jobs: int) -> int:
+    """`jobs`, refused below 1 and capped at this machine's cores (saying so): more kernels than cores only
+    share them, each with a thread budget of one, and multiply the memory."""
+    if jobs < 1:
+        raise InputError(f"--jobs must be at least 1 (got {jobs})")
+    if jobs > threads.cores():
+        log.warning("--jobs %d capped at %d: this machine runs %d notebooks at once", jobs, threads.cores(),
+                    threads.cores())
+    return min(jobs, threads.cores())
+
+
+#: Seconds a scheduler has to accept a connection before `--scheduler` is refused.
+CONNECT_TIMEOUT_S = 3.0
+
+
+def check_scheduler(address: str) -> str:
+    """`address` if a Dask scheduler could be listening there; refused at once (malformed, nothing answers)
+    rather than after the client's 30 s timeout."""
+    import socket
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        host, port = parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"--scheduler {address!r} is not a scheduler address such as tcp://host:8786 ({exc})") from None
+    if scheme not in ("tcp", "tls"):
+        raise InputError(f"--scheduler {address!r}: only tcp:// and tls:// schedulers are supported")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise InputError(f"--scheduler {address}: no scheduler answers there ({one_line(exc.strerror or exc)})") from None
+    return address
+
+
+def check_executor(jobs: int, scheduler: str | None) -> int:
+    """Check `--jobs` (always, even when nothing is stale) and `--scheduler` before any work; the jobs to use."""
+    if scheduler is not None:
+        check_scheduler(scheduler)
+    return check_jobs(jobs)
 
 
 def _task(e: Execution, runtime: Mapping[str, Any], kernel_threads: int) -> Task:
@@ -189,11 +242,12 @@ def execute_profile(
     and `NotebookFailed` names the partial notebook and the failing cell.
     """
     started = time.perf_counter()
+    jobs = check_executor(jobs, scheduler)
     data_id = data_fingerprint(data_dir)
     context = json.dumps({"data": data_id, "library": library_fingerprint(), "version": __version__})
     keys = execution_keys(profile, context)
     ledger = load_ledger()
-    todo = {e.id: e for e in profile.executions if not is_fresh(e.id, keys[e.id], ledger)}
+    todo = stale_executions(profile, keys, ledger)
     log.info(
         "profile %s: %d executions, %d unchanged since their last success, %d to run",
         profile.name, len(profile.executions), len(profile.executions) - len(todo), len(todo),
@@ -216,6 +270,22 @@ def execute_profile(
     }
     save_ledger(ledger)
     return outcomes
+
+
+def stale_executions(profile: Profile, keys: dict[str, str], ledger: dict[str, Any]) -> dict[str, Execution]:
+    """The executions to run: the stale ones (`ledger.why_stale`) and everything downstream of them, since an
+    execution that runs again may publish other results than those its dependents read."""
+    todo: dict[str, Execution] = {}
+    for e in profile.executions:  # in run order: dependencies first
+        reason = why_stale(e.id, keys[e.id], ledger)
+        upstream = next((a for a in e.after if a in todo), None)
+        if reason not in (None, NEW, CHANGED):
+            log.warning("%s runs again: %s", e.id, reason)
+        elif reason is None and upstream is not None:
+            log.debug("%s runs again: %s runs again", e.id, upstream)
+        if reason is not None or upstream is not None:
+            todo[e.id] = e
+    return todo
 
 
 def _run_graph(
@@ -263,6 +333,7 @@ def _run_graph(
                         **startup,
                         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     }
+                    record_results(ledger, e.id, published_results(outcome.published))
                     save_ledger(ledger)
                 else:
                     log.error("FAILED %s after %.1f s: %s%s", e.id, outcome.seconds, outcome.error,
@@ -303,6 +374,7 @@ def run_report(
 
     The book is built from that folder by `report.book.build_book` (the CLI's ``report`` does both).
     """
+    jobs = check_executor(jobs, scheduler)
     loaded = load_profile(profile)
     raw = resolve_raw_dir(data_dir, loaded.sim_size)
     start = time.perf_counter()
