@@ -100,7 +100,12 @@ class Split:
 
 
 def split_name(scheme: str, test_day: int | None = None, val_day: int | None = None) -> str:
-    """The file-name stem of a split: "original", "random_cells" or "dm_t19_v0"."""
+    """The file-name stem of a split: "original", "random_cells" or "dm_t19_v0".
+
+    An unknown scheme (``papermill -p scheme nosuch``) is named here, not later as a missing file.
+    """
+    if scheme not in SCHEMES:
+        raise InputError(f"scheme {scheme!r} is unknown; expected one of {', '.join(SCHEMES)}")
     return f"dm_t{test_day}_v{val_day}" if scheme == "day_matched" else scheme
 
 

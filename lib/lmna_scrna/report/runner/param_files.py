@@ -142,7 +142,7 @@ def split_files(folder: Path | None = None) -> dict[str, dict[str, Any]]:
     book read it, so a new split file is all a new split takes. Ordered by scheme
     (as `SCHEMES` lists them), then test day, then validation day.
     """
-    found = dict(read_split_file(path)[::-1] for path in sorted((folder or params_dir() / "splits").glob("*.yaml")))
+    found = {name: identity for name, (identity, _) in _split_folder(folder or params_dir() / "splits").items()}
     order = list(SCHEMES)
 
     def rank(item: tuple[str, dict[str, Any]]) -> tuple[int, int, int]:
@@ -150,6 +150,19 @@ def split_files(folder: Path | None = None) -> dict[str, dict[str, Any]]:
         return (order.index(identity["scheme"]), identity.get("test_day") or 0, identity.get("val_day") or 0)
 
     return dict(sorted(found.items(), key=rank))
+
+
+def _split_folder(folder: Path) -> dict[str, tuple[dict[str, Any], Path]]:
+    """Name → (identity, file) of each split file of a folder. A file must be named after the split it defines:
+    a copy whose days were edited but not its name would otherwise merge into another split, unseen."""
+    found: dict[str, tuple[dict[str, Any], Path]] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        identity, name = read_split_file(path)
+        if path.stem != name:
+            raise InputError(f"split file {path} defines split {name} (scheme {identity['scheme']}, test_day "
+                             f"{identity['test_day']}, val_day {identity['val_day']}): rename it {name}.yaml or fix its days")
+        found[name] = (identity, path)
+    return found
 
 
 #: Where a profile's split files are, from the profile's folder (params/profiles → params/splits).
@@ -165,7 +178,7 @@ def per_split(entry: Any, profile: Path) -> list[Any]:
     if not isinstance(entry, dict) or not entry.get("each_split"):
         return [entry]
     folder = (profile.parent / SPLITS_FROM_PROFILES).resolve()
-    paths = {read_split_file(path)[1]: path for path in folder.glob("*.yaml")}
+    paths = {name: path for name, (_, path) in _split_folder(folder).items()}
     rest = {k: v for k, v in entry.items() if k != "each_split"}
     return [{**rest, "id": f"{entry.get('id')}_{name}", "params_file": str(paths[name])} for name in split_files(folder)]
 

@@ -75,6 +75,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ...config import PrepParams, TrainConfig, check_seeds
 from ...errors import InputError
 from ...paths import PROJECT_ROOT, params_dir
 from ...tl.calibration_design import load_design
@@ -194,6 +195,7 @@ def load_profile(profile: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Pr
         executions.extend(_expand_entry(entry, spec, path, notebooks_dir))
     _check_unique_ids(executions, path)
     _check_offered_names(executions, spec, path)
+    _check_values(executions, path)
     executions = _with_inferred_dependencies(executions, path)
     return Profile(
         name=path.stem,
@@ -310,6 +312,32 @@ def _check_offered_names(executions: list[Execution], spec: dict[str, Any], path
         raise InputError(
             f"profile {path}: parameter(s) {', '.join(unknown)} of `parameters` are declared by none of its notebooks"
         )
+
+
+#: The keys that define a split (`pp.splits.split_identity`): they name it, whichever notebook reads them.
+SPLIT_IDENTITY = frozenset({"scheme", "test_day", "val_day"})
+
+
+def _check_values(executions: list[Execution], path: Path) -> None:
+    """Refuse, before anything runs, what a notebook would refuse only after minutes of upstream work: a split
+    file's key that no notebook of the profile declares (it would be dropped), and hyperparameters
+    (`TrainConfig`, `PrepParams`, seeds) of the wrong type or out of range."""
+    declared = frozenset().union(*(e.accepts for e in executions))
+    for split_file in sorted({e.params_file for e in executions if e.params_file is not None}):
+        unknown = sorted(set(read_split_file(split_file)[0]) - declared - SPLIT_IDENTITY)
+        if unknown:
+            raise InputError(f"split file {split_file}: key(s) {', '.join(unknown)} are declared by none of the "
+                             f"notebooks of profile {path}")
+    for e in executions:
+        try:
+            for kind in (TrainConfig, PrepParams):
+                given = {f.name: e.parameters[f.name] for f in dataclasses.fields(kind) if f.name in e.parameters}
+                if given:
+                    kind(**given).check()
+            if "seeds" in e.parameters:
+                check_seeds(e.parameters["seeds"])
+        except (InputError, TypeError) as exc:
+            raise InputError(f"profile {path}, execution {e.id}: {exc}") from None
 
 
 def _check_unique_ids(executions: list[Execution], path: Path) -> None:
