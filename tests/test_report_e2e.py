@@ -2,7 +2,8 @@
 
 One smoke report is shared by every test here (module-scoped fixture): it runs
 into a temp LMNA_OUTPUTS with a temp copy of params/ (so a split file can be
-changed without touching the repository) and builds a temp copy of book/.
+changed without touching the repository); its book is built into that outputs
+folder (`paths.book_index`) from the checkout's book/, which the build only reads.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def run(outputs: Path, *argv: str) -> tuple[float, str, str]:
 
 
 def report(profile: Path, outputs: Path) -> float:
-    """`lmna-scrna report` as `make report` runs it (the book is built separately, into a temp copy).
+    """`lmna-scrna report` as `make report` runs it (the book is built separately).
 
     The terminal shows the runner's progress only: library noise goes to each notebook's log file.
     """
@@ -55,9 +56,9 @@ def report(profile: Path, outputs: Path) -> float:
     return seconds
 
 
-def build_book(book: Path, outputs: Path) -> tuple[float, Path]:
-    seconds, out, _ = run(outputs, "-c", "import sys; from pathlib import Path; from lmna_scrna.report.book.build import build_book; "
-                       "print(build_book(Path(sys.argv[1])))", str(book))
+def build_book(outputs: Path) -> tuple[float, Path]:
+    """`lmna-scrna book` on `outputs`; the index.html it prints."""
+    seconds, out, _ = run(outputs, "-m", "lmna_scrna.cli", "book")
     return seconds, Path(out.strip().splitlines()[-1])
 
 
@@ -69,10 +70,10 @@ def executed(outputs: Path) -> set[str]:
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("smoke")
     shutil.copytree(PROJECT_ROOT / "params", root / "params")
-    shutil.copytree(PROJECT_ROOT / "book", root / "book", ignore=shutil.ignore_patterns("_build", "notebooks"))
     outputs, profile = root / "outputs", root / "params" / "profiles" / "smoke.yaml"
     seconds = report(profile, outputs)
-    book_seconds, index = build_book(root / "book", outputs)
+    book_seconds, index = build_book(outputs)
+    assert index.is_relative_to(outputs)  # the book of this outputs folder, beside its runs
     print(f"smoke report: notebooks {seconds:.0f} s, book {book_seconds:.0f} s")
     return {"root": root, "outputs": outputs, "profile": profile, "index": index}
 
@@ -89,7 +90,7 @@ def test_smoke_report_executes_every_notebook(smoke: dict[str, Path]) -> None:
 def test_second_report_executes_nothing_and_is_fast(smoke: dict[str, Path]) -> None:
     seconds = report(smoke["profile"], smoke["outputs"])
     assert executed(smoke["outputs"]) == set()
-    book_seconds, index = build_book(smoke["root"] / "book", smoke["outputs"])
+    book_seconds, index = build_book(smoke["outputs"])
     assert index == smoke["index"]
     assert seconds + book_seconds < 30, f"an unchanged report took {seconds:.0f} s + book {book_seconds:.0f} s"
 
