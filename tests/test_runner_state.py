@@ -138,6 +138,15 @@ def test_a_notebook_run_by_hand_that_retrains_a_run_makes_the_report_rerun_it_an
     assert execute(project) == []
 
 
+def test_results_are_recorded_under_a_dask_scheduler_too(project: Path) -> None:
+    from distributed import LocalCluster
+
+    publishing(project)
+    with LocalCluster(n_workers=1, processes=True, threads_per_worker=2, dashboard_address=None) as cluster:
+        execute(project, scheduler=cluster.scheduler_address)
+    assert set(ledger.read_ledger()["executions"]["run_a"]["results"]) == {"runs/run_a", "tables/run_a.csv"}
+
+
 def test_a_table_rewritten_by_hand_makes_its_execution_stale(project: Path, caplog: pytest.LogCaptureFixture) -> None:
     publishing(project)
     execute(project)

@@ -35,7 +35,14 @@ from ...paths import PROJECT_ROOT, book_dir, figures_dir, processed_path, shown_
 from ...tl.inference import RULE
 from ..labels import difference_interval_text, difference_text, page_title, split_words
 from ..results.paper import paper_table1
-from ..runner.ledger import library_fingerprint, notebooks_out_dir, read_ledger, save_ledger, success_problem
+from ..runner.ledger import (
+    LedgerDamaged,
+    library_fingerprint,
+    notebooks_out_dir,
+    read_ledger,
+    save_ledger,
+    success_problem,
+)
 from ..runner.plan import NOTEBOOKS_DIR, notebook_parameters
 from .bottom_line import bottom_line_markdown
 from .calibration_words import null_sentence
@@ -61,7 +68,10 @@ def build_book(sources: Path = BOOK_DIR) -> Path:
     same executions and the same hand-written pages: a stamp beside the HTML
     records both.
     """
-    whole = read_ledger()  # a damaged ledger is one line here: `report` sets it aside and re-checks
+    try:
+        whole = read_ledger()
+    except LedgerDamaged as exc:  # one line here; `report` sets it aside and re-checks every execution
+        raise LedgerDamaged(f"{exc}; run `lmna-scrna report`: it sets the ledger aside and re-checks every execution") from None
     report, ledger = whole["report"], whole["executions"]
     if not report:
         raise InputError(f"no executed notebooks in {notebooks_out_dir()}: run `lmna-scrna report` first")

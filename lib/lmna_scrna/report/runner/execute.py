@@ -82,7 +82,7 @@ class Outcome:
     notebook: str  # the executed notebook (the `.failed.ipynb` one on failure)
     log: str  # the execution's log file (the kernel's and the libraries' messages); "" under Dask
     error: str = ""
-    published: tuple[str, ...] = ()  # what the kernel published (`atomic.note_published`); () under Dask
+    published: tuple[str, ...] = ()  # what the kernel published (`atomic.note_published`)
 
 
 
@@ -116,7 +116,9 @@ def execute_task(task: Task) -> Outcome:
     private = threading.current_thread() is threading.main_thread()
     if private:
         os.environ[LOG_ENV] = str(log_file)
-        os.environ[WRITES_ENV] = str(listing)
+    # The kernel lists what it publishes (`atomic.note_published`) in a file of this execution's own, set in
+    # the kernel itself: a Dask worker's threads share one environment.
+    listed = f"--IPKernelApp.exec_lines=import os; os.environ[{WRITES_ENV!r}] = {str(listing)!r}"
     start = time.perf_counter()
     try:
         with fds_to(log_file) if private else nullcontext():
@@ -127,7 +129,7 @@ def execute_task(task: Task) -> Outcome:
                 kernel_name=KERNEL_NAME,
                 cwd=task.cwd,
                 progress_bar=False,
-                extra_arguments=KERNEL_ARGUMENTS,
+                extra_arguments=[*KERNEL_ARGUMENTS, listed],
             )
     except PapermillExecutionError as exc:
         error = f"cell {exc.cell_index} (In [{exc.exec_count}]) raised {exc.ename}: {exc.evalue}"
@@ -200,6 +202,8 @@ def check_scheduler(address: str) -> str:
     try:
         scheme, location = parse_address(address)
         host, port = parse_host_port(location)
+        if not 0 < int(port) < 2**16:
+            raise ValueError(f"port {port} out of range")
     except (ValueError, TypeError) as exc:
         raise InputError(f"--scheduler {address!r} is not a scheduler address such as tcp://host:8786 ({exc})") from None
     if scheme not in ("tcp", "tls"):

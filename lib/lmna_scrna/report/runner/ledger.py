@@ -9,7 +9,8 @@ result it published (a run folder, a table, a figure: `atomic.note_published`).
 An execution is fresh, and not run again, only if its key is unchanged, its
 executed notebook is complete (papermill finished it, every code cell ran) and
 each result it published is still the one on disk: a notebook run by hand that
-retrained a run or redrew a figure makes the execution that made it stale.
+retrained a run or redrew a figure makes the execution that made it stale,
+and the runner re-runs it and everything downstream.
 
 A ledger that cannot be read (cut, not JSON, not the shape below) is set aside
 as ``ledger.json.damaged-<UTC time>`` and the report re-checks every execution.
@@ -247,6 +248,8 @@ def report_lock() -> Iterator[None]:
     before any notebook runs, rather than in a worker halfway through.
     """
     root = outputs_dir()
+    if root.exists() and not root.is_dir():
+        raise InputError(f"outputs folder {root} is a file, not a folder: set LMNA_OUTPUTS to a folder")
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / f".write-check.{os.getpid()}"
