@@ -237,3 +237,21 @@ def test_a_read_only_outputs_folder_is_refused_up_front(tmp_path: Path) -> None:
     result = read_only_cli(outputs, "report", "--profile", "smoke")
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert f"outputs folder {outputs} cannot be written (Read-only file system)" in result.stderr
+
+
+# --------------------------------------------------------------------------- parameters given by hand
+
+
+def test_the_old_split_parameter_given_by_hand_is_named_not_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`papermill 01_prepare.ipynb out.ipynb -p split nosuch`: papermill only warns about an undeclared name."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from lmna_scrna.report.runner.plan import NOTEBOOKS_DIR
+
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
+    with pytest.raises(PapermillExecutionError, match=r"InputError.*parameter split='nosuch': `split` is now `scheme`"):
+        papermill.execute_notebook(str(NOTEBOOKS_DIR / "01_prepare.ipynb"), str(tmp_path / "out.ipynb"),
+                                   parameters={"split": "nosuch"}, kernel_name="python3", cwd=str(NOTEBOOKS_DIR),
+                                   progress_bar=False)
+    assert not (tmp_path / "outputs" / "data").exists()  # refused before any data was simulated

@@ -135,6 +135,16 @@ def split_identity(values: Mapping[str, Any], where: str) -> tuple[dict[str, Any
     return identity | {"scheme": scheme, "test_day": test_day, "val_day": val_day}, name
 
 
+def refuse_split_parameter(namespace: Mapping[str, Any]) -> None:
+    """A notebook's guard against ``papermill -p split X``: `split` is the old name of `scheme`, and papermill
+    only warns about a name its parameters cell does not declare, then runs the defaults. Called with the
+    notebook's globals, where `split` is otherwise unset or the `Split` the notebook made."""
+    value = namespace.get("split")
+    if value is not None and not isinstance(value, Split):
+        raise InputError(f"parameter split={value!r}: `split` is now `scheme` (one of {', '.join(SCHEMES)}), "
+                         "e.g. -p scheme day_matched -p test_day 19")
+
+
 def original(sheet: pd.DataFrame) -> Split:
     """The paper's split: test 5052+5056, val 5049+5054, train the other eight."""
     require_gsms(sheet, ORIGINAL_TEST + ORIGINAL_VAL, "original")

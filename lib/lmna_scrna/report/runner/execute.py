@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager, nullcontext
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,9 +30,10 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ... import __version__, threads
 from ...atomic import WRITES_ENV
-from ...errors import InputError, LmnaError, one_line
+from ...errors import LmnaError
 from ...io.simulation import resolve_raw_dir
 from ...paths import outputs_dir, shown_path
+from .executors import check_executor, open_executor
 from .ledger import (
     CHANGED,
     NEW,
@@ -148,78 +148,6 @@ def _failure(task: Task, running: Path, failed: Path, log_file: Path | None, sta
     if running.exists():
         os.replace(running, failed)
     return Outcome(task.id, False, time.perf_counter() - start, str(failed), str(log_file or ""), error)
-
-
-# --------------------------------------------------------------------------- scheduling
-
-
-@contextmanager
-def open_executor(jobs: int, scheduler: str | None) -> Iterator[tuple[Executor, int, int]]:
-    """A concurrent.futures executor, how many tasks to keep in flight on it, and each task's thread budget.
-
-    ``scheduler`` is the address of a running Dask scheduler: its client's
-    executor runs the same task function on the cluster's workers. Otherwise a
-    pool of ``jobs`` local processes ("spawn", so no worker inherits the
-    parent's threads or open kernels).
-    """
-    if scheduler:
-        from distributed import Client
-
-        with Client(scheduler) as client:
-            slots = client.nthreads()
-            capacity = max(1, sum(slots.values()))
-            # each worker thread runs one kernel: a kernel's share is its worker's cores over its threads
-            shares = [cores // max(1, slots[w]) for w, cores in client.run(threads.cores).items()]
-            with client.get_executor(pure=False) as executor:
-                yield executor, capacity, max(1, min(shares, default=1))
-        return
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as executor:
-        yield executor, jobs, threads.threads_per_job(jobs)
-
-
-def check_jobs(jobs: int) -> int:
-    """`jobs`, refused below 1 and capped at this machine's cores (saying so): more kernels than cores only
-    share them, each with a thread budget of one, and multiply the memory."""
-    if jobs < 1:
-        raise InputError(f"--jobs must be at least 1 (got {jobs})")
-    if jobs > threads.cores():
-        log.warning("--jobs %d capped at %d: this machine runs %d notebooks at once", jobs, threads.cores(),
-                    threads.cores())
-    return min(jobs, threads.cores())
-
-
-#: Seconds a scheduler has to accept a connection before `--scheduler` is refused.
-CONNECT_TIMEOUT_S = 3.0
-
-
-def check_scheduler(address: str) -> str:
-    """`address` if a Dask scheduler could be listening there; refused at once (malformed, nothing answers)
-    rather than after the client's 30 s timeout."""
-    import socket
-
-    from distributed.comm.addressing import parse_address, parse_host_port
-
-    try:
-        scheme, location = parse_address(address)
-        host, port = parse_host_port(location)
-        if not 0 < int(port) < 2**16:
-            raise ValueError(f"port {port} out of range")
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"--scheduler {address!r} is not a scheduler address such as tcp://host:8786 ({exc})") from None
-    if scheme not in ("tcp", "tls"):
-        raise InputError(f"--scheduler {address!r}: only tcp:// and tls:// schedulers are supported")
-    try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
-    except OSError as exc:
-        raise InputError(f"--scheduler {address}: no scheduler answers there ({one_line(exc.strerror or exc)})") from None
-    return address
-
-
-def check_executor(jobs: int, scheduler: str | None) -> int:
-    """Check `--jobs` (always, even when nothing is stale) and `--scheduler` before any work; the jobs to use."""
-    if scheduler is not None:
-        check_scheduler(scheduler)
-    return check_jobs(jobs)
 
 
 def _task(e: Execution, runtime: Mapping[str, Any], kernel_threads: int) -> Task:

@@ -1,4 +1,5 @@
-"""Parameter files of the plan: YAML mappings, profiles (with `inherits`), split files and sweep files.
+"""Parameter files of the plan: YAML mappings, profiles (with `inherits`), split files and sweep files,
+and the executions' parameters that a sweep run, a grid point or a calibration batch gives.
 
 Kept apart from `plan` so a split or sweep file can be read (by notebooks,
 tests and the plan alike) with one set of checks and messages.
@@ -6,6 +7,7 @@ tests and the plan alike) with one set of checks and messages.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import yaml
 from ...errors import InputError, one_line
 from ...paths import params_dir, require_file
 from ...pp.splits import SCHEMES, split_identity
+from ...tl.calibration_design import load_design
 
 
 @dataclass(frozen=True)
@@ -186,3 +189,45 @@ def per_split(entry: Any, profile: Path) -> list[Any]:
 def sweep_run_name(run: str) -> str:
     """Execution id and run folder of a sweep run ("A_d1_e20_b128_relu_adam" → "sweep_A_d1_…")."""
     return f"sweep_{run}"
+
+
+def sweep_run_parameters(sweep: Sweep, run: str) -> dict[str, Any]:
+    """A sweep run's settings and run name; for a sweep that builds on another, which file and run to resolve
+    at run time (its base configuration is the other sweep's best run, unknown until that sweep has run)."""
+    if sweep.builds_on is None:
+        return {**sweep.runs[run], "run_name": sweep_run_name(run)}
+    return {"sweep_file": str(sweep.path), "sweep_run": run, "run_name": sweep_run_name(run)}
+
+
+def grid_points(exec_id: str, grid: Any, path: Path) -> dict[str, dict[str, Any]]:
+    """Every combination of a ``grid`` mapping (name → list of values), keyed by an id naming it."""
+    if not isinstance(grid, dict) or not grid or not all(isinstance(v, list) and v for v in grid.values()):
+        raise InputError(f"profile {path}, execution {exec_id}: `grid` must map names to non-empty lists")
+    names = list(grid)
+    return {
+        "_".join([exec_id, *(f"{n}{v}" for n, v in zip(names, values))]): dict(zip(names, values))
+        for values in itertools.product(*(grid[n] for n in names))
+    }
+
+
+def calibration_batches(exec_id: str, design_file: str, base: Path) -> dict[str, dict[str, Any]]:
+    """One execution per batch of calibration replicates of the design (id <exec_id>_<scenario>_s<first>-<last>)."""
+    design = load_design(base / design_file)
+    return {
+        f"{exec_id}_{batch.id}": {"calibration_file": design_file, "scenario": batch.scenario,
+                                  "sim_seeds": list(batch.seeds)}
+        for batch in design.batches()
+    }
+
+
+def resolve_file_parameters(params: dict[str, Any], base: Path) -> tuple[dict[str, Any], list[Path]]:
+    """Make every ``*_file`` parameter an absolute path; return them as inputs too."""
+    out, files = dict(params), []
+    for name, value in params.items():
+        if name.endswith("_file") and value is not None:
+            path = (base / str(value)).resolve()
+            if not path.is_file():
+                raise InputError(f"parameter {name}: file {path} does not exist")
+            out[name] = str(path)
+            files.append(path)
+    return out, files
