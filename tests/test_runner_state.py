@@ -255,3 +255,18 @@ def test_the_old_split_parameter_given_by_hand_is_named_not_ignored(tmp_path: Pa
                                    parameters={"split": "nosuch"}, kernel_name="python3", cwd=str(NOTEBOOKS_DIR),
                                    progress_bar=False)
     assert not (tmp_path / "outputs" / "data").exists()  # refused before any data was simulated
+
+
+def test_executions_a_removed_split_file_drops_are_named(project: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import yaml
+
+    execute(project)
+    profile = project / "params/profiles/test.yaml"
+    spec = yaml.safe_load(profile.read_text())
+    spec["executions"] = [e for e in spec["executions"] if "b.yaml" not in e.get("params_file", "")]
+    profile.write_text(yaml.safe_dump(spec))
+    (project / "params/splits/b.yaml").unlink()
+    with caplog.at_level(logging.WARNING):
+        execute(project)
+    assert "2 execution(s) of the last report of profile test are no longer planned" in caplog.text
+    assert "prepare_b, train_b" in caplog.text

@@ -15,9 +15,10 @@ def outputs_dir() -> Path:
     """Root of everything generated; `LMNA_OUTPUTS` moves it (tests use a temp dir).
 
     A relative `LMNA_OUTPUTS` is taken from the current folder here, once: the
-    runner hands this absolute path to kernels that start in ``notebooks/``.
+    runner hands this absolute path to kernels that start in ``notebooks/``. An
+    empty one is unset (not the current folder).
     """
-    return Path(os.environ.get("LMNA_OUTPUTS", PROJECT_ROOT / "outputs")).absolute()
+    return Path(os.environ.get("LMNA_OUTPUTS") or PROJECT_ROOT / "outputs").absolute()
 
 
 def book_dir() -> Path:

@@ -180,6 +180,10 @@ def execute_profile(
     keys = execution_keys(profile, context)
     ledger = load_ledger()
     todo = stale_executions(profile, keys, ledger)
+    dropped = [i for i in ledger["report"].get("executions", []) if i not in keys]
+    if ledger["report"].get("profile") == profile.name and dropped:  # a split or sweep file removed, not silently
+        log.warning("%d execution(s) of the last report of profile %s are no longer planned (their split, sweep or "
+                    "profile entry is gone): %s", len(dropped), profile.name, ", ".join(dropped))
     log.info(
         "profile %s: %d executions, %d unchanged since their last success, %d to run",
         profile.name, len(profile.executions), len(profile.executions) - len(todo), len(todo),
