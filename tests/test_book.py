@@ -122,6 +122,12 @@ def test_build_copies_labels_and_skips_an_unchanged_book(report: Path, monkeypat
     (report / "book" / "intro.md").write_text("# Intro, edited\n")
     book.build_book(report / "book")
     assert len(calls) == 2 and (built / "intro.md").read_text() == "# Intro, edited\n"
+    ledger_file = report / "outputs/notebooks/ledger.json"
+    whole = json.loads(ledger_file.read_text())
+    whole["executions"]["compare"]["finished"] = "2026-01-02T00:00:00+00:00"  # run again, same key (a hand run undone)
+    ledger_file.write_text(json.dumps(whole))
+    book.build_book(report / "book")
+    assert len(calls) == 3
     assert not [p for p in (report / "outputs").iterdir() if p.name.startswith(".book")]  # no staging left
 
 

@@ -139,11 +139,13 @@ def _swap_in(stage: Path, target: Path) -> None:
 
 
 def _stamp(sources: Path, report: dict[str, Any], ledger: dict[str, Any]) -> str:
-    """Identity of a build's inputs: the executions (by content key) and the hand-written pages."""
+    """Identity of a build's inputs: the executions (by content key and when they last succeeded) and the
+    hand-written pages."""
     digest = hashlib.sha256(str(notebooks_out_dir().resolve()).encode())
     digest.update(library_fingerprint().encode())  # the pages' preparation is library code
-    for exec_id in report["executions"]:
-        digest.update(f"{exec_id}={ledger.get(exec_id, {}).get('key')}\n".encode())
+    for exec_id in report["executions"]:  # a re-run with an unchanged key (after a hand run) finished anew
+        entry = ledger.get(exec_id, {})
+        digest.update(f"{exec_id}={entry.get('key')}@{entry.get('finished')}\n".encode())
     for page in sorted(p for p in sources.iterdir() if p.is_file()):
         digest.update(page.name.encode() + b"\0" + page.read_bytes())
     return digest.hexdigest()
