@@ -50,7 +50,7 @@ browser:
 	      || echo ">> could not install chromium: the browser test will be skipped"; \
 	  else echo ">> chromium not found and not root: the browser test will be skipped"; fi; }
 
-## book: rebuild the Jupyter Book from the executed notebooks (no re-execution)
+## book: rebuild the Jupyter Book from the executed notebooks (no re-execution) into outputs/book/_build/html
 book: setup
 	$(VENV)/bin/lmna-scrna book
 
@@ -66,4 +66,4 @@ lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
-	rm -rf outputs book/_build book/notebooks
+	rm -rf outputs

@@ -21,6 +21,17 @@ time.sleep(pause)
 (out / f"{tag}.json").write_text(json.dumps({"value": value, "test_day": test_day, "start": t0, "end": time.time()}))
 """
 
+#: A notebook that publishes like the train notebooks: a run folder swapped in whole, and a table.
+PUBLISH_CELL = """
+from lmna_scrna.atomic import write_text_atomic
+from lmna_scrna.paths import outputs_dir, run_dir
+from lmna_scrna.tl.runs import building
+with building(run_dir(tag)) as work:
+    (work / "config.json").write_text(json.dumps({"value": value}))
+    (work / "summary.json").write_text(json.dumps({"auc": value / 10}))
+write_text_atomic(outputs_dir() / "tables" / f"{tag}.csv", f"value\\n{value}\\n")
+"""
+
 
 def make_notebook(path: Path, cells: list[str]) -> Path:
     """A notebook whose first cell is tagged `parameters` (as every project notebook)."""
@@ -52,6 +63,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(ledger, "library_fingerprint", lambda: "library")
     monkeypatch.setattr(executor, "library_fingerprint", lambda: "library")
     make_notebook(tmp_path / "notebooks" / "write.ipynb", [PARAMS, WRITE_CELL])
+    make_notebook(tmp_path / "notebooks" / "publish.ipynb", [PARAMS, PUBLISH_CELL])
     make_notebook(tmp_path / "notebooks" / "fail.ipynb", [PARAMS, "x = 1", "raise ValueError('boom in cell 2')"])
     for split, value in (("a", 1), ("b", 2)):
         write_yaml(tmp_path / "params" / "splits" / f"{split}.yaml", split_file(split, value))

@@ -13,8 +13,8 @@ import pytest
 from _run_fixtures import fake_run
 
 from lmna_scrna import provenance
-from lmna_scrna.errors import InputError
-from lmna_scrna.paths import PROJECT_ROOT, processed_path
+from lmna_scrna.errors import InputError, LmnaError
+from lmna_scrna.paths import PROJECT_ROOT, book_index, processed_path
 from lmna_scrna.report.book import build as book
 from lmna_scrna.report.book.claims import inverted
 from lmna_scrna.report.book.findings import findings, page_values
@@ -42,6 +42,7 @@ def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         name = {"prepare": "01_prepare.ipynb", "train": "03_train_A.ipynb", "compare": "06_compare.ipynb"}[
             exec_id.split("_")[0]]
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 03 · Model A\n\ntext")])
+        nb.metadata["papermill"] = {"end_time": "2026-01-01T00:00:00", "exception": None}  # finished, as the runner's
         nbformat.write(nb, notebooks / f"{exec_id}.ipynb")
         executions[exec_id] = {"key": exec_id, "notebook": name, "stage": "train", "seconds": 1.5,
                                "finished": "2026-01-01T00:00:00+00:00",
@@ -98,40 +99,101 @@ def test_provenance_page_cites_packages_cpu_threads_commit_and_each_stage_s_wall
     assert "+ uncommitted changes" in book.provenance_markdown(whole["report"], executions, dirty)
 
 
-def test_build_copies_labels_and_skips_an_unchanged_book(report: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
-
-    def fake_jupyter_book(book_dir: Path) -> None:
+def fake_jupyter_book(calls: list[Path]):
+    """`jupyter-book build` writing only its index page (the real one: tests/test_report_e2e.py, and below)."""
+    def build(book_dir: Path) -> None:
         calls.append(book_dir)
         (book_dir / "_build" / "html").mkdir(parents=True, exist_ok=True)
-        (book_dir / "_build" / "html" / "index.html").write_text("<html></html>")
+        (book_dir / "_build" / "html" / "index.html").write_text(f"<html>build {len(calls)}</html>")
+    return build
 
-    monkeypatch.setattr(book, "_jupyter_book", fake_jupyter_book)
+
+def test_build_copies_labels_and_skips_an_unchanged_book(report: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[Path] = []
+    monkeypatch.setattr(book, "_jupyter_book", fake_jupyter_book(calls))
     index = book.build_book(report / "book")
-    assert index == report / "book" / "_build" / "html" / "index.html" and len(calls) == 1
-    copied = nbformat.read(report / "book" / "notebooks" / "train_A_original.ipynb", as_version=4)
+    built = book_index().parents[2]
+    assert index == book_index() and built.parent == report / "outputs" and len(calls) == 1  # beside its runs
+    assert sorted(p.name for p in (report / "book").iterdir()) == ["intro.md", "parts"]  # the sources are only read
+    copied = nbformat.read(built / "notebooks" / "train_A_original.ipynb", as_version=4)
     assert copied.cells[0].source == "# Model A (genotype only) — original split"  # in words, not the execution id
-    other = nbformat.read(report / "book" / "notebooks" / "train_A_dm_t19_v0.ipynb", as_version=4)
+    other = nbformat.read(built / "notebooks" / "train_A_dm_t19_v0.ipynb", as_version=4)
     assert other.cells[0].source == "# Model A (genotype only) — test day 19, validation day 0"
-    single = nbformat.read(report / "book" / "notebooks" / "compare.ipynb", as_version=4)
+    single = nbformat.read(built / "notebooks" / "compare.ipynb", as_version=4)
     assert single.cells[0].source == "# 03 · Model A"  # ran once: title kept
-    assert "Provenance" in (report / "book" / "generated" / "provenance.md").read_text()
+    assert "Provenance" in (built / "generated" / "provenance.md").read_text()
     assert copied.cells[1].metadata["tags"] == ["lmna-page-header"]  # prepared for reading (test_book_pages)
     assert "papermill notebooks/03_train_A.ipynb" in copied.cells[1].source
-    headline = (report / "book" / "generated" / "headline.md").read_text()
+    headline = (built / "generated" / "headline.md").read_text()
     assert headline.startswith("*Not available in this build (headline)") and "figure2_auc_by_split.png" in headline
 
     book.build_book(report / "book")
     assert len(calls) == 1, "an unchanged book was rebuilt"
     (report / "book" / "intro.md").write_text("# Intro, edited\n")
     book.build_book(report / "book")
-    assert len(calls) == 2
+    assert len(calls) == 2 and (built / "intro.md").read_text() == "# Intro, edited\n"
+    ledger_file = report / "outputs/notebooks/ledger.json"
+    whole = json.loads(ledger_file.read_text())
+    whole["executions"]["compare"]["finished"] = "2026-01-02T00:00:00+00:00"  # run again, same key (a hand run undone)
+    ledger_file.write_text(json.dumps(whole))
+    book.build_book(report / "book")
+    assert len(calls) == 3
+    assert not [p for p in (report / "outputs").iterdir() if p.name.startswith(".book")]  # no staging left
+
+
+def test_a_cut_executed_notebook_stops_the_build_and_keeps_the_last_good_book(report: Path) -> None:
+    """A real `jupyter-book build` (staged), then a cut notebook: one line naming it, the last book untouched."""
+    (report / "book" / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: 'off'\n")
+    (report / "book" / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n- glob: notebooks/*\n")
+    index = book.build_book(report / "book")
+    assert index == book_index() and (index.parent / "notebooks" / "compare.html").is_file()
+    good = {p: p.read_bytes() for p in index.parent.rglob("*.html")}
+
+    notebook = report / "outputs" / "notebooks" / "compare.ipynb"
+    notebook.write_bytes(notebook.read_bytes()[:100])
+    (report / "book" / "intro.md").write_text("# Intro, edited\n")  # a rebuild is due
+    with pytest.raises(InputError) as refused:
+        book.build_book(report / "book")
+    message = str(refused.value)
+    assert "\n" not in message and "execution compare: its executed notebook outputs/notebooks/compare.ipynb is cut" in message
+    assert "marked stale" in message and "lmna-scrna report" in message
+    assert {p: p.read_bytes() for p in index.parent.rglob("*.html")} == good
+    assert "compare" not in json.loads((report / "outputs/notebooks/ledger.json").read_text())["executions"]
+    assert not [p for p in (report / "outputs").iterdir() if p.name.startswith(".book")]
+
+
+def test_a_failed_build_keeps_the_last_good_book_and_two_outputs_folders_two_books(
+        report: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    calls: list[Path] = []
+    monkeypatch.setattr(book, "_jupyter_book", fake_jupyter_book(calls))
+    first = book.build_book(report / "book")
+
+    def broken(book_dir: Path) -> None:
+        (book_dir / "_build" / "html").mkdir(parents=True)
+        (book_dir / "_build" / "html" / "index.html").write_text("half")
+        raise LmnaError("jupyter-book build failed")
+
+    monkeypatch.setattr(book, "_jupyter_book", broken)
+    (report / "book" / "intro.md").write_text("# Intro, edited\n")
+    with pytest.raises(LmnaError):
+        book.build_book(report / "book")
+    assert first.read_text() == "<html>build 1</html>" and (report / "outputs/book/intro.md").read_text() == "# Intro\n"
+
+    monkeypatch.setattr(book, "_jupyter_book", fake_jupyter_book(calls))
+    shutil.copytree(report / "outputs", report / "other", ignore=shutil.ignore_patterns("book"))
+    monkeypatch.setenv("LMNA_OUTPUTS", str(report / "other"))
+    second = book.build_book(report / "book")
+    assert second == book_index() != first and second.is_relative_to(report / "other")
+    assert first.read_text() == "<html>build 1</html>" and second.read_text() == "<html>build 2</html>"
 
 
 def test_build_before_any_report_says_what_to_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
     with pytest.raises(InputError, match="lmna-scrna report"):
         book.build_book(tmp_path / "book")
+    assert not (tmp_path / "book").exists()
 
 
 def test_building_the_book_imports_no_tensorflow(report: Path) -> None:

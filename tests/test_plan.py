@@ -263,3 +263,59 @@ def test_smoke_profile_runs_fulls_executions_at_smoke_size() -> None:
     assert smoke.by_id()["train_A_original"].parameters["epochs"] == 4
     assert smoke.by_id()["calibration"].parameters["calibration_file"].endswith("calibration/smoke.yaml")
     assert full.by_id()["calibration"].parameters["calibration_file"].endswith("calibration/full.yaml")
+
+
+# --------------------------------------------------------------------------- values checked before anything runs
+
+
+@pytest.fixture()
+def params_copy(tmp_path: Path) -> Path:
+    """A copy of the project's params/, to damage; its smoke profile is planned with the project's notebooks."""
+    import shutil
+
+    from lmna_scrna.paths import params_dir
+
+    shutil.copytree(params_dir(), tmp_path / "params")
+    return tmp_path / "params"
+
+
+def plan_smoke(params: Path) -> plan.Profile:
+    from lmna_scrna.paths import PROJECT_ROOT
+
+    return load_profile(params / "profiles" / "smoke.yaml", notebooks_dir=PROJECT_ROOT / "notebooks")
+
+
+def test_a_split_file_not_named_after_its_split_is_refused_not_merged(params_copy: Path) -> None:
+    (params_copy / "splits" / "dm_t16_v0.yaml").write_text(yaml.safe_dump(
+        {"scheme": "day_matched", "test_day": 19, "val_day": 0}))
+    with pytest.raises(InputError, match=r"split file .*dm_t16_v0\.yaml defines split dm_t19_v0 .*rename it "
+                                         r"dm_t19_v0\.yaml or fix its days"):
+        plan_smoke(params_copy)
+
+
+def test_a_split_file_key_no_notebook_declares_is_refused(params_copy: Path) -> None:
+    path = params_copy / "splits" / "dm_t9_v0.yaml"
+    path.write_text(path.read_text() + "max_cels: 400\n")
+    with pytest.raises(InputError, match=r"split file .*dm_t9_v0\.yaml: key\(s\) max_cels are declared by none"):
+        plan_smoke(params_copy)
+
+
+@pytest.mark.parametrize("stage, message", [
+    ({"epochs": -1}, r"execution train_A_\w+: .*epochs.*-1.*must be >= 1"),
+    ({"width": "wide"}, r"execution train_A_\w+: .*width.*'wide'.*must be an integer"),
+    ({"seeds": [1, 1]}, r"execution train_A_\w+: seeds: 1 given more than once"),
+])
+def test_profile_values_are_checked_before_any_execution(params_copy: Path, stage: dict, message: str) -> None:
+    profile = params_copy / "profiles" / "smoke.yaml"
+    spec = yaml.safe_load(profile.read_text())
+    spec["stages"]["train"] = {**spec["stages"]["train"], **stage}
+    profile.write_text(yaml.safe_dump(spec))
+    with pytest.raises(InputError, match=message):
+        plan_smoke(params_copy)
+
+
+def test_an_unknown_scheme_is_named_where_a_notebook_makes_the_split_name() -> None:
+    from lmna_scrna.pp.splits import split_name
+
+    with pytest.raises(InputError, match="scheme 'nosuch' is unknown; expected one of original, day_matched"):
+        split_name("nosuch", 19, 0)

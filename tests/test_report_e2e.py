@@ -2,7 +2,8 @@
 
 One smoke report is shared by every test here (module-scoped fixture): it runs
 into a temp LMNA_OUTPUTS with a temp copy of params/ (so a split file can be
-changed without touching the repository) and builds a temp copy of book/.
+changed without touching the repository); its book is built into that outputs
+folder (`paths.book_index`) from the checkout's book/, which the build only reads.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def run(outputs: Path, *argv: str) -> tuple[float, str, str]:
 
 
 def report(profile: Path, outputs: Path) -> float:
-    """`lmna-scrna report` as `make report` runs it (the book is built separately, into a temp copy).
+    """`lmna-scrna report` as `make report` runs it (the book is built separately).
 
     The terminal shows the runner's progress only: library noise goes to each notebook's log file.
     """
@@ -55,9 +56,9 @@ def report(profile: Path, outputs: Path) -> float:
     return seconds
 
 
-def build_book(book: Path, outputs: Path) -> tuple[float, Path]:
-    seconds, out, _ = run(outputs, "-c", "import sys; from pathlib import Path; from lmna_scrna.report.book.build import build_book; "
-                       "print(build_book(Path(sys.argv[1])))", str(book))
+def build_book(outputs: Path) -> tuple[float, Path]:
+    """`lmna-scrna book` on `outputs`; the index.html it prints."""
+    seconds, out, _ = run(outputs, "-m", "lmna_scrna.cli", "book")
     return seconds, Path(out.strip().splitlines()[-1])
 
 
@@ -69,10 +70,10 @@ def executed(outputs: Path) -> set[str]:
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("smoke")
     shutil.copytree(PROJECT_ROOT / "params", root / "params")
-    shutil.copytree(PROJECT_ROOT / "book", root / "book", ignore=shutil.ignore_patterns("_build", "notebooks"))
     outputs, profile = root / "outputs", root / "params" / "profiles" / "smoke.yaml"
     seconds = report(profile, outputs)
-    book_seconds, index = build_book(root / "book", outputs)
+    book_seconds, index = build_book(outputs)
+    assert index.is_relative_to(outputs)  # the book of this outputs folder, beside its runs
     print(f"smoke report: notebooks {seconds:.0f} s, book {book_seconds:.0f} s")
     return {"root": root, "outputs": outputs, "profile": profile, "index": index}
 
@@ -89,7 +90,7 @@ def test_smoke_report_executes_every_notebook(smoke: dict[str, Path]) -> None:
 def test_second_report_executes_nothing_and_is_fast(smoke: dict[str, Path]) -> None:
     seconds = report(smoke["profile"], smoke["outputs"])
     assert executed(smoke["outputs"]) == set()
-    book_seconds, index = build_book(smoke["root"] / "book", smoke["outputs"])
+    book_seconds, index = build_book(smoke["outputs"])
     assert index == smoke["index"]
     assert seconds + book_seconds < 30, f"an unchanged report took {seconds:.0f} s + book {book_seconds:.0f} s"
 
@@ -350,30 +351,26 @@ def test_pages_have_no_code_names_mixed_signs_or_unresolved_citations(smoke: dic
     screenshot(browser, "book_intro_first_screen.png")
 
 
-def test_a_forced_claim_stops_the_build(smoke: dict[str, Path], tmp_path: Path) -> None:
+def test_a_forced_claim_stops_the_build_and_keeps_the_last_book(smoke: dict[str, Path], tmp_path: Path) -> None:
     """Force one check to fail: the executed comparison page states the opposite of its original-split verdict.
-    The build refuses before Jupyter Book runs, naming the claim, so the sentence is never rendered."""
-    from lmna_scrna.report.book.claims import RECORDS
-
+    `lmna-scrna book` refuses before Jupyter Book runs, naming the claim, and the last good book stays as it was."""
     outputs = tmp_path / "outputs"
     shutil.copytree(smoke["outputs"], outputs, ignore=shutil.ignore_patterns("cache", "data"))  # not read by a build
-    shutil.copytree(smoke["root"] / "book", tmp_path / "book", ignore=shutil.ignore_patterns("_build", "notebooks"))
+    index = outputs / smoke["index"].relative_to(smoke["outputs"])
+    before = index.read_bytes()
     path = outputs / "notebooks" / "compare.ipynb"
     nb = nbformat.read(path, as_version=4)
+    flipped = {"inverted (below 0.5)": "not inverted (above 0.5)", "not inverted (above 0.5)": "inverted (below 0.5)"}
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             scrap = output.get("metadata", {}).get("scrapbook", {})
-            if scrap.get("name") in ("original_inverted", RECORDS):
+            if scrap.get("name") == "original_inverted":
                 key = f"{scrap.get('mime_prefix', '')}text/plain"
-                text = output["data"][key]
-                output["data"][key] = (text.replace("not inverted (above 0.5)", "§").replace(
-                    "inverted (below 0.5)", "not inverted (above 0.5)").replace("§", "inverted (below 0.5)")
-                    if scrap["name"] == "original_inverted" else text)
+                output["data"][key] = repr(flipped[eval(output["data"][key])])  # noqa: S307 (a repr glue wrote)
     nbformat.write(nb, path)
     env = {**os.environ, "LMNA_OUTPUTS": str(outputs)}
-    code = "import sys; from pathlib import Path; from lmna_scrna.report.book.build import build_book; build_book(Path(sys.argv[1]))"
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "book")], env=env, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "lmna_scrna.cli", "book"], env=env, capture_output=True,
                             text=True, check=False)
-    assert result.returncode != 0 and "ClaimCheckFailed" in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 2, result.stderr[-2000:]
     assert "original_inverted" in result.stderr and "its check 'inverted' gives" in result.stderr
-    assert not (tmp_path / "book" / "_build").exists(), "a sentence whose check fails is never rendered"
+    assert index.read_bytes() == before, "a sentence whose check fails is never rendered: the last book is kept"

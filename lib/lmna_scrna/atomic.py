@@ -32,6 +32,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Environment variable naming a file where a process lists every result it publishes. The report's runner
+#: sets it for each notebook it executes, so the ledger can later tell whether those results are still the
+#: ones on disk (a notebook run by hand may have replaced them); unset, nothing is listed.
+WRITES_ENV = "LMNA_WRITES_LOG"
+
+
+def note_published(path: str | Path) -> None:
+    """Add `path` (a file or a folder just swapped in whole) to the list `WRITES_ENV` names, if any."""
+    listing = os.environ.get(WRITES_ENV)
+    if listing:
+        with open(listing, "a", encoding="utf-8") as out:
+            out.write(f"{Path(path).absolute()}\n")
+
 
 @contextmanager
 def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]:
@@ -59,6 +72,7 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
         # mkstemp creates 0600; give the result the permissions of a normally created file.
         tmp_path.chmod(0o666 & ~_umask())
         os.replace(tmp_path, target)
+        note_published(target)
     except OSError as exc:  # a full disk or quota while writing: the target is left as it was
         raise InputError(f"cannot write {target}: {one_line(exc)}") from exc
     finally:
@@ -194,14 +208,15 @@ def write_text_atomic(target: str | Path, text: str) -> Path:
 
 
 @contextmanager
-def exclusive(lock_path: str | Path, refuse: str | None = None) -> Iterator[None]:
+def exclusive(lock_path: str | Path, refuse: str | None = None, busy: str | None = None) -> Iterator[None]:
     """Hold an exclusive lock on `lock_path` (created if absent), and remove the file on release.
 
     By default a second holder waits. With `refuse` (what the lock guards, in
-    words) it is refused at once with an InputError naming the holder. The
-    lock is an flock, so a killed holder releases it with its process. A lock
-    that cannot be created or written (a full disk) is one InputError naming
-    it, and leaves no lock file behind.
+    words) it is refused at once with an InputError naming the holder; `busy`
+    replaces that message (``{holder}`` in it names the holder). The lock is an
+    flock, so a killed holder releases it with its process. A lock that cannot
+    be created or written (a full disk) is one InputError naming it, and leaves
+    no lock file behind.
     """
     lock_path = Path(lock_path)
     make_parent(lock_path)
@@ -210,7 +225,7 @@ def exclusive(lock_path: str | Path, refuse: str | None = None) -> Iterator[None
     except OSError as exc:  # read-only, under a file, a name too long, no inode left
         raise InputError(f"cannot write {lock_path}: {one_line(exc)}") from None
     if fd is None:
-        raise _busy(str(refuse), lock_path)
+        raise _busy(str(refuse), lock_path, busy)
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"host {_host()}, PID {os.getpid()}".encode(), 0)
@@ -253,13 +268,15 @@ def _release(lock_path: Path, fd: int) -> None:
     os.close(fd)
 
 
-def _busy(what: str, lock_path: Path) -> InputError:
+def _busy(what: str, lock_path: Path, busy: str | None = None) -> InputError:
     """The refusal of a second writer, naming the holder as it wrote itself into the lock file."""
     try:
         with open(lock_path, "rb") as fh:
             holder = fh.read(64).decode(errors="replace").strip() or "unknown"
     except OSError:
         holder = "unknown"
+    if busy:
+        return InputError(busy.format(holder=holder))
     return InputError(f"{what} is being written by another process ({holder}); wait for it to finish, or use another name")
 
 

@@ -213,32 +213,38 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="run every notebook of a profile with papermill, then build the book")
     p.add_argument("--profile", default="full", help="params/profiles/<profile>.yaml")
     p.add_argument("--data", type=Path, default=None, help="raw-data folder (default: simulate the profile's data)")
-    p.add_argument("--jobs", type=int, default=1, help="notebooks executed at once on local processes")
-    p.add_argument("--scheduler", default=None, help="address of a running Dask scheduler to execute on")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="notebooks executed at once on local processes (at most this machine's cores)")
+    p.add_argument("--scheduler", default=None,
+                   help="address of a running Dask scheduler to execute on, e.g. tcp://host:8786")
     p.add_argument("--no-book", action="store_true", help="execute the notebooks but do not build the book")
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from .report.runner import run_report
+    from .report.runner import report_lock, run_report
 
-    executed = run_report(profile=args.profile, data_dir=args.data, jobs=args.jobs, scheduler=args.scheduler)
-    if args.no_book:
-        print(executed)
-        return 0
-    from .report.book import build_book
+    with report_lock():  # one report or book per outputs folder at a time
+        executed = run_report(profile=args.profile, data_dir=args.data, jobs=args.jobs, scheduler=args.scheduler)
+        if args.no_book:
+            print(executed)
+            return 0
+        from .report.book import build_book
 
-    print(build_book())
+        print(build_book())
     return 0
 
 
 def _add_book(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("book", help="build the Jupyter Book from the executed notebooks (no re-execution)")
+    sub.add_parser("book", help="build the Jupyter Book from the executed notebooks (no re-execution) "
+                   "into <outputs>/book/_build/html")
 
 
 def _run_book(args: argparse.Namespace) -> int:
     from .report.book import build_book
+    from .report.runner import report_lock
 
-    print(build_book())
+    with report_lock():
+        print(build_book())
     return 0
 
 

@@ -13,8 +13,23 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def outputs_dir() -> Path:
-    """Root of everything generated; `LMNA_OUTPUTS` moves it (tests use a temp dir)."""
-    return Path(os.environ.get("LMNA_OUTPUTS", PROJECT_ROOT / "outputs"))
+    """Root of everything generated; `LMNA_OUTPUTS` moves it (tests use a temp dir).
+
+    A relative `LMNA_OUTPUTS` is taken from the current folder here, once: the
+    runner hands this absolute path to kernels that start in ``notebooks/``. An
+    empty one is unset (not the current folder).
+    """
+    return Path(os.environ.get("LMNA_OUTPUTS") or PROJECT_ROOT / "outputs").absolute()
+
+
+def book_dir() -> Path:
+    """The book built from this outputs folder (``<outputs>/book/_build/html``): two outputs folders, two books."""
+    return outputs_dir() / "book"
+
+
+def book_index() -> Path:
+    """The built book's first page, as `lmna-scrna book` prints it."""
+    return book_dir() / "_build" / "html" / "index.html"
 
 
 def params_dir() -> Path:

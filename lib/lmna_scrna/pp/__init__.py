@@ -23,6 +23,7 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "leave_one_day_out": "splits",
     "make_split": "splits",
     "partition_table": "splits",
+    "refuse_split_parameter": "splits",
     "split_identity": "splits",
     "split_name": "splits",
     "qc_summary": "summaries",

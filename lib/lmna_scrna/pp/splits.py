@@ -100,7 +100,12 @@ class Split:
 
 
 def split_name(scheme: str, test_day: int | None = None, val_day: int | None = None) -> str:
-    """The file-name stem of a split: "original", "random_cells" or "dm_t19_v0"."""
+    """The file-name stem of a split: "original", "random_cells" or "dm_t19_v0".
+
+    An unknown scheme (``papermill -p scheme nosuch``) is named here, not later as a missing file.
+    """
+    if scheme not in SCHEMES:
+        raise InputError(f"scheme {scheme!r} is unknown; expected one of {', '.join(SCHEMES)}")
     return f"dm_t{test_day}_v{val_day}" if scheme == "day_matched" else scheme
 
 
@@ -128,6 +133,16 @@ def split_identity(values: Mapping[str, Any], where: str) -> tuple[dict[str, Any
         raise InputError(f"{where}: split_name {written!r} disagrees with the split it defines ({name})")
     identity = {k: v for k, v in values.items() if k != "split_name"}
     return identity | {"scheme": scheme, "test_day": test_day, "val_day": val_day}, name
+
+
+def refuse_split_parameter(namespace: Mapping[str, Any]) -> None:
+    """A notebook's guard against ``papermill -p split X``: `split` is the old name of `scheme`, and papermill
+    only warns about a name its parameters cell does not declare, then runs the defaults. Called with the
+    notebook's globals, where `split` is otherwise unset or the `Split` the notebook made."""
+    value = namespace.get("split")
+    if value is not None and not isinstance(value, Split):
+        raise InputError(f"parameter split={value!r}: `split` is now `scheme` (one of {', '.join(SCHEMES)}), "
+                         "e.g. -p scheme day_matched -p test_day 19")
 
 
 def original(sheet: pd.DataFrame) -> Split:

@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..atomic import atomic_path, refuse_if_written, sole_writer, write_text_atomic
+from ..atomic import atomic_path, note_published, refuse_if_written, sole_writer, write_text_atomic
 from ..errors import InputError
 from ..paths import check_run_name, shown_path
 from .evaluate import to_json
@@ -80,6 +80,7 @@ def building(run_dir: Path) -> Iterator[Path]:
             if run_dir.exists():
                 os.replace(run_dir, old)
             os.replace(work, run_dir)
+            note_published(run_dir)  # the runner's ledger records which run this execution left
             shutil.rmtree(old, ignore_errors=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -1,21 +1,26 @@
 """Build the Jupyter Book (1.x, offline) from the executed notebooks, without re-running them.
 
-The book's hand-written pages live in ``book/``; at build time this module
-copies the last report's executed notebooks into ``book/notebooks/``, prepared
-for reading by `pages` (results first, code hidden, a header saying how to
-re-execute the page), and writes into ``book/generated/`` from the run itself:
-the intro's parts (``book/parts/*.md``: typed sentences whose numbers and
-verdict words are pasted from the notebooks that computed them), its headline
-figure, one-line provenance and the provenance page. Both folders are generated
-and not committed. Before Jupyter Book runs, `claim_check` decides every
-pasted verdict again and resolves every paste: a sentence its numbers do not
-support stops the build.
+The book's hand-written pages live in the checkout's ``book/``; the book built
+from an outputs folder lives in it (``<outputs>/book/_build/html``), so two
+outputs folders never share one book. A build is staged in a hidden folder
+beside it: the hand-written pages are copied there, the last report's executed
+notebooks are copied into its ``notebooks/``, prepared for reading by `pages`
+(results first, code hidden, a header saying how to re-execute the page), and
+its ``generated/`` gets the pages written from the run itself: the intro's
+parts (``book/parts/*.md``: typed sentences whose numbers and verdict words are
+pasted from the notebooks that computed them), its headline figure, one-line
+provenance and the provenance page. Before Jupyter Book runs, `claim_check`
+decides every pasted verdict again and resolves every paste: a sentence its
+numbers do not support stops the build. Only a finished build replaces the
+last one, whole; an executed notebook that is cut, or whose results a hand run
+replaced, stops the build before anything is touched.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -29,11 +34,18 @@ import nbformat
 import pandas as pd
 
 from ... import provenance
-from ...atomic import write_text_atomic
+from ...atomic import temp_dir, write_text_atomic
 from ...errors import InputError, LmnaError
-from ...paths import PROJECT_ROOT, figures_dir, processed_path, shown_path
+from ...paths import PROJECT_ROOT, book_dir, figures_dir, processed_path, shown_path
 from ..labels import page_title
-from ..runner.ledger import library_fingerprint, load_ledger, notebooks_out_dir
+from ..runner.ledger import (
+    LedgerDamaged,
+    library_fingerprint,
+    notebooks_out_dir,
+    read_ledger,
+    save_ledger,
+    success_problem,
+)
 from ..runner.plan import NOTEBOOKS_DIR, notebook_parameters
 from .claim_check import book_notebooks, book_sources, check_claims, pastes
 from .navigation import TOC_NAME, write_toc
@@ -41,53 +53,99 @@ from .pages import header_markdown, prepare_page, provenance_line
 
 log = logging.getLogger(__name__)
 
+#: The book's hand-written sources in the checkout (the build copies them; it writes nothing here).
 BOOK_DIR = PROJECT_ROOT / "book"
+#: Folders of a book that a build writes: never copied from the sources.
+BUILT = ("_build", "notebooks", "generated")
 #: The figure that tells the story, shown on the intro (copied into the book at build time).
 HEADLINE_FIGURE = ("compare", "figure2_auc_by_split.png")
 #: A figure an intro part shows from ``generated/``.
 FIGURE_REF = re.compile(r"/generated/([\w.-]+\.png)")
 
 
-def build_book(book_dir: Path = BOOK_DIR) -> Path:
-    """Copy the executed notebooks, write the generated pages, run `jupyter-book build`; return index.html.
+def build_book(sources: Path = BOOK_DIR) -> Path:
+    """Stage the book from `sources` and the executed notebooks, run `jupyter-book build`, swap it in; return
+    its index.html (under the outputs folder, `paths.book_dir`).
 
     Skipped (seconds instead of a minute) when the book was last built from the
     same executions and the same hand-written pages: a stamp beside the HTML
     records both.
     """
-    whole = load_ledger()
+    try:
+        whole = read_ledger()
+    except LedgerDamaged as exc:  # one line here; `report` sets it aside and re-checks every execution
+        raise LedgerDamaged(f"{exc}; run `lmna-scrna report`: it sets the ledger aside and re-checks every execution") from None
     report, ledger = whole["report"], whole["executions"]
     if not report:
         raise InputError(f"no executed notebooks in {notebooks_out_dir()}: run `lmna-scrna report` first")
-    index = book_dir / "_build" / "html" / "index.html"
-    stamp_file = book_dir / "_build" / "lmna_stamp.txt"
-    stamp = _stamp(book_dir, report, ledger)
+    check_successes(whole)
+    target = book_dir()
+    index = target / "_build" / "html" / "index.html"
+    stamp_file = target / "_build" / "lmna_stamp.txt"
+    stamp = _stamp(sources, report, ledger)
     if index.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
         log.info("book unchanged since its last build: %s", index)
         return index
-    source = data_source(ledger)
-    copy_notebooks(report, ledger, book_dir / "notebooks", source)
-    generated = book_dir / "generated"
-    generated.mkdir(exist_ok=True)
-    copy_headline_figure(generated)
-    write_parts(book_dir, generated, {f"notebooks/{i}.ipynb" for i in report["executions"]})
-    (generated / "provenance.md").write_text(provenance_markdown(report, ledger))
-    (generated / "provenance_line.md").write_text(provenance_line(report, source))
-    log.info("claims check: %d verdicts decided again, every paste resolved",
-             check_claims(book_notebooks(book_dir), book_sources(book_dir)))
-    write_toc(book_dir, report, ledger)
-    _jupyter_book(book_dir)
-    write_text_atomic(stamp_file, stamp)
+    stage = temp_dir(target)
+    try:
+        shutil.copytree(sources, stage, ignore=shutil.ignore_patterns(*BUILT), dirs_exist_ok=True)
+        write_pages(stage, report, ledger)
+        _jupyter_book(stage)
+        write_text_atomic(stage / "_build" / stamp_file.name, stamp)
+        _swap_in(stage, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     return index
 
 
-def _stamp(book_dir: Path, report: dict[str, Any], ledger: dict[str, Any]) -> str:
-    """Identity of a build's inputs: the executions (by content key) and the hand-written pages."""
+def check_successes(whole: dict[str, Any]) -> None:
+    """Refuse to build from an execution whose executed notebook is cut or whose results a hand run replaced:
+    its ledger entry is dropped (the next `report` re-runs it and what depends on it) and the line names it."""
+    ledger = whole["executions"]
+    for exec_id in whole["report"]["executions"]:
+        if exec_id not in ledger:
+            continue
+        problem = success_problem(exec_id, ledger[exec_id])
+        if problem:
+            del ledger[exec_id]
+            save_ledger(whole)
+            raise InputError(f"execution {exec_id}: {problem}; it is marked stale: run `lmna-scrna report` to "
+                             "re-run it (the last good book is kept)")
+
+
+def write_pages(stage: Path, report: dict[str, Any], ledger: dict[str, Any]) -> None:
+    """The executed notebooks (prepared for reading), the generated pages and the toc, into a staged book."""
+    source = data_source(ledger)
+    copy_notebooks(report, ledger, stage / "notebooks", source)
+    generated = stage / "generated"
+    generated.mkdir(exist_ok=True)
+    copy_headline_figure(generated)
+    write_parts(stage, generated, {f"notebooks/{i}.ipynb" for i in report["executions"]})
+    (generated / "provenance.md").write_text(provenance_markdown(report, ledger))
+    (generated / "provenance_line.md").write_text(provenance_line(report, source))
+    log.info("claims check: %d verdicts decided again, every paste resolved",
+             check_claims(book_notebooks(stage), book_sources(stage)))
+    write_toc(stage, report, ledger)
+
+
+def _swap_in(stage: Path, target: Path) -> None:
+    """Replace `target` by the finished `stage` in two renames; the old book is removed only after."""
+    old = stage.with_name(f"{stage.name}.old")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(stage, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _stamp(sources: Path, report: dict[str, Any], ledger: dict[str, Any]) -> str:
+    """Identity of a build's inputs: the executions (by content key and when they last succeeded) and the
+    hand-written pages."""
     digest = hashlib.sha256(str(notebooks_out_dir().resolve()).encode())
     digest.update(library_fingerprint().encode())  # the pages' preparation is library code
-    for exec_id in report["executions"]:
-        digest.update(f"{exec_id}={ledger.get(exec_id, {}).get('key')}\n".encode())
-    for page in sorted([*(p for p in book_dir.iterdir() if p.is_file()), *(book_dir / "parts").glob("*.md")]):
+    for exec_id in report["executions"]:  # a re-run with an unchanged key (after a hand run) finished anew
+        entry = ledger.get(exec_id, {})
+        digest.update(f"{exec_id}={entry.get('key')}@{entry.get('finished')}\n".encode())
+    for page in sorted([*(p for p in sources.iterdir() if p.is_file()), *(sources / "parts").glob("*.md")]):
         digest.update(page.name.encode() + b"\0" + page.read_bytes())
     return digest.hexdigest()
 
@@ -95,8 +153,6 @@ def _stamp(book_dir: Path, report: dict[str, Any], ledger: dict[str, Any]) -> st
 def copy_notebooks(report: dict[str, Any], ledger: dict[str, Any], dest: Path, source: str) -> None:
     """Copy each executed notebook, prepared for reading; a notebook run more than once is titled in words
     by what this execution did (`labels.page_title`: its split, sweep settings or scenario)."""
-    if dest.exists():
-        shutil.rmtree(dest)
     dest.mkdir(parents=True)
     ids = report["executions"]
     notebooks = [ledger[i]["notebook"] for i in ids if i in ledger]

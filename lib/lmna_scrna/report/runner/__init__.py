@@ -1,5 +1,6 @@
-"""Runner: profile → executions (`plan`), what ran and its keys (`ledger`), running them (`execute`),
-and a kernel's library messages in its log file (`quiet`)."""
+"""Runner: profile → executions (`plan`, checked up front by `plan_checks`), what ran, its keys and whether
+its results are still on disk (`ledger`), running them (`execute`, on the `executors`), and a kernel's
+library messages in its log file (`quiet`)."""
 
 from ...lazy import lazy_exports
 
@@ -8,6 +9,7 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "execute_profile": "execute",
     "run_report": "execute",
     "load_ledger": "ledger",
+    "report_lock": "ledger",
     "load_profile": "plan",
     "load_sweep": "param_files",
     "sweep_run_name": "param_files",

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager, nullcontext
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,17 +29,23 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ... import __version__, threads
-from ...errors import InputError, LmnaError
+from ...atomic import WRITES_ENV
+from ...errors import LmnaError
 from ...io.simulation import resolve_raw_dir
 from ...paths import outputs_dir, shown_path
+from .executors import check_executor, open_executor
 from .ledger import (
+    CHANGED,
+    NEW,
     data_fingerprint,
     execution_keys,
-    is_fresh,
     library_fingerprint,
     load_ledger,
     notebooks_out_dir,
+    published_results,
+    record_results,
     save_ledger,
+    why_stale,
 )
 from .plan import Execution, Profile, load_profile
 from .quiet import KERNEL_ARGUMENTS, KERNEL_ENV, LOG_ENV, fds_to
@@ -77,6 +82,7 @@ class Outcome:
     notebook: str  # the executed notebook (the `.failed.ipynb` one on failure)
     log: str  # the execution's log file (the kernel's and the libraries' messages); "" under Dask
     error: str = ""
+    published: tuple[str, ...] = ()  # what the kernel published (`atomic.note_published`)
 
 
 
@@ -100,14 +106,19 @@ def execute_task(task: Task) -> Outcome:
     running = output.with_name(f".{task.id}.running.ipynb")
     failed = output.with_name(f"{task.id}.failed.ipynb")
     log_file = output.with_name(f"{task.id}.log")
+    listing = output.with_name(f".{task.id}.published")
     output.parent.mkdir(parents=True, exist_ok=True)
     log_file.unlink(missing_ok=True)  # the log of this execution only
+    listing.unlink(missing_ok=True)
     # A process-pool worker runs one task at a time in its main thread: its descriptors and environment can be
     # the task's. A Dask worker runs tasks in threads that share them, so there the kernel's output stays in
     # the notebook (the book drops its stderr) rather than mixing several executions in one log.
     private = threading.current_thread() is threading.main_thread()
     if private:
         os.environ[LOG_ENV] = str(log_file)
+    # The kernel lists what it publishes (`atomic.note_published`) in a file of this execution's own, set in
+    # the kernel itself: a Dask worker's threads share one environment.
+    listed = f"--IPKernelApp.exec_lines=import os; os.environ[{WRITES_ENV!r}] = {str(listing)!r}"
     start = time.perf_counter()
     try:
         with fds_to(log_file) if private else nullcontext():
@@ -118,7 +129,7 @@ def execute_task(task: Task) -> Outcome:
                 kernel_name=KERNEL_NAME,
                 cwd=task.cwd,
                 progress_bar=False,
-                extra_arguments=KERNEL_ARGUMENTS,
+                extra_arguments=[*KERNEL_ARGUMENTS, listed],
             )
     except PapermillExecutionError as exc:
         error = f"cell {exc.cell_index} (In [{exc.exec_count}]) raised {exc.ename}: {exc.evalue}"
@@ -127,42 +138,16 @@ def execute_task(task: Task) -> Outcome:
         return _failure(task, running, failed, log_file if private else None, start, f"{type(exc).__name__}: {exc}")
     os.replace(running, output)
     failed.unlink(missing_ok=True)
-    return Outcome(task.id, True, time.perf_counter() - start, str(output), str(log_file) if private else "")
+    published = tuple(listing.read_text(encoding="utf-8").splitlines()) if listing.is_file() else ()
+    listing.unlink(missing_ok=True)
+    return Outcome(task.id, True, time.perf_counter() - start, str(output), str(log_file) if private else "",
+                   published=published)
 
 
 def _failure(task: Task, running: Path, failed: Path, log_file: Path | None, start: float, error: str) -> Outcome:
     if running.exists():
         os.replace(running, failed)
     return Outcome(task.id, False, time.perf_counter() - start, str(failed), str(log_file or ""), error)
-
-
-# --------------------------------------------------------------------------- scheduling
-
-
-@contextmanager
-def open_executor(jobs: int, scheduler: str | None) -> Iterator[tuple[Executor, int, int]]:
-    """A concurrent.futures executor, how many tasks to keep in flight on it, and each task's thread budget.
-
-    ``scheduler`` is the address of a running Dask scheduler: its client's
-    executor runs the same task function on the cluster's workers. Otherwise a
-    pool of ``jobs`` local processes ("spawn", so no worker inherits the
-    parent's threads or open kernels).
-    """
-    if scheduler:
-        from distributed import Client
-
-        with Client(scheduler) as client:
-            slots = client.nthreads()
-            capacity = max(1, sum(slots.values()))
-            # each worker thread runs one kernel: a kernel's share is its worker's cores over its threads
-            shares = [cores // max(1, slots[w]) for w, cores in client.run(threads.cores).items()]
-            with client.get_executor(pure=False) as executor:
-                yield executor, capacity, max(1, min(shares, default=1))
-        return
-    if jobs < 1:
-        raise InputError(f"--jobs must be at least 1 (got {jobs})")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as executor:
-        yield executor, jobs, threads.threads_per_job(jobs)
 
 
 def _task(e: Execution, runtime: Mapping[str, Any], kernel_threads: int) -> Task:
@@ -189,11 +174,16 @@ def execute_profile(
     and `NotebookFailed` names the partial notebook and the failing cell.
     """
     started = time.perf_counter()
+    jobs = check_executor(jobs, scheduler)
     data_id = data_fingerprint(data_dir)
     context = json.dumps({"data": data_id, "library": library_fingerprint(), "version": __version__})
     keys = execution_keys(profile, context)
     ledger = load_ledger()
-    todo = {e.id: e for e in profile.executions if not is_fresh(e.id, keys[e.id], ledger)}
+    todo = stale_executions(profile, keys, ledger)
+    dropped = [i for i in ledger["report"].get("executions", []) if i not in keys]
+    if ledger["report"].get("profile") == profile.name and dropped:  # a split or sweep file removed, not silently
+        log.warning("%d execution(s) of the last report of profile %s are no longer planned (their split, sweep or "
+                    "profile entry is gone): %s", len(dropped), profile.name, ", ".join(dropped))
     log.info(
         "profile %s: %d executions, %d unchanged since their last success, %d to run",
         profile.name, len(profile.executions), len(profile.executions) - len(todo), len(todo),
@@ -216,6 +206,22 @@ def execute_profile(
     }
     save_ledger(ledger)
     return outcomes
+
+
+def stale_executions(profile: Profile, keys: dict[str, str], ledger: dict[str, Any]) -> dict[str, Execution]:
+    """The executions to run: the stale ones (`ledger.why_stale`) and everything downstream of them, since an
+    execution that runs again may publish other results than those its dependents read."""
+    todo: dict[str, Execution] = {}
+    for e in profile.executions:  # in run order: dependencies first
+        reason = why_stale(e.id, keys[e.id], ledger)
+        upstream = next((a for a in e.after if a in todo), None)
+        if reason not in (None, NEW, CHANGED):
+            log.warning("%s runs again: %s", e.id, reason)
+        elif reason is None and upstream is not None:
+            log.debug("%s runs again: %s runs again", e.id, upstream)
+        if reason is not None or upstream is not None:
+            todo[e.id] = e
+    return todo
 
 
 def _run_graph(
@@ -263,6 +269,7 @@ def _run_graph(
                         **startup,
                         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     }
+                    record_results(ledger, e.id, published_results(outcome.published))
                     save_ledger(ledger)
                 else:
                     log.error("FAILED %s after %.1f s: %s%s", e.id, outcome.seconds, outcome.error,
@@ -303,6 +310,7 @@ def run_report(
 
     The book is built from that folder by `report.book.build_book` (the CLI's ``report`` does both).
     """
+    jobs = check_executor(jobs, scheduler)
     loaded = load_profile(profile)
     raw = resolve_raw_dir(data_dir, loaded.sim_size)
     start = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Parameter files of the plan: YAML mappings, profiles (with `inherits`), split files and sweep files.
+"""Parameter files of the plan: YAML mappings, profiles (with `inherits`), split files and sweep files,
+and the executions' parameters that a sweep run, a grid point or a calibration batch gives.
 
 Kept apart from `plan` so a split or sweep file can be read (by notebooks,
 tests and the plan alike) with one set of checks and messages.
@@ -6,6 +7,7 @@ tests and the plan alike) with one set of checks and messages.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import yaml
 from ...errors import InputError, one_line
 from ...paths import params_dir, require_file
 from ...pp.splits import SCHEMES, split_identity
+from ...tl.calibration_design import load_design
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ def split_files(folder: Path | None = None) -> dict[str, dict[str, Any]]:
     book read it, so a new split file is all a new split takes. Ordered by scheme
     (as `SCHEMES` lists them), then test day, then validation day.
     """
-    found = dict(read_split_file(path)[::-1] for path in sorted((folder or params_dir() / "splits").glob("*.yaml")))
+    found = {name: identity for name, (identity, _) in _split_folder(folder or params_dir() / "splits").items()}
     order = list(SCHEMES)
 
     def rank(item: tuple[str, dict[str, Any]]) -> tuple[int, int, int]:
@@ -150,6 +153,19 @@ def split_files(folder: Path | None = None) -> dict[str, dict[str, Any]]:
         return (order.index(identity["scheme"]), identity.get("test_day") or 0, identity.get("val_day") or 0)
 
     return dict(sorted(found.items(), key=rank))
+
+
+def _split_folder(folder: Path) -> dict[str, tuple[dict[str, Any], Path]]:
+    """Name → (identity, file) of each split file of a folder. A file must be named after the split it defines:
+    a copy whose days were edited but not its name would otherwise merge into another split, unseen."""
+    found: dict[str, tuple[dict[str, Any], Path]] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        identity, name = read_split_file(path)
+        if path.stem != name:
+            raise InputError(f"split file {path} defines split {name} (scheme {identity['scheme']}, test_day "
+                             f"{identity['test_day']}, val_day {identity['val_day']}): rename it {name}.yaml or fix its days")
+        found[name] = (identity, path)
+    return found
 
 
 #: Where a profile's split files are, from the profile's folder (params/profiles → params/splits).
@@ -165,7 +181,7 @@ def per_split(entry: Any, profile: Path) -> list[Any]:
     if not isinstance(entry, dict) or not entry.get("each_split"):
         return [entry]
     folder = (profile.parent / SPLITS_FROM_PROFILES).resolve()
-    paths = {read_split_file(path)[1]: path for path in folder.glob("*.yaml")}
+    paths = {name: path for name, (_, path) in _split_folder(folder).items()}
     rest = {k: v for k, v in entry.items() if k != "each_split"}
     return [{**rest, "id": f"{entry.get('id')}_{name}", "params_file": str(paths[name])} for name in split_files(folder)]
 
@@ -173,3 +189,45 @@ def per_split(entry: Any, profile: Path) -> list[Any]:
 def sweep_run_name(run: str) -> str:
     """Execution id and run folder of a sweep run ("A_d1_e20_b128_relu_adam" → "sweep_A_d1_…")."""
     return f"sweep_{run}"
+
+
+def sweep_run_parameters(sweep: Sweep, run: str) -> dict[str, Any]:
+    """A sweep run's settings and run name; for a sweep that builds on another, which file and run to resolve
+    at run time (its base configuration is the other sweep's best run, unknown until that sweep has run)."""
+    if sweep.builds_on is None:
+        return {**sweep.runs[run], "run_name": sweep_run_name(run)}
+    return {"sweep_file": str(sweep.path), "sweep_run": run, "run_name": sweep_run_name(run)}
+
+
+def grid_points(exec_id: str, grid: Any, path: Path) -> dict[str, dict[str, Any]]:
+    """Every combination of a ``grid`` mapping (name → list of values), keyed by an id naming it."""
+    if not isinstance(grid, dict) or not grid or not all(isinstance(v, list) and v for v in grid.values()):
+        raise InputError(f"profile {path}, execution {exec_id}: `grid` must map names to non-empty lists")
+    names = list(grid)
+    return {
+        "_".join([exec_id, *(f"{n}{v}" for n, v in zip(names, values))]): dict(zip(names, values))
+        for values in itertools.product(*(grid[n] for n in names))
+    }
+
+
+def calibration_batches(exec_id: str, design_file: str, base: Path) -> dict[str, dict[str, Any]]:
+    """One execution per batch of calibration replicates of the design (id <exec_id>_<scenario>_s<first>-<last>)."""
+    design = load_design(base / design_file)
+    return {
+        f"{exec_id}_{batch.id}": {"calibration_file": design_file, "scenario": batch.scenario,
+                                  "sim_seeds": list(batch.seeds)}
+        for batch in design.batches()
+    }
+
+
+def resolve_file_parameters(params: dict[str, Any], base: Path) -> tuple[dict[str, Any], list[Path]]:
+    """Make every ``*_file`` parameter an absolute path; return them as inputs too."""
+    out, files = dict(params), []
+    for name, value in params.items():
+        if name.endswith("_file") and value is not None:
+            path = (base / str(value)).resolve()
+            if not path.is_file():
+                raise InputError(f"parameter {name}: file {path} does not exist")
+            out[name] = str(path)
+            files.append(path)
+    return out, files

@@ -68,17 +68,26 @@ comparison) waits for all of them.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ...config import PrepParams, TrainConfig, check_seeds
 from ...errors import InputError
 from ...paths import PROJECT_ROOT, params_dir
-from ...tl.calibration_design import load_design
-from .param_files import Sweep, load_sweep, per_split, read_profile, read_split_file, sweep_run_name
+from .param_files import (
+    calibration_batches,
+    grid_points,
+    load_sweep,
+    per_split,
+    read_profile,
+    read_split_file,
+    resolve_file_parameters,
+    sweep_run_name,
+    sweep_run_parameters,
+)
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
@@ -163,19 +172,6 @@ def notebook_parameters(notebook: Path) -> frozenset[str]:
     return frozenset(papermill.inspect_notebook(str(notebook)))
 
 
-def _resolve_file_parameters(params: dict[str, Any], base: Path) -> tuple[dict[str, Any], list[Path]]:
-    """Make every ``*_file`` parameter an absolute path; return them as inputs too."""
-    out, files = dict(params), []
-    for name, value in params.items():
-        if name.endswith("_file") and value is not None:
-            path = (base / str(value)).resolve()
-            if not path.is_file():
-                raise InputError(f"parameter {name}: file {path} does not exist")
-            out[name] = str(path)
-            files.append(path)
-    return out, files
-
-
 # --------------------------------------------------------------------------- profile → plan
 
 
@@ -194,6 +190,7 @@ def load_profile(profile: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Pr
         executions.extend(_expand_entry(entry, spec, path, notebooks_dir))
     _check_unique_ids(executions, path)
     _check_offered_names(executions, spec, path)
+    _check_values(executions, path)
     executions = _with_inferred_dependencies(executions, path)
     return Profile(
         name=path.stem,
@@ -237,13 +234,13 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
         if split is None:
             split_params, split, split_file = sweep.split, sweep.split_name, sweep.split_file
         files += [sweep.path, sweep.split_file]
-        variants = {sweep_run_name(run): _sweep_run_parameters(sweep, run) for run in sweep.runs}
+        variants = {sweep_run_name(run): sweep_run_parameters(sweep, run) for run in sweep.runs}
         if sweep.builds_on is not None:
             after += [sweep_run_name(run) for run in load_sweep(sweep.builds_on).runs]
     if entry.get("grid"):
-        variants = _grid_points(str(entry["id"]), entry["grid"], path)
+        variants = grid_points(str(entry["id"]), entry["grid"], path)
     if entry.get("calibration_file"):
-        variants = _calibration_batches(str(entry["id"]), str(entry["calibration_file"]), base)
+        variants = calibration_batches(str(entry["id"]), str(entry["calibration_file"]), base)
     accepts = notebook_parameters(notebook)
     own = {**((spec.get("stages") or {}).get(stage) or {}), **(entry.get("parameters") or {})}
     executions = []
@@ -256,7 +253,7 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
             )
         merged = {**split_params, **variant, **(spec.get("parameters") or {}), **own}
         merged = {k: v for k, v in merged.items() if k in accepts}
-        params, param_files = _resolve_file_parameters(merged, base)
+        params, param_files = resolve_file_parameters(merged, base)
         executions.append(
             Execution(
                 id=exec_id,
@@ -273,35 +270,6 @@ def _expand_entry(entry: Any, spec: dict[str, Any], path: Path, notebooks_dir: P
     return executions
 
 
-def _sweep_run_parameters(sweep: Sweep, run: str) -> dict[str, Any]:
-    """A sweep run's settings and run name; for a sweep that builds on another, which file and run to resolve
-    at run time (its base configuration is the other sweep's best run, unknown until that sweep has run)."""
-    if sweep.builds_on is None:
-        return {**sweep.runs[run], "run_name": sweep_run_name(run)}
-    return {"sweep_file": str(sweep.path), "sweep_run": run, "run_name": sweep_run_name(run)}
-
-
-def _grid_points(exec_id: str, grid: Any, path: Path) -> dict[str, dict[str, Any]]:
-    """Every combination of a ``grid`` mapping (name → list of values), keyed by an id naming it."""
-    if not isinstance(grid, dict) or not grid or not all(isinstance(v, list) and v for v in grid.values()):
-        raise InputError(f"profile {path}, execution {exec_id}: `grid` must map names to non-empty lists")
-    names = list(grid)
-    return {
-        "_".join([exec_id, *(f"{n}{v}" for n, v in zip(names, values))]): dict(zip(names, values))
-        for values in itertools.product(*(grid[n] for n in names))
-    }
-
-
-def _calibration_batches(exec_id: str, design_file: str, base: Path) -> dict[str, dict[str, Any]]:
-    """One execution per batch of calibration replicates of the design (id <exec_id>_<scenario>_s<first>-<last>)."""
-    design = load_design(base / design_file)
-    return {
-        f"{exec_id}_{batch.id}": {"calibration_file": design_file, "scenario": batch.scenario,
-                                  "sim_seeds": list(batch.seeds)}
-        for batch in design.batches()
-    }
-
-
 def _check_offered_names(executions: list[Execution], spec: dict[str, Any], path: Path) -> None:
     """A profile-wide parameter that no notebook of the profile declares is a typo, not a no-op."""
     declared = frozenset().union(*(e.accepts for e in executions))
@@ -310,6 +278,32 @@ def _check_offered_names(executions: list[Execution], spec: dict[str, Any], path
         raise InputError(
             f"profile {path}: parameter(s) {', '.join(unknown)} of `parameters` are declared by none of its notebooks"
         )
+
+
+#: The keys that define a split (`pp.splits.split_identity`): they name it, whichever notebook reads them.
+SPLIT_IDENTITY = frozenset({"scheme", "test_day", "val_day"})
+
+
+def _check_values(executions: list[Execution], path: Path) -> None:
+    """Refuse, before anything runs, what a notebook would refuse only after minutes of upstream work: a split
+    file's key that no notebook of the profile declares (it would be dropped), and hyperparameters
+    (`TrainConfig`, `PrepParams`, seeds) of the wrong type or out of range."""
+    declared = frozenset().union(*(e.accepts for e in executions))
+    for split_file in sorted({e.params_file for e in executions if e.params_file is not None}):
+        unknown = sorted(set(read_split_file(split_file)[0]) - declared - SPLIT_IDENTITY)
+        if unknown:
+            raise InputError(f"split file {split_file}: key(s) {', '.join(unknown)} are declared by none of the "
+                             f"notebooks of profile {path}")
+    for e in executions:
+        try:
+            for kind in (TrainConfig, PrepParams):
+                given = {f.name: e.parameters[f.name] for f in dataclasses.fields(kind) if f.name in e.parameters}
+                if given:
+                    kind(**given).check()
+            if "seeds" in e.parameters:
+                check_seeds(e.parameters["seeds"])
+        except (InputError, TypeError) as exc:
+            raise InputError(f"profile {path}, execution {e.id}: {exc}") from None
 
 
 def _check_unique_ids(executions: list[Execution], path: Path) -> None:
