@@ -91,7 +91,7 @@ def test_calibration_tables_give_rates_with_exact_intervals_empirical_p_and_the_
     values = calibration_values(h)
     assert values["null_auc_rate"] == "1 of 4 studies (95% interval 0.01–0.81)"
     assert values["null_p"] == "empirical p = 0.400; the smallest p 4 studies allow is 0.200"
-    assert values["line_crossing"].word.startswith("a line effect of about")
+    assert values["line_crossing"].word.startswith("about 0.398 between-control-library differences")
     assert values["size_verdict"].word.startswith("not checked"), "no larger-size null in this design"
     with pytest.raises(InputError, match="07_calibration_replicate"):
         calibration_tables.calibration_table(load_design(_design(tmp_path, [{"name": "null", "role": "null",

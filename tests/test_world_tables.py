@@ -54,7 +54,7 @@ def test_table1_rows_per_world_and_what_each_reproduces(tmp_path, monkeypatch):
     verdict = world_tables.worlds_verdict(beside.reset_index(), claims)
     assert verdict["met"] == {"G": PAPER_ROWS, "L": 0} and not verdict["indistinguishable"]
     values = worlds_values(verdict)
-    assert values["worlds_verdict"].word == "world G (an LMNA effect) reproduces more of the paper's Table 1"
+    assert values["worlds_verdict"].word == "world G reproduces more of the paper's Table 1"
     assert (values["worlds_G_met"], values["worlds_L_met"], values["worlds_rows"]) == (8, 0, 8)
     assert values["worlds_L_misses"].startswith("original split, Model A 0.700 against the paper's 0.239;")
     assert values["worlds_G_misses"] == "none"

@@ -86,8 +86,8 @@ def credited(claims: int, n: int) -> str:
 def crossing(units: float, curve_max: float) -> str:
     """Where the line-only curve reaches this build's AUC, or that no tested line effect does."""
     if math.isnan(units):
-        return f"no line effect up to {curve_max:.3g} between-control-library differences brings it there"
-    return f"a line effect of about {units:.3g} between-control-library differences alone brings it there"
+        return f"no tested size: none up to {curve_max:.3g} between-control-library differences gets there"
+    return f"about {units:.3g} between-control-library differences (linear between the grid's points)"
 
 
 def worlds(met_g: int, met_l: int, claims_l: int, studies_l: int) -> str:
@@ -98,8 +98,7 @@ def worlds(met_g: int, met_l: int, claims_l: int, studies_l: int) -> str:
     if abs(met_g - met_l) <= 1 and studies_l and claims_l / studies_l > ACCOUNTS:
         return ("the paper's numbers cannot tell an LMNA effect from a difference between the patient's and her "
                 "sister's iPSC lines")
-    better = "G (an LMNA effect)" if met_g > met_l else "L (a line difference alone)"
-    return f"world {better} reproduces more of the paper's Table 1"
+    return f"world {'G' if met_g > met_l else 'L'} reproduces more of the paper's Table 1"
 
 
 def donors(smallest: int | None, tested: Sequence[int]) -> str:
