@@ -117,6 +117,8 @@ def test_headline_zooms_to_this_builds_aucs_and_draws_the_papers_beside_them() -
     assert "the paper (real data, one seed)" in [t.get_text() for t in ax.get_legend().get_texts()]
     assert not [t for t in ax.texts if t.get_text() == "chance"], "0.5 is off this axis: no chance line"
     assert [t.get_text() for t in ax.texts if t.get_text().startswith("Δ")] == ["Δ +0.001"] * 3
+    tops = [seg[:, 1].max() for c in ax.collections if isinstance(c, LineCollection) for seg in c.get_segments()]
+    assert tops and max(tops) <= 1.0, "an interval over held-out days is drawn clipped at an AUC of 1 (it reached 1.001)"
 
 
 def test_sweep_chart_zooms_to_its_aucs_and_marks_the_papers_runs() -> None:

@@ -99,6 +99,7 @@ def plot_auc_by_split(bars: pd.DataFrame, seeds: pd.DataFrame) -> Figure:
     groups = list(dict.fromkeys(bars["split"]))
     models = list(dict.fromkeys(bars["model"]))
     paper = bars["paper"] if "paper" in bars else pd.Series(np.nan, index=bars.index)
+    bars = bars.assign(lo=bars["lo"].clip(lower=0.0), hi=bars["hi"].clip(upper=1.0))  # an AUC's interval ends at 1
     width = 0.8 / len(models)
     fig, ax = plt.subplots(figsize=(FULL_WIDTH, 4.4))
     low, high = zoomed_limits(pd.concat([bars["auc"], bars["lo"], bars["hi"], seeds["auc"]]), headroom=0.2)
