@@ -47,7 +47,7 @@ from ..runner.ledger import (
     success_problem,
 )
 from ..runner.plan import NOTEBOOKS_DIR, notebook_parameters
-from .claim_check import book_notebooks, book_sources, check_claims, pastes
+from .claim_check import book_sources, check_claims, pastes
 from .navigation import TOC_NAME, write_toc
 from .pages import header_markdown, prepare_page, provenance_line
 
@@ -116,7 +116,7 @@ def check_successes(whole: dict[str, Any]) -> None:
 def write_pages(stage: Path, report: dict[str, Any], ledger: dict[str, Any]) -> None:
     """The executed notebooks (prepared for reading), the generated pages and the toc, into a staged book."""
     source = data_source(ledger)
-    copy_notebooks(report, ledger, stage / "notebooks", source)
+    notebooks = copy_notebooks(report, ledger, stage / "notebooks", source)
     generated = stage / "generated"
     generated.mkdir(exist_ok=True)
     copy_headline_figure(generated)
@@ -124,7 +124,7 @@ def write_pages(stage: Path, report: dict[str, Any], ledger: dict[str, Any]) -> 
     (generated / "provenance.md").write_text(provenance_markdown(report, ledger))
     (generated / "provenance_line.md").write_text(provenance_line(report, source))
     log.info("claims check: %d verdicts decided again, every paste resolved",
-             check_claims(book_notebooks(stage), book_sources(stage)))
+             check_claims(notebooks, book_sources(stage)))
     write_toc(stage, report, ledger)
 
 
@@ -150,13 +150,17 @@ def _stamp(sources: Path, report: dict[str, Any], ledger: dict[str, Any]) -> str
     return digest.hexdigest()
 
 
-def copy_notebooks(report: dict[str, Any], ledger: dict[str, Any], dest: Path, source: str) -> None:
+def copy_notebooks(
+    report: dict[str, Any], ledger: dict[str, Any], dest: Path, source: str
+) -> dict[str, nbformat.NotebookNode]:
     """Copy each executed notebook, prepared for reading; a notebook run more than once is titled in words
-    by what this execution did (`labels.page_title`: its split, sweep settings or scenario)."""
+    by what this execution did (`labels.page_title`: its split, sweep settings or scenario). Returns the
+    pages as written, by the path a page pastes from (``notebooks/<id>.ipynb``), for the claims check."""
     dest.mkdir(parents=True)
     ids = report["executions"]
     notebooks = [ledger[i]["notebook"] for i in ids if i in ledger]
     titles: Counter[str] = Counter()
+    pages: dict[str, nbformat.NotebookNode] = {}
     for exec_id in ids:
         source_nb = notebooks_out_dir() / f"{exec_id}.ipynb"
         if not source_nb.is_file() or exec_id not in ledger:
@@ -170,20 +174,21 @@ def copy_notebooks(report: dict[str, Any], ledger: dict[str, Any], dest: Path, s
         accepts = notebook_parameters(NOTEBOOKS_DIR / entry["notebook"])
         prepare_page(nb, header_markdown(exec_id, entry, report, source, accepts))
         nbformat.write(nb, dest / f"{exec_id}.ipynb")
+        pages[f"{dest.name}/{exec_id}.ipynb"] = nb
+    return pages
 
 
 def copy_headline_figure(generated: Path) -> None:
     """Copy the story's figure beside the generated pages (the intro's headline part shows it)."""
     figure = figures_dir(HEADLINE_FIGURE[0]) / HEADLINE_FIGURE[1]
-    (generated / figure.name).unlink(missing_ok=True)
     if figure.is_file():
         shutil.copyfile(figure, generated / figure.name)
 
 
-def write_parts(book_dir: Path, generated: Path, in_book: set[str]) -> None:
+def write_parts(stage: Path, generated: Path, in_book: set[str]) -> None:
     """Copy each intro part (``book/parts/*.md``: sentences typed, numbers pasted) into ``generated/``, or, when
     a page or a figure it needs is not in this build, one line saying which (a failed stage still gets a book)."""
-    for part in sorted((book_dir / "parts").glob("*.md")):
+    for part in sorted((stage / "parts").glob("*.md")):
         text = part.read_text()
         missing = sorted({doc for doc, _ in pastes(text) if doc and doc not in in_book})
         missing += [f"/generated/{name}" for name in FIGURE_REF.findall(text) if not (generated / name).is_file()]

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from ...io.sim_params import SIM_SIZES
+from ...tl.inference import clopper_pearson
 from ..numbers import count_text, difference_interval_text, difference_text, sd_text
 from ..results.donor_tables import FALSE_CLAIM_LIMIT, POWER_GOAL
 from .claims import claim
@@ -98,17 +99,11 @@ def worlds_values(v: dict[str, Any]) -> dict[str, Any]:
               for w, rows in v.get("missed", {}).items()}
     return {
         "worlds_rows": v["rows"], "worlds_G_met": v["met"]["G"], "worlds_L_met": v["met"]["L"],
-        "worlds_L_claims": rate_text(claims_l[0], claims_l[1], *_cp(claims_l)) if claims_l else NOT_RUN,
+        "worlds_L_claims": rate_text(claims_l[0], claims_l[1], *clopper_pearson(*claims_l)) if claims_l else NOT_RUN,
         "worlds_G_misses": misses.get("G", "none"), "worlds_L_misses": misses.get("L", "none"),
         "worlds_verdict": claim("worlds", met_g=v["met"]["G"], met_l=v["met"]["L"],
                                 claims_l=claims_l[0] if claims_l else 0, studies_l=claims_l[1] if claims_l else 0),
     }
-
-
-def _cp(k_n: tuple[int, int]) -> tuple[float, float]:
-    from ...tl.inference import clopper_pearson
-
-    return clopper_pearson(*k_n)
 
 
 def donors_values(smallest: dict[str, Any], summary: pd.DataFrame) -> dict[str, Any]:

@@ -103,9 +103,3 @@ def book_sources(book_dir: Path) -> dict[str, str]:
     """The Markdown the book renders outside notebooks: its pages and the generated parts they include."""
     files = [*sorted(book_dir.glob("*.md")), *sorted((book_dir / "generated").glob("*.md"))]
     return {p.relative_to(book_dir).as_posix(): p.read_text() for p in files}
-
-
-def book_notebooks(book_dir: Path) -> dict[str, nbformat.NotebookNode]:
-    """The executed notebooks copied into the book, by the path a page pastes from."""
-    return {p.relative_to(book_dir).as_posix(): nbformat.read(p, as_version=4)
-            for p in sorted((book_dir / "notebooks").glob("*.ipynb"))}

@@ -11,15 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
-
 from ...io.paper import paper_table1
-from ...paths import outputs_dir
 from ...tl.inference import CEILING, RULE
 from ..labels import split_words
 from ..numbers import auc_interval_text, count_text, difference_interval_text, difference_text
-from ..results.calibration_tables import headline, read_calibration
-from ..results.donor_tables import smallest_donors
 from ..results.library_tables import (
     POOLED,
     PSEUDOBULK,
@@ -29,19 +24,13 @@ from ..results.library_tables import (
     paired_differences,
 )
 from ..results.tables import DAY_MATCHED_RUNG, LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
-from ..results.world_tables import worlds_verdict
 from .claims import WIDE_INTERVAL, claim
 
 
-def findings(
-    splits: Sequence[str] = REPORT_SPLITS, random_split: str = LEAKAGE_SPLIT, calibration: bool = True
-) -> dict[str, Any]:
-    """The headline numbers (means over training seeds unless named otherwise).
-
-    ``calibration=False`` leaves the calibration out: the comparison page runs
-    before this build's calibration page, so a calibration table it could see
-    would be an earlier build's.
-    """
+def findings(splits: Sequence[str] = REPORT_SPLITS, random_split: str = LEAKAGE_SPLIT) -> dict[str, Any]:
+    """The comparison's headline numbers (means over training seeds unless named otherwise). The calibration,
+    worlds and donors pages glue their own: they run after the comparison page, so a table of theirs it
+    could see would be an earlier build's."""
     ladder = leakage_ladder(random_split, "original", splits).set_index("scheme")
     dm = ladder.loc[DAY_MATCHED_RUNG]
     paired = paired_differences(splits).set_index("comparison")
@@ -75,17 +64,6 @@ def findings(
             "control_distance": float(by_kind.filter(like="control vs control").iloc[0]),
             "genotype_distance": float(by_kind.filter(like="patient vs control").iloc[0]),
         }
-    tables_dir = outputs_dir() / "tables"
-    table = tables_dir / "calibration.csv"
-    if calibration and table.is_file():  # written by the calibration page, which runs before the book is built
-        pairs = out.get("ranking_A", {}).get("right", float("nan"))
-        out["calibration"] = headline(read_calibration(table), out["day_matched_auc"], pairs)
-    beside, claims, donors = (tables_dir / f"{n}.csv" for n in ("worlds_table1", "worlds_claims", "donors"))
-    if calibration and beside.is_file() and claims.is_file():  # the worlds page's
-        out["worlds"] = worlds_verdict(pd.read_csv(beside), pd.read_csv(claims))
-    if calibration and donors.is_file():  # the donors page's
-        summary = pd.read_csv(donors)
-        out["donors"] = {"smallest": smallest_donors(summary), "summary": summary}
     return out
 
 
@@ -110,9 +88,8 @@ def _comparison_values(key: str, c: dict[str, Any], first: str, second: str) -> 
 
 
 def comparison_values(source: str) -> dict[str, Any]:
-    """What the comparison page glues, from its finished runs (`findings` without the calibration, which runs
-    after it: a calibration table it could see would be an earlier build's)."""
-    return page_values(findings(calibration=False), source)
+    """What the comparison page glues, from its finished runs."""
+    return page_values(findings(), source)
 
 
 def page_values(f: dict[str, Any], source: str) -> dict[str, Any]:

@@ -73,11 +73,6 @@ def calibration_table(design: CalibrationDesign) -> pd.DataFrame:
     return table[[*first, *[k for k in table.columns if k not in first]]]
 
 
-def read_calibration(path: Path) -> pd.DataFrame:
-    """calibration.csv as the page wrote it (a scenario or role called "null" stays a word, not a missing value)."""
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
-
-
 def calibration_summary(table: pd.DataFrame, observed_auc: float, observed_pairs: float) -> pd.DataFrame:
     """Per scenario: how often each rule claims a signal (95% Clopper–Pearson) and where this build falls.
 

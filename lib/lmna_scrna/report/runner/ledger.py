@@ -31,6 +31,7 @@ from typing import Any
 
 from ...atomic import exclusive, write_text_atomic
 from ...errors import InputError, one_line
+from ...io.digests import content_digests
 from ...paths import cache_dir, default_sheet_path, outputs_dir, shown_path
 from .plan import Profile
 
@@ -174,12 +175,14 @@ def notebook_problem(path: Path) -> str | None:
 def result_fingerprint(path: Path) -> str | None:
     """Content hash of a published result; None once it is gone.
 
-    A file is hashed whole. A folder (a run, swapped in whole) is known by its
-    top-level JSON files: a run's config.json and summary.json change with any
-    retraining, and hashing them costs nothing next to its models.
+    A file is hashed whole, streamed, and remembered under its identity on disk
+    (`io.digests`, as raw files are): a report checks its processed splits,
+    hundreds of MB each, on every run. A folder (a run, swapped in whole) is
+    known by its top-level JSON files: a run's config.json and summary.json
+    change with any retraining, and hashing them costs nothing next to its models.
     """
     if path.is_file():
-        return _sha256_file(path)
+        return content_digests([path])[0]
     if not path.is_dir():
         return None
     digest = hashlib.sha256()
