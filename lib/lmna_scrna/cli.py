@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from . import __version__
-from .config import MATRIX_KINDS, PrepParams, TrainConfig
+from .config import MATRIX_KINDS, TRAIN_CHOICES, PrepParams, TrainConfig
 from .errors import InputError, LmnaError
 from .paths import outputs_dir, require_dir
 
@@ -176,7 +176,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     for name, value in vars(defaults).items():
         if name == "seed":
             continue
-        p.add_argument("--" + name.replace("_", "-"), **special.get(name, {"type": type(value)}), default=value)
+        spec = special.get(name) or {"type": type(value), "choices": TRAIN_CHOICES.get(name)}
+        p.add_argument("--" + name.replace("_", "-"), **spec, default=value)
 
 
 def _widths(text: str) -> tuple[int, ...]:

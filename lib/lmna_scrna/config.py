@@ -15,6 +15,14 @@ from .errors import InputError
 
 #: The 10x matrix sets a GSM may be read from (`io.layouts.MatrixKind`; this base module imports nothing above it).
 MATRIX_KINDS: tuple[str, ...] = ("filtered", "raw")
+#: The names each named field of `TrainConfig` may take: checked by `TrainConfig.check`, listed by `train --help`.
+TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
+    "model": ("A", "B"),
+    "activation": ("relu", "tanh", "gelu", "elu", "selu", "swish", "sigmoid", "leaky_relu"),
+    "optimizer": ("adam", "sgd", "rmsprop"),
+    "arch": ("mlp", "cnn"),
+    "loss_geno": ("binary_crossentropy", "mean_squared_error"),
+}
 #: Seeds go to NumPy's and TensorFlow's generators, which take 32-bit unsigned seeds.
 MAX_SEED = 2**32 - 1
 
@@ -123,11 +131,11 @@ class TrainConfig:
             object.__setattr__(self, "widths", tuple(self.widths))
 
     def check(self) -> None:
-        """Refuse sizes and rates TensorFlow would take and fail on (or train to NaN with), naming the field.
-
-        Names (model, activation, optimizer) are checked by `tl.models.check_config`,
-        which knows the choices; this checks the numbers, before any data are loaded.
-        """
+        """Refuse unknown names, and sizes and rates TensorFlow would take and fail on (or train to NaN with),
+        naming the field, before any data are loaded (any other name fails deep inside Keras)."""
+        for name, choices in TRAIN_CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise InputError(f"TrainConfig.{name}={getattr(self, name)!r}: expected one of {', '.join(choices)}")
         _check_types(self)
         check_seed(self.seed, "TrainConfig.seed")
         _check_rules(self, (
