@@ -1,10 +1,14 @@
 # lmna-scrna: `make report` builds the whole book, `make test` runs the suite.
-# Both create .venv and install the project on first use (fresh clone ready).
+# Both create .venv and install the project from requirements.lock on first use (fresh clone ready).
 
-PYTHON   ?= python3.11
+# Python 3.12: python3.12 on PATH, else one pyenv keeps without selecting it (as on these machines).
+PYTHON   ?= $(firstword $(foreach p,python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12),\
+              $(shell $(p) -c 'import sys; sys.version_info[:2] == (3, 12) and print(sys.executable)' 2>/dev/null)))
 VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
+LOCK     := requirements.lock
+PIP_VERSION := 26.3
 PROFILE  ?= full
 JOBS     ?= 2
 # two workers: the end-to-end smoke report (scheduled first) runs beside the unit tests
@@ -13,17 +17,28 @@ PYTEST_ARGS ?= -n 2 --dist loadfile
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: setup report data test lint book bench lab clean browser
+.PHONY: setup lock report data test lint book bench lab clean browser
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || { echo ">> creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
-	@echo ">> installing lmna-scrna and its pinned dependencies into $(VENV)"
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+# Every package at the version and hash requirements.lock names, nothing resolved at install time;
+# a .venv of another Python (an older checkout's 3.11) is made anew.
+$(STAMP): pyproject.toml $(LOCK)
+	@test -n "$(PYTHON)" || { echo "no Python 3.12 found: install one, or name it with make PYTHON=/path/to/python3.12"; exit 1; }
+	@test ! -x $(PY) || $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' || { echo ">> $(VENV) is not Python 3.12: making it anew"; rm -rf $(VENV); }
+	@test -x $(PY) || { echo ">> creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo ">> installing lmna-scrna and the locked environment ($(LOCK)) into $(VENV)"
+	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
+
+## lock: resolve requirements.lock (every package, hashed, for any platform) from pyproject.toml's pins
+lock:
+	@test -x $(VENV)/bin/uv || { test -x $(PY) || $(PYTHON) -m venv $(VENV); $(PY) -m pip install --quiet "$$(grep -o 'uv==[0-9.]*' pyproject.toml)"; }
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --universal --python-version 3.12 --generate-hashes \
+	  --custom-compile-command 'make lock' --quiet -o $(LOCK)
 
 ## report: simulate (or reuse) the default data, run every notebook, build the book
 report: setup

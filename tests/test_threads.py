@@ -10,10 +10,10 @@ from lmna_scrna.paths import PROJECT_ROOT
 
 #: Prints scipy's MatrixMarket reader's thread count inside `reader_threads`, in a process that has not read yet.
 READER_THREADS = (
-    "import scipy.io._fast_matrix_market as fmm\n"
+    "from threadpoolctl import threadpool_info\n"
     "from lmna_scrna.threads import reader_threads\n"
     "with reader_threads():\n"
-    "    print(fmm.PARALLELISM)\n"
+    "    print(*[p['num_threads'] for p in threadpool_info() if p['internal_api'] == 'scipy_mmio'])\n"
 )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 #: The variable carrying a process's thread budget (set by the runner for every kernel).
 BUDGET_ENV = "LMNA_THREADS"
@@ -87,13 +88,20 @@ def reader_threads() -> Iterator[None]:
 
     Two parse workers on two cores each ran two reader threads: the six report
     splits took 19.1 CPU-s, against 18.0 with one thread a worker. threadpoolctl
-    sees the reader's pool only once its extension is loaded, hence the import.
+    (scipy's documented way to size the reader) sees the reader's pool only once
+    its extension is loaded, so an empty matrix is read first, through the public API.
     """
     from threadpoolctl import threadpool_limits
 
-    try:
-        import scipy.io._fast_matrix_market._fmm_core  # noqa: F401
-    except ImportError:  # another scipy layout: its reader then keeps its own default
-        pass
+    _load_matrix_reader()
     with threadpool_limits(limits=budget()):
         yield
+
+
+@cache
+def _load_matrix_reader() -> None:
+    import io
+
+    import scipy.io
+
+    scipy.io.mmread(io.BytesIO(b"%%MatrixMarket matrix coordinate real general\n1 1 0\n"))

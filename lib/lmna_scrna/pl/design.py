@@ -11,7 +11,7 @@ genotype and GSM explain.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -114,10 +114,11 @@ def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = DES
     colours that separate the genotypes separate the patient line from the sister's lines just as well.
     """
     label = {**(words or {}), "partition": "Partition"}.get
-    coords = adata.obsm[f"X_{basis}"][:, :2]
-    frame = adata.obs[list(factors) + ["partition"]].astype(str).assign(x=coords[:, 0], y=coords[:, 1])
+    coords: np.ndarray = np.asarray(adata.obsm[f"X_{basis}"])[:, :2]
+    obs = cast(pd.DataFrame, adata.obs)  # in memory (anndata 0.13 also types obs as a lazy Dataset2D)
+    frame = obs[list(factors) + ["partition"]].astype(str).assign(x=coords[:, 0], y=coords[:, 1])
     if sheet is not None and "condition" in factors:
-        lines = adata.obs["gsm"].astype(str).map(genotype_line_words(sheet))
+        lines = obs["gsm"].astype(str).map(genotype_line_words(sheet))
         frame["condition"] = lines.fillna(frame["condition"] + " · line not in the sheet").to_numpy()
         label = {**(words or {}), "partition": "Partition", "condition": "Genotype · iPSC line"}.get
     frame["cells"] = np.where(frame["partition"] == "train", "training", "held out")

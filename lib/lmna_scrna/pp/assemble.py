@@ -35,7 +35,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anndata as ad
 import numpy as np
@@ -340,8 +340,9 @@ def processed_data(adata: ad.AnnData, path: Path) -> ProcessedData:
     missing = [c for c in REQUIRED_OBS if c not in adata.obs]
     if missing:
         raise InputError(f"processed data {path} lacks obs column(s) {', '.join(missing)}")
-    X = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
-    obs = adata.obs[list(REQUIRED_OBS)].copy()
+    X = cast(Any, adata.X)  # read whole into memory (anndata 0.13 also types X as lazy backed arrays)
+    X = X.toarray() if sp.issparse(X) else np.asarray(X)
+    obs = cast(pd.DataFrame, adata.obs)[list(REQUIRED_OBS)].copy()
     obs["partition"] = obs["partition"].astype(str)
     obs["gsm"] = obs["gsm"].astype(str)
     obs["condition"] = obs["condition"].astype(str)
@@ -352,5 +353,5 @@ def processed_data(adata: ad.AnnData, path: Path) -> ProcessedData:
         fingerprint=str(adata.uns.get("fingerprint", "")),
         source=str(adata.uns.get("source", "unknown")),
         split=dict(adata.uns.get("split", {})),
-        genes=adata.var[["gene_id", "symbol"]].astype(str).reset_index(drop=True),
+        genes=cast(pd.DataFrame, adata.var)[["gene_id", "symbol"]].astype(str).reset_index(drop=True),
     )

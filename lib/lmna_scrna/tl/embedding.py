@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from typing import Any, cast
 
 import anndata as ad
 import numpy as np
@@ -29,7 +30,8 @@ def subsample_cells(adata: ad.AnnData, per_gsm: int, seed: int) -> ad.AnnData:
     depend on the order of the AnnData's rows.
     """
     keep = []
-    for gsm, idx in adata.obs.groupby("gsm", observed=True).indices.items():
+    obs = cast(pd.DataFrame, adata.obs)  # anndata 0.13 also types obs as a lazy Dataset2D; ours is in memory
+    for gsm, idx in obs.groupby("gsm", observed=True).indices.items():
         idx = idx[np.argsort(adata.obs_names[idx])]
         keep.append(idx[subsample(idx.size, per_gsm, seed, str(gsm))])
     return adata[np.sort(np.concatenate(keep))].copy()
@@ -45,7 +47,8 @@ def embed_train_fitted(adata: ad.AnnData, n_pcs: int = 30, seed: int = 0) -> ad.
     Returns a copy with ``obsm["X_pca"]`` and ``obsm["X_umap"]``.
     """
     adata = adata.copy()
-    adata.X = np.asarray(adata.X.toarray() if hasattr(adata.X, "toarray") else adata.X, dtype=np.float32)
+    X = cast(Any, adata.X)  # in memory: a dense or sparse matrix
+    adata.X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float32)
     ref = adata[(adata.obs["partition"] == "train").to_numpy()].copy()
     n_pcs = min(n_pcs, ref.n_obs - 1, ref.n_vars - 1)
     with serial_blas():  # the same components and projection whatever the thread budget
