@@ -16,6 +16,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import anndata
 import h5py
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ from _processed_fixtures import make_processed
 
 from lmna_scrna.config import TrainConfig
 from lmna_scrna.pp.assemble import load_processed
+from lmna_scrna.report.results import attribution_tables
 from lmna_scrna.tl import train
 from lmna_scrna.tl.evaluate import day_logit_columns
 
@@ -97,3 +99,16 @@ def test_saved_model_loads_without_the_package_and_predicts_as_in_training(runs,
     np.testing.assert_allclose(outputs["p_geno"].reshape(-1), trained["p_geno"], rtol=0, atol=1e-6)
     if CONFIGS[name].model == "B":
         assert np.array_equal(outputs["z_day"].astype(np.float64), trained[day_logit_columns()].to_numpy())
+
+
+def test_the_report_reads_the_saved_model_into_its_attribution_table(tmp_path, monkeypatch):
+    """The calibration page loads a run's model.keras for gradient × input: the planted genes come out on top."""
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
+    path = make_processed(tmp_path / "dm_t19_v0.h5ad", n_cells=1200, n_genes=40, signal=2.0)
+    adata = anndata.read_h5ad(path)  # the fixture's split, as preprocessing names a day-matched one
+    adata.uns["split"] = {**adata.uns["split"], "name": "dm_t19_v0", "scheme": "day_matched"}
+    adata.write_h5ad(path)
+    train.train_run(path, "dm_t19_v0_A", FAST, seeds=[7])
+    table = attribution_tables.attribution_table(None, splits=("dm_t19_v0",))
+    ranked = table[table["method"].str.startswith("Model A")].sort_values("gene_rank")
+    assert set(ranked["symbol"].head(5)) == {f"G{i}" for i in range(5)}  # the fixture's signal genes
