@@ -37,7 +37,10 @@ Both are a training-time speed-up only: `stock_keras` turns a trained
 network into Keras's own layers, uncompiled, which is what a run saves, so
 `keras.models.load_model` reads a run's ``model.keras`` in any Python with
 TensorFlow, without this package. Batch norm's inference is Keras's code in
-both classes, so the copy predicts bit for bit what the network predicted.
+both classes, so the copy predicts bit for bit what the network predicted
+(under the same TensorFlow build and oneDNN setting; with oneDNN switched
+off, logits moved by float32 rounding). The classes stay registered, so run
+folders saved before the copy (with them inside) still load here.
 """
 
 from __future__ import annotations
