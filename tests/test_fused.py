@@ -1,4 +1,5 @@
-"""FusedAdam is Keras's Adam, one kernel per variable: same arithmetic, deterministic, reset with the network."""
+"""FusedAdam is Keras's Adam, one kernel per variable: same arithmetic, deterministic, reset with the network;
+the stock-Keras copy a run saves has the same weights and predictions."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import tensorflow as tf
 from keras import ops
 
 from lmna_scrna.config import TrainConfig
-from lmna_scrna.tl.fused import FusedAdam, FusedBatchNormalization
-from lmna_scrna.tl.models import build_model_a
+from lmna_scrna.tl.fused import FusedAdam, FusedBatchNormalization, stock_keras
+from lmna_scrna.tl.models import build_model, build_model_a
 
 
 class KerasAdamFloat32Decay(keras.optimizers.Adam):
@@ -146,3 +147,23 @@ def test_model_with_both_is_deterministic_and_reloads(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     assert type(loaded.get_layer("bn_0")) is FusedBatchNormalization
     np.testing.assert_array_equal(loaded.predict(X, verbose=0)["geno"], model.predict(X, verbose=0)["geno"])
+
+
+def test_stock_keras_copy_is_keras_layers_with_the_same_weights_and_predictions():
+    """What a run saves: Keras's own layers (conv block's batch norm and both heads included), uncompiled."""
+    config = TrainConfig(model="B", width=8, depth=2, dropout=0.3, arch="cnn", conv_filters=4, kernel_size=3)
+    X = np.random.default_rng(4).normal(size=(64, 6)).astype(np.float32)
+    y = {"geno": (X[:, 0] > 0).astype(np.float32), "day": (X[:, 1] > 0).astype(np.int32)}
+    keras.utils.set_random_seed(5)
+    model = build_model(6, config)
+    model.fit(X, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    stock = stock_keras(model)
+    assert {type(layer).__module__.split(".")[0] for layer in stock.layers} == {"keras"}
+    assert not stock.compiled and type(model.optimizer) is FusedAdam  # the network itself keeps training as it was
+    assert type(model.get_layer("bn_0")) is FusedBatchNormalization
+    assert [w.path for w in stock.weights] == [w.path for w in model.weights]
+    for a, b in zip(stock.weights, model.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for head in ("geno", "day"):
+        np.testing.assert_array_equal(stock(X, training=False)[head].numpy(), model(X, training=False)[head].numpy())
+

@@ -32,6 +32,15 @@ to float32 rounding (a different summation order), not bit for bit. With
 (two runs, 9-11% less). Not for XLA: compiled there, the kernel made the
 epoch 5 s; XLA fuses Keras's layer by itself (the library never compiles
 with XLA: op determinism rules it out).
+
+Both are a training-time speed-up only: `stock_keras` turns a trained
+network into Keras's own layers, uncompiled, which is what a run saves, so
+`keras.models.load_model` reads a run's ``model.keras`` in any Python with
+TensorFlow, without this package. Batch norm's inference is Keras's code in
+both classes, so the copy predicts bit for bit what the network predicted
+(under the same TensorFlow build and oneDNN setting; with oneDNN switched
+off, logits moved by float32 rounding). The classes stay registered, so run
+folders saved before the copy (with them inside) still load here.
 """
 
 from __future__ import annotations
@@ -102,3 +111,23 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
         return tf.reshape(outputs, [-1, features])
+
+
+def _stock_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """A new layer of the same config, of Keras's own class where the layer is one of this module's."""
+    cls = keras.layers.BatchNormalization if isinstance(layer, FusedBatchNormalization) else type(layer)
+    return cls.from_config(layer.get_config())
+
+
+def stock_keras(model: keras.Model) -> keras.Model:
+    """A copy of a functional `model` made only of Keras's own layers, with its weights, not compiled.
+
+    What a run saves: a network for inference that needs nothing of this package to load.
+    Without optimizer, loss or metrics (nothing resumes training from a saved run).
+    `model` itself is left as it was (`networks.Networks` reuses it for the next fit).
+    """
+    graph = keras.Model(model.inputs, model.output, name=model.name)  # the same layers, without compile state
+    stock = keras.models.clone_model(graph, clone_function=_stock_layer)
+    for layer in graph.layers:
+        stock.get_layer(layer.name).set_weights(layer.get_weights())
+    return stock

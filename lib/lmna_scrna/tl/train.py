@@ -39,6 +39,7 @@ from .evaluate import (
     scalar_metrics,
     summarise,
 )
+from .fused import stock_keras
 from .models import check_config, layer_widths
 from .networks import PREDICT_BATCH, Logits, Networks
 
@@ -214,12 +215,16 @@ def fit_seed(data: ProcessedData, config: TrainConfig, networks: Networks | None
 
 
 def train_seed(data: ProcessedData, config: TrainConfig, seed_dir: Path) -> dict[str, Any]:
-    """Train one seed (config.seed), evaluate it, write seed_<s>/ (see `runs`); return its metrics."""
+    """Train one seed (config.seed), evaluate it, write seed_<s>/ (see `runs`); return its metrics.
+
+    model.keras holds the network in Keras's own layers, uncompiled (`fused.stock_keras`), so plain
+    `keras.models.load_model` loads it without this package.
+    """
     fitted = fit_seed(data, config)
     metrics = fitted.metrics
     runs.write_seed(seed_dir, fitted.history, fitted.predictions, metrics)
     with atomic_path(seed_dir / "model.keras") as tmp:
-        fitted.model.save(tmp)
+        stock_keras(fitted.model).save(tmp)
     log.info("seed %d: test AUC %.3f, GSMs right %d/%d, best epoch %d of %d, %.1f s", config.seed,
              metrics["test_auc"], metrics["gsm_correct"], metrics["gsm_total"], metrics["best_epoch"],
              metrics["epochs_run"], metrics["train_seconds"])
