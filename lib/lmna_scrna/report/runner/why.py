@@ -121,7 +121,8 @@ def changed_inputs(recorded: dict[str, Any], current: dict[str, Any], e: Executi
         old, new = (recorded.get("files") or {}).get(name), current["files"].get(name)
         if old != new:
             said.append(f"{kind} {name} " + ("changed" if old and new else "now read" if new else "no longer read"))
-    for upstream in sorted({*(recorded.get("after") or {}), *current["after"]}):
+    same_context = recorded.get("context") == current["context"]  # else every upstream key changed with it
+    for upstream in sorted({*(recorded.get("after") or {}), *current["after"]}) if same_context else ():
         if (recorded.get("after") or {}).get(upstream) != current["after"].get(upstream):
             said.append(f"input {upstream} stale (upstream)" if upstream in current["after"]
                         else f"no longer waits for {upstream}")
@@ -159,7 +160,7 @@ def check_ids(profile: Profile, ids: Collection[str], option: str) -> None:
         return
     hints = []
     for exec_id in unknown:
-        close = difflib.get_close_matches(exec_id, known, n=3, cutoff=0.5)
+        close = difflib.get_close_matches(exec_id, known, n=3, cutoff=0.6)
         hints.append(f"{exec_id} (close: {', '.join(close)})" if close else exec_id)
     raise InputError(f"{option}: no execution of profile {profile.name} is called {'; '.join(hints)} "
                      f"(`lmna-scrna report --profile {profile.name} --dry-run` lists them)")
