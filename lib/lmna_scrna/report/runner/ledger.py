@@ -12,8 +12,8 @@ An execution is fresh, and not run again, only if its key is unchanged, its
 executed notebook is complete (papermill finished it, every code cell ran) and
 each result it published is still the one on disk: a notebook run by hand that
 retrained a run or redrew a figure makes the execution that made it stale,
-and the runner re-runs it and everything downstream; so does an upstream
-execution that ran again after it (``report --only`` or ``--force`` left it).
+and the runner re-runs it and everything downstream. An execution whose
+upstream ran again after it (``report --only`` or ``--force`` left it) is stale too.
 
 A ledger that cannot be read (cut, not JSON, not the shape below) is set aside
 as ``ledger.json.damaged-<UTC time>`` and the report re-checks every execution.

@@ -136,15 +136,20 @@ def execute_isolated(task: Task) -> Outcome:
     folder with the task's environment: what a Dask worker thread runs, so that no two executions share a
     working directory, an environment or file descriptors. A child that dies comes back as a failure."""
     start = time.perf_counter()
-    child = subprocess.run(
-        [sys.executable, "-m", __name__],
-        input=json.dumps(dataclasses.asdict(task)),
-        cwd=task.cwd,
-        env={**os.environ, **task.env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    log_file = Path(task.output).with_name(f"{task.id}.log")
+    try:
+        child = subprocess.run(
+            [sys.executable, "-m", __name__],
+            input=json.dumps(dataclasses.asdict(task)),
+            cwd=task.cwd,
+            env={**os.environ, **task.env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:  # the worker cannot see the notebook's folder (not the same file system?)
+        return Outcome(task.id, False, time.perf_counter() - start, task.output, str(log_file),
+                       f"its process could not start in {task.cwd} on this worker ({one_line(exc.strerror or exc)})")
     lines = child.stdout.strip().splitlines()
     try:
         answer = json.loads(lines[-1]) if child.returncode == 0 and lines else None
@@ -153,7 +158,6 @@ def execute_isolated(task: Task) -> Outcome:
     if isinstance(answer, dict):
         return Outcome(**{**answer, "published": tuple(answer.get("published", ()))})
     said = one_line(child.stderr.strip().splitlines()[-1]) if child.stderr.strip() else "no message"
-    log_file = Path(task.output).with_name(f"{task.id}.log")
     return Outcome(task.id, False, time.perf_counter() - start, task.output, str(log_file),
                    f"its process exited with status {child.returncode} ({said})")
 
