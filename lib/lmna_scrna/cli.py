@@ -219,13 +219,25 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", default=None,
                    help="address of a running Dask scheduler to execute on, e.g. tcp://host:8786")
     p.add_argument("--no-book", action="store_true", help="execute the notebooks but do not build the book")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list each execution as fresh or stale and why, then stop: runs and writes nothing")
+    p.add_argument("--only", nargs="+", default=[], metavar="ID",
+                   help="run only these executions, and the stale ones they need (ids as --dry-run lists them)")
+    p.add_argument("--force", nargs="+", default=[], metavar="ID",
+                   help="run these executions even if fresh, and the stale ones they need")
+    p.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
+                   help="fail an execution whose cell runs longer (default: the profile's cell_timeout_s)")
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from .report.runner import report_lock, run_report
+    from .report.runner import dry_run, load_profile, report_lock, run_report
 
+    if args.dry_run:  # reads only: no lock, no simulated data, no ledger written
+        print("\n".join(dry_run(load_profile(args.profile), args.data, only=args.only, force=args.force)))
+        return 0
     with report_lock():  # one report or book per outputs folder at a time
-        executed = run_report(profile=args.profile, data_dir=args.data, jobs=args.jobs, scheduler=args.scheduler)
+        executed = run_report(profile=args.profile, data_dir=args.data, jobs=args.jobs, scheduler=args.scheduler,
+                              only=args.only, force=args.force, cell_timeout_s=args.cell_timeout)
         if args.no_book:
             print(executed)
             return 0

@@ -15,6 +15,7 @@ A file changed within the kernel's timestamp granularity of its hashing could
 keep its times, so (as git does with its index) a file whose times are less
 than `SETTLE_SECONDS` old is hashed but not remembered. The memo is only a
 shortcut: a damaged or unwritable memo is ignored and the files are hashed.
+Inside `memo_untouched` (a report's dry run, which writes nothing) it is read but not saved.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from ..atomic import write_text_atomic
@@ -37,6 +40,20 @@ log = logging.getLogger(__name__)
 SETTLE_SECONDS = 2.0
 #: The memo's file name under the cache folder.
 MEMO_NAME = "file-digests.json"
+
+
+#: False inside `memo_untouched`: digests found are not saved.
+_REMEMBER: ContextVar[bool] = ContextVar("remember_digests", default=True)
+
+
+@contextmanager
+def memo_untouched() -> Iterator[None]:
+    """Read the memo but leave it as it is: for a caller that promises to write nothing (`report --dry-run`)."""
+    token = _REMEMBER.set(False)
+    try:
+        yield
+    finally:
+        _REMEMBER.reset(token)
 
 
 def memo_path() -> Path:
@@ -67,7 +84,7 @@ def content_digests(paths: Iterable[Path]) -> list[str]:
         digests.append(digest)
         if started - max(stat.st_mtime, stat.st_ctime) >= SETTLE_SECONDS:
             new[key] = [*identity, digest]
-    if new:  # merged into the memo as it is now: another process may have saved entries meanwhile
+    if new and _REMEMBER.get():  # merged into the memo as it is now: another process may have saved entries meanwhile
         _save_memo(_load_memo() | new)
     return digests
 

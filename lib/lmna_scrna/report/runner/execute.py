@@ -1,26 +1,24 @@
 """Execute a plan's notebooks with papermill: local process pool or a Dask cluster.
 
-Only stale executions run (see `ledger`); each is submitted once its
-dependencies have finished, up to the executor's capacity. papermill writes a
-notebook cell by cell into a temp name that replaces ``<id>.ipynb`` only on
-success; a failure keeps ``<id>.failed.ipynb``, stops new submissions, and
-raises `NotebookFailed` naming it, the failing cell and the execution's log
-file (``<id>.log``), where everything the kernel and its libraries printed goes
-(see `quiet`): the terminal shows only the runner's progress.
+Only stale executions run (`why` says which and why; `dry_run` prints it
+without running anything); each is submitted once its dependencies have
+finished, up to the executor's capacity. papermill writes a notebook cell by
+cell into a temp name that replaces ``<id>.ipynb`` only on success (`task`); a
+failure (a cell raised, or ran past the cell timeout) keeps
+``<id>.failed.ipynb``, stops new submissions, and raises `NotebookFailed`
+naming it, the failing cell and the execution's log file (``<id>.log``), where
+everything the kernel and its libraries printed goes (see `quiet`): the
+terminal shows only the runner's progress.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
-import threading
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from contextlib import nullcontext
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,128 +27,37 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ... import __version__, threads
-from ...atomic import WRITES_ENV
 from ...errors import LmnaError
-from ...io.simulation import resolve_raw_dir
+from ...io.digests import memo_untouched
+from ...io.simulation import default_raw_dir, resolve_raw_dir
 from ...paths import outputs_dir, shown_path
 from .executors import check_executor, open_executor
 from .ledger import (
-    CHANGED,
-    NEW,
+    LedgerDamaged,
     data_fingerprint,
-    execution_keys,
+    keyed_inputs,
     library_fingerprint,
     load_ledger,
     notebooks_out_dir,
     published_results,
+    read_ledger,
     record_results,
     save_ledger,
-    why_stale,
 )
-from .plan import Execution, Profile, load_profile
-from .quiet import KERNEL_ARGUMENTS, KERNEL_ENV, LOG_ENV, fds_to
+from .plan import Execution, Profile, check_cell_timeout, load_profile
+from .quiet import KERNEL_ENV
+from .task import Outcome, Task
+from .why import check_ids, decide, dry_run_lines
 
 log = logging.getLogger(__name__)
 
-KERNEL_NAME = "python3"
 
 
 class NotebookFailed(LmnaError):
     """A notebook raised; the message names the kept partial notebook and the failing cell."""
 
 
-
-@dataclass(frozen=True)
-class Task:
-    """What a worker needs to execute one notebook (plain data: it crosses process boundaries)."""
-
-    id: str
-    source: str
-    output: str
-    parameters: dict[str, Any]
-    cwd: str
-    env: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A worker's answer; failures come back as data, so no exception has to be pickled."""
-
-    id: str
-    ok: bool
-    seconds: float
-    notebook: str  # the executed notebook (the `.failed.ipynb` one on failure)
-    log: str  # the execution's log file (the kernel's and the libraries' messages); "" under Dask
-    error: str = ""
-    published: tuple[str, ...] = ()  # what the kernel published (`atomic.note_published`)
-
-
-
-def execute_task(task: Task) -> Outcome:
-    """Run one notebook with papermill (in a worker process); the result is published atomically.
-
-    papermill writes the notebook cell by cell into a temp name; on success it
-    replaces ``<id>.ipynb``, on failure it becomes ``<id>.failed.ipynb`` and the
-    last good ``<id>.ipynb`` stays as it was.
-    """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    os.environ.update(task.env)
-    # The kernel named "python3" must be this environment's (the Makefile installs its kernelspec
-    # with --sys-prefix): JUPYTER_PATH is searched before the user's own kernelspecs.
-    ours = str(Path(sys.prefix) / "share" / "jupyter")
-    others = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p and p != ours]
-    os.environ["JUPYTER_PATH"] = os.pathsep.join([ours, *others])
-    output = Path(task.output)
-    running = output.with_name(f".{task.id}.running.ipynb")
-    failed = output.with_name(f"{task.id}.failed.ipynb")
-    log_file = output.with_name(f"{task.id}.log")
-    listing = output.with_name(f".{task.id}.published")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    log_file.unlink(missing_ok=True)  # the log of this execution only
-    listing.unlink(missing_ok=True)
-    # A process-pool worker runs one task at a time in its main thread: its descriptors and environment can be
-    # the task's. A Dask worker runs tasks in threads that share them, so there the kernel's output stays in
-    # the notebook (the book drops its stderr) rather than mixing several executions in one log.
-    private = threading.current_thread() is threading.main_thread()
-    if private:
-        os.environ[LOG_ENV] = str(log_file)
-    # The kernel lists what it publishes (`atomic.note_published`) in a file of this execution's own, set in
-    # the kernel itself: a Dask worker's threads share one environment.
-    listed = f"--IPKernelApp.exec_lines=import os; os.environ[{WRITES_ENV!r}] = {str(listing)!r}"
-    start = time.perf_counter()
-    try:
-        with fds_to(log_file) if private else nullcontext():
-            papermill.execute_notebook(
-                task.source,
-                str(running),
-                parameters=task.parameters,
-                kernel_name=KERNEL_NAME,
-                cwd=task.cwd,
-                progress_bar=False,
-                extra_arguments=[*KERNEL_ARGUMENTS, listed],
-            )
-    except PapermillExecutionError as exc:
-        error = f"cell {exc.cell_index} (In [{exc.exec_count}]) raised {exc.ename}: {exc.evalue}"
-        return _failure(task, running, failed, log_file if private else None, start, error)
-    except Exception as exc:  # kernel death, bad parameters: anything papermill raises must come back as data
-        return _failure(task, running, failed, log_file if private else None, start, f"{type(exc).__name__}: {exc}")
-    os.replace(running, output)
-    failed.unlink(missing_ok=True)
-    published = tuple(listing.read_text(encoding="utf-8").splitlines()) if listing.is_file() else ()
-    listing.unlink(missing_ok=True)
-    return Outcome(task.id, True, time.perf_counter() - start, str(output), str(log_file) if private else "",
-                   published=published)
-
-
-def _failure(task: Task, running: Path, failed: Path, log_file: Path | None, start: float, error: str) -> Outcome:
-    if running.exists():
-        os.replace(running, failed)
-    return Outcome(task.id, False, time.perf_counter() - start, str(failed), str(log_file or ""), error)
-
-
-def _task(e: Execution, runtime: Mapping[str, Any], kernel_threads: int) -> Task:
+def _task(e: Execution, runtime: Mapping[str, Any], kernel_threads: int, cell_timeout_s: float) -> Task:
     return Task(
         id=e.id,
         source=str(e.notebook),
@@ -158,7 +65,13 @@ def _task(e: Execution, runtime: Mapping[str, Any], kernel_threads: int) -> Task
         parameters={**e.parameters, **e.runtime(runtime)},
         cwd=str(e.notebook.parent),
         env={**KERNEL_ENV, **threads.thread_env(kernel_threads), "LMNA_OUTPUTS": str(outputs_dir())},
+        cell_timeout_s=cell_timeout_s,
     )
+
+
+def key_context(data_id: str) -> str:
+    """What every key hashes besides an execution's own inputs: the data, the library's source, the version."""
+    return json.dumps({"data": data_id, "library": library_fingerprint(), "version": __version__})
 
 
 def execute_profile(
@@ -166,34 +79,52 @@ def execute_profile(
     data_dir: Path,
     jobs: int = 1,
     scheduler: str | None = None,
+    only: Collection[str] = (),
+    force: Collection[str] = (),
+    cell_timeout_s: float | None = None,
 ) -> list[Outcome]:
     """Execute the stale executions of a profile in dependency order, up to `jobs` at once.
 
-    Returns the outcomes of the executions run (an empty list when all were
-    fresh). On the first failure no new notebook starts, those running finish,
-    and `NotebookFailed` names the partial notebook and the failing cell.
+    `only` and `force` narrow the run to those executions and the stale ones
+    they need (`why.decide`); `cell_timeout_s` overrides the profile's. Returns
+    the outcomes of the executions run (an empty list when none was stale). On
+    the first failure no new notebook starts, those running finish, and
+    `NotebookFailed` names the partial notebook and the failing cell.
     """
     started = time.perf_counter()
     jobs = check_executor(jobs, scheduler)
+    check_ids(profile, only, "--only")
+    check_ids(profile, force, "--force")
+    timeout = check_cell_timeout(cell_timeout_s, "--cell-timeout") if cell_timeout_s is not None else profile.cell_timeout_s
     data_id = data_fingerprint(data_dir)
-    context = json.dumps({"data": data_id, "library": library_fingerprint(), "version": __version__})
-    keys = execution_keys(profile, context)
+    keyed = keyed_inputs(profile, key_context(data_id))
     ledger = load_ledger()
-    todo = stale_executions(profile, keys, ledger)
-    dropped = [i for i in ledger["report"].get("executions", []) if i not in keys]
+    verdicts = decide(profile, keyed, ledger, only, force)
+    dropped = [i for i in ledger["report"].get("executions", []) if i not in keyed]
     if ledger["report"].get("profile") == profile.name and dropped:  # a split or sweep file removed, not silently
         log.warning("%d execution(s) of the last report of profile %s are no longer planned (their split, sweep or "
                     "profile entry is gone): %s", len(dropped), profile.name, ", ".join(dropped))
+    for v in verdicts:
+        if v.reason and v.surprising:
+            log.warning("%s runs again: %s", v.id, v.reason)
+        elif v.reason:
+            log.debug("%s %s: %s", v.id, "runs" if v.runs else "is held", v.reason)
+    by_id = profile.by_id()
+    todo = {v.id: by_id[v.id] for v in verdicts if v.runs}
+    held = sum(1 for v in verdicts if v.reason and not v.runs)
     log.info(
-        "profile %s: %d executions, %d unchanged since their last success, %d to run",
-        profile.name, len(profile.executions), len(profile.executions) - len(todo), len(todo),
+        "profile %s: %d executions, %d unchanged since their last success, %d to run%s",
+        profile.name, len(verdicts), sum(v.reason is None for v in verdicts), len(todo),
+        f", {held} stale left for a later report (outside --only/--force)" if held else "",
     )
     runtime = {"raw_dir": str(data_dir)}
     outcomes: list[Outcome] = []
     if todo:
-        with open_executor(jobs, scheduler) as (executor, capacity, kernel_threads), logging_redirect_tqdm():
-            log.info("%d notebook(s) at once, %d thread(s) each", capacity, kernel_threads)
-            outcomes = _run_graph(todo, keys, ledger, runtime, executor, capacity, kernel_threads)
+        with open_executor(jobs, scheduler) as (executor, capacity, kernel_threads, run), logging_redirect_tqdm():
+            log.info("%d notebook(s) at once, %d thread(s) each, cells stopped after %g s", capacity, kernel_threads,
+                     timeout)
+            tasks = {e.id: _task(e, runtime, kernel_threads, timeout) for e in todo.values()}
+            outcomes = _run_graph(todo, keyed, ledger, tasks, executor, capacity, run)
     ledger["report"] = {
         "profile": profile.name,
         "data_dir": str(data_dir),
@@ -208,30 +139,44 @@ def execute_profile(
     return outcomes
 
 
-def stale_executions(profile: Profile, keys: dict[str, str], ledger: dict[str, Any]) -> dict[str, Execution]:
-    """The executions to run: the stale ones (`ledger.why_stale`) and everything downstream of them, since an
-    execution that runs again may publish other results than those its dependents read."""
-    todo: dict[str, Execution] = {}
-    for e in profile.executions:  # in run order: dependencies first
-        reason = why_stale(e.id, keys[e.id], ledger)
-        upstream = next((a for a in e.after if a in todo), None)
-        if reason not in (None, NEW, CHANGED):
-            log.warning("%s runs again: %s", e.id, reason)
-        elif reason is None and upstream is not None:
-            log.debug("%s runs again: %s runs again", e.id, upstream)
-        if reason is not None or upstream is not None:
-            todo[e.id] = e
-    return todo
+def dry_run(
+    profile: Profile,
+    data_dir: Path | None,
+    only: Collection[str] = (),
+    force: Collection[str] = (),
+) -> list[str]:
+    """What `execute_profile` would run and why, one line per execution; runs and writes nothing.
+
+    `data_dir` None means the profile's simulated data, which is not simulated
+    here: if it is not there yet, every execution is keyed on data to come. A
+    damaged ledger is read as an empty one, not set aside.
+    """
+    check_ids(profile, only, "--only")
+    check_ids(profile, force, "--force")
+    if data_dir is None:
+        simulated = default_raw_dir(profile.sim_size)
+        data_dir = simulated if simulated.is_dir() and any(simulated.iterdir()) else None
+    else:
+        data_dir = resolve_raw_dir(data_dir, profile.sim_size)
+    with memo_untouched():
+        data_id = data_fingerprint(data_dir) if data_dir is not None else "not simulated yet"
+        keyed = keyed_inputs(profile, key_context(data_id))
+        try:
+            ledger = read_ledger()
+        except LedgerDamaged as exc:
+            log.warning("%s: the report would set it aside and re-check every execution", exc)
+            ledger = {"executions": {}, "report": {}}
+        return dry_run_lines(decide(profile, keyed, ledger, only, force), profile, data_dir)
 
 
 def _run_graph(
     todo: dict[str, Execution],
-    keys: dict[str, str],
+    keyed: Mapping[str, tuple[str, dict[str, Any]]],
     ledger: dict[str, Any],
-    runtime: Mapping[str, Any],
+    tasks: Mapping[str, Task],
     executor: Executor,
     capacity: int,
-    kernel_threads: int,
+    run: Callable[[Task], Outcome],
 ) -> list[Outcome]:
     """Submit each execution once its dependencies are done; record every success in the ledger."""
     waiting = dict(todo)
@@ -245,7 +190,7 @@ def _run_graph(
                     if len(running) >= capacity:
                         break
                     log.debug("start  %s (%s)", e.id, e.notebook.name)
-                    running[executor.submit(execute_task, _task(e, runtime, kernel_threads))] = waiting.pop(e.id)
+                    running[executor.submit(run, tasks[e.id])] = waiting.pop(e.id)
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -258,8 +203,12 @@ def _run_graph(
                     startup = startup_seconds(Path(outcome.notebook), outcome.seconds)
                     log.info("done   %s in %.1f s (kernel start %.1f s, imports %.1f s)", e.id, outcome.seconds,
                              startup["kernel_start_s"], startup["imports_s"])
+                    key, inputs = keyed[e.id]
                     ledger["executions"][e.id] = {
-                        "key": keys[e.id],
+                        "key": key,
+                        "inputs": inputs,  # what the key hashed: a dry run names the one that changed
+                        "run": uuid.uuid4().hex,  # this success; an execution downstream records which one it read
+                        "upstream": {a: (ledger["executions"].get(a) or {}).get("run") for a in e.after},
                         "notebook": e.notebook.name,
                         "stage": e.stage,
                         "split": e.split,
@@ -272,14 +221,13 @@ def _run_graph(
                     record_results(ledger, e.id, published_results(outcome.published))
                     save_ledger(ledger)
                 else:
-                    log.error("FAILED %s after %.1f s: %s%s", e.id, outcome.seconds, outcome.error,
-                              f" (log: {shown_path(outcome.log)})" if outcome.log else "")
+                    log.error("FAILED %s after %.1f s: %s (log: %s)", e.id, outcome.seconds, outcome.error,
+                              shown_path(outcome.log))
                     failures.append(outcome)
     if failures:
         first = failures[0]
         skipped = f"; {len(waiting)} execution(s) not started" if waiting else ""
-        log_note = f"; its log: {first.log}" if first.log else ""
-        raise NotebookFailed(f"notebook {first.notebook} failed: {first.error}{log_note}{skipped}")
+        raise NotebookFailed(f"notebook {first.notebook} failed: {first.error}; its log: {first.log}{skipped}")
     return outcomes
 
 
@@ -305,15 +253,25 @@ def run_report(
     data_dir: Path | None = None,
     jobs: int = 1,
     scheduler: str | None = None,
+    only: Collection[str] = (),
+    force: Collection[str] = (),
+    cell_timeout_s: float | None = None,
 ) -> Path:
-    """Execute a profile's notebooks (only the stale ones); return the executed-notebooks folder.
+    """Execute a profile's notebooks (only the stale ones, narrowed by `only` and `force`); return the
+    executed-notebooks folder.
 
-    The book is built from that folder by `report.book.build_book` (the CLI's ``report`` does both).
+    Every option is checked before the data is simulated. The book is built
+    from that folder by `report.book.build_book` (the CLI's ``report`` does both).
     """
     jobs = check_executor(jobs, scheduler)
     loaded = load_profile(profile)
+    check_ids(loaded, only, "--only")
+    check_ids(loaded, force, "--force")
+    if cell_timeout_s is not None:
+        check_cell_timeout(cell_timeout_s, "--cell-timeout")
     raw = resolve_raw_dir(data_dir, loaded.sim_size)
     start = time.perf_counter()
-    outcomes = execute_profile(loaded, raw, jobs=jobs, scheduler=scheduler)
+    outcomes = execute_profile(loaded, raw, jobs=jobs, scheduler=scheduler, only=only, force=force,
+                               cell_timeout_s=cell_timeout_s)
     log.info("executed %d notebook(s) in %.1f s", len(outcomes), time.perf_counter() - start)
     return notebooks_out_dir()

@@ -1,5 +1,9 @@
 """Where the notebooks run: a pool of local processes or a Dask cluster, both checked before any work.
 
+A local pool worker executes one notebook at a time (`task.execute_task`); a
+Dask worker runs several tasks in threads of one process, so each of its tasks
+executes its notebook in a child process of its own (`task.execute_isolated`).
+
 `--jobs` is refused below 1 and capped at this machine's cores (more kernels
 than cores only share them); `--scheduler` is refused at once when malformed or
 when nothing answers there, rather than after the client's 30 s timeout.
@@ -9,19 +13,21 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 
 from ... import threads
 from ...errors import InputError, one_line
+from .task import Outcome, Task, execute_isolated, execute_task
 
 log = logging.getLogger(__name__)
 
 
 @contextmanager
-def open_executor(jobs: int, scheduler: str | None) -> Iterator[tuple[Executor, int, int]]:
-    """A concurrent.futures executor, how many tasks to keep in flight on it, and each task's thread budget.
+def open_executor(jobs: int, scheduler: str | None) -> Iterator[tuple[Executor, int, int, Callable[[Task], Outcome]]]:
+    """A concurrent.futures executor, how many tasks to keep in flight on it, each task's thread budget, and
+    the function to submit there for each task.
 
     ``scheduler`` is the address of a running Dask scheduler: its client's
     executor runs the same task function on the cluster's workers. Otherwise a
@@ -37,10 +43,10 @@ def open_executor(jobs: int, scheduler: str | None) -> Iterator[tuple[Executor, 
             # each worker thread runs one kernel: a kernel's share is its worker's cores over its threads
             shares = [cores // max(1, slots[w]) for w, cores in client.run(threads.cores).items()]
             with client.get_executor(pure=False) as executor:
-                yield executor, capacity, max(1, min(shares, default=1))
+                yield executor, capacity, max(1, min(shares, default=1)), execute_isolated
         return
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as executor:
-        yield executor, jobs, threads.threads_per_job(jobs)
+        yield executor, jobs, threads.threads_per_job(jobs), execute_task
 
 
 def check_jobs(jobs: int) -> int:

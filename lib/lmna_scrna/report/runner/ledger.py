@@ -4,13 +4,16 @@ An execution's key hashes its notebook, its parameters, the parameter files it
 reads, a context (the library's source, the data's fingerprint, the version)
 and the keys of the executions it depends on, so a change anywhere upstream
 changes every key downstream. The ledger (``outputs/notebooks/ledger.json``)
-records the key of each execution's last success and a fingerprint of every
+records the key of each execution's last success, the inputs that key hashed
+(so a dry run can say which one changed: `why`), a stamp of that run and the
+stamps of the upstream runs it read, and a fingerprint of every
 result it published (a run folder, a table, a figure: `atomic.note_published`).
 An execution is fresh, and not run again, only if its key is unchanged, its
 executed notebook is complete (papermill finished it, every code cell ran) and
 each result it published is still the one on disk: a notebook run by hand that
 retrained a run or redrew a figure makes the execution that made it stale,
-and the runner re-runs it and everything downstream.
+and the runner re-runs it and everything downstream. An execution whose
+upstream ran again after it (``report --only`` or ``--force`` left it) is stale too.
 
 A ledger that cannot be read (cut, not JSON, not the shape below) is set aside
 as ``ledger.json.damaged-<UTC time>`` and the report re-checks every execution.
@@ -32,7 +35,7 @@ from typing import Any
 from ...atomic import exclusive, write_text_atomic
 from ...errors import InputError, one_line
 from ...io.digests import content_digests
-from ...paths import cache_dir, default_sheet_path, outputs_dir, shown_path
+from ...paths import PROJECT_ROOT, cache_dir, default_sheet_path, outputs_dir, shown_path
 from .plan import Profile
 
 log = logging.getLogger(__name__)
@@ -66,17 +69,30 @@ def data_fingerprint(data_dir: Path) -> str:
 
 def execution_keys(profile: Profile, context: str) -> dict[str, str]:
     """Key of every execution: its own inputs plus its dependencies' keys (so changes propagate)."""
-    keys: dict[str, str] = {}
+    return {exec_id: key for exec_id, (key, _) in keyed_inputs(profile, context).items()}
+
+
+def keyed_inputs(profile: Profile, context: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each execution's key and the inputs it hashes, kept by name (files by path) so that the ledger can
+    record them and a dry run say which one changed (`why.changed_inputs`)."""
+    keyed: dict[str, tuple[str, dict[str, Any]]] = {}
     for e in profile.executions:
+        files = [(input_name(f), _sha256_file(f)) for f in e.files]
         payload = {
             "notebook": _sha256_file(e.notebook),
             "parameters": {k: v for k, v in e.parameters.items() if not k.endswith("_file")},
-            "files": sorted(_sha256_file(f) for f in e.files),
-            "after": {a: keys[a] for a in sorted(e.after)},
+            "files": sorted(digest for _, digest in files),
+            "after": {a: keyed[a][0] for a in sorted(e.after)},
             "context": context,
         }
-        keys[e.id] = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-    return keys
+        key = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+        keyed[e.id] = key, {**payload, "files": dict(files)}
+    return keyed
+
+
+def input_name(path: Path) -> str:
+    """A parameter file as the ledger and a dry run name it: relative to the project, else absolute."""
+    return path.relative_to(PROJECT_ROOT).as_posix() if path.is_relative_to(PROJECT_ROOT) else str(path)
 
 
 def notebooks_out_dir() -> Path:
@@ -149,10 +165,6 @@ def save_ledger(ledger: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------- is a success still on disk?
-
-#: Why an execution runs when nothing about it is wrong: it never succeeded, or an input changed.
-NEW, CHANGED = "never succeeded", "its inputs changed"
-
 
 def notebook_problem(path: Path) -> str | None:
     """Why an executed notebook is not a finished one (missing, cut, not a notebook, a cell not run), or None."""
@@ -228,16 +240,6 @@ def success_problem(exec_id: str, entry: dict[str, Any]) -> str | None:
         if result_fingerprint(outputs_dir() / relative) != digest:
             return f"outputs/{relative} changed since it made it (a notebook run by hand?)"
     return None
-
-
-def why_stale(exec_id: str, key: str, ledger: dict[str, Any]) -> str | None:
-    """None if the execution is fresh; else why it must run (`NEW`, `CHANGED`, or what is wrong on disk)."""
-    entry = ledger["executions"].get(exec_id)
-    if not entry:
-        return NEW
-    if entry["key"] != key:
-        return CHANGED
-    return success_problem(exec_id, entry)
 
 
 # --------------------------------------------------------------------------- one report at a time

@@ -47,7 +47,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 #: The keys a profile may hold (`plan` documents their meaning).
-PROFILE_KEYS: tuple[str, ...] = ("inherits", "sim_size", "parameters", "stages", "executions")
+PROFILE_KEYS: tuple[str, ...] = ("inherits", "sim_size", "cell_timeout_s", "parameters", "stages", "executions")
 
 
 def read_profile(path: Path, _children: tuple[Path, ...] = ()) -> dict[str, Any]:

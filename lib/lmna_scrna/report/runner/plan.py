@@ -9,6 +9,7 @@ Profile schema (paths are relative to the profile file)::
 
     inherits: full               # optional: start from full.yaml of the same folder, state what differs
     sim_size: smoke              # size of the simulated data used when --data is not given
+    cell_timeout_s: 600          # a cell running longer fails its execution (default 3600; --cell-timeout)
     parameters: {cells_per_gsm: 100}            # given to every notebook that declares them
     stages: {train: {epochs: 3}}                # given to every execution of a stage
     executions:
@@ -151,9 +152,17 @@ class Profile:
     path: Path
     sim_size: str  # of the simulated data, when no raw-data folder is given
     executions: tuple[Execution, ...]
+    cell_timeout_s: float = 3600.0  # papermill's execution_timeout: a hung kernel fails its execution (not keyed)
 
     def by_id(self) -> dict[str, Execution]:
         return {e.id: e for e in self.executions}
+
+
+def check_cell_timeout(value: Any, where: str) -> float:
+    """A per-cell timeout in seconds: a positive number, refused otherwise naming where it was given."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        raise InputError(f"{where} must be a positive number of seconds (got {value!r})")
+    return float(value)
 
 
 def profile_path(profile: str | Path) -> Path:
@@ -197,6 +206,8 @@ def load_profile(profile: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Pr
         path=path,
         sim_size=str(spec.get("sim_size", path.stem)),
         executions=tuple(_topological(executions, path)),
+        cell_timeout_s=check_cell_timeout(spec.get("cell_timeout_s", Profile.cell_timeout_s),
+                                          f"profile {path}: cell_timeout_s"),
     )
 
 
