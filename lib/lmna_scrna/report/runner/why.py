@@ -137,14 +137,15 @@ def _shown(values: dict[str, Any], name: str) -> str:
 
 
 def _context_changes(before: Any, now: str) -> list[str]:
-    """The parts of the context (`execute.key_context`) that differ: raw data, library, version."""
+    """The parts of the context (`execute.key_context`) that differ: raw data, library, environment, version."""
     if before == now:
         return []
     try:
         old, new = json.loads(before), json.loads(now)
     except (TypeError, json.JSONDecodeError):
         return ["context changed"]
-    names = {"data": "raw data", "library": "library (lmna_scrna's source)"}
+    names = {"data": "raw data", "library": "library (lmna_scrna's source)",
+             "environment": "environment (installed packages)"}
     said = [f"{names.get(part, part)} changed" for part in sorted({*old, *new})
             if part != "version" and old.get(part) != new.get(part)]
     if old.get("version") != new.get("version"):
