@@ -129,8 +129,9 @@ def test_cli_train_writes_run_and_reports_bad_input(data_path, tmp_path, monkeyp
     args = ["train", "--data", str(data_path), "--run", "cli_A", "--epochs", "1", "--width", "8", "--depth", "1"]
     assert cli.main(args) == 0
     assert (tmp_path / "runs" / "cli_A" / "summary.json").is_file()
-    assert cli.main([*args, "--activation", "relux"]) == 2
-    assert "activation" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # refused by argparse from the listed choices, before any work
+        cli.main([*args, "--activation", "relux"])
+    assert stop.value.code == 2 and "--activation: invalid choice: 'relux'" in capsys.readouterr().err
     assert cli.main(["train", "--data", str(tmp_path / "missing.h5ad"), "--run", "x"]) == 2
 
 

@@ -45,7 +45,8 @@ from .ledger import (
     record_results,
     save_ledger,
 )
-from .plan import Execution, Profile, check_cell_timeout, load_profile
+from .param_files import check_cell_timeout
+from .plan import Execution, Profile, load_profile
 from .quiet import KERNEL_ENV
 from .task import Outcome, Task
 from .why import check_ids, decide, dry_run_lines

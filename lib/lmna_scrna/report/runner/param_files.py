@@ -231,3 +231,10 @@ def resolve_file_parameters(params: dict[str, Any], base: Path) -> tuple[dict[st
             out[name] = str(path)
             files.append(path)
     return out, files
+
+
+def check_cell_timeout(value: Any, where: str) -> float:
+    """A per-cell timeout in seconds: a positive number, refused otherwise naming where it was given."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        raise InputError(f"{where} must be a positive number of seconds (got {value!r})")
+    return float(value)

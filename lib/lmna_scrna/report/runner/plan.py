@@ -80,6 +80,7 @@ from ...errors import InputError
 from ...paths import PROJECT_ROOT, params_dir
 from .param_files import (
     calibration_batches,
+    check_cell_timeout,
     grid_points,
     load_sweep,
     per_split,
@@ -156,13 +157,6 @@ class Profile:
 
     def by_id(self) -> dict[str, Execution]:
         return {e.id: e for e in self.executions}
-
-
-def check_cell_timeout(value: Any, where: str) -> float:
-    """A per-cell timeout in seconds: a positive number, refused otherwise naming where it was given."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
-        raise InputError(f"{where} must be a positive number of seconds (got {value!r})")
-    return float(value)
 
 
 def profile_path(profile: str | Path) -> Path:
