@@ -121,10 +121,11 @@ def variance_score(stats: GeneStats) -> np.ndarray:
 #: HVG flavours by name (`PrepParams.hvg_flavor`, `prepare --hvg-flavor`): the one place a new one is registered,
 #: as a function from `GeneStats` to a score per gene. A flavour may use only statistics that add across GSMs
 #: (sums, sums of squares, counts): a split's train statistics are the sum of cached per-GSM ones, never
-#: recomputed from cells. One that needs more (Seurat v3's variance of standardised raw counts needs per-gene
-#: means and sums of squares of raw counts, and a fitted mean-variance trend) must first add them to `GeneStats`
+#: recomputed from cells. One that needs count-level statistics must first add them to `GeneStats`
 #: (`from_matrix`, `__add__`), to the per-GSM pass that fills it (`gsm_pass.process_counts`) and to the cache
-#: that stores it (`gsm_cache`: `CACHE_DATASETS`, `write_cache`, and a bump of `CACHE_FORMAT`).
+#: that stores it (`gsm_cache`: `CACHE_DATASETS`, `write_cache`, and a new `CACHE_FORMAT`). Seurat v3's needs
+#: more still: the mean and variance of raw counts, then a sum of squares clipped at a trend fitted on all train
+#: cells, which no per-GSM sum can hold in advance (a second pass over cached raw counts, which the cache lacks).
 HVG_FLAVORS: dict[str, HvgFlavor] = {"variance": variance_score}
 
 
