@@ -187,11 +187,13 @@ def test_a_new_hvg_flavour_is_a_choice_of_prepare(study: Path, tmp_path: Path, m
     assert ad.read_h5ad(out).uns["params"]["hvg_flavor"] == "mean"
 
 
-def test_an_unknown_flavour_is_named_before_any_gsm_is_read(sheet: pd.DataFrame, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("flavor", "typed"), [("seurat_v3", "'seurat_v3'"), (["variance"], r"\['variance'\]")])
+def test_an_unknown_flavour_is_named_before_any_gsm_is_read(sheet: pd.DataFrame, tmp_path: Path, flavor: object,
+                                                            typed: str) -> None:
     out = tmp_path / "x.h5ad"
-    with pytest.raises(InputError, match=r"^PrepParams.hvg_flavor='seurat_v3': expected one of variance$"):
+    with pytest.raises(InputError, match=rf"^PrepParams.hvg_flavor={typed}: expected one of variance$"):
         prepare_split(tmp_path / "no_raw_folder", splits.make_split("original", sheet), sheet,
-                      replace(SMALL_PARAMS, hvg_flavor="seurat_v3"), out, tmp_path / "cache")
+                      replace(SMALL_PARAMS, hvg_flavor=flavor), out, tmp_path / "cache")
     assert not out.exists() and not (tmp_path / "cache").exists()
 
 

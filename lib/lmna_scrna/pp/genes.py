@@ -131,7 +131,7 @@ HVG_FLAVORS: dict[str, HvgFlavor] = {"variance": variance_score}
 
 def hvg_flavor(name: str) -> HvgFlavor:
     """The registered flavour `name`, or InputError naming the parameter and the choices."""
-    if name not in HVG_FLAVORS:
+    if not isinstance(name, str) or name not in HVG_FLAVORS:  # a list from papermill -p is unhashable
         raise InputError(f"PrepParams.hvg_flavor={name!r}: expected one of {', '.join(HVG_FLAVORS)}")
     return HVG_FLAVORS[name]
 
