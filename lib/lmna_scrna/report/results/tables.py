@@ -212,12 +212,11 @@ def leakage_ladder(splits: Sequence[str] = (LEAKAGE_SPLIT, *REPORT_SPLITS)) -> p
     for split in splits:
         name = split_meta(split)["scheme"]
         if name not in SCHEMES:
-            raise InputError(f"split {split}: scheme {name!r} is registered in none of pp.splits.SCHEMES")
+            raise InputError(f"split {split}: scheme {name!r} is not registered in pp.splits.SCHEMES")
         by_scheme.setdefault(name, []).append(metric(run_name(split, "A"), "test_auc")[0])
-    rows = []
+    rows, nan = [], float("nan")
     for name, aucs in sorted(by_scheme.items(), key=lambda item: -SCHEMES[item[0]].rung.leakage):
         scheme = SCHEMES[name]
-        nan = float("nan")
         folds = fold_interval(aucs) if scheme.takes_days else Interval(aucs[0], nan, nan, 1)
         rows.append({"scheme": scheme.rung.words, "unit": UNIT_WORDS[scheme.unit],
                      "shared_by_train_and_test": scheme.rung.shared,
