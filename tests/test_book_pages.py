@@ -167,7 +167,7 @@ def test_every_column_of_the_report_tables_has_words(tmp_path: Path, monkeypatch
         fake_run(f"{split}_A", 0.1 * i - 0.2)
         fake_run(f"{split}_B", 0.1 * i, model="B")
     shown = [tables.table1(tables.REPORT_SPLITS), tables.lodo_summary(tables.REPORT_SPLITS),
-             tables.leakage_ladder(tables.LEAKAGE_SPLIT, "original", tables.REPORT_SPLITS),
+             tables.leakage_ladder(),
              tables.baseline_comparison(tables.REPORT_SPLITS), tables.sweep_table(["dm_t19_v0_A", "dm_t19_v0_B"]),
              tables.sweep_for_page(tables.sweep_table(["dm_t19_v0_A", "dm_t19_v0_B"]))]
     for table in shown:

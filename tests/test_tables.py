@@ -51,7 +51,7 @@ def test_auc_by_split_delta_and_lodo(runs: None) -> None:
 
 
 def test_leakage_ladder_orders_random_original_day_matched(runs: None) -> None:
-    ladder = tables.leakage_ladder("random_cells", "original", GSM_SPLITS)
+    ladder = tables.leakage_ladder(["random_cells", *GSM_SPLITS])
     assert ladder["scheme"].tolist() == ["random cells", "original", "day-matched (mean over folds)"]
     dm = [tables.metric(f"{s}_A", "test_auc")[0] for s in ("dm_t0_v16", "dm_t19_v0")]
     assert ladder.loc[2, "A_auc"] == pytest.approx(np.mean(dm)) and ladder.loc[2, "folds"] == 2

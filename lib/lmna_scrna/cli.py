@@ -122,6 +122,7 @@ def _run_fit_worlds(args: argparse.Namespace) -> int:
 
 
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    from .pp.genes import HVG_FLAVORS
     from .pp.splits import SCHEMES
 
     p = sub.add_parser("prepare", help="QC, normalise, select HVGs on train GSMs, write one split's .h5ad")
@@ -139,7 +140,8 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
         if name == "matrix_kind":
             _add_matrix_kind(p, value)
             continue
-        p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+        flavors = {"choices": tuple(HVG_FLAVORS), "help": "how HVGs are ranked"} if name == "hvg_flavor" else {}
+        p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value, **flavors)
 
 
 def _run_prepare(args: argparse.Namespace) -> int:

@@ -77,6 +77,7 @@ class PrepParams:
     n_hvg: int = 1000
     clip: float = 10.0
     matrix_kind: str = "filtered"  # which 10x matrix set to read per GSM: filtered | raw (the paper code's --kind)
+    hvg_flavor: str = "variance"  # how HVGs are ranked: a key of `pp.genes.HVG_FLAVORS` (checked there)
 
     def check(self) -> None:
         """Refuse parameters that would write a NaN, empty or constant .h5ad, naming the parameter at fault."""
@@ -96,7 +97,15 @@ class PrepParams:
         ))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as recorded in a processed split and hashed into its fingerprint; a field of
+        `RECORDED_UNLESS_DEFAULT` is left out at its default, so splits prepared before it existed keep theirs."""
+        defaults = PrepParams()
+        return {k: v for k, v in asdict(self).items()
+                if k not in RECORDED_UNLESS_DEFAULT or v != getattr(defaults, k)}
+
+
+#: PrepParams fields added after splits were first fingerprinted: recorded only when not at their default.
+RECORDED_UNLESS_DEFAULT: frozenset[str] = frozenset({"hvg_flavor"})
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "make_split": "splits",
     "partition_table": "splits",
     "refuse_split_parameter": "splits",
+    "scheme_splits": "splits",
     "split_identity": "splits",
     "split_name": "splits",
     "qc_summary": "summaries",

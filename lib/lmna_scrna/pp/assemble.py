@@ -51,7 +51,7 @@ from ..errors import InputError, one_line
 from ..io.raw_folder import gene_list_problem
 from ..paths import cache_dir as default_cache_dir
 from ..paths import processed_path, require_file
-from .genes import FeatureScaling, GeneStats, fit_scaling, gene_table
+from .genes import FeatureScaling, GeneStats, fit_scaling, gene_table, hvg_flavor
 from .gsm_pass import CachedGSM, ProcessedGSM, load_gsms
 from .row_blocks import csr_bytes, stack_rows, write_rows
 from .splits import Split, assign_cells, require_gsms
@@ -69,6 +69,7 @@ def cache_split(
 ) -> dict[str, CachedGSM]:
     """Pass 1: the cached per-GSM result of every GSM of the split, in accession order."""
     params.check()
+    hvg_flavor(params.hvg_flavor)  # an unknown flavour is named now, not after the per-GSM pass
     require_gsms(sheet, split.gsms, split.name)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cached = load_gsms(Path(raw_dir), split.gsms, params, cache_dir)

@@ -12,7 +12,8 @@ Conventions (matched to scanpy so tests compare against it):
   float64 sums and clipped at 0 against rounding;
 * a gene whose std is 0 is divided by 1 (scanpy sets ``std[std == 0] = 1``);
 * HVGs: genes detected in ≥ ``min_cells_per_gene`` train cells, top
-  ``n_hvg`` by that variance, ties broken by gene index; kept in feature order;
+  ``n_hvg`` by the score of the ``hvg_flavor`` (`HVG_FLAVORS`; by default that
+  variance), ties broken by gene index; kept in feature order;
 * scaling divides by the std and clips to ±clip without centering (paper §2.4.4:
   centering would densify the sparse matrix).
 """
@@ -20,6 +21,7 @@ Conventions (matched to scanpy so tests compare against it):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,8 +109,38 @@ class FeatureScaling:
         return sp.csr_matrix((data.astype(np.float32), sub.indices, sub.indptr), shape=sub.shape)
 
 
-def select_hvg(stats: GeneStats, min_cells: int, n_hvg: int) -> np.ndarray:
-    """Indices (ascending) of the top ``n_hvg`` genes by variance among genes in ≥ ``min_cells`` cells."""
+#: An HVG flavour: a score per gene from the train cells' statistics; `select_hvg` keeps the top scores.
+HvgFlavor = Callable[[GeneStats], np.ndarray]
+
+
+def variance_score(stats: GeneStats) -> np.ndarray:
+    """The paper's ranking (§2.4.3): each gene's variance of log-normalised values over the train cells."""
+    return stats.variance
+
+
+#: HVG flavours by name (`PrepParams.hvg_flavor`, `prepare --hvg-flavor`): the one place a new one is registered,
+#: as a function from `GeneStats` to a score per gene. A flavour may use only statistics that add across GSMs
+#: (sums, sums of squares, counts): a split's train statistics are the sum of cached per-GSM ones, never
+#: recomputed from cells. One that needs count-level statistics must first add them to `GeneStats`
+#: (`from_matrix`, `__add__`), to the per-GSM pass that fills it (`gsm_pass.process_counts`) and to the cache
+#: that stores it (`gsm_cache`: `CACHE_DATASETS`, `write_cache`, and a new `CACHE_FORMAT`). Seurat v3's needs
+#: more still: the mean and variance of raw counts, then a sum of squares clipped at a trend fitted on all train
+#: cells, which no per-GSM sum can hold in advance (a second pass over cached raw counts, which the cache lacks).
+HVG_FLAVORS: dict[str, HvgFlavor] = {"variance": variance_score}
+
+
+def hvg_flavor(name: str) -> HvgFlavor:
+    """The registered flavour `name`, or InputError naming the parameter and the choices."""
+    if not isinstance(name, str) or name not in HVG_FLAVORS:  # a list from papermill -p is unhashable
+        raise InputError(f"PrepParams.hvg_flavor={name!r}: expected one of {', '.join(HVG_FLAVORS)}")
+    return HVG_FLAVORS[name]
+
+
+def select_hvg(stats: GeneStats, min_cells: int, n_hvg: int, flavor: str = "variance") -> np.ndarray:
+    """Indices (ascending) of the ``n_hvg`` genes of top `flavor` score among genes in ≥ ``min_cells`` cells."""
+    score = np.asarray(hvg_flavor(flavor)(stats), dtype=np.float64)
+    if score.shape != stats.sum.shape:
+        raise ValueError(f"HVG flavour {flavor!r} scored {score.shape} genes; expected one score per gene {stats.sum.shape}")
     eligible = np.flatnonzero(stats.nnz >= min_cells)
     if eligible.size == 0:
         raise InputError(
@@ -120,9 +152,8 @@ def select_hvg(stats: GeneStats, min_cells: int, n_hvg: int) -> np.ndarray:
             "only %d genes are detected in >= %d train cells; using all of them instead of %d HVGs",
             eligible.size, min_cells, n_hvg,
         )
-    var = stats.variance[eligible]
-    # lexsort sorts by the last key first: variance descending, then gene index ascending.
-    order = np.lexsort((eligible, -var))
+    # lexsort sorts by the last key first: score descending, then gene index ascending.
+    order = np.lexsort((eligible, -score[eligible]))
     return np.sort(eligible[order[:n_hvg]])
 
 
@@ -134,7 +165,7 @@ def fit_scaling(stats: GeneStats, params: PrepParams) -> FeatureScaling:
             f"{params.min_cells_per_gene}, so no gene can be selected; raise PrepParams.max_cells "
             f"(now {params.max_cells} per GSM) or lower min_cells_per_gene"
         )
-    genes = select_hvg(stats, params.min_cells_per_gene, params.n_hvg)
+    genes = select_hvg(stats, params.min_cells_per_gene, params.n_hvg, params.hvg_flavor)
     std = np.sqrt(stats.variance[genes])
     std[std == 0] = 1.0
     return FeatureScaling(genes=genes, mean=stats.mean[genes], std=std, clip=params.clip)

@@ -12,10 +12,13 @@ every honest split assigns whole GSMs. Three schemes are provided:
   to show how much that inflates the scores.
 
 ``leave_one_day_out`` gives one day-matched fold per day that has both genotypes.
+Each scheme is one entry of `SCHEMES`; everything else (names, words, order,
+the leakage ladder, the CLI's choices) is derived from it.
 """
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -100,13 +103,13 @@ class Split:
 
 
 def split_name(scheme: str, test_day: int | None = None, val_day: int | None = None) -> str:
-    """The file-name stem of a split: "original", "random_cells" or "dm_t19_v0".
+    """The file-name stem of a split: its scheme's `Scheme.pattern` ("original", "random_cells", "dm_t19_v0").
 
     An unknown scheme (``papermill -p scheme nosuch``) is named here, not later as a missing file.
     """
     if scheme not in SCHEMES:
         raise InputError(f"scheme {scheme!r} is unknown; expected one of {', '.join(SCHEMES)}")
-    return f"dm_t{test_day}_v{val_day}" if scheme == "day_matched" else scheme
+    return SCHEMES[scheme].split_name(test_day, val_day)
 
 
 def split_identity(values: Mapping[str, Any], where: str) -> tuple[dict[str, Any], str]:
@@ -185,29 +188,84 @@ def random_cells(sheet: pd.DataFrame) -> Split:
     )
 
 
+#: What no split can separate from genotype in this study (Zaragoza et al. 2024): one patient donor, one line.
+DESIGN_CONFOUNDS = "donor, iPSC line, clone"
+#: What training and test libraries both hold when whole libraries are held out: the patient's one line for certain.
+SHARED_LINES = "the patient's line (and the sister's two, which library is which unknown)"
+UNIT_WORDS: dict[SplitUnit, str] = {"gsm": "GSM", "cells": "cell"}  # what a scheme holds out, in the ladder's words
+DAY_FIELDS = frozenset({"test_day", "val_day"})  # what a scheme's name and words patterns may fill
+
+
+@dataclass(frozen=True)
+class Rung:
+    """A scheme's row of the leakage ladder (`report.results.tables.leakage_ladder`), in words."""
+
+    words: str  # the row's name
+    shared: str  # what the training and test sets share
+    confounded: str  # what stays confounded with genotype
+    leakage: int  # the ladder's order: the leakiest rung (highest) first
+
+
 @dataclass(frozen=True)
 class Scheme:
-    """A way to split the study: what builds it, and whether a test and a validation day define it."""
+    """A way to split the study, and everything the report derives from it: `pattern`, `words` and
+    `short_words` are `str.format` patterns filled with a split's ``test_day`` and ``val_day``."""
 
     name: str
     build: Callable[[pd.DataFrame, int | None, int | None], Split]
     takes_days: bool
     unit: SplitUnit  # "gsm": whole libraries per partition; "cells": cells of every library everywhere (leaks)
     summary: str  # one line, for the CLI's help and the docs
+    pattern: str  # a split's name: "original", "dm_t{test_day}_v{val_day}"
+    words: str  # a split in words on a page: "original split", "test day {test_day}, validation day {val_day}"
+    short_words: str  # the same in a narrow place (a table column): "test day {test_day}"
+    rung: Rung
+    folds: Callable[[pd.DataFrame], list[Split]] | None = None  # a scheme that takes days: the splits a page shows
+
+    def __post_init__(self) -> None:
+        """Refuse an entry whose patterns would fail only when first filled, or whose splits would share a name."""
+        named = [{f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+                 for text in (self.pattern, self.words, self.short_words)]
+        if set().union(*named) - DAY_FIELDS:
+            raise ValueError(f"scheme {self.name}: its pattern and words may fill only {{test_day}} and {{val_day}}")
+        if self.takes_days != (named[0] == DAY_FIELDS) or self.takes_days != (self.folds is not None):
+            raise ValueError(f"scheme {self.name}: a scheme that takes days needs {{test_day}} and {{val_day}} in its "
+                             "pattern (or two of its splits share a name) and its folds; one that takes none, neither")
+
+    def split_name(self, test_day: int | None, val_day: int | None) -> str:
+        """The file-name stem of its split with these days (ignored by a scheme that takes none)."""
+        return self.pattern.format(test_day=test_day, val_day=val_day)
+
+    def splits(self, sheet: pd.DataFrame) -> list[Split]:
+        """The splits of it the design page shows: its folds, or its one split."""
+        return self.folds(sheet) if self.folds is not None else [self.build(sheet, None, None)]
 
 
-#: Every split scheme, by the name a split file's ``split`` or the CLI's ``--split`` gives: the one
-#: place a new scheme is registered (the CLI's choices, the checks and the plan read it).
-SCHEMES: dict[str, Scheme] = {
-    s.name: s
-    for s in (
-        Scheme("original", lambda sheet, _t, _v: original(sheet), False, "gsm",
-               "the paper's GSM lists (test days confounded with genotype)"),
-        Scheme("day_matched", day_matched, True, "gsm", "one day with both genotypes to test, another to validation"),
-        Scheme("random_cells", lambda sheet, _t, _v: random_cells(sheet), False, "cells",
-               "cells drawn 70/15/15 across all libraries (library leakage on purpose)"),
-    )
-}
+#: Every split scheme, by the name a split file's ``scheme`` or the CLI's ``--scheme`` gives, in reading
+#: order (the paper's split, the day-matched folds, then the leakage control): the one place a new scheme is
+#: registered. Its name, words, ladder rung and place in every list a reader scans come from its entry (the
+#: CLI, the checks, the plan, `report.labels` and the leakage ladder read it); a split of it is one more file
+#: in params/splits/.
+SCHEMES: dict[str, Scheme] = {s.name: s for s in (
+    Scheme("original", lambda sheet, _t, _v: original(sheet), False, "gsm",
+           "the paper's GSM lists (test days confounded with genotype)", pattern="original", words="original split",
+           short_words="original split", rung=Rung("original", SHARED_LINES,
+           f"library, {DESIGN_CONFOUNDS}, and day (test genotypes on different days)", 1)),
+    Scheme("day_matched", day_matched, True, "gsm", "one day with both genotypes to test, another to validation",
+           pattern="dm_t{test_day}_v{val_day}", words="test day {test_day}, validation day {val_day}",
+           short_words="test day {test_day}", rung=Rung("day-matched (mean over folds)", SHARED_LINES,
+           f"library, {DESIGN_CONFOUNDS} (one patient library per fold; one patient donor and line in all); day removed", 0),
+           folds=lambda sheet: leave_one_day_out(sheet)),
+    Scheme("random_cells", lambda sheet, _t, _v: random_cells(sheet), False, "cells",
+           "cells drawn 70/15/15 across all libraries (library leakage on purpose)", pattern="random_cells",
+           words="cells at random", short_words="cells at random",
+           rung=Rung("random cells", "the test libraries themselves", f"library, {DESIGN_CONFOUNDS}, day", 2)),
+)}
+
+
+def scheme_splits(sheet: pd.DataFrame) -> list[Split]:
+    """The splits of every scheme in reading order (the design page's list): one per scheme, folds for days."""
+    return [split for scheme in SCHEMES.values() for split in scheme.splits(sheet)]
 
 
 def days_problem(name: str, test_day: object, val_day: object, options: str) -> str | None:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..paths import params_dir
+from ..pp.splits import SCHEMES, scheme_splits
 from .numbers import auc_interval_text, count_text, difference_interval_text, difference_text, sd_text, signed
 
 #: Code name → the words a table shows. Metrics are unitless (AUC, accuracy, shares) unless a unit is named.
@@ -216,9 +217,6 @@ def show_table(table: pd.DataFrame, caption: str, digits: int = 3, labels: Mappi
 
 # --------------------------------------------------------------------------- names of splits, runs and pages
 
-#: A split scheme in words (a day-matched split adds its days).
-SCHEME_WORDS: dict[str, str] = {"original": "original split", "random_cells": "cells at random",
-                                "day_matched": "day-matched"}
 ACTIVATION_WORDS: dict[str, str] = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "gelu": "GELU", "elu": "ELU",
                                     "selu": "SELU"}
 OPTIMIZER_WORDS: dict[str, str] = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
@@ -232,49 +230,48 @@ SWEEP_PREFIX = "sweep_"  # `param_files.sweep_run_name`
 @lru_cache(maxsize=4)
 def _known_splits(folder: Path) -> dict[str, dict[str, Any]]:
     from ..io.study import load_samples
-    from ..pp.splits import leave_one_day_out
     from .runner.param_files import split_files
 
     known = split_files(folder)
-    for fold in leave_one_day_out(load_samples()):
+    for fold in scheme_splits(load_samples()):
         known.setdefault(fold.name, {"scheme": fold.scheme, "test_day": fold.test_day, "val_day": fold.val_day})
     return known
 
 
 def known_splits() -> dict[str, dict[str, Any]]:
-    """Name → identity (split, test_day, val_day) of every split the project defines: its split files and LODO folds."""
+    """Name → identity (scheme, test_day, val_day) of every split the project defines: its split files, and each
+    scheme's splits (`pp.splits.scheme_splits`: the leave-one-day-out folds)."""
     return _known_splits(params_dir() / "splits")
 
 
 def split_words(split: str | Mapping[str, Any], short: bool = False) -> str:
     """A split in words, from its identity (a mapping, or a name looked up in `known_splits`, never parsed).
 
-    "original split", "cells at random", "test day 16, validation day 0" (`short`: "test day 16"). A name
-    that is no split (a table's "pooled leave-one-day-out" row) is its own words.
+    Its scheme's `Scheme.words` (`short`: `Scheme.short_words`) with its days: "original split", "cells at
+    random", "test day 16, validation day 0" (short: "test day 16"). A name that is no split (a table's
+    "pooled leave-one-day-out" row), or a scheme none registers, is its own words.
     """
     identity = split if isinstance(split, Mapping) else known_splits().get(str(split))
     if identity is None:
         return str(split).replace("_", " ")
-    scheme = identity.get("scheme")
-    if scheme == "day_matched":
-        return f"test day {identity['test_day']}" + ("" if short else f", validation day {identity['val_day']}")
-    return SCHEME_WORDS.get(str(scheme), str(scheme).replace("_", " "))
-
-
-#: Reading order of split schemes: the paper's split, the day-matched folds, then the leakage control.
-SCHEME_ORDER: tuple[str, ...] = ("original", "day_matched", "random_cells")
+    scheme = SCHEMES.get(str(identity.get("scheme")))
+    if scheme is None:
+        return str(identity.get("scheme")).replace("_", " ")
+    return (scheme.short_words if short else scheme.words).format(
+        test_day=identity.get("test_day"), val_day=identity.get("val_day"))
 
 
 def split_order(split: str | None) -> tuple[int, int, int]:
-    """Where a split sorts in a list a reader scans: by `SCHEME_ORDER`, then held-out (test) day, then
-    validation day, from its identity (never its name: "dm_t16" sorts before "dm_t9" as text). No split or
-    an unknown one sorts last."""
+    """Where a split sorts in a list a reader scans: by its scheme's place in `SCHEMES` (reading order), then
+    held-out (test) day, then validation day, from its identity (never its name: "dm_t16" sorts before "dm_t9"
+    as text). No split or an unknown one sorts last."""
+    order = list(SCHEMES)
     identity = known_splits().get(str(split)) if split else None
     if identity is None:
-        return (len(SCHEME_ORDER) + 1, 0, 0)
+        return (len(order) + 1, 0, 0)
     scheme = str(identity.get("scheme"))
     days = [-1 if identity.get(key) is None else int(identity[key]) for key in ("test_day", "val_day")]
-    return (SCHEME_ORDER.index(scheme) if scheme in SCHEME_ORDER else len(SCHEME_ORDER), days[0], days[1])
+    return (order.index(scheme) if scheme in order else len(order), days[0], days[1])
 
 
 def run_words(settings: Mapping[str, Any]) -> str:

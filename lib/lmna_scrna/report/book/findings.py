@@ -31,7 +31,7 @@ def findings(splits: Sequence[str] = REPORT_SPLITS, random_split: str = LEAKAGE_
     """The comparison's headline numbers (means over training seeds unless named otherwise). The calibration,
     worlds and donors pages glue their own: they run after the comparison page, so a table of theirs it
     could see would be an earlier build's."""
-    ladder = leakage_ladder(random_split, "original", splits).set_index("scheme")
+    ladder = leakage_ladder([random_split, *splits]).set_index("scheme")
     dm = ladder.loc[DAY_MATCHED_RUNG]
     paired = paired_differences(splits).set_index("comparison")
     inference = gsm_inference(splits)

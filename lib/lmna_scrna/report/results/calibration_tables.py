@@ -27,7 +27,7 @@ from .tables import DAY_MATCHED_RUNG, LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladd
 def build_observation(splits: Sequence[str] = REPORT_SPLITS) -> tuple[float, float]:
     """This build's two numbers the calibration judges: Model A's mean day-matched test AUC and the library
     pairs its pooled leave-one-day-out ranking orders right."""
-    ladder = leakage_ladder(LEAKAGE_SPLIT, "original", splits).set_index("scheme")
+    ladder = leakage_ladder([LEAKAGE_SPLIT, *splits]).set_index("scheme")
     auc = float(ladder.loc[DAY_MATCHED_RUNG, "A_auc"])
     pooled = gsm_inference(splits)
     row = pooled[(pooled["split"] == POOLED) & (pooled["model"] == "A")].iloc[0]

@@ -27,8 +27,8 @@ from ...config import TrainConfig
 from ...errors import InputError
 from ...io.paper import paper_table1
 from ...paths import run_dir
-from ...pp.splits import SCHEMES
-from ...tl.inference import bootstrap_auc, fold_interval
+from ...pp.splits import SCHEMES, UNIT_WORDS
+from ...tl.inference import Interval, bootstrap_auc, fold_interval
 from ...tl.runs import load_run, run_name
 from ..labels import run_words, split_words
 from ..numbers import difference_text
@@ -195,40 +195,34 @@ def lodo_summary(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("test_day", ignore_index=True)
 
 
-#: What no split can separate from genotype in this study (Zaragoza et al. 2024): one patient donor, one line.
-_DESIGN_CONFOUNDS = "donor, iPSC line, clone"
-#: The lines training and test libraries both hold: the patient's one line for certain.
-_SHARED_LINES = "the patient's line (and the sister's two, which library is which unknown)"
-
 #: The ladder's day-matched rung (looked up by this name, never by position).
-DAY_MATCHED_RUNG = "day-matched (mean over folds)"
+DAY_MATCHED_RUNG = SCHEMES["day_matched"].rung.words
 
 
-def leakage_ladder(
-    random_split: str = LEAKAGE_SPLIT, original: str = "original", splits: Sequence[str] = REPORT_SPLITS
-) -> pd.DataFrame:
-    """Model A's test AUC from the leakiest split to the most honest one.
+def leakage_ladder(splits: Sequence[str] = (LEAKAGE_SPLIT, *REPORT_SPLITS)) -> pd.DataFrame:
+    """Model A's test AUC from the leakiest scheme to the most honest one: one rung (`pp.splits.Rung`) per
+    scheme of `splits`, a scheme that takes days as the mean over its folds.
 
     Cell-level random split (library identity leaks) → GSM-level original split
     (days confounded with genotype) → day-matched splits (mean over folds).
     No rung removes what the design fixes: all patient libraries come from one
     donor's one iPSC line (one clone), so donor and line stay confounded.
     """
-    day_matched = [s for s in splits if is_day_matched(s)]
-    dm = fold_interval([metric(run_name(s, "A"), "test_auc")[0] for s in day_matched])
-    nan = float("nan")
-    return pd.DataFrame([
-        {"scheme": "random cells", "unit": "cell", "shared_by_train_and_test": "the test libraries themselves",
-         "still_confounded_with_genotype": f"library, {_DESIGN_CONFOUNDS}, day",
-         "A_auc": metric(run_name(random_split, "A"), "test_auc")[0], "folds": 1, "fold_ci_lo": nan, "fold_ci_hi": nan},
-        {"scheme": "original", "unit": "GSM", "shared_by_train_and_test": _SHARED_LINES,
-         "still_confounded_with_genotype": f"library, {_DESIGN_CONFOUNDS}, and day (test genotypes on different days)",
-         "A_auc": metric(run_name(original, "A"), "test_auc")[0], "folds": 1, "fold_ci_lo": nan, "fold_ci_hi": nan},
-        {"scheme": DAY_MATCHED_RUNG, "unit": "GSM", "shared_by_train_and_test": _SHARED_LINES,
-         "still_confounded_with_genotype": f"library, {_DESIGN_CONFOUNDS} (one patient library per fold; one "
-                                           "patient donor and line in all); day removed",
-         "A_auc": dm.mean, "folds": dm.n, "fold_ci_lo": dm.lo, "fold_ci_hi": dm.hi},
-    ])
+    by_scheme: dict[str, list[float]] = {}
+    for split in splits:
+        name = split_meta(split)["scheme"]
+        if name not in SCHEMES:
+            raise InputError(f"split {split}: scheme {name!r} is not registered in pp.splits.SCHEMES")
+        by_scheme.setdefault(name, []).append(metric(run_name(split, "A"), "test_auc")[0])
+    rows, nan = [], float("nan")
+    for name, aucs in sorted(by_scheme.items(), key=lambda item: -SCHEMES[item[0]].rung.leakage):
+        scheme = SCHEMES[name]
+        folds = fold_interval(aucs) if scheme.takes_days else Interval(aucs[0], nan, nan, 1)
+        rows.append({"scheme": scheme.rung.words, "unit": UNIT_WORDS[scheme.unit],
+                     "shared_by_train_and_test": scheme.rung.shared,
+                     "still_confounded_with_genotype": scheme.rung.confounded,
+                     "A_auc": folds.mean, "folds": folds.n, "fold_ci_lo": folds.lo, "fold_ci_hi": folds.hi})
+    return pd.DataFrame(rows)
 
 
 def baseline_comparison(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
