@@ -126,7 +126,7 @@ def stock_keras(model: keras.Model) -> keras.Model:
     Without optimizer, loss or metrics (nothing resumes training from a saved run).
     `model` itself is left as it was (`networks.Networks` reuses it for the next fit).
     """
-    graph = keras.Model(model.inputs, model.output, name=model.name)  # the same layers, without compile state
+    graph = keras.Model(model.input, model.output, name=model.name)  # the same layers, without compile state
     stock = keras.models.clone_model(graph, clone_function=_stock_layer)
     for layer in graph.layers:
         stock.get_layer(layer.name).set_weights(layer.get_weights())
