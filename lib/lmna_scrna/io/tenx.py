@@ -68,12 +68,6 @@ class CountMatrix:
     files: tuple[Path, ...]
 
 
-# --------------------------------------------------------------------------- finding
-
-
-# --------------------------------------------------------------------------- reading
-
-
 def read_gsm(raw_dir: str | Path, gsm: str, matrix_kind: MatrixKind = "filtered") -> CountMatrix:
     """Find and read one GSM's counts (only ``Gene Expression`` features)."""
     return read_sample(find_gsm_files(raw_dir, gsm, matrix_kind))
@@ -350,11 +344,3 @@ def _sum_probes(
     n = gene_ids.size
     probes_to_genes = sp.csr_matrix((np.ones(n, dtype=X.dtype), (np.arange(n), rank[inverse])), shape=(n, keep.size))
     return sp.csr_matrix(X @ probes_to_genes), gene_ids[keep], symbols[keep], types[keep]
-
-
-# --------------------------------------------------------------------------- identity
-
-
-# --------------------------------------------------------------------------- inspection
-
-
