@@ -9,7 +9,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import matplotlib
 import nbformat
 import pandas as pd
 import pytest
@@ -211,11 +210,12 @@ def test_fds_to_catches_a_child_process_output(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- one figure style
 
 
-def test_importing_pl_sets_one_style_and_palettes_cover_every_label() -> None:
+def test_pl_styles_on_request_not_on_import_and_palettes_cover_every_label() -> None:
+    code = ("import matplotlib; matplotlib.rcParams['font.size'] = 3; import lmna_scrna.pl as pl; "
+            "print(matplotlib.rcParams['font.size']); pl.set_style(); print(matplotlib.rcParams['font.size'])")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     import lmna_scrna.pl as pl
 
-    matplotlib.rcParams["font.size"] = 3
-    pl.apply_style()
-    assert matplotlib.rcParams["font.size"] == pl.style.RC_PARAMS["font.size"]
+    assert shown == ["3.0", str(float(pl.style.RC_PARAMS["font.size"]))]  # a user's own setting survives the import
     assert set(pl.GENOTYPE_COLORS) == set(CONDITIONS) and set(pl.DAY_COLORS) == set(DAYS)
     assert len(set(pl.DAY_COLORS.values())) == len(DAYS)

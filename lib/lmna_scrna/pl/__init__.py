@@ -1,4 +1,4 @@
-"""Plotting: every figure of the report, in one style (`style`)."""
+"""Plotting: every figure of the report, in one style (`set_style`, called by each notebook: never on import)."""
 
 from .calibration import plot_claim_rates, plot_sensitivity
 from .design import (
@@ -9,18 +9,15 @@ from .design import (
 )
 from .evaluation import plot_auc_by_split, plot_library_contrasts, plot_sweep_auc
 from .qc import hvg_plot, qc_violins, split_size_plot
-from .style import DAY_COLORS, GENOTYPE_COLORS, MODEL_COLORS, PARTITION_COLORS, apply_style, save_figure
+from .style import DAY_COLORS, GENOTYPE_COLORS, MODEL_COLORS, PARTITION_COLORS, save_figure, set_style
 from .training import plot_confusion, plot_gsm_probability, plot_history, plot_roc, plot_roc_curves, seed_figures
 from .worlds import plot_donor_claims, plot_world_fit, plot_worlds_beside_paper
-
-apply_style()  # one look for every figure, set once when the plotting package is imported
 
 __all__ = [
     "DAY_COLORS",
     "GENOTYPE_COLORS",
     "MODEL_COLORS",
     "PARTITION_COLORS",
-    "apply_style",
     "design_grid",
     "embedding_plot",
     "hvg_plot",
@@ -40,6 +37,7 @@ __all__ = [
     "plot_worlds_beside_paper",
     "qc_violins",
     "save_figure",
+    "set_style",
     "seed_figures",
     "split_size_plot",
     "variance_explained_plot",

@@ -58,8 +58,12 @@ RC_PARAMS: dict[str, object] = {
 }
 
 
-def apply_style() -> None:
-    """Set the report's look globally (seaborn's ticks theme, our fonts and sizes, the model colours as cycle)."""
+def set_style() -> None:
+    """Set the report's look (seaborn's ticks theme, our fonts and sizes, the model colours as cycle).
+
+    Global matplotlib state, so it is set on request (each notebook calls it once), never on import:
+    importing the plotting package into a user's own session leaves their figures as they were.
+    """
     sns.set_theme(style="ticks", palette=list(MODEL_COLORS.values()), rc=RC_PARAMS)
 
 
