@@ -1,9 +1,9 @@
 """One look for every figure: palettes (genotype, day, partition, model), fonts and sizes, and how a figure is saved.
 
-`apply_style` runs when `lmna_scrna.pl` is imported, so every figure of the
-report, and any a reader draws in a notebook after importing the package,
-shares the same fonts, sizes and colour cycle; figures are sized for the
-book's text column (about 8 inches at 120 dpi) so their labels stay readable.
+Each notebook calls `set_style` once, so every figure of the report (and any a
+reader draws in that notebook) shares the same fonts, sizes and colour cycle;
+importing the package changes nothing. Figures are sized for the book's text
+column (about 8 inches at 120 dpi) so their labels stay readable.
 """
 
 from __future__ import annotations
