@@ -2,7 +2,7 @@
 # Both create .venv and install the project from requirements.lock on first use (fresh clone ready).
 
 # Python 3.12: python3.12 on PATH, else one pyenv keeps without selecting it (as on these machines).
-PYTHON   ?= $(firstword $(foreach p,python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12),\
+PYTHON   ?= $(firstword $(foreach p,python3.12 $(sort $(wildcard $(PYENV_ROOT)/versions/3.12*/bin/python3.12 $(HOME)/.pyenv/versions/3.12*/bin/python3.12)),\
               $(shell $(p) -c 'import sys; sys.version_info[:2] == (3, 12) and print(sys.executable)' 2>/dev/null)))
 VENV     := .venv
 PY       := $(VENV)/bin/python
