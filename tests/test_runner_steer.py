@@ -71,10 +71,10 @@ def test_dry_run_names_the_notebook_the_library_and_old_ledger_entries(project: 
     monkeypatch.setattr(executor, "library_fingerprint", lambda: "library 2")
     assert set(dry(project).values()) == {f"run   {i}: library (lmna_scrna's source) changed" for i in ALL}
     monkeypatch.setattr(executor, "library_fingerprint", lambda: "library")
-    installed = executor.provenance.packages()
-    monkeypatch.setattr(executor.provenance, "packages", lambda: {**installed, "numpy": "0.0.1"})
+    installed = ledger.provenance.packages()
+    monkeypatch.setattr(ledger.provenance, "packages", lambda: {**installed, "numpy": "0.0.1"})
     assert set(dry(project).values()) == {f"run   {i}: environment (installed packages) changed" for i in ALL}
-    monkeypatch.setattr(executor.provenance, "packages", lambda: installed)
+    monkeypatch.setattr(ledger.provenance, "packages", lambda: installed)
 
     make_notebook(project / "notebooks/write.ipynb", [PARAMS, "print('edited')"])
     assert dry(project)["train_b"] == "run   train_b: notebook write.ipynb changed; input prepare_b stale (upstream)"

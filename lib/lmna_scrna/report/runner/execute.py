@@ -13,7 +13,6 @@ terminal shows only the runner's progress.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -27,7 +26,7 @@ from typing import Any
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from ... import __version__, provenance, threads
+from ... import __version__, threads
 from ...errors import LmnaError
 from ...io.digests import memo_untouched
 from ...io.simulation import default_raw_dir, resolve_raw_dir
@@ -36,6 +35,7 @@ from .executors import check_executor, open_executor
 from .ledger import (
     LedgerDamaged,
     data_fingerprint,
+    environment_fingerprint,
     keyed_inputs,
     library_fingerprint,
     load_ledger,
@@ -72,11 +72,10 @@ def _task(e: Execution, runtime: Mapping[str, Any], kernel_threads: int, cell_ti
 
 
 def key_context(data_id: str) -> str:
-    """What every key hashes besides an execution's own inputs: the data, the library's source, the version,
-    and the installed packages (a notebook run on numpy 2.4 is not a result of numpy 2.5's)."""
-    environment = hashlib.sha256(json.dumps(provenance.packages()).encode()).hexdigest()[:16]
+    """What every key hashes besides an execution's own inputs: the data, the library's source, the version
+    and the installed packages."""
     return json.dumps({"data": data_id, "library": library_fingerprint(), "version": __version__,
-                       "environment": environment})
+                       "environment": environment_fingerprint()})
 
 
 def execute_profile(

@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ... import provenance
 from ...atomic import exclusive, write_text_atomic
 from ...errors import InputError, one_line
 from ...io.digests import content_digests
@@ -55,6 +56,11 @@ def library_fingerprint() -> str:
         digest.update(source.relative_to(LIBRARY_DIR).as_posix().encode() + b"\0")
         digest.update(source.read_bytes())
     return digest.hexdigest()
+
+
+def environment_fingerprint() -> str:
+    """Hash of every installed package's version: a notebook run on numpy 2.4 is not a result of numpy 2.5's."""
+    return hashlib.sha256(json.dumps(provenance.packages()).encode()).hexdigest()[:16]
 
 
 def data_fingerprint(data_dir: Path) -> str:
