@@ -9,7 +9,8 @@ import pandas as pd
 
 from lmna_scrna.config import TrainConfig
 from lmna_scrna.paths import run_dir
-from lmna_scrna.tl.evaluate import genotype_metrics, scalar_metrics, summarise, to_json
+from lmna_scrna.tl.evaluate import genotype_metrics, scalar_metrics, summarise
+from lmna_scrna.tl.runs import to_json
 
 #: Test and validation day of each split a fake run may be named after (any other: day 19, validation day 0).
 SPLITS = {"original": (None, None), "dm_t0_v16": (0, 16), "dm_t19_v0": (19, 0), "random_cells": (None, None)}

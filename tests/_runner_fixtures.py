@@ -8,8 +8,7 @@ import nbformat
 import pytest
 import yaml
 
-from lmna_scrna.report.runner import execute as executor
-from lmna_scrna.report.runner import ledger, plan
+from lmna_scrna.report.runner import execute as executor, ledger, plan
 
 WRITE_CELL = """
 import time

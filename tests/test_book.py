@@ -29,7 +29,7 @@ SPLITS = {"prepare_dm_t19_v0": "dm_t19_v0", "train_A_dm_t19_v0": "dm_t19_v0", "t
 def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Fake runs of every report split, a processed file, executed notebooks and a ledger."""
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
-    for i, split in enumerate([*tables.REPORT_SPLITS, tables.LEAKAGE_SPLIT]):
+    for i, split in enumerate([*tables.report_splits(), tables.default_leakage_split()]):
         fake_run(f"{split}_A", 0.1 * i - 0.2)
         fake_run(f"{split}_B", 0.1 * i, model="B")
     processed_path("dm_t19_v0").parent.mkdir(parents=True)

@@ -17,12 +17,14 @@ from _run_fixtures import fake_run
 from papermill.cli import _resolve_type
 
 from lmna_scrna import provenance
-from lmna_scrna.io.study import CONDITIONS, DAYS
+from lmna_scrna.io.study import CONDITIONS, DAYS, load_samples
 from lmna_scrna.paths import PROJECT_ROOT, shown_path
-from lmna_scrna.report import labels, numbers
+from lmna_scrna.pp.splits import scheme_splits
+from lmna_scrna.report import names, numbers, words
 from lmna_scrna.report.book import pages
 from lmna_scrna.report.results import tables
 from lmna_scrna.report.runner import quiet
+from lmna_scrna.report.runner.param_files import load_sweep, split_files
 
 REPORT = {"profile": "smoke", "data_dir": "", "data_fingerprint": "0123456789abcdef", "version": "0.1.0",
           "finished": "2026-01-01T00:00:00+00:00"}
@@ -109,68 +111,69 @@ def test_table_for_people_merges_pairs_names_columns_and_drops_the_index() -> No
     table = pd.DataFrame({"split": ["dm_t9_v0"], "n_test": [1391.0], "test_auc_mean": [0.71], "test_auc_sd": [0.02],
                           "ci_lo": [-0.1], "ci_hi": [0.25], "gsm_correct": [1.5], "p_value": [float("nan")]},
                          index=["row label"])
-    shown = labels.for_people(table)
+    shown = words.for_people(table)
     assert list(shown.columns) == ["Split", "Test cells", "Test AUC", "95% interval over held-out days",
                                    "Test libraries right of threshold", "Exact permutation p"]
     assert shown.iloc[0].tolist() == ["test day 9, validation day 0", "1391", "0.710 ± 0.020", "\u22120.100 to +0.250", "1½",
                                       "–"]
-    assert labels.for_people(table.assign(ci_lo=0.1)).iloc[0, 3] == "0.100–0.250"
-    html = labels.show_table(table, "One row per split & model.")._repr_html_()
+    assert words.for_people(table.assign(ci_lo=0.1)).iloc[0, 3] == "0.100–0.250"
+    html = words.show_table(table, "One row per split & model.")._repr_html_()
     assert html.startswith('<p class="table-caption"><em>One row per split &amp; model.</em></p>')
     assert "row label" not in html and "test_auc" not in html and "<th" in html
     with pytest.raises(ValueError, match="caption"):
-        labels.show_table(table, "")
+        words.show_table(table, "")
 
 
 def test_counts_thresholds_and_zero_width_intervals_read_as_numbers_people_use() -> None:
     assert [numbers.count_text(v) for v in (4.0, 4 + 1 / 3, 2 / 3, 1.5, 4.2, 0.0)] == ["4", "4⅓", "⅔", "1½", "4.2", "0"]
     table = pd.DataFrame({"threshold": [0.0000123], "auc_ci_lo": [0.0], "auc_ci_hi": [0.0], "test_auc_boot_lo": [1.0],
                           "test_auc_boot_hi": [1.0], "gsm_correct_mean": [4 / 3], "gsm_correct_sd": [0.5]})
-    row = labels.for_people(table).iloc[0].tolist()
+    row = words.for_people(table).iloc[0].tolist()
     assert row == ["1.23e\u221205", "0 (at the floor)", "1 (at the ceiling)", "1⅓ ± 0.500"]
 
 
 def test_splits_runs_and_pages_are_named_in_words_from_their_identity() -> None:
-    assert labels.split_words("dm_t16_v0") == "test day 16, validation day 0"
-    assert labels.split_words({"scheme": "day_matched", "test_day": 9, "val_day": 0}, short=True) == "test day 9"
-    assert labels.split_words("original") == "original split" and labels.split_words("random_cells") == "cells at random"
-    assert labels.split_words("pooled leave-one-day-out") == "pooled leave-one-day-out"  # no split: its own words
+    assert names.split_words("dm_t16_v0") == "test day 16, validation day 0"
+    assert names.split_words({"scheme": "day_matched", "test_day": 9, "val_day": 0}, short=True) == "test day 9"
+    assert names.split_words("original") == "original split" and names.split_words("random_cells") == "cells at random"
+    assert names.split_words("pooled leave-one-day-out") == "pooled leave-one-day-out"  # no split: its own words
     settings = {"depth": 1, "epochs": 20, "batch_size": 512, "activation": "relu", "optimizer": "adam", "model": "A"}
-    assert labels.run_words(settings) == "depth 1, 20 epochs, batch 512, ReLU, Adam"
-    assert labels.run_words(settings | {"model": "B", "loss_w_day": 0.3}).endswith("Adam, day-loss weight 0.3")
+    assert names.run_words(settings) == "depth 1, 20 epochs, batch 512, ReLU, Adam"
+    assert names.run_words(settings | {"model": "B", "loss_w_day": 0.3}).endswith("Adam, day-loss weight 0.3")
     entry = {"notebook": "03_train_A.ipynb", "split": "dm_t0_v16",
              "parameters": {"scheme": "day_matched", "test_day": 0, "val_day": 16}}
-    assert labels.page_title(entry) == "Model A (genotype only) — test day 0, validation day 16"
+    assert names.page_title(entry) == "Model A (genotype only) — test day 0, validation day 16"
     sweep = {"notebook": "03_train_A.ipynb", "parameters": {**settings, "run_name": "sweep_code_A_d1_e20_b512_relu_adam"}}
-    assert labels.page_title(sweep) == "Sweep, Model A (genotype only): depth 1, 20 epochs, batch 512, ReLU, Adam"
+    assert names.page_title(sweep) == "Sweep, Model A (genotype only): depth 1, 20 epochs, batch 512, ReLU, Adam"
     variant = {"notebook": "04_train_B.ipynb", "parameters": {  # its settings come from the sweep file, not parameters
         "sweep_file": str(PROJECT_ROOT / "params/sweeps/sweep_B_paper_code.yaml"), "sweep_run": "code_B_w0.1",
         "run_name": "sweep_code_B_w0.1", "epochs": 4}}
-    assert labels.page_title(variant) == "Sweep, Model B (genotype + day): day-loss weight 0.1 on the best Model A configuration"
+    own = load_sweep(variant["parameters"]["sweep_file"]).runs["code_B_w0.1"]  # read by the book's build
+    assert names.page_title(variant, own) == "Sweep, Model B (genotype + day): day-loss weight 0.1 on the best Model A configuration"
     replicate = {"notebook": "07_calibration_replicate.ipynb", "parameters": {"scenario": "line_matched",
                                                                              "sim_seeds": [1, 2, 3]}}
-    assert labels.page_title(replicate) == "Calibration replicates — scenario “line matched”, simulated studies 1–3"
-    assert labels.page_title({"notebook": "06_compare.ipynb", "parameters": {}}) is None
+    assert names.page_title(replicate) == "Calibration replicates — scenario “line matched”, simulated studies 1–3"
+    assert names.page_title({"notebook": "06_compare.ipynb", "parameters": {}}) is None
 
 
 def test_every_split_the_project_defines_has_words() -> None:
     """A new split file gets its words from its identity; none is shown by its code name."""
-    for name in labels.known_splits():
-        words = labels.split_words(name)
-        assert "_" not in words and words != name, name
+    for name in [*split_files(), *(s.name for s in scheme_splits(load_samples()))]:
+        shown = names.split_words(name)
+        assert "_" not in shown and shown != name, name
 
 
 def test_every_column_of_the_report_tables_has_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
-    for i, split in enumerate([*tables.REPORT_SPLITS, tables.LEAKAGE_SPLIT]):
+    for i, split in enumerate([*tables.report_splits(), tables.default_leakage_split()]):
         fake_run(f"{split}_A", 0.1 * i - 0.2)
         fake_run(f"{split}_B", 0.1 * i, model="B")
-    shown = [tables.table1(tables.REPORT_SPLITS), tables.lodo_summary(tables.REPORT_SPLITS),
+    shown = [tables.table1(tables.report_splits()), tables.lodo_summary(tables.report_splits()),
              tables.leakage_ladder(),
-             tables.baseline_comparison(tables.REPORT_SPLITS), tables.sweep_table(["dm_t19_v0_A", "dm_t19_v0_B"]),
+             tables.baseline_comparison(tables.report_splits()), tables.sweep_table(["dm_t19_v0_A", "dm_t19_v0_B"]),
              tables.sweep_for_page(tables.sweep_table(["dm_t19_v0_A", "dm_t19_v0_B"]))]
     for table in shown:
-        unnamed = [c for c in labels.for_people(table).columns if c not in labels.LABELS.values()]
+        unnamed = [c for c in words.for_people(table).columns if c not in words.LABELS.values()]
         assert not unnamed, f"columns without words: {unnamed}"
 
 

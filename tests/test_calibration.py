@@ -86,7 +86,7 @@ def test_calibration_tables_give_rates_with_exact_intervals_empirical_p_and_the_
     # mean AUC 0.53 at 0 units, 0.75 at 1.25: 0.6 is crossed at 1.25 * (0.6 - 0.53) / (0.75 - 0.53)
     assert calibration_tables.crossing(curve, 0.6) == pytest.approx(1.25 * 0.07 / 0.22)
     assert calibration_tables.crossing(curve, 0.99) is None
-    h = calibration_tables.headline(table, 0.6, 5)
+    h = calibration_tables.calibration_headline(table, 0.6, 5)
     assert h["null"]["reach_auc"] == 1 and h["line"]["line_units"] == pytest.approx(1.25)
     values = calibration_values(h)
     assert values["null_auc_rate"] == "1 of 4 studies (95% interval 0.01–0.81)"

@@ -9,7 +9,6 @@ import pytest
 
 from lmna_scrna.report.book.claim_check import ClaimCheckFailed, check_claims, glued_values, pastes
 from lmna_scrna.report.book.claims import CHECKS, RECORDS, WIDE_INTERVAL, claim, redecide
-from lmna_scrna.report.labels import for_people
 from lmna_scrna.report.numbers import (
     MINUS,
     auc_interval_text,
@@ -18,6 +17,7 @@ from lmna_scrna.report.numbers import (
     difference_text,
     sd_text,
 )
+from lmna_scrna.report.words import for_people
 from lmna_scrna.tl.inference import AT_CEILING, CEILING, fold_interval, verdict
 
 

@@ -237,7 +237,7 @@ def test_sweep_notebook_puts_table2_beside_the_paper_and_names_the_protocol(tmp_
     tables._load.cache_clear()
     best = tables.sweep_base(plan.load_sweep(tmp_path / "b.yaml"))
     assert {k: b_config[k] for k in ("model", "optimizer", "dropout", "head_width")} == {
-        "model": "B", "optimizer": tables.run(best)["config"]["optimizer"], "dropout": 0.0, "head_width": 4}
+        "model": "B", "optimizer": tables.finished_run(best)["config"]["optimizer"], "dropout": 0.0, "head_width": 4}
     out = tmp_path / "05.ipynb"
     pm.execute_notebook(PROJECT_ROOT / "notebooks" / "05_sweep.ipynb", out, kernel_name="python3", progress_bar=False,
                         parameters={"sweep_b_file": str(tmp_path / "b.yaml")}, cwd=PROJECT_ROOT / "notebooks")

@@ -28,9 +28,9 @@ from lmna_scrna.tl.evaluate import (
     genotype_metrics,
     squared_error_loss,
     summarise,
-    to_json,
     youden_threshold,
 )
+from lmna_scrna.tl.runs import to_json
 
 
 def _test_frame(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:

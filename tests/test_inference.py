@@ -113,7 +113,8 @@ def _runs_with_libraries(root: Path) -> None:
 
 def _relabel(folder: Path, gsms: list[str]) -> None:
     """Spread each seed's cells over the given libraries (patient = the last), keep the summary consistent."""
-    from lmna_scrna.tl.evaluate import genotype_metrics, summarise, to_json
+    from lmna_scrna.tl.evaluate import genotype_metrics, summarise
+    from lmna_scrna.tl.runs import to_json
 
     per_seed = {}
     for seed_dir in sorted(folder.glob("seed_*")):
@@ -133,7 +134,7 @@ def _relabel(folder: Path, gsms: list[str]) -> None:
 
 
 def _relabel_pseudobulk(folder: Path, gsms: list[str]) -> None:
-    from lmna_scrna.tl.evaluate import to_json
+    from lmna_scrna.tl.runs import to_json
 
     entries = [{"gsm": g, "partition": "test", "y_true": int(g == gsms[-1]), "score": 1.0 if g == gsms[-1] else -1.0}
                for g in gsms]
@@ -177,7 +178,7 @@ def test_paired_differences_and_negative_control_tables(study_runs: None) -> Non
 
 
 def test_findings_carry_intervals_and_verdicts(study_runs: None) -> None:
-    tables.run(tables.run_name("original", "A"))  # warm the cache
+    tables.finished_run(tables.run_name("original", "A"))  # warm the cache
     for split in ("random_cells",):
         fake_run(f"{split}_A", 0.8)
         fake_run(f"{split}_B", 0.8, model="B")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lmna_scrna.report import labels, numbers
+from lmna_scrna.report import numbers, words
 
 
 def test_differences_keep_their_sign_and_precision_and_never_read_minus_zero() -> None:
     assert [numbers.difference_text(v) for v in (0.0171, -0.0004, -0.0, 0.0, float("nan"))] == \
         ["+0.017", "\u22120.00040", "+0.000", "+0.000", "–"]
     table = pd.DataFrame({"delta": [0.00065], "keras_minus_exact": [-0.00042], "mean": [-0.007]})
-    assert labels.for_people(table).iloc[0].tolist() == ["+0.00065", "\u22120.00042", "\u22120.007"]
+    assert words.for_people(table).iloc[0].tolist() == ["+0.00065", "\u22120.00042", "\u22120.007"]
 
 
 def test_an_interval_of_differences_with_no_width_says_so() -> None:

@@ -1,5 +1,5 @@
-"""The house rules of the library and the notebooks: imports point downstream, modules stay small,
-and every notebook's parameters cell agrees with the library's defaults."""
+"""The house rules of the library and the notebooks: imports point downstream, each module does one job,
+every package shows one kind of face, and every notebook's parameters cell agrees with the library's defaults."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ from lmna_scrna.paths import PROJECT_ROOT
 PACKAGE = PROJECT_ROOT / "lib" / "lmna_scrna"
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 #: Data flows io → pp → tl → pl → report; the shared base (errors, paths, …) is below all, the CLI above.
-#: Inside the report, one package per job: runner → labels (the report's base) → results → book.
+#: Inside the report, one package per job: runner → the report's base (words, names, numbers) → results → book.
 RANK = {"": 0, "io": 1, "pp": 2, "tl": 3, "pl": 4, "report.runner": 5, "report": 6, "report.results": 7,
         "report.book": 8, "cli": 9}
 REPORT_JOBS = ("runner", "results", "book")
-MAX_LINES = 360  # "about 350": a module past it does more than one job
+#: Every package with a face: what notebooks, the CLI and other packages import from it.
+FACES = ("io", "pp", "tl", "pl", "report", *(f"report.{job}" for job in REPORT_JOBS))
 
 
 def _module_name(path: Path) -> str:
@@ -72,6 +73,108 @@ MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 GRAPH = {name: _imports(path) for name, path in MODULES.items()}
 
 
+def _top_level(path: Path) -> dict[str, ast.AST]:
+    """A module's own names (functions, classes, assigned constants), each with the statement defining it."""
+    names: dict[str, ast.AST] = {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id: node for t in targets if isinstance(t, ast.Name) and t.id != "__all__"}
+    return names
+
+
+def _notebook_code(path: Path) -> str:
+    """A notebook's code cells as one Python text (IPython's magics and shell lines left out)."""
+    import nbformat
+
+    cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    return "\n".join(line for cell in cells for line in cell.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
+def _face_homes() -> dict[tuple[str, str], str]:
+    """(package, name) → the module a face's stub says defines it."""
+    homes = {}
+    for stub in PACKAGE.rglob("__init__.pyi"):
+        package = _module_name(stub.with_suffix(".py"))
+        for node in ast.parse(stub.read_text()).body:
+            if isinstance(node, ast.ImportFrom):
+                homes |= {(package, a.name): f"{package}.{node.module}" for a in node.names}
+    return homes
+
+
+def _consumers() -> dict[str, str]:
+    """Everything that uses the library, by name: its modules, the notebooks' code, the benchmark scripts
+    (not the tests: a test takes names together to test them, not because they are one job)."""
+    code = {name: path.read_text() for name, path in MODULES.items()}
+    code |= {path.name: _notebook_code(path) for path in sorted(NOTEBOOKS.glob("*.ipynb"))}
+    code |= {path.name: path.read_text() for path in sorted((PROJECT_ROOT / "benchmarks").glob("*.py"))}
+    return code
+
+
+def _uses() -> dict[str, list[set[str]]]:
+    """Module → for each consumer, the set of its public names that consumer takes (from the module, through
+    a face, or as ``module.name`` after importing the module)."""
+    homes, uses = _face_homes(), {name: [] for name in MODULES}
+    for consumer, text in _consumers().items():
+        package = (consumer if MODULES.get(consumer, Path()).name == "__init__.py" else consumer.rsplit(".", 1)[0]) \
+            if consumer in MODULES else ""
+        tree, taken = ast.parse(text), {}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                as_module = f"{target}.{alias.name}"
+                if as_module in MODULES:  # `from . import tables`: its names are taken as `tables.name`
+                    local = alias.asname or alias.name
+                    attrs = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                             and isinstance(n.value, ast.Name) and n.value.id == local}
+                    taken.setdefault(as_module, set()).update(attrs)
+                else:
+                    home = homes.get((target, alias.name), target)
+                    taken.setdefault(home, set()).add(alias.name)
+        for module, names in taken.items():
+            if module in MODULES and module != consumer:
+                uses[module].append(names)
+    return uses
+
+
+USES = _uses()
+
+
+def job_families(module: str) -> list[set[str]]:
+    """The families of `module`'s public names that its users take; [] for a data contract (no public function)."""
+    own = _top_level(MODULES[module])
+    public = {n for n in own if not n.startswith("_")}
+    if not any(isinstance(own[n], ast.FunctionDef) for n in public):
+        return []
+    refers = {n: {x.id for x in ast.walk(node) if isinstance(x, ast.Name) and x.id in own and x.id != n}
+              for n, node in own.items()}
+
+    def reach(name: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [name]
+        while todo:
+            for x in refers[todo.pop()] - seen:
+                seen.add(x)
+                todo.append(x)
+        return seen
+
+    groups = [{n} | reach(n) for n in public] + [set(names) & public for names in USES[module]]
+    families: list[set[str]] = []
+    for group in groups:  # join every family a group touches
+        touching = [f for f in families if f & group]
+        families = [f for f in families if not f & group] + [group.union(*touching)]
+    taken = set().union(*USES[module]) if USES[module] else set()
+    return [f & taken for f in families if f & taken]
+
+
 def test_imports_point_downstream_only() -> None:
     upstream = [
         f"{name} imports {target}"
@@ -100,34 +203,60 @@ def test_no_import_cycle() -> None:
         visit(module, [])
 
 
-def test_no_module_is_too_long() -> None:
-    long = {name: n for name, p in MODULES.items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
-    assert not long, f"modules over {MAX_LINES} lines: {long}"
+def test_every_module_does_one_job() -> None:
+    """A module is one job: the public names its users take are one family, tied by the users who take them
+    together or by the code they share (one calls another, or both call one private helper). A module whose
+    names fall into families no user and no code joins is two rooms under one name: split it. A data
+    contract (constants and classes, no public function) is one job by definition. Lines are no measure."""
+    apart = {name: families for name in MODULES if (families := job_families(name)) and len(families) > 1}
+    assert not apart, "modules whose public names are separate jobs:\n" + "\n".join(
+        f"  {name}: " + " | ".join(", ".join(sorted(f)) for f in families) for name, families in apart.items())
 
 
-def test_every_stage_package_declares_its_verbs() -> None:
+def test_every_package_shows_one_kind_of_face() -> None:
+    """Each face is lazy_loader reading the stub beside it (mypy and IDEs read the same names): names load on
+    first use, so a page that reads tables starts no TensorFlow; every name resolves; none is a module."""
+    import importlib
+    import types
+
+    for face in FACES:
+        init = PACKAGE.joinpath(*face.split("."), "__init__.py")
+        code = [node for node in ast.parse(init.read_text()).body
+                if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+        assert [ast.unparse(node) for node in code] == [
+            "import lazy_loader", "__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)"], face
+        stub = ast.parse(init.with_suffix(".pyi").read_text()).body
+        assert all(isinstance(n, ast.ImportFrom) and n.level == 1 and n.module for n in stub[1:]), f"{face}: a module"
+        assert all(a.asname == a.name for n in stub[1:] for a in n.names), f"{face}: `name as name` for mypy"
+        package = importlib.import_module(f"lmna_scrna.{face}")
+        assert package.__all__, face
+        for name in package.__all__:
+            assert not isinstance(getattr(package, name), types.ModuleType), f"lmna_scrna.{face}.{name} is a module"
+
+
+def _notebook_imports(path: Path) -> list[ast.ImportFrom]:
+    return [n for n in ast.walk(ast.parse(_notebook_code(path)))
+            if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("lmna_scrna")]
+
+
+def test_notebooks_import_the_library_through_its_faces() -> None:
+    """A notebook takes names from a package's face (or the shared base: config, paths), never a module behind
+    a face, never a module as a name: what it uses is what the face declares, and the face can move it."""
     import importlib
 
-    for stage in ("io", "pp", "tl", "pl", *(f"report.{job}" for job in REPORT_JOBS)):
-        package = importlib.import_module(f"lmna_scrna.{stage}")
-        assert package.__all__, stage
-        for name in package.__all__:
-            assert getattr(package, name) is not None, f"lmna_scrna.{stage}.{name}"
-
-
-def test_notebooks_import_the_report_through_its_faces() -> None:
-    """A notebook reaches the report through a job's package (or the labels and numbers), never a module behind it."""
-    import nbformat
-
-    faces = {f"lmna_scrna.report.{job}" for job in (*REPORT_JOBS, "labels", "numbers")}
-    behind = [
-        f"{path.name}: {line.strip()}"
-        for path in sorted(NOTEBOOKS.glob("*.ipynb"))
-        for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"
-        for line in cell.source.splitlines()
-        if line.lstrip().startswith("from lmna_scrna.report") and line.split()[1] not in faces
-    ]
-    assert not behind
+    behind = []
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        for node in _notebook_imports(path):
+            module = str(node.module)
+            stage = module.removeprefix("lmna_scrna.")
+            if stage in FACES:
+                declared = set(importlib.import_module(module).__all__)
+                behind += [f"{path.name}: {module}.{a.name} is not on its face" for a in node.names if a.name not in declared]
+            elif module == "lmna_scrna":
+                behind += [f"{path.name}: lmna_scrna.{a.name} has a face" for a in node.names if a.name in FACES]
+            elif _stage(module) != "" or module.count(".") != 1:
+                behind.append(f"{path.name}: from {module} import … (behind a face)")
+    assert not behind, "\n".join(behind)
 
 
 @pytest.mark.parametrize("notebook", sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")))
@@ -194,29 +323,22 @@ def _loaded_after(imports: str, packages: set[str]) -> list[str]:
     return ast.literal_eval(done.stdout.strip())
 
 
-def test_drawing_preparing_and_reading_results_load_neither_tensorflow_nor_scanpy() -> None:
-    # The prepare, compare and sweep notebooks train nothing: their kernel start plus imports stays under 3 s
-    # only if these faces keep TensorFlow (3 s) and scanpy (numba, umap: about 1 s) out.
-    imports = (
-        "import lmna_scrna.io, lmna_scrna.pl, lmna_scrna.pp\n"
-        "from lmna_scrna.pp import fit_split, make_split, write_split\n"
-        "from lmna_scrna.report.labels import show_table\n"
-        "from lmna_scrna.report.results import library_tables, paper, tables\n"
-        "from lmna_scrna.report.runner import notebook_logging\n"
-    )
-    assert _loaded_after(imports, {"tensorflow", "keras", "scanpy", "umap"}) == []
+def _imports_of(notebook: str) -> str:
+    return "".join(ast.unparse(node) + "\n" for node in _notebook_imports(NOTEBOOKS / f"{notebook}.ipynb"))
 
 
-def test_pages_that_read_results_do_not_load_anndata() -> None:
-    # The compare, sweep and calibration summary pages draw tables and figures only: anndata would bring
+@pytest.mark.parametrize("notebook", ["01_prepare", "05_sweep", "06_compare", "08_worlds", "09_donors"])
+def test_pages_that_train_nothing_load_neither_tensorflow_nor_scanpy(notebook: str) -> None:
+    # These notebooks train nothing: their kernel start plus imports stays under 3 s only if the names they
+    # take from the faces keep TensorFlow (3 s) and scanpy (numba, umap: about 1 s) out.
+    assert _loaded_after(_imports_of(notebook), {"tensorflow", "keras", "scanpy", "umap"}) == []
+
+
+@pytest.mark.parametrize("notebook", ["05_sweep", "06_compare", "08_worlds", "09_donors"])
+def test_pages_that_read_results_do_not_load_anndata(notebook: str) -> None:
+    # The compare, sweep, worlds and donors pages draw tables and figures only: anndata would bring
     # dask.array and zarr with it (0.75 s of a 3 s kernel start), for the one type hint that once needed it.
-    imports = (
-        "import lmna_scrna.pl\n"
-        "from lmna_scrna.report.labels import show_table\n"
-        "from lmna_scrna.report.results import library_tables, paper, tables\n"
-        "from lmna_scrna.report.runner import load_sweep\n"
-    )
-    assert _loaded_after(imports, {"anndata", "dask", "zarr"}) == []
+    assert _loaded_after(_imports_of(notebook), {"anndata", "dask", "zarr"}) == []
 
 
 @pytest.mark.parametrize("notebook", sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")))

@@ -17,8 +17,8 @@ from lmna_scrna.report.runner.param_files import split_files
 def test_project_split_files_are_the_tables_splits_in_reading_order():
     files = split_files()
     assert list(files) == ["original", "dm_t0_v16", "dm_t9_v0", "dm_t16_v0", "dm_t19_v0", "random_cells"]
-    assert tables.REPORT_SPLITS == tuple(n for n in files if SCHEMES[files[n]["scheme"]].unit == "gsm")
-    assert tables.LEAKAGE_SPLIT == "random_cells"
+    assert tables.report_splits() == tuple(n for n in files if SCHEMES[files[n]["scheme"]].unit == "gsm")
+    assert tables.default_leakage_split() == "random_cells"
 
 
 def test_a_new_split_file_is_all_a_new_split_takes(tmp_path):

@@ -23,7 +23,7 @@ from lmna_scrna.paths import params_dir, run_dir
 from lmna_scrna.pp import genes, splits
 from lmna_scrna.pp.assemble import dataset_fingerprint, fit_split, prepare_split
 from lmna_scrna.pp.gsm_cache import cache_key
-from lmna_scrna.report import labels
+from lmna_scrna.report import names
 from lmna_scrna.report.results import tables
 from lmna_scrna.report.runner.param_files import split_files
 
@@ -66,11 +66,8 @@ def new_scheme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "params"
     shutil.copytree(params_dir() / "splits", folder / "splits")
     (folder / "splits" / "hd_t19_v0.yaml").write_text("scheme: held_day\ntest_day: 19\nval_day: 0\n")
-    monkeypatch.setattr(labels, "params_dir", lambda: folder)
     monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path / "outputs"))
-    labels._known_splits.cache_clear()
-    yield folder
-    labels._known_splits.cache_clear()
+    return folder
 
 
 def test_a_new_scheme_is_one_entry_plus_its_split_file(new_scheme: Path, study: Path, sheet: pd.DataFrame,
@@ -83,12 +80,12 @@ def test_a_new_scheme_is_one_entry_plus_its_split_file(new_scheme: Path, study: 
     adata = ad.read_h5ad(prepare_split(study, split, sheet, SMALL_PARAMS, tmp_path / "hd.h5ad", tmp_path / "cache"))
     assert adata.uns["split"]["name"] == "hd_t19_v0" and adata.uns["split"]["scheme"] == "held_day"
     assert set(adata.obs.loc[adata.obs["partition"] == "test", "day"]) == {19}
-    # worded names and the reading order, from its identity in the split file
-    assert labels.split_words("hd_t19_v0") == "held-out day 19 (validation day 0)"
-    assert labels.split_words("hd_t19_v0", short=True) == "held-out day 19"
-    assert labels.split_words("hd_t9_v0") == "held-out day 9 (validation day 0)"  # a fold with no file
-    names = ["hd_t19_v0", "random_cells", "hd_t9_v0", "dm_t9_v0", "original"]
-    assert sorted(names, key=labels.split_order) == ["original", "dm_t9_v0", "random_cells", "hd_t9_v0", "hd_t19_v0"]
+    # worded names and the reading order, from its entry's name pattern (no file read)
+    assert names.split_words("hd_t19_v0") == "held-out day 19 (validation day 0)"
+    assert names.split_words("hd_t19_v0", short=True) == "held-out day 19"
+    assert names.split_words("hd_t9_v0") == "held-out day 9 (validation day 0)"  # a fold with no file
+    listed = ["hd_t19_v0", "random_cells", "hd_t9_v0", "dm_t9_v0", "original"]
+    assert sorted(listed, key=names.split_order) == ["original", "dm_t9_v0", "random_cells", "hd_t9_v0", "hd_t19_v0"]
     # the design page's list of splits ends with its folds
     assert [s.name for s in splits.scheme_splits(sheet)][-3:] == ["random_cells", "hd_t19_v0", "hd_t9_v0"]
 
@@ -132,8 +129,8 @@ def test_an_entry_whose_splits_would_share_a_name_is_refused(pattern: str, folds
 
 def test_the_three_schemes_keep_their_names_words_and_order(sheet: pd.DataFrame) -> None:
     """What tables and pages show, byte for byte as before the registry carried it."""
-    shown = [(s.name, labels.split_words(s.to_dict()), labels.split_words(s.to_dict(), short=True),
-              labels.split_order(s.name)) for s in splits.scheme_splits(sheet)]
+    shown = [(s.name, names.split_words(s.to_dict()), names.split_words(s.to_dict(), short=True),
+              names.split_order(s.name)) for s in splits.scheme_splits(sheet)]
     assert shown == [
         ("original", "original split", "original split", (0, -1, -1)),
         ("dm_t0_v16", "test day 0, validation day 16", "test day 0", (1, 0, 16)),
@@ -142,7 +139,7 @@ def test_the_three_schemes_keep_their_names_words_and_order(sheet: pd.DataFrame)
         ("dm_t19_v0", "test day 19, validation day 0", "test day 19", (1, 19, 0)),
         ("random_cells", "cells at random", "cells at random", (2, -1, -1)),
     ]
-    assert labels.split_order(None) == (4, 0, 0) and labels.split_order("no_such_split") == (4, 0, 0)
+    assert names.split_order(None) == (4, 0, 0) and names.split_order("no_such_split") == (4, 0, 0)
     assert splits.split_name("original", 19, 0) == "original"  # the notebooks keep day defaults for any scheme
 
 

@@ -255,11 +255,15 @@ def test_book_reads_in_words_offline_and_fits_the_column(smoke: dict[str, Path],
     figures named rather than numbered, the pages of a split in the split's order."""
     from selenium.webdriver.common.by import By
 
-    from lmna_scrna.report.labels import PAGE_STEMS, known_splits, split_order, split_words
+    from lmna_scrna.io.study import load_samples
+    from lmna_scrna.pp.splits import scheme_splits
+    from lmna_scrna.report.names import PAGE_STEMS, split_order, split_words
+    from lmna_scrna.report.runner.param_files import split_files
 
     html = smoke["index"].parent
     ids = yaml.safe_load((smoke["outputs"] / "notebooks" / "ledger.json").read_text())["report"]["executions"]
-    code_names = [n for n in [*known_splits(), *ids] if "_" in n]  # "original", "compare": words as well as names
+    known = [*split_files(), *(s.name for s in scheme_splits(load_samples()))]
+    code_names = [n for n in [*known, *ids] if "_" in n]  # "original", "compare": words as well as names
     pages = [html / "intro.html", html / "data.html", html / "methods.html", html / "generated" / "provenance.html"]
     for page in pages + [html / "notebooks" / f"{exec_id}.html" for exec_id in ids]:
         browser.get(page.as_uri())

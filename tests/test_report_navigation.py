@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from lmna_scrna.report.book.navigation import TOC_NAME, write_toc
-from lmna_scrna.report.labels import split_order
+from lmna_scrna.report.names import split_order
 
 SPLITS = ["original", "dm_t0_v16", "dm_t9_v0", "dm_t16_v0", "dm_t19_v0", "random_cells"]
 

@@ -12,8 +12,7 @@ import pytest
 import yaml
 from _runner_fixtures import PARAMS, load, make_notebook, project, split_file, write_profile, write_yaml  # noqa: F401 (project: a fixture)
 
-from lmna_scrna.report.runner import execute as executor
-from lmna_scrna.report.runner import ledger
+from lmna_scrna.report.runner import execute as executor, ledger
 
 
 def execute(root: Path, **kwargs) -> list[str]:

@@ -15,8 +15,7 @@ import nbformat
 import pytest
 from _runner_fixtures import load, project, write_profile  # noqa: F401 (project: a fixture)
 
-from lmna_scrna.report.runner import execute as executor
-from lmna_scrna.report.runner import ledger
+from lmna_scrna.report.runner import execute as executor, ledger
 
 ALL = ["compare", "prepare_a", "prepare_b", "run_a", "train_a", "train_b"]
 PLAIN = [i for i in ALL if i != "run_a"]  # the fixture's profile, without `publishing`

@@ -16,8 +16,7 @@ import yaml
 from _runner_fixtures import PARAMS, load, make_notebook, project, split_file, write_profile, write_yaml  # noqa: F401 (project: a fixture)
 
 from lmna_scrna.errors import InputError
-from lmna_scrna.report.runner import execute as executor
-from lmna_scrna.report.runner import ledger
+from lmna_scrna.report.runner import execute as executor, ledger
 
 ALL = ["compare", "prepare_a", "prepare_b", "train_a", "train_b"]
 

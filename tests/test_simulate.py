@@ -22,8 +22,7 @@ import lmna_scrna
 from lmna_scrna.atomic import _host
 from lmna_scrna.cli import main
 from lmna_scrna.errors import InputError
-from lmna_scrna.io import sim_model, sim_params, sim_sampler, worlds
-from lmna_scrna.io import simulation as sim
+from lmna_scrna.io import sim_model, sim_params, sim_sampler, simulation as sim, worlds
 from lmna_scrna.io.raw_folder import near_empty
 from lmna_scrna.io.study import load_samples
 from lmna_scrna.paths import PROJECT_ROOT

@@ -13,7 +13,7 @@ from _run_fixtures import fake_run
 from lmna_scrna.config import TrainConfig
 from lmna_scrna.errors import InputError
 from lmna_scrna.paths import run_dir
-from lmna_scrna.report.book import run_page
+from lmna_scrna.report.book.run_page import sweep_variant_summary
 from lmna_scrna.report.results import tables
 from lmna_scrna.report.runner import load_sweep
 
@@ -106,7 +106,7 @@ def test_a_sweep_on_a_sweep_starts_from_its_best_run_by_validation_never_test(ru
     sweep = load_sweep(_sweeps(tmp_path))
     assert tables.sweep_base(sweep) == "sweep_a2"
     assert tables.sweep_variant_config(sweep, "w", "B") == TrainConfig(model="B", depth=2, activation="tanh", loss_w_day=0.1)
-    words = run_page.sweep_variant_summary(sweep, "w")  # what the variant's page says it started from
+    words = sweep_variant_summary(sweep, "w")  # what the variant's page says it started from
     assert "`a.yaml`" in words and "**validation**" in words and "depth 2" in words and "day-loss weight 0.1" in words
     with pytest.raises(InputError, match="b.yaml has no run 'nope' \\(it has w\\)"):
         tables.sweep_variant_config(sweep, "nope", "B")

@@ -26,9 +26,7 @@ from lmna_scrna import cli, provenance  # noqa: E402
 from lmna_scrna.config import TrainConfig  # noqa: E402
 from lmna_scrna.errors import InputError  # noqa: E402
 from lmna_scrna.io.study import load_samples  # noqa: E402
-from lmna_scrna.pp.assemble import (
-    resolve_data_path,  # noqa: E402
-)
+from lmna_scrna.paths import resolve_data_path  # noqa: E402
 from lmna_scrna.tl import train  # noqa: E402
 from lmna_scrna.tl.runs import load_run  # noqa: E402
 

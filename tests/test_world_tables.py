@@ -102,5 +102,5 @@ def test_donor_claim_rates_and_the_smallest_design(tmp_path, monkeypatch):
     none = donors_values({"rule": "library", "donors": None, "tested": [1, 2, 3]}, summary)
     assert none["donors_verdict"].word.startswith("none of the tested designs (D = 1, 2, 3")
     assert none["donors_shown"] == 3, "with no design getting there, the largest one's rates are shown"
-    page = donor_tables.summary_for_page(summary)
+    page = donor_tables.donors_for_page(summary)
     assert page.loc[page["donors"] == 3, "world G, donor rule"].iloc[0] == "4 of 4 (0.40–1.00)"

@@ -55,6 +55,18 @@ def processed_path(split_name: str) -> Path:
     return outputs_dir() / "processed" / f"{split_name}.h5ad"
 
 
+
+def resolve_data_path(data_path: str | Path | None, split_name: str) -> Path:
+    """The processed file a training notebook reads; if missing, say which command writes it."""
+    path = Path(data_path) if data_path is not None else processed_path(split_name)
+    if not path.exists():
+        raise InputError(
+            f"processed split {path} does not exist; write it with `papermill notebooks/01_prepare.ipynb "
+            f"outputs/notebooks/01_prepare_{split_name}.ipynb -f params/splits/{split_name}.yaml` (or `make report`)"
+        )
+    return require_file(path, "processed split")
+
+
 #: Longest run name, in UTF-8 bytes: file names stop at 255 bytes, and a run's hidden build folder and lock
 #: add about 30 (``.building-<name>.<pid>.old``), so a longer name would fail only after the work was done.
 MAX_RUN_NAME_BYTES = 200

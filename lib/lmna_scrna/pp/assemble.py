@@ -49,8 +49,7 @@ from ..atomic import hdf5_on_disk
 from ..config import PrepParams
 from ..errors import InputError, one_line
 from ..io.raw_folder import gene_list_problem
-from ..paths import cache_dir as default_cache_dir
-from ..paths import processed_path, require_file
+from ..paths import cache_dir as default_cache_dir, require_file
 from .genes import FeatureScaling, GeneStats, fit_scaling, gene_table, hvg_flavor
 from .gsm_pass import CachedGSM, ProcessedGSM, load_gsms
 from .row_blocks import csr_bytes, stack_rows, write_rows
@@ -313,17 +312,6 @@ class ProcessedData:
 
     def mask(self, part: str) -> np.ndarray:
         return (self.obs["partition"] == part).to_numpy()
-
-
-def resolve_data_path(data_path: str | Path | None, split_name: str) -> Path:
-    """The processed file a training notebook reads; if missing, say which command writes it."""
-    path = Path(data_path) if data_path is not None else processed_path(split_name)
-    if not path.exists():
-        raise InputError(
-            f"processed split {path} does not exist; write it with `papermill notebooks/01_prepare.ipynb "
-            f"outputs/notebooks/01_prepare_{split_name}.ipynb -f params/splits/{split_name}.yaml` (or `make report`)"
-        )
-    return require_file(path, "processed split")
 
 
 def load_processed(path: str | Path) -> ProcessedData:

@@ -18,6 +18,7 @@ the leakage ladder, the CLI's choices) is derived from it.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -110,6 +111,18 @@ def split_name(scheme: str, test_day: int | None = None, val_day: int | None = N
     if scheme not in SCHEMES:
         raise InputError(f"scheme {scheme!r} is unknown; expected one of {', '.join(SCHEMES)}")
     return SCHEMES[scheme].split_name(test_day, val_day)
+
+
+def identity_of_name(name: str) -> dict[str, Any] | None:
+    """The identity (scheme, test_day, val_day) a split's name stands for, read from the registered patterns
+    (never a hand-written parser); None for a name no scheme gives (a table's "pooled" row). Exact, because a
+    split file must carry its scheme's name (`report.runner.param_files`); two schemes whose patterns both
+    give `name` are a registry error, named here."""
+    found = [identity for scheme in SCHEMES.values() if (identity := scheme.identity_of(name))]
+    if len(found) > 1:
+        raise ValueError(f"split name {name!r} fits the patterns of schemes {', '.join(i['scheme'] for i in found)}: "
+                         "give each scheme a pattern of its own in SCHEMES")
+    return found[0] if found else None
 
 
 def split_identity(values: Mapping[str, Any], where: str) -> tuple[dict[str, Any], str]:
@@ -235,6 +248,16 @@ class Scheme:
     def split_name(self, test_day: int | None, val_day: int | None) -> str:
         """The file-name stem of its split with these days (ignored by a scheme that takes none)."""
         return self.pattern.format(test_day=test_day, val_day=val_day)
+
+    def identity_of(self, name: str) -> dict[str, Any] | None:
+        """The inverse of `split_name`: the identity a split of this scheme named `name` has, or None."""
+        parts = [re.escape(text) + (rf"(?P<{field}>\d+)" if field else "")
+                 for text, field, _, _ in string.Formatter().parse(self.pattern)]
+        match = re.fullmatch("".join(parts), name)
+        if match is None:
+            return None
+        days = {field: int(value) for field, value in match.groupdict().items()}
+        return {"scheme": self.name, "test_day": days.get("test_day"), "val_day": days.get("val_day")}
 
     def splits(self, sheet: pd.DataFrame) -> list[Split]:
         """The splits of it the design page shows: its folds, or its one split."""

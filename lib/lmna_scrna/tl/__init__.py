@@ -1,19 +1,10 @@
-"""Tools: Keras models A and B, training, evaluation, the linear baseline, the run folder, embeddings.
+"""Tools: Keras models A and B, training, evaluation, the linear baseline, the run folder, embeddings,
+the calibration and the library-level inference.
 
-Names are loaded on first use, so reading runs or metrics does not start TensorFlow.
+Names load on first use, so reading runs or metrics does not start TensorFlow.
 """
 
-from ..lazy import lazy_exports
+import lazy_loader
 
-__all__, __getattr__ = lazy_exports(__name__, {
-    "build_model": "models",
-    "embed_train_fitted": "embedding",
-    "subsample_cells": "embedding",
-    "variance_explained": "embedding",
-    "train_run": "train",
-    "fit_baseline": "baseline",
-    "genotype_metrics": "evaluate",
-    "summarise": "evaluate",
-    "load_run": "runs",
-    "run_name": "runs",
-})
+# Names load on first use, from the stub beside this file (__init__.pyi), which mypy and IDEs read as well.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -15,10 +15,7 @@ confident wrong cell about 36 instead of its true loss.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -180,23 +177,3 @@ def summarise(per_seed: dict[int, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         }
     return out
 
-
-def to_json(obj: Any) -> str:
-    """JSON with NaN/inf written as null (strict JSON; undefined metrics stay visible as null)."""
-
-    def clean(x: Any) -> Any:
-        if isinstance(x, dict):
-            return {str(k): clean(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple, np.ndarray)):
-            return [clean(v) for v in x]
-        if isinstance(x, (float, np.floating)):
-            return float(x) if math.isfinite(x) else None
-        if isinstance(x, np.integer):
-            return int(x)
-        if isinstance(x, np.bool_):
-            return bool(x)
-        if isinstance(x, Path):
-            return str(x)
-        return x
-
-    return json.dumps(clean(obj), indent=2, allow_nan=False) + "\n"

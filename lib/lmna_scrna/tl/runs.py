@@ -24,6 +24,7 @@ from __future__ import annotations
 import glob
 import json
 import logging
+import math
 import os
 import shutil
 from collections.abc import Iterator
@@ -31,12 +32,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_path, note_published, refuse_if_written, sole_writer, write_text_atomic
 from ..errors import InputError
 from ..paths import check_run_name, shown_path
-from .evaluate import to_json
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,27 @@ def refuse_if_building(run_dir: Path) -> None:
 
 def _writer_what(run_dir: Path) -> str:
     return f"run {run_dir.name} ({shown_path(run_dir)})"
+
+
+def to_json(obj: Any) -> str:
+    """JSON with NaN/inf written as null (strict JSON; undefined metrics stay visible as null)."""
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple, np.ndarray)):
+            return [clean(v) for v in x]
+        if isinstance(x, (float, np.floating)):
+            return float(x) if math.isfinite(x) else None
+        if isinstance(x, np.integer):
+            return int(x)
+        if isinstance(x, np.bool_):
+            return bool(x)
+        if isinstance(x, Path):
+            return str(x)
+        return x
+
+    return json.dumps(clean(obj), indent=2, allow_nan=False) + "\n"
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:

@@ -2,14 +2,7 @@
 what the pages paste (the comparison's `findings`, the calibration's, the worlds' and the donors' values),
 the claims check run before every build, the navigation in reading order, and a training page (`run_page`)."""
 
-from ...lazy import lazy_exports
+import lazy_loader
 
-__all__, __getattr__ = lazy_exports(__name__, {
-    "build_book": "build",
-    "comparison_values": "findings",
-    "glue_words": "claims",
-    "calibration_values": "calibration_words",
-    "worlds_values": "calibration_words",
-    "donors_values": "calibration_words",
-    "run_page": "run_page",
-})
+# Names load on first use, from the stub beside this file (__init__.pyi), which mypy and IDEs read as well.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

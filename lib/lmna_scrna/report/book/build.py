@@ -37,7 +37,7 @@ from ... import provenance
 from ...atomic import temp_dir, write_text_atomic
 from ...errors import InputError, LmnaError
 from ...paths import PROJECT_ROOT, book_dir, figures_dir, processed_path, shown_path
-from ..labels import page_title
+from ..names import page_title
 from ..runner.ledger import (
     LedgerDamaged,
     library_fingerprint,
@@ -46,6 +46,7 @@ from ..runner.ledger import (
     save_ledger,
     success_problem,
 )
+from ..runner.param_files import load_sweep
 from ..runner.plan import NOTEBOOKS_DIR, notebook_parameters
 from .claim_check import book_sources, check_claims, pastes
 from .navigation import TOC_NAME, write_toc
@@ -154,7 +155,7 @@ def copy_notebooks(
     report: dict[str, Any], ledger: dict[str, Any], dest: Path, source: str
 ) -> dict[str, nbformat.NotebookNode]:
     """Copy each executed notebook, prepared for reading; a notebook run more than once is titled in words
-    by what this execution did (`labels.page_title`: its split, sweep settings or scenario). Returns the
+    by what this execution did (`names.page_title`: its split, sweep settings or scenario). Returns the
     pages as written, by the path a page pastes from (``notebooks/<id>.ipynb``), for the claims check."""
     dest.mkdir(parents=True)
     ids = report["executions"]
@@ -168,7 +169,9 @@ def copy_notebooks(
         entry = ledger[exec_id]
         nb = nbformat.read(source_nb, as_version=4)
         if notebooks.count(entry["notebook"]) > 1:
-            title = page_title(entry) or exec_id
+            p = entry.get("parameters", {})
+            variant = load_sweep(p["sweep_file"]).runs[p["sweep_run"]] if p.get("sweep_file") else None
+            title = page_title(entry, variant) or exec_id
             titles[title] += 1  # the same words twice (a smoke profile caps the epochs of two sweep runs alike)
             _retitle(nb, title if titles[title] == 1 else f"{title} (run {titles[title]})")
         accepts = notebook_parameters(NOTEBOOKS_DIR / entry["notebook"])

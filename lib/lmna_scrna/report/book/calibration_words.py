@@ -77,7 +77,7 @@ def _power_text(power: list[dict[str, Any]]) -> str:
 
 
 def calibration_values(h: dict[str, Any]) -> dict[str, Any]:
-    """What the calibration page and the intro paste, from `calibration_tables.headline`."""
+    """What the calibration page and the intro paste, from `calibration_tables.calibration_headline`."""
     units = h.get("crossing_units")
     replicate, larger = SIM_SIZES["calibration"], SIM_SIZES["calibration_larger"]
     return {

@@ -13,7 +13,7 @@ from typing import Any
 
 from ...io.paper import paper_table1
 from ...tl.inference import CEILING, RULE
-from ..labels import split_words
+from ..names import split_words
 from ..numbers import auc_interval_text, count_text, difference_interval_text, difference_text
 from ..results.library_tables import (
     POOLED,
@@ -23,15 +23,16 @@ from ..results.library_tables import (
     negative_control,
     paired_differences,
 )
-from ..results.tables import DAY_MATCHED_RUNG, LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
+from ..results.tables import DAY_MATCHED_RUNG, default_leakage_split, leakage_ladder, report_splits
 from .claims import WIDE_INTERVAL, claim
 
 
-def findings(splits: Sequence[str] = REPORT_SPLITS, random_split: str = LEAKAGE_SPLIT) -> dict[str, Any]:
+def findings(splits: Sequence[str] | None = None, random_split: str | None = None) -> dict[str, Any]:
     """The comparison's headline numbers (means over training seeds unless named otherwise). The calibration,
     worlds and donors pages glue their own: they run after the comparison page, so a table of theirs it
     could see would be an earlier build's."""
-    ladder = leakage_ladder([random_split, *splits]).set_index("scheme")
+    splits = report_splits() if splits is None else splits
+    ladder = leakage_ladder([random_split or default_leakage_split(), *splits]).set_index("scheme")
     dm = ladder.loc[DAY_MATCHED_RUNG]
     paired = paired_differences(splits).set_index("comparison")
     inference = gsm_inference(splits)

@@ -4,7 +4,7 @@ expanded into its pages, ordered by what they are about rather than by file name
 A glob such as ``notebooks/train_A_*`` matched by Sphinx sorts by file name:
 "test day 16" before "test day 9", and the paper's original split between
 them. Here the pages of a glob that have a split are ordered by the split
-(`labels.split_order`: the original split, the day-matched folds by held-out
+(`names.split_order`: the original split, the day-matched folds by held-out
 day, cells at random last); pages without one keep the profile's order.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ...atomic import write_text_atomic
-from ..labels import split_order
+from ..names import split_order
 
 #: Where the expanded table of contents is written (in the generated folder; `jupyter-book build --toc`).
 TOC_NAME = "_toc.yml"

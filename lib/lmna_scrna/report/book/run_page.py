@@ -16,10 +16,11 @@ from matplotlib.figure import Figure
 from ...io.study import load_samples
 from ...paths import shown_path
 from ...pl import seed_figures
-from ..labels import Table, for_people, label, run_words, show_table
+from ..names import run_words
 from ..numbers import counted
 from ..results import tables
 from ..runner.param_files import Sweep
+from ..words import Table, for_people, label, show_table
 
 #: Per-seed columns of the results table, in reading order (day accuracy added for Model B).
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -59,7 +60,7 @@ def sweep_variant_summary(sweep: Sweep, run: str) -> str:
     changed = ", ".join(f"{label(k).lower()} {v}" for k, v in sweep.runs[run].items() if k != "model")
     return (
         f"A run of `{sweep.path.name}` ({changed or 'no change'}) on the configuration of the best run of "
-        f"`{sweep.builds_on.name}` by **validation** AUC: *{run_words(tables.run(base)['config'])}*."
+        f"`{sweep.builds_on.name}` by **validation** AUC: *{run_words(tables.finished_run(base)['config'])}*."
     )
 
 
@@ -163,7 +164,7 @@ def figure_caption(run: dict[str, Any], name: str, pred: pd.DataFrame) -> str:
     return ""
 
 
-def figures(run: dict[str, Any]) -> list[tuple[str, str, Figure, str]]:
+def training_figures(run: dict[str, Any]) -> list[tuple[str, str, Figure, str]]:
     """The first seed's figures of a run as the page shows them: (file name, heading, figure, caption), in order."""
     first = first_seed(run)
     pred = run["predictions"].query("seed == @first")

@@ -5,17 +5,7 @@ calls and tests), `calibration_tables`, `world_tables` (the paper beside the
 fitted worlds), `attribution_tables`, `paper` (the paper's own numbers).
 """
 
-from ...lazy import lazy_exports
+import lazy_loader
 
-__all__, __getattr__ = lazy_exports(__name__, {
-    "tables": "tables",
-    "library_tables": "library_tables",
-    "calibration_tables": "calibration_tables",
-    "attribution_tables": "attribution_tables",
-    "world_tables": "world_tables",
-    "donor_tables": "donor_tables",
-    "paper": "paper",
-    "save_table": "tables",
-    "batch_table": "calibration_tables",
-    "replicate_table": "calibration_tables",
-})
+# Names load on first use, from the stub beside this file (__init__.pyi), which mypy and IDEs read as well.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

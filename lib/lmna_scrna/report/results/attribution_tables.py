@@ -16,11 +16,11 @@ from ...pp.assemble import load_processed
 from ...tl import attribution
 from ...tl.backend import keras
 from ...tl.runs import baseline_dir, run_name, seed_dir
-from ..labels import split_words
-from .tables import REPORT_SPLITS, is_day_matched, run
+from ..names import split_words
+from .tables import finished_run, is_day_matched, report_splits
 
 
-def attribution_table(truth: dict[str, Any] | None, splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
+def attribution_table(truth: dict[str, Any] | None, splits: Sequence[str] | None = None) -> pd.DataFrame:
     """Per day-matched fold, every HVG ranked by Model A's gradient × input and by the logistic coefficients.
 
     Model A's first training seed is used, on the fold's test cells; the
@@ -28,9 +28,10 @@ def attribution_table(truth: dict[str, Any] | None, splits: Sequence[str] = REPO
     (simulated data) each gene says whether it carries a planted patient
     effect and whether it belongs to the day program.
     """
+    splits = report_splits() if splits is None else splits
     rows = []
     for split in (s for s in splits if is_day_matched(s)):
-        finished = run(run_name(split, "A"))
+        finished = finished_run(run_name(split, "A"))
         data = load_processed(finished["config"]["data_path"])
         first = int(finished["config"]["seeds"][0])
         model = keras.saving.load_model(seed_dir(Path(finished["path"]), first) / "model.keras")

@@ -21,13 +21,14 @@ from ...tl.calibration_design import CalibrationDesign, load_result
 from ...tl.calibration_match import line_units_for_scale
 from ...tl.inference import clopper_pearson, empirical_p
 from .library_tables import POOLED, gsm_inference
-from .tables import DAY_MATCHED_RUNG, LEAKAGE_SPLIT, REPORT_SPLITS, leakage_ladder
+from .tables import DAY_MATCHED_RUNG, default_leakage_split, leakage_ladder, report_splits
 
 
-def build_observation(splits: Sequence[str] = REPORT_SPLITS) -> tuple[float, float]:
+def build_observation(splits: Sequence[str] | None = None) -> tuple[float, float]:
     """This build's two numbers the calibration judges: Model A's mean day-matched test AUC and the library
     pairs its pooled leave-one-day-out ranking orders right."""
-    ladder = leakage_ladder([LEAKAGE_SPLIT, *splits]).set_index("scheme")
+    splits = report_splits() if splits is None else splits
+    ladder = leakage_ladder([default_leakage_split(), *splits]).set_index("scheme")
     auc = float(ladder.loc[DAY_MATCHED_RUNG, "A_auc"])
     pooled = gsm_inference(splits)
     row = pooled[(pooled["split"] == POOLED) & (pooled["model"] == "A")].iloc[0]
@@ -111,7 +112,7 @@ def claims_text(row: pd.Series, rule: str) -> str:
             f"({row[f'{rule}_rule_lo']:.2f}–{row[f'{rule}_rule_hi']:.2f})")
 
 
-def summary_for_page(summary: pd.DataFrame) -> pd.DataFrame:
+def calibration_for_page(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary narrowed to what a reader compares, each claim count with its interval in one cell."""
     claims = claims_text
     return pd.DataFrame({
@@ -149,7 +150,7 @@ def ground_truth(raw_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def headline(table: pd.DataFrame, observed_auc: float, observed_pairs: float) -> dict[str, Any]:
+def calibration_headline(table: pd.DataFrame, observed_auc: float, observed_pairs: float) -> dict[str, Any]:
     """What the intro and the calibration page say of the calibration, computed once from its table.
 
     For each of the two nulls (no line effect; world L's line effect, fitted to the paper): the

@@ -90,7 +90,7 @@ def auc_by_design(results: pd.DataFrame) -> pd.DataFrame:
     return grouped.agg(held_out_auc_mean="mean", held_out_auc_sd="std", studies="count")
 
 
-def summary_for_page(summary: pd.DataFrame) -> pd.DataFrame:
+def donors_for_page(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per donors per genotype, one column per world and rule: 'k of n (lo–hi)'."""
     def cell(r: pd.Series) -> str:
         return f"{r['claims']} of {r['studies']} ({r['lo']:.2f}–{r['hi']:.2f})"

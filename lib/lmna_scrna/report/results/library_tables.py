@@ -31,7 +31,7 @@ from ...tl.inference import (
 )
 from ...tl.runs import run_name
 from ..numbers import difference_text
-from .tables import MODELS, REPORT_SPLITS, is_day_matched, run
+from .tables import MODELS, finished_run, is_day_matched, report_splits
 
 #: The sample-level baseline's rows in the library tables.
 PSEUDOBULK = "pseudobulk"
@@ -47,7 +47,7 @@ def boot_seed(*key: str) -> int:
 
 def _network_scores(split: str, model: str) -> pd.DataFrame:
     """Per test GSM of a network run: mean patient probability (averaged over seeds) and threshold calls."""
-    rows = [g for m in run(run_name(split, model))["metrics"].values() for g in m["gsm"]]
+    rows = [g for m in finished_run(run_name(split, model))["metrics"].values() for g in m["gsm"]]
     return (
         pd.DataFrame(rows)
         .groupby("gsm", sort=True)
@@ -59,7 +59,7 @@ def _network_scores(split: str, model: str) -> pd.DataFrame:
 
 def _pseudobulk_scores(split: str) -> pd.DataFrame:
     """Per test GSM of the pseudobulk model (fitted beside Model A's run): its logit, right side of 0."""
-    entries = [g for g in run(run_name(split, "A"))["pseudobulk"]["gsm"] if g["partition"] == "test"]
+    entries = [g for g in finished_run(run_name(split, "A"))["pseudobulk"]["gsm"] if g["partition"] == "test"]
     cells = _network_scores(split, "A")[["gsm", "condition", "day"]]
     table = pd.DataFrame(entries, columns=["gsm", "y_true", "score"]).merge(cells, on="gsm")
     table["threshold_right"] = ((table["score"] > 0).astype(int) == table["y_true"]).astype(float)
@@ -70,16 +70,17 @@ def scores(split: str, model: str) -> pd.DataFrame:
     return _pseudobulk_scores(split) if model == PSEUDOBULK else _network_scores(split, model)
 
 
-def library_calls(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = (*MODELS, PSEUDOBULK)) -> pd.DataFrame:
+def library_calls(splits: Sequence[str] | None = None, models: Sequence[str] = (*MODELS, PSEUDOBULK)) -> pd.DataFrame:
     """Per model, over the day-matched folds: test libraries on the right side of the validation-chosen threshold
     (mean over seeds), beside how many the ranking puts right of every opposite library — calls and ranking differ."""
+    splits = report_splits() if splits is None else splits
     table = gsm_level([s for s in splits if is_day_matched(s)], models)
     return table.groupby("model", sort=False).agg(
         libraries=("gsm", "size"), called_right=("threshold_right", "sum"), ranked_right=("right_of_every_opposite", "sum"),
     ).reset_index()
 
 
-def gsm_level(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = (*MODELS, PSEUDOBULK)) -> pd.DataFrame:
+def gsm_level(splits: Sequence[str] | None = None, models: Sequence[str] = (*MODELS, PSEUDOBULK)) -> pd.DataFrame:
     """One row per split × model × tested GSM: score, rank in its fold, calls, and times tested.
 
     ``right_of_every_opposite`` is the ranking call: the library scores above
@@ -88,6 +89,7 @@ def gsm_level(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = (*M
     threshold puts it on the right side (0 for the pseudobulk logit). A GSM
     tested by two listed splits appears in both; ``times_tested`` says so.
     """
+    splits = report_splits() if splits is None else splits
     rows = []
     for split in splits:
         for model in models:
@@ -107,12 +109,13 @@ def gsm_level(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = (*M
     return table[columns]
 
 
-def gsm_inference(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = (*MODELS, PSEUDOBULK)) -> pd.DataFrame:
+def gsm_inference(splits: Sequence[str] | None = None, models: Sequence[str] = (*MODELS, PSEUDOBULK)) -> pd.DataFrame:
     """Per fold and model: library-level AUC; per model, the leave-one-day-out folds pooled with an exact p-value.
 
     Only the day-matched folds are pooled: they test each library once, while
     the original split re-tests two of their libraries.
     """
+    splits = report_splits() if splits is None else splits
     rows = []
     for model in models:
         folds = []
@@ -144,13 +147,13 @@ def _fold_differences(splits: Sequence[str], first: str, second: str) -> list[Fo
     """Per day-matched fold: first − second test AUC and the lower side, each averaged over paired seeds."""
     out = []
     for split in (s for s in splits if is_day_matched(s)):
-        a = run(run_name(split, first if first in MODELS else "A"))
+        a = finished_run(run_name(split, first if first in MODELS else "A"))
         if second == "logistic regression":
             base = a["baseline"]["test_auc"]
             ours = float(np.mean([m["test_auc"] for m in a["metrics"].values()]))
             out.append((ours - base, min(ours, base)))
         else:
-            b = run(run_name(split, second))
+            b = finished_run(run_name(split, second))
             seeds = sorted(set(a["metrics"]) & set(b["metrics"]))
             x = float(np.mean([a["metrics"][s]["test_auc"] for s in seeds]))
             y = float(np.mean([b["metrics"][s]["test_auc"] for s in seeds]))
@@ -167,9 +170,10 @@ def _gsm_auc_differences(splits: Sequence[str], first: str, second: str) -> list
     return out
 
 
-def paired_differences(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
+def paired_differences(splits: Sequence[str] | None = None) -> pd.DataFrame:
     """Each comparison the report makes, with its interval over held-out days and the verdict of `RULE`
     (uninformative when both sides sit at the ceiling in every fold)."""
+    splits = report_splits() if splits is None else splits
     comparisons = [
         ("Model B − Model A", "test AUC (cells)", "B", "A", _fold_differences(splits, "B", "A")),
         ("Model A − logistic regression", "test AUC (cells)", "Model A", "logistic regression",
@@ -201,7 +205,7 @@ def _pair(p: pd.DataFrame, high: str, low: str, key: tuple[str, ...]) -> dict[st
     return {"auc": auc, "ci_lo": lo, "ci_hi": hi, "distance_from_half": abs(auc - 0.5)}
 
 
-def negative_control(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = MODELS) -> pd.DataFrame:
+def negative_control(splits: Sequence[str] | None = None, models: Sequence[str] = MODELS) -> pd.DataFrame:
     """Library identity alone: the genotype score's AUC between two control libraries tested together.
 
     In a fold whose test day holds two control libraries (day 9 here: same
@@ -213,10 +217,11 @@ def negative_control(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str
     genotype AUC is evidence for genotype only to the extent its distance
     from 0.5 exceeds the control pair's.
     """
+    splits = report_splits() if splits is None else splits
     rows = []
     for split in (s for s in splits if is_day_matched(s)):
         for model in models:
-            pred = run(run_name(split, model))["predictions"]
+            pred = finished_run(run_name(split, model))["predictions"]
             libs = pred.drop_duplicates("gsm").set_index("gsm")["y_true"].sort_index()
             controls, patients = libs.index[libs == 0].tolist(), libs.index[libs == 1].tolist()
             if len(controls) < 2:

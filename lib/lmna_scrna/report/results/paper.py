@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from ...io.paper import load_paper_tables, paper_table1
-from ..labels import run_words
+from ..names import run_words
 
 __all__ = ["beside_paper", "beside_paper_table2", "paper_auc", "paper_table1", "paper_table2",
            "protocol_words", "sweep_paper_auc", "table2_for_page"]
@@ -19,16 +20,24 @@ def beside_paper(table1: pd.DataFrame, source: str, path: Path | None = None) ->
     ``source`` ("simulated" or "real") labels this build's columns, so a reader
     never takes simulated numbers for a replication on the real data.
     """
-    paper = paper_table1(path)
-    ours = table1.set_index(["split", "model"])
+    return _beside(paper_table1(path), table1, ("split", "model"), ("split", "model"), source)
+
+
+def _beside(paper: pd.DataFrame, ours: pd.DataFrame, keys: Sequence[str], shown: Sequence[str], source: str,
+            name_run: bool = False) -> pd.DataFrame:
+    """Each row of a paper table (its `shown` columns, AUC and accuracy) beside this build's row with the same
+    `keys`: empty columns where this build has none, never a match by name. `name_run`: say which run matched."""
+    indexed = ours.set_index(list(keys))
     rows = []
     for _, p in paper.iterrows():
-        key = (p["split"], p["model"])
-        row = {"split": p["split"], "model": p["model"], "paper AUC (real data)": p["test_auc"],
-               "paper acc (real data)": p["test_acc"]}
-        if key in ours.index:
-            row[f"this build AUC ({source} data)"] = ours.loc[key, "test_auc_mean"]
-            row[f"this build acc ({source} data)"] = ours.loc[key, "test_acc_mean"]
+        key = tuple(p[k] for k in keys)
+        row = {c: p[c] for c in shown} | {"paper AUC (real data)": p["test_auc"], "paper acc (real data)": p["test_acc"]}
+        if key in indexed.index:
+            match = indexed.loc[[key]].iloc[0]
+            if name_run:
+                row[f"this build's run ({source} data)"] = match["run"]
+            row[f"this build AUC ({source} data)"] = match["test_auc_mean"]
+            row[f"this build acc ({source} data)"] = match["test_acc_mean"]
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -52,20 +61,7 @@ def beside_paper_table2(sweep: pd.DataFrame, source: str, path: Path | None = No
     rather than being matched by name. This build's AUC is the exact
     (scikit-learn) test AUC, mean over its training seeds.
     """
-    paper = paper_table2(path)
-    ours = sweep.set_index(list(TABLE2_SETTINGS))
-    rows = []
-    for _, p in paper.iterrows():
-        key = tuple(p[s] for s in TABLE2_SETTINGS)
-        row = {"run": p["run"], **{s: p[s] for s in TABLE2_SETTINGS},
-               "paper AUC (real data)": p["test_auc"], "paper acc (real data)": p["test_acc"]}
-        if key in ours.index:
-            match = ours.loc[[key]].iloc[0]
-            row[f"this build's run ({source} data)"] = match["run"]
-            row[f"this build AUC ({source} data)"] = match["test_auc_mean"]
-            row[f"this build acc ({source} data)"] = match["test_acc_mean"]
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return _beside(paper_table2(path), sweep, TABLE2_SETTINGS, ("run", *TABLE2_SETTINGS), source, name_run=True)
 
 
 def paper_auc(split: str, model: str, path: Path | None = None) -> float:

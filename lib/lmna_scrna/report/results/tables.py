@@ -30,17 +30,24 @@ from ...paths import run_dir
 from ...pp.splits import SCHEMES, UNIT_WORDS
 from ...tl.inference import Interval, bootstrap_auc, fold_interval
 from ...tl.runs import load_run, run_name
-from ..labels import run_words, split_words
+from ..names import run_words, split_words
 from ..numbers import difference_text
 from ..runner.param_files import Sweep, load_sweep, split_files, sweep_run_name
 
 MODELS: tuple[str, ...] = ("A", "B")
-_SPLIT_FILES = split_files()
-#: GSM-level splits of Table 1, from the split files: the paper's original one, then the day-matched
-#: leave-one-day-out folds by test day.
-REPORT_SPLITS: tuple[str, ...] = tuple(n for n, i in _SPLIT_FILES.items() if SCHEMES[i["scheme"]].unit == "gsm")
-#: The cell-level split kept only to show library leakage (the first split file of a cell-level scheme).
-LEAKAGE_SPLIT: str = next((n for n, i in _SPLIT_FILES.items() if SCHEMES[i["scheme"]].unit == "cells"), "random_cells")
+
+
+def report_splits() -> tuple[str, ...]:
+    """GSM-level splits of Table 1, from the split files (read when asked, never at import): the paper's
+    original one, then the day-matched leave-one-day-out folds by test day."""
+    return tuple(n for n, i in split_files().items() if SCHEMES[i["scheme"]].unit == "gsm")
+
+
+def default_leakage_split() -> str:
+    """The cell-level split kept only to show library leakage: the first split file of a cell-level scheme."""
+    return next((n for n, i in split_files().items() if SCHEMES[i["scheme"]].unit == "cells"), "random_cells")
+
+
 #: Table 1's metrics, in the paper's column order.
 TABLE1_METRICS: tuple[str, ...] = ("test_auc", "test_acc", "test_geno_loss", "test_combined_loss")
 
@@ -50,7 +57,7 @@ def save_table(table: pd.DataFrame, path: Path) -> Path:
     return write_text_atomic(path, table.to_csv(index=False))
 
 
-def run(name: str) -> dict[str, Any]:
+def finished_run(name: str) -> dict[str, Any]:
     """A finished run by name, read once per process."""
     return _load(run_dir(name))
 
@@ -68,13 +75,13 @@ def _number(value: Any) -> float:
 
 def metric(name: str, key: str) -> tuple[float, float]:
     """Mean and sample sd over seeds of one metric of one run (sd NaN with one seed)."""
-    entry = run(name)["summary"]["metrics"][key]
+    entry = finished_run(name)["summary"]["metrics"][key]
     return _number(entry["mean"]), _number(entry["sd"])
 
 
 def split_meta(split: str) -> dict[str, Any]:
     """The split's identity as recorded by preprocessing and carried into its Model A run's config."""
-    return run(run_name(split, "A"))["config"]["split"]
+    return finished_run(run_name(split, "A"))["config"]["split"]
 
 
 def is_day_matched(split: str) -> bool:
@@ -87,18 +94,19 @@ def split_days(split: str) -> tuple[int | None, int | None]:
     return meta.get("test_day"), meta.get("val_day")
 
 
-def table1(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = MODELS) -> pd.DataFrame:
+def table1(splits: Sequence[str] | None = None, models: Sequence[str] = MODELS) -> pd.DataFrame:
     """Split × model: n_test, test AUC, accuracy at 0.5, genotype loss, combined loss.
 
     Each metric has its mean and sd over training seeds; the test AUC also has
     a 95% cell-bootstrap interval (``test_auc_boot_lo``/``_hi``: cells
     resampled within each test library, libraries fixed, seeds averaged).
     """
+    splits = report_splits() if splits is None else splits
     rows = []
     for model in models:
         for split in splits:
             name = run_name(split, model)
-            r = run(name)
+            r = finished_run(name)
             row: dict[str, Any] = {"split": split, "model": model, "seeds": len(r["config"]["seeds"])}
             row["n_test"] = int(round(metric(name, "n_test")[0]))
             for key in TABLE1_METRICS:
@@ -110,7 +118,7 @@ def table1(splits: Sequence[str] = REPORT_SPLITS, models: Sequence[str] = MODELS
 
 def cell_bootstrap(name: str) -> tuple[float, float]:
     """95% interval of a run's mean-over-seeds test AUC, cells resampled within each test library."""
-    pred = run(name)["predictions"]
+    pred = finished_run(name)["predictions"]
     per_seed = [p.sort_values("cell") for _, p in pred.groupby("seed")]
     first = per_seed[0]
     return bootstrap_auc([p["p_geno"].to_numpy() for p in per_seed], first["y_true"].to_numpy(),
@@ -134,8 +142,9 @@ def _mean_sd_text(mean: float, sd: float, digits: int) -> str:
     return f"{mean:.{digits}f}" if math.isnan(sd) else f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
-def auc_by_split(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
+def auc_by_split(splits: Sequence[str] | None = None) -> pd.DataFrame:
     """Test AUC of Model A and B per split and Δ = B − A (Figure 2)."""
+    splits = report_splits() if splits is None else splits
     rows = []
     for split in splits:
         (a, a_sd), (b, b_sd) = metric(run_name(split, "A"), "test_auc"), metric(run_name(split, "B"), "test_auc")
@@ -143,14 +152,15 @@ def auc_by_split(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def auc_by_seed(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
+def auc_by_seed(splits: Sequence[str] | None = None) -> pd.DataFrame:
     """Test AUC of every training seed of Models A and B per split: the spread behind each mean."""
+    splits = report_splits() if splits is None else splits
     return pd.DataFrame([{"split": split, "model": model, "seed": int(seed), "auc": _number(m["test_auc"])}
                          for split in splits for model in MODELS
-                         for seed, m in run(run_name(split, model))["metrics"].items()])
+                         for seed, m in finished_run(run_name(split, model))["metrics"].items()])
 
 
-def auc_figure_frames(splits: Sequence[str] = REPORT_SPLITS) -> tuple[pd.DataFrame, pd.DataFrame]:
+def auc_figure_frames(splits: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The headline figure's frames, splits in words (`pl.plot_auc_by_split`).
 
     Bars: one row per split and model (mean over seeds, Δ = B − A as text to
@@ -160,6 +170,7 @@ def auc_figure_frames(splits: Sequence[str] = REPORT_SPLITS) -> tuple[pd.DataFra
     reported none, so no paper value). Seeds: one row per split, model and
     training seed.
     """
+    splits = report_splits() if splits is None else splits
     wide = auc_by_split(splits)
     nan = float("nan")
     paper = paper_table1().set_index(["split", "model"])["test_auc"]
@@ -176,8 +187,9 @@ def auc_figure_frames(splits: Sequence[str] = REPORT_SPLITS) -> tuple[pd.DataFra
     return pd.DataFrame(rows), seeds.assign(split=[split_words(s, short=True) for s in seeds["split"]])
 
 
-def lodo_summary(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
+def lodo_summary(splits: Sequence[str] | None = None) -> pd.DataFrame:
     """Leave-one-day-out: each day with both genotypes held out once (the day-matched splits)."""
+    splits = report_splits() if splits is None else splits
     rows = []
     for split in (s for s in splits if is_day_matched(s)):
         test_day, val_day = split_days(split)
@@ -188,7 +200,7 @@ def lodo_summary(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
             "A_auc": metric(a, "test_auc")[0],
             "B_auc": metric(b, "test_auc")[0],
             "delta": metric(b, "test_auc")[0] - metric(a, "test_auc")[0],
-            "logreg_auc": _number(run(a)["baseline"]["test_auc"]),
+            "logreg_auc": _number(finished_run(a)["baseline"]["test_auc"]),
             "A_gsm_correct": metric(a, "gsm_correct")[0],
             "gsm_total": int(metric(a, "gsm_total")[0]),
         })
@@ -199,7 +211,7 @@ def lodo_summary(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
 DAY_MATCHED_RUNG = SCHEMES["day_matched"].rung.words
 
 
-def leakage_ladder(splits: Sequence[str] = (LEAKAGE_SPLIT, *REPORT_SPLITS)) -> pd.DataFrame:
+def leakage_ladder(splits: Sequence[str] | None = None) -> pd.DataFrame:
     """Model A's test AUC from the leakiest scheme to the most honest one: one rung (`pp.splits.Rung`) per
     scheme of `splits`, a scheme that takes days as the mean over its folds.
 
@@ -208,6 +220,7 @@ def leakage_ladder(splits: Sequence[str] = (LEAKAGE_SPLIT, *REPORT_SPLITS)) -> p
     No rung removes what the design fixes: all patient libraries come from one
     donor's one iPSC line (one clone), so donor and line stay confounded.
     """
+    splits = (default_leakage_split(), *report_splits()) if splits is None else splits
     by_scheme: dict[str, list[float]] = {}
     for split in splits:
         name = split_meta(split)["scheme"]
@@ -225,11 +238,12 @@ def leakage_ladder(splits: Sequence[str] = (LEAKAGE_SPLIT, *REPORT_SPLITS)) -> p
     return pd.DataFrame(rows)
 
 
-def baseline_comparison(splits: Sequence[str] = REPORT_SPLITS) -> pd.DataFrame:
+def baseline_comparison(splits: Sequence[str] | None = None) -> pd.DataFrame:
     """Logistic-regression baseline beside Models A and B: test AUC and held-out GSMs right of the threshold."""
+    splits = report_splits() if splits is None else splits
     rows = []
     for split in splits:
-        a = run(run_name(split, "A"))
+        a = finished_run(run_name(split, "A"))
         rows.append({
             "split": split,
             "logreg_auc": _number(a["baseline"]["test_auc"]),
@@ -246,7 +260,7 @@ def sweep_table(names: Iterable[str]) -> pd.DataFrame:
     """Table 2: each sweep run's settings, validation AUC (the selection criterion) and test metrics."""
     rows = []
     for name in names:
-        config = run(name)["config"]
+        config = finished_run(name)["config"]
         row: dict[str, Any] = {"run": name, **{k: config[k] for k in (
             "model", "depth", "width", "epochs", "batch_size", "activation", "optimizer", "loss_w_day")}}
         row |= {k: config.get(k, default) for k, default in (("dropout", 0.3), ("head_width", 0))}  # older runs: defaults
@@ -279,7 +293,7 @@ def best_by_validation(table: pd.DataFrame) -> str:
 
 def train_config(name: str) -> TrainConfig:
     """The TrainConfig a finished run was trained with (to derive sweep variants from it)."""
-    config = run(name)["config"]
+    config = finished_run(name)["config"]
     fields = TrainConfig().to_dict()
     return TrainConfig(**{k: config[k] for k in fields if k in config})
 
@@ -312,7 +326,7 @@ def roc_inputs(runs: dict[str, str]) -> dict[str, tuple[np.ndarray, np.ndarray]]
     """{label: (y_true, p_geno)} of each run's first seed, for `plots.plot_roc_curves`."""
     out = {}
     for label, name in runs.items():
-        finished = run(name)
+        finished = finished_run(name)
         pred = finished["predictions"]
         first = pred[pred["seed"] == finished["config"]["seeds"][0]]
         out[label] = (first["y_true"].to_numpy(), first["p_geno"].to_numpy())
@@ -329,7 +343,7 @@ def keras_auc_gap(names: Iterable[str]) -> pd.DataFrame:
     """
     rows = []
     for name in names:
-        finished = run(name)
+        finished = finished_run(name)
         seed = finished["config"]["seeds"][0]
         history, metrics = finished["histories"][seed], finished["metrics"][seed]
         rows.append({

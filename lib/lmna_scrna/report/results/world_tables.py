@@ -16,7 +16,7 @@ import pandas as pd
 from ...io.paper import paper_table1
 from ...io.worlds import WORLDS, load_worlds
 from ...tl.calibration_design import CalibrationDesign, load_result
-from ..labels import split_words
+from ..names import split_words
 from .calibration_tables import claims_text
 
 #: Each world's knob in words.

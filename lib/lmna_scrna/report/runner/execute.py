@@ -47,7 +47,6 @@ from .ledger import (
 )
 from .param_files import check_cell_timeout
 from .plan import Execution, Profile, load_profile
-from .quiet import KERNEL_ENV
 from .task import Outcome, Task
 from .why import check_ids, decide, dry_run_lines
 
@@ -66,7 +65,7 @@ def _task(e: Execution, runtime: Mapping[str, Any], kernel_threads: int, cell_ti
         output=str(notebooks_out_dir() / f"{e.id}.ipynb"),
         parameters={**e.parameters, **e.runtime(runtime)},
         cwd=str(e.notebook.parent),
-        env={**KERNEL_ENV, **threads.thread_env(kernel_threads), "LMNA_OUTPUTS": str(outputs_dir())},
+        env={**threads.thread_env(kernel_threads), "LMNA_OUTPUTS": str(outputs_dir())},
         cell_timeout_s=cell_timeout_s,
     )
 

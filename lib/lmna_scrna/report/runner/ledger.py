@@ -26,14 +26,13 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ... import provenance
-from ...atomic import exclusive, write_text_atomic
+from ...atomic import write_text_atomic
 from ...errors import InputError, one_line
 from ...io.digests import content_digests
 from ...paths import PROJECT_ROOT, cache_dir, default_sheet_path, outputs_dir, shown_path
@@ -246,29 +245,3 @@ def success_problem(exec_id: str, entry: dict[str, Any]) -> str | None:
         if result_fingerprint(outputs_dir() / relative) != digest:
             return f"outputs/{relative} changed since it made it (a notebook run by hand?)"
     return None
-
-
-# --------------------------------------------------------------------------- one report at a time
-
-
-@contextmanager
-def report_lock() -> Iterator[None]:
-    """Hold the outputs folder for one `report` or `book`: a second one is refused at once, naming the first.
-
-    A folder that cannot be written (read-only, or a file) is refused here,
-    before any notebook runs, rather than in a worker halfway through.
-    """
-    root = outputs_dir()
-    if root.exists() and not root.is_dir():
-        raise InputError(f"outputs folder {root} is a file, not a folder: set LMNA_OUTPUTS to a folder")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".write-check.{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise InputError(f"outputs folder {root} cannot be written ({one_line(exc.strerror or exc)}): "
-                         "make it writable or set LMNA_OUTPUTS to another folder") from None
-    with exclusive(root / ".report.lock", refuse=f"outputs folder {root}",
-                   busy=f"another report ({{holder}}) is running on {root}: wait for it to finish"):
-        yield

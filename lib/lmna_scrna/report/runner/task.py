@@ -24,7 +24,7 @@ from typing import Any
 
 from ...atomic import WRITES_ENV
 from ...errors import one_line
-from .quiet import KERNEL_ARGUMENTS, LOG_ENV, fds_to
+from .quiet import KERNEL_ARGUMENTS, KERNEL_ENV, LOG_ENV, fds_to
 
 KERNEL_NAME = "python3"
 
@@ -75,6 +75,7 @@ def execute_task(task: Task) -> Outcome:
     output.parent.mkdir(parents=True, exist_ok=True)
     log_file.unlink(missing_ok=True)  # the log of this execution only
     listing.unlink(missing_ok=True)
+    os.environ.update(KERNEL_ENV)  # a quiet kernel: no C++ INFO logs, no progress bars
     os.environ.update(task.env)
     os.environ[LOG_ENV] = str(log_file)
     os.environ[WRITES_ENV] = str(listing)  # the kernel lists what it publishes there (`atomic.note_published`)

@@ -4,28 +4,22 @@ The CSVs under ``outputs/tables`` keep their machine-readable names; only what
 a page shows goes through `show_table`: columns named in words (with units),
 each ``<m>_mean``/``<m>_sd`` pair as one "mean ± sd" column, each
 ``<x>_lo``/``<x>_hi`` pair as one "lo–hi" interval, no index column, and a
-caption that says what a row is.
-
-Names of splits and runs get their words here too (`split_words`, `run_words`,
-`page_title`), so a page title, a table cell and a figure axis name a split the
-same way, and a new split or sweep run needs words in this one place.
+caption that says what a row is. A split's name in a cell is shown in its
+words (`names.split_words`). Reads no file.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..paths import params_dir
-from ..pp.splits import SCHEMES, scheme_splits
+from .names import split_words
 from .numbers import auc_interval_text, count_text, difference_interval_text, difference_text, sd_text, signed
 
 #: Code name → the words a table shows. Metrics are unitless (AUC, accuracy, shares) unless a unit is named.
@@ -213,113 +207,3 @@ def show_table(table: pd.DataFrame, caption: str, digits: int = 3, labels: Mappi
     if not caption:
         raise ValueError("show_table needs a caption that says what one row is")
     return Table(caption, for_people(table, digits, labels))
-
-
-# --------------------------------------------------------------------------- names of splits, runs and pages
-
-ACTIVATION_WORDS: dict[str, str] = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "gelu": "GELU", "elu": "ELU",
-                                    "selu": "SELU"}
-OPTIMIZER_WORDS: dict[str, str] = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
-#: What a page made from each notebook that runs many times is about (its title adds the execution's words).
-PAGE_STEMS: dict[str, str] = {"01_prepare.ipynb": "Prepared split", "03_train_A.ipynb": "Model A (genotype only)",
-                              "04_train_B.ipynb": "Model B (genotype + day)",
-                              "07_calibration_replicate.ipynb": "Calibration replicates"}
-SWEEP_PREFIX = "sweep_"  # `param_files.sweep_run_name`
-
-
-@lru_cache(maxsize=4)
-def _known_splits(folder: Path) -> dict[str, dict[str, Any]]:
-    from ..io.study import load_samples
-    from .runner.param_files import split_files
-
-    known = split_files(folder)
-    for fold in scheme_splits(load_samples()):
-        known.setdefault(fold.name, {"scheme": fold.scheme, "test_day": fold.test_day, "val_day": fold.val_day})
-    return known
-
-
-def known_splits() -> dict[str, dict[str, Any]]:
-    """Name → identity (scheme, test_day, val_day) of every split the project defines: its split files, and each
-    scheme's splits (`pp.splits.scheme_splits`: the leave-one-day-out folds)."""
-    return _known_splits(params_dir() / "splits")
-
-
-def split_words(split: str | Mapping[str, Any], short: bool = False) -> str:
-    """A split in words, from its identity (a mapping, or a name looked up in `known_splits`, never parsed).
-
-    Its scheme's `Scheme.words` (`short`: `Scheme.short_words`) with its days: "original split", "cells at
-    random", "test day 16, validation day 0" (short: "test day 16"). A name that is no split (a table's
-    "pooled leave-one-day-out" row), or a scheme none registers, is its own words.
-    """
-    identity = split if isinstance(split, Mapping) else known_splits().get(str(split))
-    if identity is None:
-        return str(split).replace("_", " ")
-    scheme = SCHEMES.get(str(identity.get("scheme")))
-    if scheme is None:
-        return str(identity.get("scheme")).replace("_", " ")
-    return (scheme.short_words if short else scheme.words).format(
-        test_day=identity.get("test_day"), val_day=identity.get("val_day"))
-
-
-def split_order(split: str | None) -> tuple[int, int, int]:
-    """Where a split sorts in a list a reader scans: by its scheme's place in `SCHEMES` (reading order), then
-    held-out (test) day, then validation day, from its identity (never its name: "dm_t16" sorts before "dm_t9"
-    as text). No split or an unknown one sorts last."""
-    order = list(SCHEMES)
-    identity = known_splits().get(str(split)) if split else None
-    if identity is None:
-        return (len(order) + 1, 0, 0)
-    scheme = str(identity.get("scheme"))
-    days = [-1 if identity.get(key) is None else int(identity[key]) for key in ("test_day", "val_day")]
-    return (order.index(scheme) if scheme in order else len(order), days[0], days[1])
-
-
-def run_words(settings: Mapping[str, Any]) -> str:
-    """A training configuration in words: "depth 1, 20 epochs, batch 128, ReLU, Adam" (the settings it has)."""
-    parts = []
-    if "depth" in settings:
-        parts.append(f"depth {settings['depth']}")
-    if "epochs" in settings:
-        parts.append(f"{settings['epochs']} epochs")
-    if "batch_size" in settings:
-        parts.append(f"batch {settings['batch_size']}")
-    if "activation" in settings:
-        parts.append(ACTIVATION_WORDS.get(settings["activation"], str(settings["activation"])))
-    if "optimizer" in settings:
-        parts.append(OPTIMIZER_WORDS.get(settings["optimizer"], str(settings["optimizer"])))
-    if settings.get("model") == "B" and "loss_w_day" in settings:
-        parts.append(f"day-loss weight {settings['loss_w_day']:g}")
-    return ", ".join(parts)
-
-
-def _seeds_words(seeds: Sequence[int]) -> str:
-    seeds = sorted(seeds)
-    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
-        return f"{seeds[0]}–{seeds[-1]}"
-    return ", ".join(map(str, seeds))
-
-
-def page_title(entry: Mapping[str, Any]) -> str | None:
-    """The title of a page of a notebook run many times, from its ledger entry; None for a notebook run once.
-
-    "Model A (genotype only) — test day 16, validation day 0", "Sweep, Model A (genotype only): depth 1, …",
-    "Sweep, Model B (genotype + day): day-loss weight 0.1 on the best Model A configuration",
-    "Calibration replicates — scenario “null”, simulated studies 1, 2".
-    """
-    stem = PAGE_STEMS.get(entry["notebook"])
-    if stem is None:
-        return None
-    p = entry.get("parameters", {})
-    if p.get("sweep_file"):  # a run of a sweep that builds on another: its own settings, over that sweep's best
-        from .runner.param_files import load_sweep
-
-        return f"Sweep, {stem}: {run_words(load_sweep(p['sweep_file']).runs[p['sweep_run']])} on the best Model A configuration"
-    if str(p.get("run_name") or "").startswith(SWEEP_PREFIX):
-        return f"Sweep, {stem}: {run_words(p)}"
-    scenario = p.get("scenario", p.get("condition"))
-    if scenario is not None:
-        return (f"{stem} — scenario “{str(scenario).replace('_', ' ')}”, simulated studies "
-                f"{_seeds_words(p.get('sim_seeds', []))}")
-    if p.get("scheme"):
-        return f"{stem} — {split_words(p)}"
-    return f"{stem} — {split_words(entry['split'])}" if entry.get("split") else None

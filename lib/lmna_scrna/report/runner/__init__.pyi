@@ -1,0 +1,15 @@
+"""Runner: profile → executions (`plan`), what ran, its keys and whether its results are still on disk
+(`ledger`), which executions run and why (`why`), running them (`execute`, on the `executors`, one
+`task` each), and a kernel's library messages in its log file (`quiet`)."""
+
+from .execute import (
+    NotebookFailed as NotebookFailed,
+    dry_run as dry_run,
+    execute_profile as execute_profile,
+    run_report as run_report,
+)
+from .ledger import load_ledger as load_ledger
+from .lock import report_lock as report_lock
+from .param_files import load_sweep as load_sweep, split_files as split_files, sweep_run_name as sweep_run_name
+from .plan import load_profile as load_profile
+from .quiet import notebook_logging as notebook_logging
