@@ -13,6 +13,8 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "train_run": "train",
     "fit_baseline": "baseline",
     "genotype_metrics": "evaluate",
+    "roc_points": "evaluate",
+    "confusion_counts": "evaluate",
     "summarise": "evaluate",
     "load_run": "runs",
     "run_name": "runs",
