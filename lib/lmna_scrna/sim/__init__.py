@@ -1,12 +1,13 @@
-"""The simulator: default data in GEO's flat 10x layout whose answers are known.
+"""The simulator: the default data, 12 libraries in GEO's flat 10x layout whose answers are known.
 
 GEO is unreachable where the report is built, so every notebook runs by default
-on simulated libraries that pose the paper's questions (a day program, a patient
-effect, library and line effects, planted QC failures). It sits on `io` (the
-study sheet, the raw-folder checks) and writes the files `io` reads, so nothing
-below it knows data can be made up: its numbers (`params`), generative model
-(`model`), sampler (`sampler`), the writer and default raw folder (`dataset`)
-and the two fitted worlds it is run at (`worlds`, ``params/worlds.yaml``).
+on simulated libraries that pose the paper's questions (a day program, patient,
+library and line effects, planted QC failures). It is a package of its own
+because it is a source of data, not a reader: it sits on `io` (the study sheet,
+the raw-folder checks) and writes the files `io` reads. Its numbers are in
+`params`, the generative model in `model`, the sampler in `sampler`, the writer
+and the default raw folder in `dataset`, and the two worlds fitted to the
+paper's Table 1 (``params/worlds.yaml``) in `worlds`.
 """
 
 from .dataset import resolve_raw_dir, simulate
