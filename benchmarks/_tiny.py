@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lmna_scrna.config import TrainConfig
-from lmna_scrna.io import sim_params, simulate
+from lmna_scrna.sim import params as sim_params, simulate
 
 #: Name of the tiny simulation profile (added to `sim_params.SIM_SIZES` at run time, never shipped).
 PROFILE = "bench_tiny"

@@ -270,7 +270,7 @@ if tiny:
     import _tiny
     print(_tiny.simulated(Path(tiny)))
 else:
-    from lmna_scrna.io import resolve_raw_dir
+    from lmna_scrna.sim import resolve_raw_dir
     print(resolve_raw_dir(raw or None, "full"))
 """
 

@@ -93,8 +93,9 @@ def _network(tiny: bool, protocol: str = "report") -> TrainConfig:
 def child_old(seed: int, profile: str, tiny: bool, work: Path, protocol: str) -> dict:
     """One replicate the old way: simulated files, then prepare, train a run folder and read it back, per fold."""
     from lmna_scrna.config import PrepParams
-    from lmna_scrna.io import load_samples, simulate
+    from lmna_scrna.io import load_samples
     from lmna_scrna.pp import leave_one_day_out, prepare_split
+    from lmna_scrna.sim import simulate
     from lmna_scrna.tl import load_run, run_name, train_run
     from lmna_scrna.tl.calibration import fold_result
 

@@ -14,11 +14,11 @@ import yaml
 from scipy import stats
 
 from lmna_scrna.errors import InputError
-from lmna_scrna.io.sim_params import LIBRARY_BATCH_LOG_SD, LINE_LOG_SD
 from lmna_scrna.paths import PROJECT_ROOT
 from lmna_scrna.report.book.calibration_words import calibration_values
 from lmna_scrna.report.results import attribution_tables, calibration_tables
 from lmna_scrna.report.runner.plan import load_profile
+from lmna_scrna.sim.params import LIBRARY_BATCH_LOG_SD, LINE_LOG_SD
 from lmna_scrna.tl import attribution
 from lmna_scrna.tl.calibration import decide
 from lmna_scrna.tl.calibration_design import (
@@ -185,9 +185,8 @@ def test_ground_truth_is_read_only_for_simulated_folders(tmp_path: Path) -> None
 
 
 def test_library_scale_is_the_truth_on_simulated_data_and_estimated_on_real(tmp_path, monkeypatch) -> None:
-    from lmna_scrna.io import sim_params
-    from lmna_scrna.io.simulation import simulate
     from lmna_scrna.io.study import load_samples
+    from lmna_scrna.sim import params as sim_params, simulate
     from lmna_scrna.tl.calibration_match import matched_library_scale
 
     monkeypatch.setitem(sim_params.SIM_SIZES, "pair", sim_params.SimSize(n_cells=300, n_genes=3000, median_umis=4000.0))

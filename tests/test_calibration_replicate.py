@@ -8,11 +8,10 @@ import json
 import pytest
 
 from lmna_scrna.config import PrepParams, TrainConfig
-from lmna_scrna.io import sim_params
-from lmna_scrna.io.simulation import simulate
 from lmna_scrna.io.study import load_samples
 from lmna_scrna.pp.assemble import prepare_split
 from lmna_scrna.pp.splits import leave_one_day_out
+from lmna_scrna.sim import params as sim_params, simulate
 from lmna_scrna.tl import calibration, replicate_batch
 from lmna_scrna.tl.calibration_design import RESULT_FILE, Scenario, replicate_dir
 from lmna_scrna.tl.calibration_match import line_scale_for_units, line_units_for_scale, matched_effects

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
     brier_score_loss,
+    confusion_matrix,
     log_loss,
     roc_auc_score,
     roc_curve,
@@ -22,10 +24,14 @@ from sklearn.metrics import (
 from lmna_scrna.tl.evaluate import (
     binary_log_loss,
     categorical_log_loss,
+    confusion_counts,
     day_columns,
+    day_confusion,
     day_logit_columns,
     day_metrics,
+    genotype_confusion,
     genotype_metrics,
+    roc_points,
     squared_error_loss,
     summarise,
     youden_threshold,
@@ -107,6 +113,50 @@ def test_one_class_test_set_gives_nan_auc_and_a_warning(known, caplog):
     assert "one class" in caplog.text
     assert m["test_acc"] == 1.0
     assert json.loads(to_json(m))["test_auc"] is None
+
+
+def test_roc_points_are_sklearns_curve_and_auc(known, caplog):
+    """The points the ROC figures draw (pl only draws them) are scikit-learn's, with the metrics' AUC."""
+    y, p, y_val, p_val = known
+    fpr, tpr, _ = roc_curve(y, p)
+    roc = roc_points(y, p, "test set")
+    np.testing.assert_array_equal(roc.fpr, fpr)
+    np.testing.assert_array_equal(roc.tpr, tpr)
+    assert roc.auc == roc_auc_score(y, p) == genotype_metrics(_test_frame(y, p), y_val, p_val)["test_auc"]
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings():
+        warnings.simplefilter("error")  # no second, scikit-learn warning about the same thing
+        one_class = roc_points(np.zeros(5, int), np.linspace(0, 1, 5), "a one-genotype split")
+    assert math.isnan(one_class.auc) and one_class.fpr.size == one_class.tpr.size == 0
+    assert "a one-genotype split has one class only" in caplog.text
+
+
+def test_confusion_counts_are_sklearns_with_every_class_kept_and_nan_shares_for_an_absent_one():
+    rng = np.random.default_rng(1)
+    y_true = rng.choice([0, 1, 2, 4, 5, 6], 300)  # no true day 3 (index 3): a test split may lack a day
+    y_pred = rng.choice([0, 1, 2, 3, 4, 6], 300)  # nothing called day 5
+    confusion = confusion_counts(y_true, y_pred, 7)
+    np.testing.assert_array_equal(confusion.counts, confusion_matrix(y_true, y_pred, labels=range(7)))
+    assert confusion.counts.shape == (7, 7) and confusion.counts.sum() == 300
+    assert np.isnan(confusion.shares[3]).all()
+    kept = np.delete(np.arange(7), 3)
+    np.testing.assert_allclose(confusion.shares[kept].sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.diag(confusion.shares)[kept],
+                               [np.mean(y_pred[y_true == k] == k) for k in kept])  # recall per true class
+
+
+def test_the_run_pages_confusions_call_cells_as_the_metrics_do(known):
+    y, p, y_val, p_val = known
+    frame = _test_frame(y, p)
+    m = genotype_metrics(frame, y_val, p_val)
+    genotype = genotype_confusion(frame, m["threshold"])
+    np.testing.assert_array_equal(genotype.counts, confusion_matrix(y, p >= m["threshold"]))
+    assert np.trace(genotype.counts) / len(y) == pytest.approx(m["test_acc_at_threshold"])
+    assert genotype_confusion(frame.assign(y_true=1), 0.5).counts[0].sum() == 0  # controls keep their row
+    rng = np.random.default_rng(2)
+    p_day = rng.dirichlet(np.ones(7), 80)
+    y_day = rng.integers(0, 7, 80)
+    days = day_confusion(pd.DataFrame(p_day, columns=day_columns()).assign(y_day=y_day))
+    np.testing.assert_array_equal(days.counts, confusion_matrix(y_day, p_day.argmax(1), labels=range(7)))
 
 
 def test_youden_threshold_is_a_probability():

@@ -17,13 +17,15 @@ from lmna_scrna.paths import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "lib" / "lmna_scrna"
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-#: Data flows io → pp → tl → pl → report; the shared base (errors, paths, …) is below all, the CLI above.
-#: Inside the report, one package per job: runner → the report's base (words, names, numbers) → results → book.
-RANK = {"": 0, "io": 1, "pp": 2, "tl": 3, "pl": 4, "report.runner": 5, "report": 6, "report.results": 7,
-        "report.book": 8, "cli": 9}
+#: Data flows io → sim → pp → tl → pl → report; the shared base (errors, paths, …) is below all, the CLI above.
+#: The simulator sits on io (the sheet, the raw-folder checks) and writes the files io reads; tl (calibration,
+#: world fit), the report and the CLI run it, pp never does. Inside the report, one package per job:
+#: runner → the report's base (words, names, numbers) → results → book.
+RANK = {"": 0, "io": 1, "sim": 2, "pp": 3, "tl": 4, "pl": 5, "report.runner": 6, "report": 7, "report.results": 8,
+        "report.book": 9, "cli": 10}
 REPORT_JOBS = ("runner", "results", "book")
 #: Every package with a face: what notebooks, the CLI and other packages import from it.
-FACES = ("io", "pp", "tl", "pl", "report", *(f"report.{job}" for job in REPORT_JOBS))
+FACES = ("io", "sim", "pp", "tl", "pl", "report", *(f"report.{job}" for job in REPORT_JOBS))
 
 
 def _module_name(path: Path) -> str:

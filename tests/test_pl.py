@@ -20,7 +20,7 @@ from lmna_scrna.config import PrepParams  # noqa: E402
 from lmna_scrna.io.study import CONDITIONS, DAYS  # noqa: E402
 from lmna_scrna.pp.splits import make_split, partition_table  # noqa: E402
 from lmna_scrna.pp.summaries import split_sizes  # noqa: E402
-from lmna_scrna.tl.evaluate import day_columns  # noqa: E402
+from lmna_scrna.tl.evaluate import confusion_counts, day_columns, gsm_table, roc_points  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -172,32 +172,52 @@ def test_plot_history_has_three_panels_and_a_legend_panel():
     assert legend_texts(legend_axis[0]) == ["training", "validation", "restored best epoch (3)"]
 
 
-def test_roc_curves_are_labelled_with_their_auc():
+def test_roc_curves_draw_tls_points_labelled_with_their_auc():
     pred = predictions()
-    fig = pl.plot_roc_curves({"a": (pred["y_true"], pred["p_geno"]), "b": (pred["y_true"], 1 - pred["p_geno"])})
+    a_roc, b_roc = roc_points(pred["y_true"], pred["p_geno"], "a"), roc_points(pred["y_true"], 1 - pred["p_geno"], "b")
+    fig = pl.plot_roc_curves({"a": a_roc, "b": b_roc})
     (ax,) = fig.axes
     assert len(ax.lines) == 3  # two curves and the diagonal
+    for line, roc in zip(ax.lines, (a_roc, b_roc)):  # pl draws the points it is given, computes none
+        np.testing.assert_array_equal(line.get_xydata(), np.column_stack([roc.fpr, roc.tpr]))
     a, b = legend_texts(ax)
-    assert a.startswith("a (AUC ") and b.startswith("b (AUC ") and float(a[7:-1]) + float(b[7:-1]) == pytest.approx(1)
-    (cited,) = pl.plot_roc_curves({"a": (pred["y_true"], pred["p_geno"])}, paper={"a": 0.239, "b": float("nan")}).axes
+    assert (a, b) == (f"a (AUC {a_roc.auc:.3f})", f"b (AUC {b_roc.auc:.3f})")
+    assert float(a[7:-1]) + float(b[7:-1]) == pytest.approx(1)
+    (cited,) = pl.plot_roc_curves({"a": a_roc}, paper={"a": 0.239, "b": float("nan")}).axes
     assert legend_texts(cited)[1:] == ["the paper, a: AUC 0.239 (real data)"]  # its curve is not published as data
     assert len(cited.lines) == 2, "the paper's AUC is a legend entry, not a made-up curve"
-    assert pl.plot_roc(pred["y_true"], pred["p_geno"]).axes[0].get_title() == "genotype ROC (test cells)"
+    assert pl.plot_roc(a_roc).axes[0].get_title() == "genotype ROC (test cells)"
 
 
 def test_confusion_shows_counts_and_row_shares():
-    count, share = pl.plot_confusion([0, 0, 1, 1, 1], [0, 1, 1, 1, 1], ["Control", "Patient"], "genotype").axes
+    confusion = confusion_counts([0, 0, 1, 1, 1], [0, 1, 1, 1, 1], 2)
+    count, share = pl.plot_confusion(confusion, ["Control", "Patient"], "genotype").axes
     assert [t.get_text() for t in count.texts] == ["1", "1", "0", "3"]
     assert [t.get_text() for t in share.texts] == ["0.50", "0.50", "0.00", "1.00"]
     assert count.get_title() == "genotype: counts" and share.get_title() == "genotype: row-normalised"
 
 
 def test_gsm_probability_draws_one_violin_per_library_with_its_mean_and_threshold():
-    (ax,) = pl.plot_gsm_probability(predictions(), 0.42, rule="fixed").axes
+    pred = predictions()
+    (ax,) = pl.plot_gsm_probability(pred, 0.42, rule="fixed").axes
     assert [t.get_text() for t in ax.get_xticklabels()] == ["GSM_C\nControl d19", "GSM_P\nPatient d19"]
     assert "threshold 0.42 (fixed)" in legend_texts(ax) and "GSM mean" in legend_texts(ax)
     means = [c for c in ax.collections if isinstance(c, PathCollection)]
     assert len(means) == 1 and len(means[0].get_offsets()) == 2
+    np.testing.assert_allclose(means[0].get_offsets()[:, 1], gsm_table(pred, 0.42)["mean_p"])
+
+
+def test_pl_draws_and_computes_no_metric():
+    """ROC points, confusion counts and GSM means come from tl.evaluate, beside the metrics they must agree with."""
+    import ast
+
+    from lmna_scrna.paths import PROJECT_ROOT
+
+    imported = {
+        node.module or "" for path in sorted((PROJECT_ROOT / "lib" / "lmna_scrna" / "pl").glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom)
+    }
+    assert not {m for m in imported if m.split(".")[0] in ("sklearn", "scipy")}
 
 
 @pytest.mark.parametrize("day_head", [False, True], ids=["model A", "model B"])

@@ -22,10 +22,10 @@ import lmna_scrna
 from lmna_scrna.atomic import _host
 from lmna_scrna.cli import main
 from lmna_scrna.errors import InputError
-from lmna_scrna.io import sim_model, sim_params, sim_sampler, simulation as sim, worlds
 from lmna_scrna.io.raw_folder import near_empty
 from lmna_scrna.io.study import load_samples
 from lmna_scrna.paths import PROJECT_ROOT
+from lmna_scrna.sim import dataset as sim, model as sim_model, params as sim_params, sampler as sim_sampler, worlds
 
 #: Smoke's gene count (doublets above 6000 genes need it) with fewer cells, to keep tests fast.
 TINY = sim_params.SimSize(n_cells=200, n_genes=8000, median_umis=4000.0)
@@ -166,7 +166,7 @@ def test_same_seed_same_bytes_in_any_order_other_seed_differs(tmp_path, dataset,
 
 def test_existing_folder_is_reused_or_refused(tmp_path, dataset, sheet, tiny_size, caplog):
     before = {p.name: p.stat().st_mtime_ns for p in dataset.iterdir()}
-    with caplog.at_level(logging.INFO, logger="lmna_scrna.io.simulation"):
+    with caplog.at_level(logging.INFO, logger="lmna_scrna.sim.dataset"):
         assert sim.simulate(dataset, size=tiny_size, seed=42, sheet=sheet) == dataset
     assert "reused" in caplog.text
     assert {p.name: p.stat().st_mtime_ns for p in dataset.iterdir()} == before

@@ -116,10 +116,14 @@ def test_a_sweep_on_a_sweep_starts_from_its_best_run_by_validation_never_test(ru
         tables.sweep_base(load_sweep(_sweeps(tmp_path, base=None)))
 
 
-def test_roc_inputs(runs: None) -> None:
-    curves = tables.roc_inputs({"original": "original_A"})
-    y, p = curves["original"]
-    assert len(y) == len(p) == 100
+def test_roc_curves_are_the_first_seeds_test_cells(runs: None) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    curve = tables.roc_curves({"original": "original_A"})["original"]
+    pred = tables.finished_run("original_A")["predictions"]
+    first = pred[pred["seed"] == pred["seed"].min()]
+    assert curve.auc == pytest.approx(roc_auc_score(first["y_true"], first["p_geno"]))
+    assert curve.fpr[0] == 0 and curve.tpr[-1] == 1
 
 
 def test_missing_run_names_the_folder(runs: None) -> None:

@@ -13,8 +13,8 @@ import yaml
 from lmna_scrna.cli import build_parser
 from lmna_scrna.config import TrainConfig
 from lmna_scrna.errors import InputError
-from lmna_scrna.io import sim_params, simulation as sim, worlds
 from lmna_scrna.io.study import load_samples
+from lmna_scrna.sim import dataset as sim, params as sim_params, worlds
 from lmna_scrna.tl import world_fit
 from lmna_scrna.tl.calibration_design import Scenario
 from lmna_scrna.tl.calibration_match import matched_effects

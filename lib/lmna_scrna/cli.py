@@ -75,7 +75,7 @@ def _run_download(args: argparse.Namespace) -> int:
 
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
-    from .io.sim_params import SIM_SIZES
+    from .sim.params import SIM_SIZES
 
     p = sub.add_parser("simulate", help="write the simulated default dataset (GEO flat layout)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -93,7 +93,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
-    from .io.simulation import simulate
+    from .sim.dataset import simulate
 
     print(simulate(args.out, size=args.size, seed=args.seed, effect_scale=args.effect_scale,
                    library_effect_scale=args.library_effect_scale, line_effect_scale=args.line_effect_scale))
@@ -101,8 +101,8 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
 
 def _add_fit_worlds(sub: argparse._SubParsersAction) -> None:
-    from .io.sim_params import SIM_SIZES
-    from .io.worlds import WORLDS
+    from .sim.params import SIM_SIZES
+    from .sim.worlds import WORLDS
 
     p = sub.add_parser("fit-worlds", help="fit the simulator's worlds G and L to the paper's Table 1 "
                        "(writes params/worlds.yaml; hours on 2 cores at the full size)")

@@ -1,26 +1,7 @@
-"""Data in: the study sheet, 10x readers, the GEO download with safe extraction, the simulator."""
+"""Data in: the study sheet, 10x readers, the GEO download with safe extraction (the simulator is `lmna_scrna.sim`).
+"""
 
-from .extract import safe_extract
-from .geo import download, fetch_raw
-from .layouts import find_gsm_files
-from .raw_folder import file_fingerprint, inspect_dir
-from .sim_model import default_lines
-from .simulation import resolve_raw_dir, simulate
-from .study import days_with_both_genotypes, gsm_number, load_samples
-from .tenx import read_gsm
+import lazy_loader
 
-__all__ = [
-    "days_with_both_genotypes",
-    "default_lines",
-    "download",
-    "fetch_raw",
-    "file_fingerprint",
-    "find_gsm_files",
-    "gsm_number",
-    "inspect_dir",
-    "load_samples",
-    "read_gsm",
-    "resolve_raw_dir",
-    "safe_extract",
-    "simulate",
-]
+# Names load on first use, from the stub beside this file (__init__.pyi), which mypy and IDEs read as well.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

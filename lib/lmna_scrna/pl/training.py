@@ -1,9 +1,11 @@
 """Figures of a training run (seaborn/matplotlib), each returned as a Figure.
 
 Every function draws from plain data (a history DataFrame, a predictions
-DataFrame, a metrics dict), so a notebook can redraw a finished run from
-`tl.load_run` without retraining, and `style.save_figure` writes the PNG
-atomically. Nothing here selects a GUI backend: callers in scripts and tests
+DataFrame, a metrics dict, ROC points and confusion counts computed by
+`tl.evaluate`), so a notebook can redraw a finished run from `tl.load_run`
+without retraining, and `style.save_figure` writes the PNG atomically. The
+numbers a figure shows are computed where the metrics are, so a figure and
+the metrics table cannot disagree about a curve or a count. Nothing here selects a GUI backend: callers in scripts and tests
 run under Agg, notebooks under their inline backend.
 """
 
@@ -20,10 +22,9 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from sklearn.metrics import confusion_matrix, roc_curve
 
 from ..io.study import CONDITIONS, DAYS
-from ..tl.evaluate import auc_or_nan, day_columns
+from ..tl.evaluate import Confusion, RocPoints, day_columns, day_confusion, genotype_confusion, gsm_table, roc_points
 from .style import FULL_WIDTH, GENOTYPE_COLORS, save_figure
 
 
@@ -54,18 +55,17 @@ def plot_history(history: pd.DataFrame, best_epoch: int | None = None) -> Figure
     return fig
 
 
-def plot_roc_curves(curves: dict[str, tuple[Any, Any]], ax: Axes | None = None, title: str | None = None,
+def plot_roc_curves(curves: Mapping[str, RocPoints], ax: Axes | None = None, title: str | None = None,
                     paper: Mapping[str, float] | None = None) -> Figure:
-    """Several ROC curves on one axis, each labelled with its AUC (e.g. original vs day-matched).
+    """Several ROC curves (`tl.roc_points`) on one axis, each labelled with its AUC (e.g. original vs day-matched).
 
     `paper`: the paper's reported AUC per curve label (real data). Its curves are not published as data,
     so each gets a legend entry of its own (open diamond, the curve's colour), not a line.
     """
     fig, ax = _axes(ax, (4.6, 4.4))
     colors = {}
-    for label, (y_true, p) in curves.items():
-        fpr, tpr, _ = roc_curve(y_true, p)
-        line, = ax.plot(fpr, tpr, label=f"{label} (AUC {auc_or_nan(np.asarray(y_true), np.asarray(p), label):.3f})")
+    for label, roc in curves.items():
+        line, = ax.plot(roc.fpr, roc.tpr, label=f"{label} (AUC {roc.auc:.3f})")
         colors[label] = line.get_color()
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
@@ -81,19 +81,17 @@ def plot_roc_curves(curves: dict[str, tuple[Any, Any]], ax: Axes | None = None, 
     return fig
 
 
-def plot_roc(y_true: Any, p: Any, label: str = "test", ax: Axes | None = None) -> Figure:
+def plot_roc(roc: RocPoints, label: str = "test", ax: Axes | None = None) -> Figure:
     """ROC of one model on its test cells."""
-    return plot_roc_curves({label: (y_true, p)}, ax=ax, title="genotype ROC (test cells)")
+    return plot_roc_curves({label: roc}, ax=ax, title="genotype ROC (test cells)")
 
 
-def plot_confusion(y_true: Any, y_pred: Any, labels: list[str], title: str) -> Figure:
-    """Confusion matrix as counts and row-normalised (recall per true class), side by side."""
-    cm = confusion_matrix(y_true, y_pred, labels=range(len(labels)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rows = cm / cm.sum(axis=1, keepdims=True)
+def plot_confusion(confusion: Confusion, labels: list[str], title: str) -> Figure:
+    """A confusion (`tl.evaluate.confusion_counts`) as counts and row shares (recall per true class), side by side."""
     size = 2.2 + 0.45 * len(labels)
     fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1.2, size))
-    for ax, data, fmt, sub in ((axes[0], cm, "d", "counts"), (axes[1], rows, ".2f", "row-normalised")):
+    for ax, data, fmt, sub in ((axes[0], confusion.counts, "d", "counts"),
+                               (axes[1], confusion.shares, ".2f", "row-normalised")):
         sns.heatmap(data, annot=True, fmt=fmt, cmap="Blues", cbar=False, square=True,
                     xticklabels=labels, yticklabels=labels, ax=ax)
         ax.set(xlabel="predicted", ylabel="true", title=f"{title}: {sub}")
@@ -104,13 +102,13 @@ def plot_confusion(y_true: Any, y_pred: Any, labels: list[str], title: str) -> F
 def plot_gsm_probability(
     pred: pd.DataFrame, threshold: float, ax: Axes | None = None, rule: str = "val Youden J"
 ) -> Figure:
-    """Patient probability of every test cell per GSM (violin), GSM mean marked, threshold drawn."""
+    """Patient probability of every test cell per GSM (violin), GSM mean marked (`tl.evaluate.gsm_table`), threshold drawn."""
     fig, ax = _axes(ax, (1.6 + 1.3 * pred["gsm"].nunique(), 3.8))
     data = pred.assign(label=pred["gsm"] + "\n" + pred["condition"] + " d" + pred["day"].astype(str))
     order = sorted(data["label"].unique())
     sns.violinplot(data=data, x="label", y="p_geno", hue="condition", hue_order=list(CONDITIONS), palette=GENOTYPE_COLORS,
                    order=order, cut=0, density_norm="width", inner=None, ax=ax)
-    means = data.groupby("label")["p_geno"].mean().reindex(order)
+    means = gsm_table(pred, threshold)["mean_p"]  # in GSM order, which is the labels' order
     ax.scatter(range(len(order)), means, color="black", marker="D", zorder=3, label="GSM mean")
     ax.axhline(threshold, color="crimson", ls="--", label=f"threshold {threshold:.3g} ({rule})")
     ax.axhline(0.5, color="grey", ls=":", lw=1, label="0.5")
@@ -130,15 +128,14 @@ def seed_figures(
     geno_labels = list(CONDITIONS)
     figures = {
         "curves": plot_history(history, metrics.get("best_epoch")),
-        "roc": plot_roc(pred["y_true"], pred["p_geno"]),
-        "confusion": plot_confusion(pred["y_true"], (pred["p_geno"] >= threshold).astype(int), geno_labels,
+        "roc": plot_roc(roc_points(pred["y_true"], pred["p_geno"], "test")),
+        "confusion": plot_confusion(genotype_confusion(pred, threshold), geno_labels,
                                     f"genotype at threshold {threshold:.3g}"),
         "gsm_probability": plot_gsm_probability(
             pred, threshold, rule="fixed" if metrics.get("threshold_rule") == "fixed" else "val Youden J"),
     }
     if day_columns()[0] in pred:
-        y_pred = pred[day_columns()].to_numpy().argmax(axis=1)
-        figures["day_confusion"] = plot_confusion(pred["y_day"], y_pred, [f"day {d}" for d in DAYS], "day")
+        figures["day_confusion"] = plot_confusion(day_confusion(pred), [f"day {d}" for d in DAYS], "day")
     if out_dir is not None:
         for name, fig in figures.items():
             save_figure(fig, Path(out_dir) / f"{name}.png")

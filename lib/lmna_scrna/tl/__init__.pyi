@@ -12,7 +12,12 @@ from .embedding import (
     subsample_cells as subsample_cells,
     variance_explained as variance_explained,
 )
-from .evaluate import genotype_metrics as genotype_metrics, summarise as summarise
+from .evaluate import (
+    confusion_counts as confusion_counts,
+    genotype_metrics as genotype_metrics,
+    roc_points as roc_points,
+    summarise as summarise,
+)
 from .inference import RULE as RULE
 from .models import build_model as build_model
 from .replicate_batch import run_batch as run_batch

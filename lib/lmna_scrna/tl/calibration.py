@@ -33,12 +33,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..config import PrepParams, TrainConfig
-from ..io.sim_model import Effects, build_design, default_lines, simulate_library
-from ..io.sim_params import GENERATOR_VERSION, SIM_SIZES
 from ..io.study import load_samples
 from ..pp.assemble import ProcessedData, assemble_split, fit_gsms, processed_data
 from ..pp.gsm_pass import ProcessedGSM, process_counts
 from ..pp.splits import Split, day_matched, leave_one_day_out, original
+from ..sim.model import Effects, build_design, default_lines, simulate_library
+from ..sim.params import GENERATOR_VERSION, SIM_SIZES
 from .calibration_match import matched_effects
 
 __all__ = ["ALPHA", "ReplicateSpec", "decide", "fold_result", "matched_effects", "run_replicate"]

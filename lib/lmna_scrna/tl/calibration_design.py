@@ -42,9 +42,9 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
-from ..io.sim_params import SIM_SIZES
-from ..io.worlds import WORLDS
 from ..paths import calibration_dir
+from ..sim.params import SIM_SIZES
+from ..sim.worlds import WORLDS
 
 #: The roles a scenario can play on the calibration page.
 ROLES: tuple[str, ...] = ("null", "line", "power", "size", "donors")
@@ -64,8 +64,8 @@ class Scenario:
     effect_scale: float  # multiplies the planted genotype effect (0: none)
     line_units: float | str  # line effect in between-control-library units, or MATCHED to the build's data
     replicates: int
-    data: str  # simulation size (`io.sim_params.SIM_SIZES`)
-    world: str | None = None  # a fitted world of `io.worlds` whose scales replace effect_scale and line_units
+    data: str  # simulation size (`sim.params.SIM_SIZES`)
+    world: str | None = None  # a fitted world of `sim.worlds` whose scales replace effect_scale and line_units
     table1: bool = False  # also train the paper's Table 1 rows (Model A original, Model B on the paper's splits)
     donors: int = 0  # donors per genotype of a donors scenario's studies (0: the 12-library study itself)
 

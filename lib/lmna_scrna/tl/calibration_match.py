@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io.sim_params import LIBRARY_BATCH_LOG_SD, LINE_LOG_SD
 from ..io.tenx import read_gsm
-from ..io.worlds import world
+from ..sim.params import LIBRARY_BATCH_LOG_SD, LINE_LOG_SD
+from ..sim.worlds import world
 from .calibration_design import MATCHED, Scenario
 
 #: Line difference assumed for real data, in units of the between-control-library difference.

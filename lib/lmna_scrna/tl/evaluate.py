@@ -16,14 +16,16 @@ confident wrong cell about 36 instead of its true loss.
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logsumexp, softmax
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score, roc_curve
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, roc_auc_score, roc_curve
 
-from ..io.study import DAYS
+from ..io.study import CONDITIONS, DAYS
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,58 @@ def gsm_table(pred: pd.DataFrame, threshold: float) -> pd.DataFrame:
     table["correct"] = (table["mean_p"] >= threshold).astype(int) == table["y_true"]
     table["correct_at_05"] = (table["mean_p"] >= 0.5).astype(int) == table["y_true"]
     return table
+
+
+@dataclass(frozen=True)
+class RocPoints:
+    """One ROC curve as `pl` draws it: a point per distinct score, and the curve's AUC (NaN for one class)."""
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+    auc: float
+
+
+def roc_points(y_true: Any, p: Any, what: str) -> RocPoints:
+    """The ROC of scores `p` against 0/1 labels `y_true` (`what` names them in the one-class warning).
+
+    One class has no curve: no points (scikit-learn's would be NaN, with a
+    warning of its own) and a NaN AUC, warned about once.
+    """
+    y, p = np.asarray(y_true), np.asarray(p)
+    auc = auc_or_nan(y, p, what)
+    if math.isnan(auc):
+        return RocPoints(np.empty(0), np.empty(0), auc)
+    fpr, tpr, _ = roc_curve(y, p)
+    return RocPoints(fpr, tpr, auc)
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """True class (rows) by predicted class (columns): counts, and each row as shares (recall per true class).
+
+    A class with no true cells has a row of NaN shares, not a division error: a
+    test split may lack a day.
+    """
+
+    counts: np.ndarray
+    shares: np.ndarray
+
+
+def confusion_counts(y_true: Any, y_pred: Any, n_classes: int) -> Confusion:
+    """Confusion of class codes 0 … n_classes − 1, every class a row and a column even when absent."""
+    counts = confusion_matrix(y_true, y_pred, labels=range(n_classes))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return Confusion(counts, counts / counts.sum(axis=1, keepdims=True))
+
+
+def genotype_confusion(pred: pd.DataFrame, threshold: float) -> Confusion:
+    """Test cells' genotype (`CONDITIONS` order) against their call at `threshold`, as `genotype_metrics` calls them."""
+    return confusion_counts(pred["y_true"], (pred["p_geno"] >= threshold).astype(int), len(CONDITIONS))
+
+
+def day_confusion(pred: pd.DataFrame) -> Confusion:
+    """Model B's test cells: true day against the day-head's most probable day (`DAYS` order)."""
+    return confusion_counts(pred["y_day"], pred[day_columns()].to_numpy().argmax(axis=1), len(DAYS))
 
 
 def binary_log_loss(y: np.ndarray, z: np.ndarray) -> float:

@@ -31,10 +31,10 @@ from ..atomic import write_text_atomic
 from ..config import PrepParams, TrainConfig
 from ..errors import InputError
 from ..io.paper import paper_table1
-from ..io.sim_params import GENERATOR_VERSION, SIM_SIZES
 from ..io.study import load_samples
-from ..io.worlds import FALLBACK_SIZE, WORLDS, worlds_path
 from ..pp.splits import Split
+from ..sim.params import GENERATOR_VERSION, SIM_SIZES
+from ..sim.worlds import FALLBACK_SIZE, WORLDS, worlds_path
 from .calibration import ReplicateSpec, fold_data, paper_splits, simulated_gsms
 from .networks import Networks
 from .train import fit_seed
@@ -47,7 +47,7 @@ TOLERANCE = 0.05
 STOP_WITHIN = 0.01
 #: First two scales tried per world (the line effect carries signal on every gene, so it needs less).
 STARTS: dict[str, tuple[float, float]] = {"G": (1.0, 2.0), "L": (0.3, 0.6)}
-#: At another size, a fit starts from the kept scale at `io.worlds.FALLBACK_SIZE` and this factor above it.
+#: At another size, a fit starts from the kept scale at `sim.worlds.FALLBACK_SIZE` and this factor above it.
 NEXT_SIZE_STEP = 1.2
 #: A secant step never moves the scale by more than this factor.
 MAX_STEP = 4.0
@@ -184,7 +184,7 @@ def fit_worlds(
         "targets": {"source": "Karpe 2026, Table 1, Model A (real GSE269705 data, one seed)", **targets},
         "fits": fits,
     }
-    header = ("# The simulator's two fitted worlds (lib/lmna_scrna/io/worlds.py): written by the fit\n"
+    header = ("# The simulator's two fitted worlds (lib/lmna_scrna/sim/worlds.py): written by the fit\n"
               f"# (lib/lmna_scrna/tl/world_fit.py), never by hand. Refit: {command}\n")
     write_text_atomic(out, header + yaml.safe_dump(data, sort_keys=False, width=110, default_flow_style=None))
     return out

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...io.sim_params import SIM_SIZES
+from ...sim.params import SIM_SIZES
 from ...tl.inference import clopper_pearson
 from ..numbers import count_text, difference_interval_text, difference_text, sd_text
 from ..results.donor_tables import FALSE_CLAIM_LIMIT, POWER_GOAL

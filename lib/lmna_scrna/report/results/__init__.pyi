@@ -59,7 +59,7 @@ from .tables import (
     leakage_ladder as leakage_ladder,
     lodo_summary as lodo_summary,
     report_splits as report_splits,
-    roc_inputs as roc_inputs,
+    roc_curves as roc_curves,
     save_table as save_table,
     sweep_base as sweep_base,
     sweep_for_page as sweep_for_page,

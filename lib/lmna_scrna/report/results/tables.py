@@ -28,6 +28,7 @@ from ...errors import InputError
 from ...io.paper import paper_table1
 from ...paths import run_dir
 from ...pp.splits import SCHEMES, UNIT_WORDS
+from ...tl.evaluate import RocPoints, roc_points
 from ...tl.inference import Interval, bootstrap_auc, fold_interval
 from ...tl.runs import load_run, run_name
 from ..names import run_words, split_words
@@ -322,14 +323,14 @@ def sweep_variant_config(sweep: Sweep, run: str, model: str) -> TrainConfig:
     return config
 
 
-def roc_inputs(runs: dict[str, str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{label: (y_true, p_geno)} of each run's first seed, for `plots.plot_roc_curves`."""
+def roc_curves(runs: dict[str, str]) -> dict[str, RocPoints]:
+    """{label: ROC points and AUC} of each run's first seed's test cells (`tl.roc_points`), for `pl.plot_roc_curves`."""
     out = {}
     for label, name in runs.items():
         finished = finished_run(name)
         pred = finished["predictions"]
         first = pred[pred["seed"] == finished["config"]["seeds"][0]]
-        out[label] = (first["y_true"].to_numpy(), first["p_geno"].to_numpy())
+        out[label] = roc_points(first["y_true"].to_numpy(), first["p_geno"].to_numpy(), label)
     return out
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ...io.paper import paper_table1
-from ...io.worlds import WORLDS, load_worlds
+from ...sim.worlds import WORLDS, load_worlds
 from ...tl.calibration_design import CalibrationDesign, load_result
 from ..names import split_words
 from .calibration_tables import claims_text

@@ -29,8 +29,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from ... import __version__, threads
 from ...errors import LmnaError
 from ...io.digests import memo_untouched
-from ...io.simulation import default_raw_dir, resolve_raw_dir
-from ...paths import outputs_dir, shown_path
+from ...paths import default_raw_dir, outputs_dir, shown_path
+from ...sim.dataset import resolve_raw_dir
 from .executors import check_executor, open_executor
 from .ledger import (
     LedgerDamaged,

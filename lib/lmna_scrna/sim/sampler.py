@@ -1,7 +1,7 @@
 """Exact negative-binomial (gamma-Poisson) UMI counts, fast on the mostly-zero matrices of scRNA-seq; barcodes;
 the depth at which a profile is expected to detect a given number of genes (doublets).
 
-Apart from the generative model (`sim_model`) because it is a sampler of a
+Apart from the generative model (`model`) because it is a sampler of a
 known distribution, tested against that distribution alone.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .sim_params import BARCODE_LENGTH, DEPTH_SOLVER_STEPS, DIRECT_NB_MEAN, DOUBLET_UMIS_BOUNDS
+from .params import BARCODE_LENGTH, DEPTH_SOLVER_STEPS, DIRECT_NB_MEAN, DOUBLET_UMIS_BOUNDS
 
 
 def sample_negative_binomial(mu: np.ndarray, r: np.ndarray, rng: np.random.Generator) -> sp.csr_matrix:

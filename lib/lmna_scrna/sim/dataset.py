@@ -1,6 +1,6 @@
 """Simulated default dataset: 12 libraries in GEO's flat 10x layout that pose the paper's questions.
 
-What the data hold and why is described in `sim_model`; this module writes
+What the data hold and why is described in `model`; this module writes
 them: every GSM of the sheet as gzipped 10x files plus ground_truth.json,
 atomically and byte-identically for a seed, and finds or makes the default
 raw-data folder a report runs on.
@@ -27,10 +27,11 @@ from tqdm.auto import tqdm
 from ..atomic import temp_dir
 from ..config import check_seed
 from ..errors import InputError, one_line
+from ..io.raw_folder import refuse_strangers
+from ..io.study import DAYS, UNKNOWN_LINE, line_problems, load_samples
 from ..paths import default_raw_dir, require_dir
-from .raw_folder import refuse_strangers
-from .sim_model import Design, Effects, Library, build_design, default_lines, simulate_library
-from .sim_params import (
+from .model import Design, Effects, Library, build_design, default_lines, simulate_library
+from .params import (
     GENERATOR_VERSION,
     GROUND_TRUTH_FILE,
     GZIP_LEVEL,
@@ -45,7 +46,6 @@ from .sim_params import (
     TRAJECTORY_ACTIVITY,
     SimSize,
 )
-from .study import DAYS, UNKNOWN_LINE, line_problems, load_samples
 from .worlds import default_world
 
 log = logging.getLogger(__name__)
@@ -71,11 +71,11 @@ def simulate(
     A folder already holding this size, seed, sheet and generator version
     is returned as is; any other existing content is refused, never replaced.
     ``effect_scale``, ``library_effect_scale`` and ``line_effect_scale`` scale
-    the planted patient, library and line effects (`sim_model.Effects`; 0
+    the planted patient, library and line effects (`model.Effects`; 0
     plants none; at most `MAX_EFFECT_SCALE`). A patient or line scale left at None takes the default
-    world's fitted value for this size (`io.worlds`, ``params/worlds.yaml``):
+    world's fitted value for this size (`worlds`, ``params/worlds.yaml``):
     the default data sit where the paper's Table 1 does. ``lines`` gives each GSM's simulated iPSC
-    line (default `sim_model.default_lines`); it must agree with the lines
+    line (default `model.default_lines`); it must agree with the lines
     the sheet names.
     """
     seed = check_seed(seed, "seed")
@@ -182,7 +182,7 @@ def _line_assignment(samples: pd.DataFrame, lines: Mapping[str, str] | None) -> 
 #: Largest scale of each planted effect. The effects are gene-wise log-fold signatures: scaled far up, a
 #: few genes take every UMI (at 1e3, one to a few genes per cell, near-empty libraries). Measured on the
 #: smoke design: at 16 (line or library) half the planted doublets need more than the depth solver's cap
-#: (sim_params.DOUBLET_UMIS_BOUNDS, 1e7 UMIs) to reach their 6,200+ genes, and at 10 (patient) cells start
+#: (params.DOUBLET_UMIS_BOUNDS, 1e7 UMIs) to reach their 6,200+ genes, and at 10 (patient) cells start
 #: to fall under the 200-gene QC floor; with all three at 8 no doublet is capped, and a cell still detects
 #: about half the genes it does at scale 1 (481 vs 1,089 median). The fitted worlds sit near 1.
 MAX_EFFECT_SCALE = 8.0

@@ -40,7 +40,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import InputError
-from .sim_params import (
+from ..io.study import DAYS, UNKNOWN_LINE, gsm_number
+from .params import (
     BASE_LOG_SD,
     CELL_DEPTH_FACTOR_RANGE,
     CELL_DEPTH_LOG_SD,
@@ -88,8 +89,7 @@ from .sim_params import (
     TRAJECTORY_MODULES,
     SimSize,
 )
-from .sim_sampler import depth_for_genes, draw_barcodes, sample_negative_binomial
-from .study import DAYS, UNKNOWN_LINE, gsm_number
+from .sampler import depth_for_genes, draw_barcodes, sample_negative_binomial
 
 # Spawn-key roots that keep the random streams of the design, days, GSMs and lines apart.
 _DESIGN_STREAM, _DAY_STREAM, _GSM_STREAM, _LINE_STREAM = 0, 1, 2, 3

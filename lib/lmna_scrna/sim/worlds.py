@@ -19,7 +19,7 @@ import yaml
 
 from ..errors import InputError
 from ..paths import params_dir, require_file
-from .sim_params import GENERATOR_VERSION
+from .params import GENERATOR_VERSION
 
 #: The two worlds: which effect each plants, and the knob the fit moves.
 WORLDS: dict[str, str] = {"G": "effect_scale", "L": "line_effect_scale"}

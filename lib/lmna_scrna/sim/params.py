@@ -1,6 +1,6 @@
 """The simulator's numbers: the simulation sizes, the day program, effect sizes, QC failures, file format.
 
-Kept apart from the generative model (`sim_model`) so the knobs a reader may
+Kept apart from the generative model (`model`) so the knobs a reader may
 want to change are in one place; `GENERATOR_VERSION` must be bumped whenever
 one of them changes what is written.
 """
