@@ -17,8 +17,8 @@ import scipy.io
 
 from lmna_scrna.cli import main
 from lmna_scrna.errors import InputError
-from lmna_scrna.io.digests import SETTLE_SECONDS, memo_path
-from lmna_scrna.io.raw_folder import file_fingerprint, inspect_dir
+from lmna_scrna.io.digests import SETTLE_SECONDS, file_fingerprint, memo_path
+from lmna_scrna.io.raw_folder import inspect_dir
 
 N_CELLS, N_GENES = 20, 50
 

@@ -207,3 +207,79 @@ def test_the_default_flavour_is_the_variance_rank_and_leaves_every_key_as_it_was
     stats = genes.GeneStats(5, np.array([3.0, 1.0, 3.0, 2.0]), np.array([9.0, 1.0, 5.0, 2.0]), np.array([5, 1, 3, 2]))
     order = np.lexsort((np.arange(4), -stats.variance))  # the rule before flavours: variance, ties by gene index
     assert list(genes.select_hvg(stats, 0, 2)) == sorted(order[:2])
+
+
+def test_a_new_compare_figure_is_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk in a copy: one entry in `COMPARE_FIGURES` (here drawn by its own function, as a figure no `pl`
+    function draws yet would be), and the comparison page's own cell draws it, under its heading, into its file."""
+    import matplotlib.pyplot as plt
+    import nbformat
+
+    from lmna_scrna.paths import PROJECT_ROOT
+    from lmna_scrna.report.results import compare_figures, library_tables
+
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
+    for split, strength in {"dm_t0_v16": 0.2, "dm_t19_v0": 0.4}.items():
+        fake_run(f"{split}_A", strength)
+        fake_run(f"{split}_B", strength + 0.1, model="B")
+
+    def bars(frame: pd.DataFrame) -> plt.Figure:
+        fig, ax = plt.subplots()
+        ax.bar(frame["split"] + " " + frame["gsm"], frame["score"])
+        return fig
+
+    entry = compare_figures.CompareFigure(
+        "pseudobulk_scores", "Pseudobulk scores by fold", "One bar per test library: its pseudobulk logit.",
+        lambda chosen: library_tables.gsm_level(chosen, ("pseudobulk",)), bars)
+    monkeypatch.setattr(compare_figures, "COMPARE_FIGURES", (*compare_figures.COMPARE_FIGURES, entry))
+
+    page = nbformat.read(PROJECT_ROOT / "notebooks" / "06_compare.ipynb", as_version=4)
+    cell = next(c.source for c in page.cells if c.cell_type == "code" and "in COMPARE_FIGURES" in c.source)
+    shown: list[object] = []
+    namespace: dict[str, object] = {"splits": ["dm_t0_v16", "dm_t19_v0"], "fig_dir": tmp_path / "figures" / "compare"}
+    exec("import matplotlib.pyplot as plt\nfrom IPython.display import Markdown\nfrom lmna_scrna.pl import save_figure\n"
+         "from lmna_scrna.report.results.compare_figures import COMPARE_FIGURES\n", namespace)
+    namespace["display"] = shown.append
+    exec(cell, namespace)
+
+    headings = [m.data for m in shown if m.data.startswith("### ")]
+    assert headings == [f"### {f.heading}" for f in compare_figures.COMPARE_FIGURES]
+    assert headings[-1] == "### Pseudobulk scores by fold"
+    for figure in compare_figures.COMPARE_FIGURES:
+        assert (tmp_path / "figures" / "compare" / f"{figure.name}.png").stat().st_size > 0
+
+
+def test_the_library_scores_figure_draws_every_test_library_of_each_fold(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from lmna_scrna.report.results import compare_figures
+
+    monkeypatch.setenv("LMNA_OUTPUTS", str(tmp_path))
+    for split, strength in {"original": -0.3, "dm_t0_v16": 0.2, "dm_t19_v0": 0.4}.items():
+        fake_run(f"{split}_A", strength)
+        fake_run(f"{split}_B", strength + 0.1, model="B")
+    frame = compare_figures.library_scores(["original", "dm_t0_v16", "dm_t19_v0"])  # the original split: no fold
+    assert list(dict.fromkeys(frame["fold"])) == ["test day 0", "test day 19"]
+    assert len(frame) == 2 * 2 * 2 and set(frame["condition"]) == {"Control", "Patient"}
+    fig = compare_figures.COMPARE_FIGURES[0].draw(frame)
+    assert [ax.get_title() for ax in fig.axes] == ["Model A", "Model B"]
+    assert sum(len(c.get_offsets()) for ax in fig.axes for c in ax.collections) == len(frame)
+
+
+def test_the_readmes_walks_name_files_that_exist_and_the_registries_they_describe() -> None:
+    """The three walks of the README's "Where to change what", each one or two files, point at the real places."""
+    import re
+
+    from lmna_scrna.paths import PROJECT_ROOT
+    from lmna_scrna.report.results import compare_figures
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme.split("## Where to change what", 1)[1].split("\n## ", 1)[0]
+    walks = re.split(r"\n\*\*(?=A new )", section)[1:]
+    assert [w.split("**", 1)[0] for w in walks] == [
+        "A new split scheme", "A new HVG flavour", "A new figure of the comparison page"]
+    for walk in walks:
+        files = set(re.findall(r"`((?:lib|params)/[\w/<>.]+)`", walk))
+        assert 1 <= len({f for f in files if f.endswith(".py")}) <= 2, walk[:40]
+        assert all((PROJECT_ROOT / f).is_file() for f in files if "<" not in f), files
+    assert "SCHEMES" in walks[0] and "HVG_FLAVORS" in walks[1] and "COMPARE_FIGURES" in walks[2]
+    assert hasattr(splits, "SCHEMES") and hasattr(genes, "HVG_FLAVORS") and hasattr(compare_figures, "COMPARE_FIGURES")

@@ -1,10 +1,11 @@
 """Data in: the study sheet, 10x readers, the GEO download with safe extraction (the simulator is `lmna_scrna.sim`).
 """
 
+from .digests import file_fingerprint as file_fingerprint
 from .extract import safe_extract as safe_extract
 from .geo import download as download, fetch_raw as fetch_raw
 from .layouts import find_gsm_files as find_gsm_files
-from .raw_folder import file_fingerprint as file_fingerprint, inspect_dir as inspect_dir
+from .raw_folder import inspect_dir as inspect_dir
 from .study import (
     days_with_both_genotypes as days_with_both_genotypes,
     gsm_number as gsm_number,

@@ -121,3 +121,20 @@ def _save_memo(memo: dict[str, list]) -> None:
         write_text_atomic(memo_path(), json.dumps(live, indent=0, sort_keys=True))
     except InputError as exc:  # a read-only or full outputs folder: next time the files are hashed again
         log.debug("digest memo not saved: %s", exc)
+
+
+def file_fingerprint(paths: Iterable[str | Path]) -> str:
+    """A content identity of input files, for cache keys: each file's name and the SHA-256 of all its bytes.
+
+    An edit anywhere in a file changes it, even one that keeps the size and
+    the mtime; a copy or re-extraction of the same bytes (other folder, other
+    mtime) keeps it. Each file is read whole only the first time it is seen in
+    a given state: `content_digests` remembers the digest under the file's size, inode
+    and times. Files are hashed in the order given.
+    """
+    files = [Path(p) for p in paths]
+    digest = hashlib.sha256()
+    for path, content in zip(files, content_digests(files)):
+        digest.update(f"{path.name}\0{content}\0".encode())
+    return digest.hexdigest()
+

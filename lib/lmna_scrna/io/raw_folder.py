@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,28 +13,11 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..paths import require_dir
-from .digests import content_digests
 from .layouts import MatrixKind, accession
 from .tenx import read_gsm
 
 #: A library whose typical cell detects fewer than this share of the genes is flagged by `inspect` as near-empty.
 NEAR_EMPTY_SHARE = 0.01
-
-
-def file_fingerprint(paths: Iterable[str | Path]) -> str:
-    """A content identity of input files, for cache keys: each file's name and the SHA-256 of all its bytes.
-
-    An edit anywhere in a file changes it, even one that keeps the size and
-    the mtime; a copy or re-extraction of the same bytes (other folder, other
-    mtime) keeps it. Each file is read whole only the first time it is seen in
-    a given state: `digests` remembers the digest under the file's size, inode
-    and times. Files are hashed in the order given.
-    """
-    files = [Path(p) for p in paths]
-    digest = hashlib.sha256()
-    for path, content in zip(files, content_digests(files)):
-        digest.update(f"{path.name}\0{content}\0".encode())
-    return digest.hexdigest()
 
 
 def gene_list_problem(gene_ids: Mapping[str, Sequence[str] | np.ndarray]) -> str | None:

@@ -13,6 +13,7 @@ from .design import (
 from .evaluation import (
     plot_auc_by_split as plot_auc_by_split,
     plot_library_contrasts as plot_library_contrasts,
+    plot_library_scores as plot_library_scores,
     plot_sweep_auc as plot_sweep_auc,
 )
 from .qc import hvg_plot as hvg_plot, qc_violins as qc_violins, split_size_plot as split_size_plot

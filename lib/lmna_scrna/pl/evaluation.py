@@ -1,4 +1,5 @@
-"""Figures of the report's evaluation: AUC by split (the headline), the sweep, the library-only negative control.
+"""Figures of the report's evaluation: AUC by split (the headline), the sweep, the library-only negative control,
+the library scores by fold.
 
 Each function draws frames the report has already computed and named in
 words (`lmna_scrna.report.results.tables`); nothing here reads a run or formats a
@@ -17,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .style import FULL_WIDTH, MODEL_COLORS, PAPER_MARKER, PARTITION_COLORS
+from .style import FULL_WIDTH, GENOTYPE_COLORS, MODEL_COLORS, PAPER_MARKER, PARTITION_COLORS
 
 #: Colour of each contrast of the negative control: library only, then genotype and library together.
 CONTRAST_COLORS = {"control vs control (library only)": "#7f7f7f", "patient vs control (genotype and library)": "#C44E52"}
@@ -214,5 +215,32 @@ def plot_library_contrasts(control: pd.DataFrame) -> Figure:
     axes[0, 0].legend(handles, [f"{k}{seeds_note}" for k in CONTRAST_COLORS], loc="lower left",
                       bbox_to_anchor=(0.0, 1.12), frameon=False, title="dot: AUC; band: 95% cell-bootstrap interval",
                       alignment="left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_library_scores(scores: pd.DataFrame) -> Figure:
+    """Each test library's score in its fold, per model: the ranking rule's question, drawn.
+
+    Reading it: one column per held-out day, one dot per test library (its mean
+    patient probability over training seeds), coloured by genotype. The fold's
+    patient library ranks right when it sits above every control of its column.
+    Libraries of one column are spread a little sideways in their order, never at random.
+    """
+    models = list(dict.fromkeys(scores["model"]))
+    folds = list(dict.fromkeys(scores["fold"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(FULL_WIDTH, 3.2), sharey=True, squeeze=False)
+    for ax, model in zip(axes[0], models):
+        rows = scores[scores["model"] == model]
+        for i, fold in enumerate(folds):
+            column = rows[rows["fold"] == fold].reset_index(drop=True)
+            spread = np.linspace(-0.15, 0.15, len(column)) if len(column) > 1 else np.zeros(len(column))
+            ax.scatter(i + spread, column["score"], s=28, edgecolor="white", linewidth=0.5, zorder=3,
+                       color=[GENOTYPE_COLORS.get(c, "black") for c in column["condition"]])
+        ax.set_xticks(range(len(folds)), _wrapped(folds, 10))
+        ax.set(ylim=(-0.02, 1.02), title=f"Model {model}", xlabel="Held-out fold")
+    axes[0, 0].set_ylabel("Library score (mean patient probability)")
+    handles = [Line2D([], [], color=c, marker="o", ls="", ms=5) for c in GENOTYPE_COLORS.values()]
+    axes[0, -1].legend(handles, list(GENOTYPE_COLORS), loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     return fig

@@ -178,8 +178,8 @@ def _checksum(values: np.ndarray) -> str:
 
 def cache_file(raw_dir: Path, gsm: str, params: PrepParams, cache_dir: Path) -> tuple[Path, str]:
     """Where a GSM's cached result lives, and the fingerprint of its input files (its `matrix_kind` set)."""
+    from ..io.digests import file_fingerprint
     from ..io.layouts import find_gsm_files  # needed only here; keeps the math modules light
-    from ..io.raw_folder import file_fingerprint
 
     matrix_kind = params.matrix_kind
     fingerprint = file_fingerprint(find_gsm_files(raw_dir, gsm, matrix_kind).paths)  # type: ignore[arg-type]  # PrepParams.check

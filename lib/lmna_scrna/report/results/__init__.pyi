@@ -22,6 +22,11 @@ from .calibration_tables import (
     replicate_table as replicate_table,
     sensitivity_curve as sensitivity_curve,
 )
+from .compare_figures import (
+    COMPARE_FIGURES as COMPARE_FIGURES,
+    CompareFigure as CompareFigure,
+    library_scores as library_scores,
+)
 from .donor_tables import (
     all_donor_results as all_donor_results,
     auc_by_design as auc_by_design,

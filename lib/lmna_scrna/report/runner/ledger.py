@@ -63,8 +63,8 @@ def environment_fingerprint() -> str:
 
 
 def data_fingerprint(data_dir: Path) -> str:
-    """Identity of the raw data and the sample sheet (cheap: io.raw_folder.file_fingerprint of each file)."""
-    from ...io.raw_folder import file_fingerprint
+    """Identity of the raw data and the sample sheet (cheap: io.digests.file_fingerprint of each file)."""
+    from ...io.digests import file_fingerprint
 
     files = sorted(p for p in Path(data_dir).rglob("*") if p.is_file())
     if not files:
