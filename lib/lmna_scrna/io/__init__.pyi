@@ -1,5 +1,5 @@
-"""Data in: the study sheet, 10x readers, the GEO download with safe extraction (the simulator is `lmna_scrna.sim`).
-"""
+"""The face of `lmna_scrna.io`: the names it offers and the module of each (lazy_loader reads them at import,
+mypy and IDEs read them as types). What the package is for: its `__init__.py`."""
 
 from .digests import file_fingerprint as file_fingerprint
 from .extract import safe_extract as safe_extract

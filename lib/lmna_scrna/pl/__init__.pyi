@@ -1,7 +1,5 @@
-"""Plotting: every figure of the report, in one style (`set_style`, called by each notebook: never on import).
-
-Plotting only draws: what a figure shows is computed by `tl` or `report.results`.
-"""
+"""The face of `lmna_scrna.pl`: the names it offers and the module of each (lazy_loader reads them at import,
+mypy and IDEs read them as types). What the package is for: its `__init__.py`."""
 
 from .calibration import plot_claim_rates as plot_claim_rates, plot_sensitivity as plot_sensitivity
 from .design import (

@@ -1,8 +1,5 @@
-"""Preprocessing: the per-GSM pass (QC, subsample, normalise, cached), train-only HVGs and scaling,
-split schemes (`SCHEMES`, the one registry of them), and the assembly of one split's processed .h5ad.
-
-Names load on first use: the CLI reads the split schemes without importing anndata.
-"""
+"""The face of `lmna_scrna.pp`: the names it offers and the module of each (lazy_loader reads them at import,
+mypy and IDEs read them as types). What the package is for: its `__init__.py`."""
 
 from .assemble import (
     FittedSplit as FittedSplit,

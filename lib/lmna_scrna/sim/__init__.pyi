@@ -1,14 +1,5 @@
-"""The simulator: the default data, 12 libraries in GEO's flat 10x layout whose answers are known.
-
-GEO is unreachable where the report is built, so every notebook runs by default
-on simulated libraries that pose the paper's questions (a day program, patient,
-library and line effects, planted QC failures). It is a package of its own
-because it is a source of data, not a reader: it sits on `io` (the study sheet,
-the raw-folder checks) and writes the files `io` reads. Its numbers are in
-`params`, the generative model in `model`, the sampler in `sampler`, the writer
-and the default raw folder in `dataset`, and the two worlds fitted to the
-paper's Table 1 (``params/worlds.yaml``) in `worlds`.
-"""
+"""The face of `lmna_scrna.sim`: the names it offers and the module of each (lazy_loader reads them at import,
+mypy and IDEs read them as types). What the package is for: its `__init__.py`."""
 
 from .dataset import resolve_raw_dir as resolve_raw_dir, simulate as simulate
 from .model import default_lines as default_lines

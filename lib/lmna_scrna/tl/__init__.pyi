@@ -1,8 +1,5 @@
-"""Tools: Keras models A and B, training, evaluation, the linear baseline, the run folder, embeddings,
-the calibration and the library-level inference.
-
-Names load on first use, so reading runs or metrics does not start TensorFlow.
-"""
+"""The face of `lmna_scrna.tl`: the names it offers and the module of each (lazy_loader reads them at import,
+mypy and IDEs read them as types). What the package is for: its `__init__.py`."""
 
 from .baseline import fit_baseline as fit_baseline
 from .calibration_design import load_design as load_design

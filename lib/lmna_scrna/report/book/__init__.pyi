@@ -1,6 +1,5 @@
-"""Book: the Jupyter Book built from the executed notebooks (`build`), how a page is prepared (`pages`),
-what the pages paste (the comparison's `findings`, the calibration's, the worlds' and the donors' values),
-the claims check run before every build, the navigation in reading order, and a training page (`run_page`)."""
+"""The face of `lmna_scrna.report.book`: the names it offers and the module of each (lazy_loader reads them at import,
+mypy and IDEs read them as types). What the package is for: its `__init__.py`."""
 
 from .build import build_book as build_book
 from .calibration_words import (

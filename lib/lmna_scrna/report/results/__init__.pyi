@@ -1,9 +1,5 @@
-"""Results: every table the report shows, computed from finished runs (none typed in).
-
-`tables` (cell-level: Table 1, folds, the ladder, baselines, sweeps), `library_tables` (library-level
-calls and tests), `calibration_tables`, `world_tables` (the paper beside the
-fitted worlds), `attribution_tables`, `paper` (the paper's own numbers).
-"""
+"""The face of `lmna_scrna.report.results`: the names it offers and the module of each (lazy_loader reads them at import,
+mypy and IDEs read them as types). What the package is for: its `__init__.py`."""
 
 from .attribution_tables import (
     attribution_summary as attribution_summary,

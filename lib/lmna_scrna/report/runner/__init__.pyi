@@ -1,6 +1,5 @@
-"""Runner: profile → executions (`plan`), what ran, its keys and whether its results are still on disk
-(`ledger`), which executions run and why (`why`), running them (`execute`, on the `executors`, one
-`task` each), and a kernel's library messages in its log file (`quiet`)."""
+"""The face of `lmna_scrna.report.runner`: the names it offers and the module of each (lazy_loader reads them at import,
+mypy and IDEs read them as types). What the package is for: its `__init__.py`."""
 
 from .execute import (
     NotebookFailed as NotebookFailed,
