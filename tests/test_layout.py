@@ -354,3 +354,48 @@ def test_every_code_cell_of_a_notebook_is_valid_python(notebook: str) -> None:
     for cell in nbformat.read(NOTEBOOKS / f"{notebook}.ipynb", as_version=4).cells:
         if cell.cell_type == "code":
             ast.parse(TransformerManager().transform_cell(cell.source))  # magics as IPython runs them
+
+
+READS = """
+import sys
+from pathlib import Path
+
+watched, opened = [Path(p).resolve() for p in sys.argv[1:]], []
+
+
+def audit(event, args):
+    if event == "open" and isinstance(args[0], (str, Path)):
+        path = Path(args[0]).resolve()
+        if any(path == w or w in path.parents for w in watched):
+            opened.append(str(path))
+
+
+sys.addaudithook(audit)
+"""
+
+
+def _project_files_opened(code: str) -> list[str]:
+    """The files of the study and its results (params, notebooks, book, outputs) that running `code` opens."""
+    from lmna_scrna.paths import outputs_dir
+
+    watched = [PROJECT_ROOT / "params", NOTEBOOKS, PROJECT_ROOT / "book", outputs_dir()]
+    done = subprocess.run([sys.executable, "-c", READS + code + "\nprint(sorted(set(opened)))", *map(str, watched)],
+                          capture_output=True, text=True, check=False, cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return ast.literal_eval(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_reports_modules_read_no_file_at_import() -> None:
+    """Importing a table or a page's module reads nothing (the split files are read when a table asks for them),
+    so a notebook that imports them early never sees files of another moment than the one it computes in."""
+    report = sorted(name for name in MODULES if name.startswith("lmna_scrna.report.") and ".runner" not in name)
+    assert _project_files_opened("".join(f"import {name}\n" for name in report)) == []
+
+
+def test_words_and_names_read_no_file_at_all() -> None:
+    """A split's words come from its scheme's registered pattern, a table's from the one mapping: no file."""
+    code = ("import pandas as pd\nfrom lmna_scrna.report import names, words\n"
+            "names.split_words('dm_t16_v0'), names.split_words('original', short=True), names.split_order('dm_t9_v0')\n"
+            "words.for_people(pd.DataFrame({'split': ['dm_t19_v0', 'pooled'], 'test_auc_mean': [0.9, 0.8]}))\n"
+            "names.page_title({'notebook': '03_train_A.ipynb', 'split': 'dm_t0_v16', 'parameters': {}})\n")
+    assert _project_files_opened(code) == []
