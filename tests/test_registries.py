@@ -283,3 +283,16 @@ def test_the_readmes_walks_name_files_that_exist_and_the_registries_they_describ
         assert all((PROJECT_ROOT / f).is_file() for f in files if "<" not in f), files
     assert "SCHEMES" in walks[0] and "HVG_FLAVORS" in walks[1] and "COMPARE_FIGURES" in walks[2]
     assert hasattr(splits, "SCHEMES") and hasattr(genes, "HVG_FLAVORS") and hasattr(compare_figures, "COMPARE_FIGURES")
+
+
+def test_a_split_name_is_read_back_from_its_schemes_pattern_and_two_patterns_that_collide_are_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert splits.identity_of_name("dm_t16_v0") == {"scheme": "day_matched", "test_day": 16, "val_day": 0}
+    assert splits.identity_of_name("random_cells") == {"scheme": "random_cells", "test_day": None, "val_day": None}
+    assert splits.identity_of_name("dm_t16") is None and splits.identity_of_name("pooled leave-one-day-out") is None
+    for scheme, test_day, val_day in [("original", None, None), ("day_matched", 9, 0), ("random_cells", None, None)]:
+        name = splits.split_name(scheme, test_day, val_day)
+        assert splits.identity_of_name(name) == {"scheme": scheme, "test_day": test_day, "val_day": val_day}
+    monkeypatch.setitem(splits.SCHEMES, "held_day", replace(HELD_DAY, pattern="dm_t{test_day}_v{val_day}"))
+    with pytest.raises(ValueError, match="'dm_t19_v0' fits the patterns of schemes day_matched, held_day"):
+        splits.identity_of_name("dm_t19_v0")
