@@ -399,3 +399,17 @@ def test_words_and_names_read_no_file_at_all() -> None:
             "words.for_people(pd.DataFrame({'split': ['dm_t19_v0', 'pooled'], 'test_auc_mean': [0.9, 0.8]}))\n"
             "names.page_title({'notebook': '03_train_A.ipynb', 'split': 'dm_t0_v16', 'parameters': {}})\n")
     assert _project_files_opened(code) == []
+
+
+def test_a_users_mypy_reads_the_faces_names_and_types(tmp_path: Path) -> None:
+    """Outside the project, a notebook's or script's type checker sees what a face offers (py.typed + stubs):
+    a name's real signature, and a name no face offers is an error before anything runs."""
+    script = tmp_path / "user.py"
+    script.write_text("from lmna_scrna.pp import split_name\nfrom lmna_scrna.report.results import report_splits\n"
+                      "reveal_type(report_splits)\nreveal_type(split_name)\nfrom lmna_scrna.tl import no_such_name\n")
+    done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", str(tmp_path / "cache"),
+                           "--config-file", "/dev/null", str(script)], capture_output=True, text=True, cwd=tmp_path)
+    assert 'user.py:3: note: Revealed type is "def () -> tuple[str, ...]"' in done.stdout, done.stdout
+    assert 'user.py:4: note: Revealed type is "def (scheme: str, test_day: int | None =' in done.stdout, done.stdout
+    assert 'Module "lmna_scrna.tl" has no attribute "no_such_name"' in done.stdout
+    assert "missing library stubs or py.typed" not in done.stdout
