@@ -269,3 +269,16 @@ def test_executions_a_removed_split_file_drops_are_named(project: Path, caplog: 
         execute(project)
     assert "2 execution(s) of the last report of profile test are no longer planned" in caplog.text
     assert "prepare_b, train_b" in caplog.text
+
+
+def test_a_faces_stub_is_part_of_the_librarys_fingerprint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stub says which module each name of a face loads: editing one changes what every notebook runs."""
+    import shutil
+
+    copy = tmp_path / "lmna_scrna"
+    shutil.copytree(ledger.LIBRARY_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(ledger, "LIBRARY_DIR", copy)
+    before = ledger.library_fingerprint()
+    stub = copy / "report" / "results" / "__init__.pyi"
+    stub.write_text(stub.read_text().replace("table1 as table1", "table1 as table1, leakage_ladder as leakage_ladder"))
+    assert ledger.library_fingerprint() != before

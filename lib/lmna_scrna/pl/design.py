@@ -109,7 +109,7 @@ def embedding_plot(adata: ad.AnnData, basis: str, factors: tuple[str, ...] = DES
                    words: Mapping[str, str] | None = None, sheet: pd.DataFrame | None = None) -> Figure:
     """A 2 × 2 grid: one panel per factor (held-out cells as black-edged crosses on top), then the partition itself.
 
-    `words` names the factors in titles and legends (the report passes its label map, `report.labels.LABELS`).
+    `words` names the factors in titles and legends (the report passes its label map, `report.words.LABELS`).
     With the study `sheet`, the genotype panel names each cell's iPSC line too (`genotype_line_words`): the
     colours that separate the genotypes separate the patient line from the sister's lines just as well.
     """

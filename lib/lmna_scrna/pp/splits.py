@@ -267,7 +267,7 @@ class Scheme:
 #: Every split scheme, by the name a split file's ``scheme`` or the CLI's ``--scheme`` gives, in reading
 #: order (the paper's split, the day-matched folds, then the leakage control): the one place a new scheme is
 #: registered. Its name, words, ladder rung and place in every list a reader scans come from its entry (the
-#: CLI, the checks, the plan, `report.labels` and the leakage ladder read it); a split of it is one more file
+#: CLI, the checks, the plan, `report.names` and the leakage ladder read it); a split of it is one more file
 #: in params/splits/.
 SCHEMES: dict[str, Scheme] = {s.name: s for s in (
     Scheme("original", lambda sheet, _t, _v: original(sheet), False, "gsm",
