@@ -55,7 +55,6 @@ def processed_path(split_name: str) -> Path:
     return outputs_dir() / "processed" / f"{split_name}.h5ad"
 
 
-
 def resolve_data_path(data_path: str | Path | None, split_name: str) -> Path:
     """The processed file a training notebook reads; if missing, say which command writes it."""
     path = Path(data_path) if data_path is not None else processed_path(split_name)

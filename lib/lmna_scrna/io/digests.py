@@ -129,12 +129,11 @@ def file_fingerprint(paths: Iterable[str | Path]) -> str:
     An edit anywhere in a file changes it, even one that keeps the size and
     the mtime; a copy or re-extraction of the same bytes (other folder, other
     mtime) keeps it. Each file is read whole only the first time it is seen in
-    a given state: `content_digests` remembers the digest under the file's size, inode
-    and times. Files are hashed in the order given.
+    a given state: `content_digests` remembers the digest under the file's
+    size, inode and times. Files are hashed in the order given.
     """
     files = [Path(p) for p in paths]
     digest = hashlib.sha256()
     for path, content in zip(files, content_digests(files)):
         digest.update(f"{path.name}\0{content}\0".encode())
     return digest.hexdigest()
-

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..pp.splits import SCHEMES, identity_of_name
+from .runner.param_files import SWEEP_PREFIX
 
 ACTIVATION_WORDS: dict[str, str] = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "gelu": "GELU", "elu": "ELU",
                                     "selu": "SELU"}
@@ -20,7 +21,6 @@ OPTIMIZER_WORDS: dict[str, str] = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMS
 PAGE_STEMS: dict[str, str] = {"01_prepare.ipynb": "Prepared split", "03_train_A.ipynb": "Model A (genotype only)",
                               "04_train_B.ipynb": "Model B (genotype + day)",
                               "07_calibration_replicate.ipynb": "Calibration replicates"}
-SWEEP_PREFIX = "sweep_"  # `param_files.sweep_run_name`
 
 
 def _identity(split: str | Mapping[str, Any] | None) -> Mapping[str, Any] | None:

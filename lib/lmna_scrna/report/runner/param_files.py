@@ -186,9 +186,13 @@ def per_split(entry: Any, profile: Path) -> list[Any]:
     return [{**rest, "id": f"{entry.get('id')}_{name}", "params_file": str(paths[name])} for name in split_files(folder)]
 
 
+#: What the execution id and run folder of every sweep run start with (a page title tells a sweep run by it).
+SWEEP_PREFIX = "sweep_"
+
+
 def sweep_run_name(run: str) -> str:
     """Execution id and run folder of a sweep run ("A_d1_e20_b128_relu_adam" → "sweep_A_d1_…")."""
-    return f"sweep_{run}"
+    return f"{SWEEP_PREFIX}{run}"
 
 
 def sweep_run_parameters(sweep: Sweep, run: str) -> dict[str, Any]:
