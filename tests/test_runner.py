@@ -4,6 +4,7 @@ content keys, re-running only dependents, the failure path, and the process-pool
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 import yaml
 from _runner_fixtures import PARAMS, load, make_notebook, project, split_file, write_profile, write_yaml  # noqa: F401 (project: a fixture)
 
-from lmna_scrna.report.runner import execute as executor, ledger
+from lmna_scrna.report.runner import execute as executor, ledger, task
 
 
 def execute(root: Path, **kwargs) -> list[str]:
@@ -126,3 +127,61 @@ def test_kernel_and_library_noise_goes_to_the_log_not_the_notebook(project: Path
     log = (project / "outputs/notebooks/noisy.log").read_text()
     for line in ("E0000 failed call to cuInit", "an info line", "a library warning", "Kernel is running over TCP"):
         assert line in log
+
+
+@pytest.fixture
+def own_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`execute_task` sets the environment and working directory of the process it runs in (a pool worker's):
+    run in this one, then put both back."""
+    saved = dict(os.environ)
+    monkeypatch.chdir(tmp_path)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _kernel_dies_first(monkeypatch: pytest.MonkeyPatch, deaths: int, cell_started: bool = False) -> list[int]:
+    """papermill as it behaves when another process takes a kernel's port: the partial notebook is written, then
+    nbclient gives up waiting for the kernel's first reply; after `deaths` such starts, papermill itself."""
+    import papermill
+
+    real, calls = papermill.execute_notebook, []
+
+    def execute(source: str, output: str, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) > deaths:
+            return real(source, output, **kwargs)
+        nb = nbformat.read(source, as_version=4)
+        if cell_started:
+            nb.cells[0].metadata["papermill"] = {"start_time": "2026-12-07T00:00:00"}
+        nbformat.write(nb, output)
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    return calls
+
+
+def _task(tmp_path: Path) -> task.Task:
+    notebook = make_notebook(tmp_path / "notebooks" / "one.ipynb", [PARAMS, "x = value + 1"])
+    return task.Task(id="one", source=str(notebook), output=str(tmp_path / "outputs" / "one.ipynb"),
+                     parameters={"value": 1}, cwd=str(notebook.parent), env={})
+
+
+def test_a_kernel_that_dies_before_any_cell_is_started_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            own_process: None) -> None:
+    calls = _kernel_dies_first(monkeypatch, deaths=1)
+    outcome = task.execute_task(_task(tmp_path))
+    assert outcome.ok and len(calls) == 2, outcome.error
+    assert "the kernel died before it started" in Path(outcome.log).read_text()
+    assert not (tmp_path / "outputs" / "one.failed.ipynb").exists()
+
+
+@pytest.mark.parametrize(("deaths", "cell_started", "starts"), [(9, False, task.KERNEL_START_TRIES), (9, True, 1)])
+def test_a_kernel_is_started_again_only_while_no_cell_ran_and_only_so_often(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own_process: None, deaths: int, cell_started: bool,
+        starts: int) -> None:
+    calls = _kernel_dies_first(monkeypatch, deaths=deaths, cell_started=cell_started)
+    outcome = task.execute_task(_task(tmp_path))
+    assert not outcome.ok and len(calls) == starts
+    assert outcome.error == "RuntimeError: Kernel died before replying to kernel_info"
+    assert Path(outcome.notebook).name == "one.failed.ipynb"

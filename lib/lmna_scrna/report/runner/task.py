@@ -27,6 +27,10 @@ from ...errors import one_line
 from .quiet import KERNEL_ARGUMENTS, KERNEL_ENV, LOG_ENV, fds_to
 
 KERNEL_NAME = "python3"
+#: Starts of one kernel before its execution fails. A kernel that dies before its first reply ran no cell; the
+#: usual cause is a port jupyter_client chose for it, taken by another process (another kernel starting at the
+#: same moment) before the kernel bound it: "Address already in use" in the execution's log.
+KERNEL_START_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -87,16 +91,24 @@ def execute_task(task: Task) -> Outcome:
     start = time.perf_counter()
     try:
         with fds_to(log_file):
-            papermill.execute_notebook(
-                task.source,
-                str(running),
-                parameters=task.parameters,
-                kernel_name=KERNEL_NAME,
-                cwd=task.cwd,
-                progress_bar=False,
-                execution_timeout=task.cell_timeout_s,
-                extra_arguments=KERNEL_ARGUMENTS,
-            )
+            for attempt in range(1, KERNEL_START_TRIES + 1):
+                try:
+                    papermill.execute_notebook(
+                        task.source,
+                        str(running),
+                        parameters=task.parameters,
+                        kernel_name=KERNEL_NAME,
+                        cwd=task.cwd,
+                        progress_bar=False,
+                        execution_timeout=task.cell_timeout_s,
+                        extra_arguments=KERNEL_ARGUMENTS,
+                    )
+                    break
+                except RuntimeError as exc:
+                    if attempt == KERNEL_START_TRIES or not _died_before_any_cell(exc, running):
+                        raise
+                    os.write(2, f"{task.id}: the kernel died before it started ({one_line(exc)}); starting it "
+                                f"again (try {attempt + 1} of {KERNEL_START_TRIES})\n".encode())  # into the log
     except PapermillExecutionError as exc:
         error = f"cell {exc.cell_index} (In [{exc.exec_count}]) raised {exc.ename}: {exc.evalue}"
         return _failure(task, running, failed, log_file, start, error)
@@ -111,6 +123,11 @@ def execute_task(task: Task) -> Outcome:
     published = tuple(listing.read_text(encoding="utf-8").splitlines()) if listing.is_file() else ()
     listing.unlink(missing_ok=True)
     return Outcome(task.id, True, time.perf_counter() - start, str(output), str(log_file), published=published)
+
+
+def _died_before_any_cell(exc: RuntimeError, running: Path) -> bool:
+    """Did the kernel die while starting, so that no cell ran and starting it again repeats nothing?"""
+    return "before replying to kernel_info" in str(exc) and _last_started_cell(running) == "?"
 
 
 def _last_started_cell(notebook: Path) -> str:
